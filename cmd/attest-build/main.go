@@ -1,0 +1,43 @@
+// Command attest-build runs a build and emits a signed in-toto attestation
+// that binds TPM 2.0 quotes and the Linux IMA measurement log to the
+// artifacts it produced, and verifies such attestations before deploy.
+//
+// The command tree is built by New; this file only maps errors to exit
+// statuses: 0 success, 1 failure (bad input, failed check), 2 usage, and a
+// wrapped build's own status where the build failed.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGPIPE)
+	defer stop()
+	cmd := New()
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(os.Stderr, "attest-build: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(os.Stderr, "attest-build: %v\n", err)
+	if isUsage(err) {
+		return 2
+	}
+	return 1
+}

@@ -1,0 +1,2 @@
+// Package evidence reads and replays Linux IMA measurement logs.
+package evidence
