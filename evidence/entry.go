@@ -38,6 +38,16 @@ type Entry struct {
 	Fields [][]byte
 
 	order byteOrder
+	raw   []byte // backing store of TemplateHash and TemplateData, reused by replay
+}
+
+// alloc returns a buffer of n bytes for the record, reusing e.raw.
+func (e *Entry) alloc(n int) []byte {
+	if cap(e.raw) < n {
+		e.raw = make([]byte, n)
+	}
+	e.raw = e.raw[:n]
+	return e.raw
 }
 
 // Violation reports whether the entry records a measurement violation
@@ -156,8 +166,10 @@ func templateFields(name string) ([]fieldDef, bool) {
 
 // splitFields splits length-prefixed template data into its fields.
 // It returns the offset of the first bad length on failure.
-func splitFields(data []byte, order binary.ByteOrder) ([][]byte, int, bool) {
-	var fields [][]byte
+func splitFields(fields [][]byte, data []byte, order binary.ByteOrder, hint int) ([][]byte, int, bool) {
+	if fields == nil {
+		fields = make([][]byte, 0, max(hint, 1))
+	}
 	for off := 0; off < len(data); {
 		if len(data)-off < 4 {
 			return nil, off, false
@@ -175,7 +187,7 @@ func splitFields(data []byte, order binary.ByteOrder) ([][]byte, int, bool) {
 
 // decodeFields fills the decoded fields of e from e.Fields for a known
 // template. It reports the index of a field that does not parse.
-func (e *Entry) decodeFields(defs []fieldDef) (int, bool) {
+func (e *Entry) decodeFields(defs []fieldDef, lean bool) (int, bool) {
 	if len(defs) != len(e.Fields) {
 		return len(e.Fields), false
 	}
@@ -191,7 +203,9 @@ func (e *Entry) decodeFields(defs []fieldDef) (int, bool) {
 			}
 			e.FileDigestAlg, e.FileDigest = alg, dig
 		case "n", "n-ng":
-			e.Path = cString(f)
+			if !lean {
+				e.Path = cString(f)
+			}
 		case "sig":
 			e.Signature = f
 		case "buf":
@@ -223,7 +237,26 @@ func splitDigestWithAlgo(f []byte) (alg string, digest []byte, ok bool) {
 	if i == 0 || f[i-1] != ':' {
 		return "", nil, false
 	}
-	return string(f[:i-1]), f[i+1:], true
+	return internAlg(f[:i-1]), f[i+1:], true
+}
+
+// internAlg returns the algorithm name, without allocating for common ones.
+func internAlg(b []byte) string {
+	switch string(b) {
+	case "sha1":
+		return "sha1"
+	case "sha256":
+		return "sha256"
+	case "sha384":
+		return "sha384"
+	case "sha512":
+		return "sha512"
+	case "md5":
+		return "md5"
+	case "sm3":
+		return "sm3"
+	}
+	return string(b)
 }
 
 // cString returns f up to its first NUL.

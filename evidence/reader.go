@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -103,6 +104,17 @@ type Reader struct {
 	off    int64
 	err    error // sticky
 	hdr    [4 + 64 + 4]byte
+	name   [maxNameLen]byte
+	// scratch holds small fields between reads (a local array would escape
+	// through io.Reader and cost an allocation per record).
+	scratch [sha1Len + 4]byte
+
+	// The template of the previous entry, so that a log of one template
+	// parses its name and field list once.
+	lastName  string
+	lastDefs  []fieldDef
+	lastKnown bool
+	lean      bool // reading into a reused Entry for replay
 }
 
 const readBufSize = 256 << 10
@@ -141,16 +153,21 @@ func (r *Reader) Compressed() bool { return r.gz }
 // Next returns the next entry. At a clean end of the log it returns io.EOF;
 // malformed input gives a *ParseError naming entry, offset and field;
 // errors of the underlying reader are returned wrapped. Errors are sticky.
-func (r *Reader) Next() (*Entry, error) {
+func (r *Reader) Next() (*Entry, error) { return r.next(nil) }
+
+// next reads the next entry, into reuse when it is not nil (keeping its
+// buffers, and skipping the Path string, which replay does not need).
+func (r *Reader) next(reuse *Entry) (*Entry, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
 	var e *Entry
 	var err error
+	r.lean = reuse != nil
 	if r.format == FormatASCII {
 		e, err = r.nextASCII()
 	} else {
-		e, err = r.nextBinary()
+		e, err = r.nextBinary(reuse)
 	}
 	if err != nil {
 		r.err = err
@@ -178,8 +195,10 @@ func (r *Reader) readFull(p []byte) (int, error) {
 
 // readN reads n bytes into a new slice, growing it as data arrives so that a
 // false length never allocates more than the input holds (plus one chunk).
+const readChunk = 64 << 10
+
 func (r *Reader) readN(n int) ([]byte, error) {
-	const chunk = 64 << 10
+	const chunk = readChunk
 	if n <= chunk {
 		b := make([]byte, n)
 		got, err := r.readFull(b)
@@ -220,9 +239,15 @@ func isSentinel(err error) bool {
 // garbage or of a big-endian log read as little-endian.
 const maxPCR = 63
 
-func (r *Reader) nextBinary() (*Entry, error) {
+func (r *Reader) nextBinary(reuse *Entry) (*Entry, error) {
 	start := r.off
-	e := &Entry{Index: r.index, Offset: start, order: r.cfg.order}
+	e := reuse
+	if e == nil {
+		e = &Entry{}
+	} else {
+		*e = Entry{raw: e.raw, Fields: e.Fields[:0]}
+	}
+	e.Index, e.Offset, e.order = r.index, start, r.cfg.order
 	order := r.cfg.order
 
 	// The fixed header: pcr, template hash, template name length.
@@ -249,7 +274,7 @@ func (r *Reader) nextBinary() (*Entry, error) {
 		}
 		return nil, r.perr(start, "pcr", fmt.Errorf("%w: PCR %d out of range%s", ErrMalformed, e.PCR, hint))
 	}
-	e.TemplateHash = append([]byte(nil), hdr[4:4+hs]...)
+	e.TemplateHash = hdr[4 : 4+hs] // scratch: readTemplateData or readIMATemplate copies it
 	nameLen := order.Uint32(hdr[4+hs:])
 	if nameLen == 0 || nameLen > maxNameLen {
 		err := fmt.Errorf("%w: template name length %d (allowed 1..%d)", ErrLengthTooLarge, nameLen, maxNameLen)
@@ -258,11 +283,15 @@ func (r *Reader) nextBinary() (*Entry, error) {
 		}
 		return nil, r.perr(start+int64(4+hs), "template_name_len", err)
 	}
-	name, err := r.readN(int(nameLen))
-	if err != nil {
+	name := r.name[:nameLen]
+	if _, err := r.readFull(name); err != nil {
 		return nil, r.perr(start+int64(4+hs+4), "template_name", err)
 	}
-	e.TemplateName = string(name)
+	if string(name) != r.lastName { // no allocation for the comparison
+		r.lastName = string(name)
+		r.lastDefs, r.lastKnown = templateFields(r.lastName)
+	}
+	e.TemplateName = r.lastName
 
 	if e.TemplateName == templateIMA {
 		err = r.readIMATemplate(e)
@@ -279,8 +308,8 @@ func (r *Reader) nextBinary() (*Entry, error) {
 // readIMATemplate reads template "ima" data: digest(20) | u32 len | name.
 func (r *Reader) readIMATemplate(e *Entry) error {
 	fieldStart := r.off
-	var head [sha1Len + 4]byte
-	if _, err := r.readFull(head[:]); err != nil {
+	head := r.scratch[:sha1Len+4]
+	if _, err := r.readFull(head); err != nil {
 		return r.perr(fieldStart, "ima digest and name length", err)
 	}
 	n := r.cfg.order.Uint32(head[sha1Len:])
@@ -288,51 +317,72 @@ func (r *Reader) readIMATemplate(e *Entry) error {
 		return r.perr(fieldStart+sha1Len, "ima name length",
 			fmt.Errorf("%w: %d (allowed up to %d)", ErrLengthTooLarge, n, imaNameMax))
 	}
-	data := make([]byte, sha1Len+4+int(n))
-	copy(data, head[:])
+	hs := len(e.TemplateHash)
+	buf := e.alloc(hs + sha1Len + 4 + int(n))
+	copy(buf, e.TemplateHash)
+	data := buf[hs:]
+	copy(data, head)
 	if _, err := r.readFull(data[sha1Len+4:]); err != nil {
 		return r.perr(fieldStart+sha1Len+4, "ima name", err)
 	}
-	e.TemplateData = data
-	e.Fields = [][]byte{data[:sha1Len], data[sha1Len+4:]}
-	e.FileDigestAlg, e.FileDigest, e.Path = "sha1", e.Fields[0], string(e.Fields[1])
+	e.TemplateHash, e.TemplateData = buf[:hs:hs], data
+	e.Fields = append(e.Fields[:0], data[:sha1Len], data[sha1Len+4:])
+	e.FileDigestAlg, e.FileDigest = "sha1", e.Fields[0]
+	if !r.lean {
+		e.Path = string(e.Fields[1])
+	}
 	return nil
 }
 
 // readTemplateData reads u32 data length | length-prefixed fields.
 func (r *Reader) readTemplateData(e *Entry) error {
 	lenStart := r.off
-	var lb [4]byte
-	if _, err := r.readFull(lb[:]); err != nil {
+	lb := r.scratch[:4]
+	if _, err := r.readFull(lb); err != nil {
 		return r.perr(lenStart, "template_data_len", err)
 	}
-	n := r.cfg.order.Uint32(lb[:])
+	n := r.cfg.order.Uint32(lb)
 	if uint64(n) > uint64(r.cfg.maxRecordSize) {
 		return r.perr(lenStart, "template_data_len",
 			fmt.Errorf("%w: %d bytes (limit %d)", ErrLengthTooLarge, n, r.cfg.maxRecordSize))
 	}
-	data, err := r.readN(int(n))
-	if err != nil {
-		return r.perr(lenStart+4, "template_data", err)
+	// One allocation holds the template hash and the template data.
+	hs := len(e.TemplateHash)
+	if n <= readChunk {
+		buf := e.alloc(hs + int(n))
+		copy(buf, e.TemplateHash)
+		if _, err := r.readFull(buf[hs:]); err != nil {
+			return r.perr(lenStart+4, "template_data", err)
+		}
+		e.TemplateHash, e.TemplateData = buf[:hs:hs], buf[hs:]
+	} else {
+		data, err := r.readN(int(n))
+		if err != nil {
+			return r.perr(lenStart+4, "template_data", err)
+		}
+		e.TemplateHash, e.TemplateData = bytes.Clone(e.TemplateHash), data
 	}
-	e.TemplateData = data
 	return r.decode(e, lenStart+4)
 }
 
 // decode splits e.TemplateData into fields and decodes a known template.
 // dataStart is the input offset of the template data (for errors).
 func (r *Reader) decode(e *Entry, dataStart int64) error {
-	fields, bad, ok := splitFields(e.TemplateData, r.cfg.order)
+	if e.TemplateName != r.lastName {
+		r.lastName = e.TemplateName
+		r.lastDefs, r.lastKnown = templateFields(r.lastName)
+	}
+	defs, known := r.lastDefs, r.lastKnown
+	fields, bad, ok := splitFields(e.Fields[:0], e.TemplateData, r.cfg.order, len(defs))
 	if !ok {
 		return r.perr(dataStart+int64(bad), "template_data field length",
 			fmt.Errorf("%w: field length beyond the template data", ErrMalformed))
 	}
 	e.Fields = fields
-	defs, known := templateFields(e.TemplateName)
 	if !known {
 		return nil
 	}
-	if i, ok := e.decodeFields(defs); !ok {
+	if i, ok := e.decodeFields(defs, r.lean); !ok {
 		field := "template_data"
 		if i < len(defs) {
 			field = defs[i].id

@@ -58,6 +58,7 @@ type Replayer struct {
 	cfg   replayConfig
 	value []byte
 	buf   [128]byte // value | digest, for the extend hash
+	dig   [64]byte  // the digest being extended
 	ima   []byte    // scratch for template "ima" hash input
 }
 
@@ -90,7 +91,7 @@ func (rp *Replayer) Extend(e *Entry) error {
 	if e.PCR != rp.pcr {
 		return nil
 	}
-	d, err := extendDigest(e, rp.bank, rp.cfg.paddedSHA, rp.buf[:0], &rp.ima)
+	d, err := extendDigest(e, rp.bank, rp.cfg.paddedSHA, rp.dig[:0], &rp.ima)
 	rp.extend(d)
 	return err
 }
@@ -231,6 +232,7 @@ func newReplayerChecked(bank Bank, pcr uint32, opts []ReplayOption) (*Replayer, 
 
 // batch is a run of entries hashed together by one worker.
 type batch struct {
+	n       int // entries in use
 	entries []*Entry
 	digests []byte // len(entries) * bank size; zero-length for other PCRs' entries
 	errs    []error
@@ -249,8 +251,10 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 		workers = runtime.GOMAXPROCS(0)
 	}
 	if workers == 1 {
+		e := new(Entry)
 		for {
-			e, err := r.Next()
+			var err error
+			e, err = r.next(e)
 			if err == io.EOF {
 				return nil
 			}
@@ -265,8 +269,19 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 	}
 
 	size := rp.bank.Size()
-	ordered := make(chan *batch, 2*workers+2)
-	work := make(chan *batch, 2*workers+2)
+	depth := 2*workers + 2
+	ordered := make(chan *batch, depth)
+	work := make(chan *batch, depth)
+	// Batches circulate: reader -> hashers -> extend chain -> free -> reader,
+	// reusing their entries' buffers, so memory stays at depth+1 batches.
+	free := make(chan *batch, depth+1)
+	for range depth + 1 {
+		b := &batch{entries: make([]*Entry, batchSize), digests: make([]byte, batchSize*size), errs: make([]error, batchSize)}
+		for i := range b.entries {
+			b.entries[i] = new(Entry)
+		}
+		free <- b
+	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	defer func() {
@@ -278,18 +293,25 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 		defer close(ordered)
 		defer close(work)
 		for {
-			b := &batch{entries: make([]*Entry, 0, batchSize), ready: make(chan struct{})}
-			for len(b.entries) < batchSize {
-				e, err := r.Next()
+			var b *batch
+			select {
+			case b = <-free:
+			case <-done:
+				return
+			}
+			b.n, b.readErr, b.ready = 0, nil, make(chan struct{})
+			for b.n < batchSize {
+				e, err := r.next(b.entries[b.n])
 				if err != nil {
 					if err != io.EOF {
 						b.readErr = err
 					}
 					break
 				}
-				b.entries = append(b.entries, e)
+				b.entries[b.n] = e
+				b.n++
 			}
-			last := len(b.entries) < batchSize
+			last := b.n < batchSize
 			select {
 			case ordered <- b:
 			case <-done:
@@ -311,9 +333,8 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 			defer wg.Done()
 			var scratch []byte
 			for b := range work {
-				b.digests = make([]byte, len(b.entries)*size)
-				b.errs = make([]error, len(b.entries))
-				for i, e := range b.entries {
+				for i, e := range b.entries[:b.n] {
+					b.errs[i] = nil
 					if e.PCR != rp.pcr {
 						continue
 					}
@@ -323,9 +344,10 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 			}
 		}()
 	}
+
 	for b := range ordered {
 		<-b.ready
-		for i, e := range b.entries {
+		for i, e := range b.entries[:b.n] {
 			if e.PCR == rp.pcr {
 				rp.extend(b.digests[i*size : (i+1)*size])
 			}
@@ -336,6 +358,7 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 		if b.readErr != nil {
 			return b.readErr
 		}
+		free <- b
 	}
 	return nil
 }
