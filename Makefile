@@ -1,4 +1,5 @@
 # attest-build: build, test and benchmark targets.
+#   make demo   the main job on the embedded TPM simulator (scripts/quickstart.sh)
 #   make test   every test (installs the Debian packages the tests need when run as root)
 #   make e2e    the real-kernel end-to-end test alone
 #   make bench  benchmarks (see docs/benchmarks.md)
@@ -12,7 +13,7 @@ BIN := bin/attest-build
 # (tpm2-tools, ima-evm-utils), the real-kernel VM (qemu, cpio).
 TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils qemu-system-x86 cpio
 
-.PHONY: all build test deps vet e2e bench fuzz clean
+.PHONY: all build demo test deps vet e2e bench fuzz clean
 
 all: build
 
@@ -29,6 +30,9 @@ deps:
 vet:
 	$(GO) vet -tags simulator ./...
 	CGO_ENABLED=0 $(GO) build ./...
+
+demo:
+	./scripts/quickstart.sh
 
 test: deps vet
 	$(GO) test -race -tags simulator -timeout 30m ./...
