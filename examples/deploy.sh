@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# A deploy script that refuses to deploy an artifact whose attestation does
+# not verify. Usage:
+#   examples/deploy.sh POLICY SIGNER_PUB ARTIFACT [ATTESTATION]
+# Exit status: 0 deployed; 1 verification failed (nothing deployed); 2 usage.
+# Set CROSSCHECK=1 to also check the end quote with tpm2_checkquote (tpm2-tools),
+# independently of attest-build.
+set -euo pipefail
+if [[ $# -lt 3 || $# -gt 4 ]]; then
+	echo "usage: $0 POLICY SIGNER_PUB ARTIFACT [ATTESTATION]" >&2
+	exit 2
+fi
+policy=$1 pub=$2 artifact=$3 attestation=${4:-$3.intoto.jsonl}
+bin=${ATTEST_BUILD:-attest-build}
+
+# 1. The verdict: exit 0 only when every check passes.
+report=$(mktemp)
+trap 'rm -rf "$report" "${tmp:-}"' EXIT
+if ! "$bin" verify --policy "$policy" --key "$pub" --attestation "$attestation" \
+	--format json "$artifact" >"$report"; then
+	echo "refusing to deploy $artifact: verification failed" >&2
+	jq -r '.results[].checks[] | select(.status == "fail")
+		| "  \(.check): \(.detail // "")\n    expected: \(.expected // "-")\n    found:    \(.found // "-")"' "$report" >&2 || cat "$report" >&2
+	exit 1
+fi
+jq -r '.results[] | "verified: \(.artifacts | join(", ")) built by \(.facts.builderId) (TPM mode \(.facts.tpmMode), AK \(.facts.akFingerprint))"' "$report"
+
+# 2. Optional: an independent check of the end quote with tpm2-tools. The
+#    qualification is the artifact's SHA-256 (one subject). attest-build verify
+#    has already checked all of this; this shows anyone can, without it.
+if [[ ${CROSSCHECK:-0} == 1 ]]; then
+	tmp=$(mktemp -d)
+	jq -r 'select(.payloadType == "application/vnd.in-toto+json") | .payload' "$attestation" |
+		while read -r p; do base64 -d <<<"$p"; echo; done |
+		jq -c 'select(.predicateType == "https://github.com/attest-build/attest-build/predicates/tpm-ima/v0.1") | .predicate' >"$tmp/pred.json"
+	jq -r .attestationKey.publicKeyPem "$tmp/pred.json" >"$tmp/ak.pem"
+	jq -r .quotes.end.attest "$tmp/pred.json" | base64 -d >"$tmp/attest.bin"
+	jq -r .quotes.end.signature "$tmp/pred.json" | base64 -d >"$tmp/sig.bin"
+	jq -r '.quotes.end.pcrs[].value' "$tmp/pred.json" | tr -d '\n' | xxd -r -p >"$tmp/pcrs.bin"
+	bank=$(jq -r '[.quotes.end.pcrs[].bank] | unique | if length == 1 then .[0] else error("this cross-check handles quotes over one PCR bank") end' "$tmp/pred.json")
+	list=$(jq -r '[.quotes.end.pcrs[].index | tostring] | join(",")' "$tmp/pred.json")
+	tpm2_checkquote -u "$tmp/ak.pem" -m "$tmp/attest.bin" -s "$tmp/sig.bin" \
+		-f "$tmp/pcrs.bin" -l "$bank:$list" -g sha256 \
+		-q "$(sha256sum "$artifact" | cut -d' ' -f1)" >/dev/null
+	echo "tpm2_checkquote: the end quote verifies with the artifact's SHA-256 as its nonce"
+fi
+
+# 3. Deploy (replace with yours).
+echo "deploying $artifact"
