@@ -48,11 +48,11 @@ type EKCert struct {
 	DER   []byte // as stored (some TPMs pad it; it is not parsed here)
 }
 
-// FirmwareString formats the firmware version the way most tools print it:
-// the four 16-bit halves joined by dots.
+// FirmwareString formats the firmware version as the hex of its two 32-bit
+// properties (TPM_PT_FIRMWARE_VERSION_1.TPM_PT_FIRMWARE_VERSION_2); the
+// meaning of the digits is the vendor's.
 func (i *Info) FirmwareString() string {
-	v := i.FirmwareVersion
-	return fmt.Sprintf("%d.%d.%d.%d", v>>48, (v>>32)&0xffff, (v>>16)&0xffff, v&0xffff)
+	return fmt.Sprintf("%08x.%08x", i.FirmwareVersion>>32, i.FirmwareVersion&0xffffffff)
 }
 
 // Info reads the TPM's manufacturer, vendor strings, firmware version,
