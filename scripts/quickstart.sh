@@ -17,15 +17,23 @@ bin=$root/bin/attest-build
 export PATH=$PATH:/usr/local/go/bin GOTOOLCHAIN=local
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-need() {
-	command -v "$1" >/dev/null 2>&1 && return
-	echo "quickstart: '$1' is not installed: $2" >&2
-	exit 1
-}
-need go "install Go 1.26 or later (https://go.dev/dl/)"
-need gcc "the embedded simulator is C code built with cgo: sudo apt-get install gcc"
-need make "sudo apt-get install make"
-need tar "sudo apt-get install tar"
+# Debian packages the demo needs beyond Go: a C compiler (the simulator is C,
+# built with cgo), make (the example build) and tar. Installed when run as
+# root, as make test does for its own packages; otherwise named.
+missing=()
+for cmd_pkg in gcc:gcc make:make tar:tar gzip:gzip; do
+	command -v "${cmd_pkg%%:*}" >/dev/null 2>&1 || missing+=("${cmd_pkg#*:}")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+		echo "installing ${missing[*]} (apt-get)"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" libc6-dev >/dev/null
+	else
+		echo "quickstart: missing ${missing[*]}: sudo apt-get install ${missing[*]}" >&2
+		exit 1
+	fi
+fi
+command -v go >/dev/null || { echo "quickstart: Go is not installed (Go 1.26 or later: https://go.dev/dl/)" >&2; exit 1; }
 
 step "1/5 build attest-build with the embedded TPM simulator (cgo, -tags simulator)"
 CGO_ENABLED=1 go build -tags simulator -o "$bin" ./cmd/attest-build
