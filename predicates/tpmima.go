@@ -1,0 +1,273 @@
+// Package predicates holds the attestation predicate types that attest-build
+// emits: the TPM/IMA predicate (this file) and the nonce construction that
+// binds the end quote to the subjects.
+//
+// The Go type and the JSON Schema in schemas/ describe the same document; a
+// test keeps them in step. Validate checks what JSON Schema cannot (decoded
+// lengths, orderings); schemas.ValidateTPMIMA checks the shape.
+package predicates
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// TPMIMAType is the predicateType of the TPM/IMA predicate, and the $id of its
+// JSON Schema (schemas/tpm-ima.v0.1.schema.json).
+const TPMIMAType = "https://github.com/attest-build/attest-build/predicates/tpm-ima/v0.1"
+
+// TPM modes. A simulated or software TPM proves nothing about hardware; the
+// mode is recorded so that a policy can refuse it.
+const (
+	ModeDevice = "device"
+	ModeSwtpm  = "swtpm"
+	ModeSim    = "sim"
+)
+
+// Nonce constructions (see SubjectsNonce).
+const (
+	// NonceSingleSubject: the end quote's qualifyingData is the raw 32-byte
+	// SHA-256 digest of the only subject.
+	NonceSingleSubject = "subject-sha256"
+	// NonceSubjectList: the end quote's qualifyingData is the SHA-256 of the
+	// subject list encoded as sha256sum(1) output sorted by name.
+	NonceSubjectList = "subject-list-sha256"
+)
+
+// IMALogEncoding is how IMALog.Data is encoded: the kernel's
+// binary_runtime_measurements bytes, gzip-compressed (JSON then base64-encodes
+// the bytes).
+const IMALogEncoding = "binary_runtime_measurements+gzip"
+
+// TPMIMA is the TPM/IMA predicate: the machine state evidence around one build.
+type TPMIMA struct {
+	TPM            TPM            `json:"tpm"`
+	AttestationKey AttestationKey `json:"attestationKey"`
+	Nonce          Nonce          `json:"nonce"`
+	Quotes         Quotes         `json:"quotes"`
+	IMA            IMA            `json:"ima"`
+	Build          Build          `json:"build"`
+}
+
+// TPM identifies the TPM that quoted.
+type TPM struct {
+	Mode            string `json:"mode"`
+	Manufacturer    string `json:"manufacturer,omitempty"`
+	VendorString    string `json:"vendorString,omitempty"`
+	FirmwareVersion string `json:"firmwareVersion,omitempty"`
+	// EKCertificates are the endorsement key certificates read from NV, PEM.
+	EKCertificates []string `json:"ekCertificates,omitempty"`
+}
+
+// AttestationKey is the key that signed both quotes.
+type AttestationKey struct {
+	PublicKeyPEM string `json:"publicKeyPem"`
+	// TPMTPublic is the key's TPMT_PUBLIC area as the TPM returned it.
+	TPMTPublic []byte `json:"tpmtPublic"`
+	// Fingerprint is "sha256:" and the hex SHA-256 of the PKIX DER public key.
+	Fingerprint string `json:"fingerprint"`
+}
+
+// Nonce records the qualifyingData of both quotes.
+type Nonce struct {
+	// Start is the random qualifyingData of the start quote, hex.
+	Start string `json:"start"`
+	// Construction names how the end quote's qualifyingData derives from the
+	// subjects: NonceSingleSubject or NonceSubjectList.
+	Construction string `json:"construction"`
+}
+
+// Quotes holds the quotes taken before and after the build.
+type Quotes struct {
+	Start Quote `json:"start"`
+	End   Quote `json:"end"`
+}
+
+// Quote is one TPM2_Quote: raw signed bytes beside the PCR values it covers.
+type Quote struct {
+	// Attest is the TPMS_ATTEST structure exactly as the TPM signed it.
+	Attest []byte `json:"attest"`
+	// Signature is the TPMT_SIGNATURE over Attest.
+	Signature []byte `json:"signature"`
+	// PCRs are the values the quote's pcrDigest covers, in selection order.
+	PCRs []PCR `json:"pcrs"`
+}
+
+// PCR is one PCR value.
+type PCR struct {
+	Bank  string `json:"bank"`
+	Index int    `json:"index"`
+	Value string `json:"value"` // lowercase hex
+}
+
+// IMA is the kernel's measurement log evidence.
+type IMA struct {
+	// Present is false when the kernel exposed no IMA log; Reason says why.
+	Present bool   `json:"present"`
+	Reason  string `json:"reason,omitempty"`
+	// PCR is the IMA PCR (10) and Bank the PCR bank whose quoted values the
+	// log prefixes were matched against.
+	PCR  int    `json:"pcr,omitempty"`
+	Bank string `json:"bank,omitempty"`
+	// Template is the template of the log's entries, or "mixed".
+	Template string  `json:"template,omitempty"`
+	Log      *IMALog `json:"log,omitempty"`
+	Window   *Window `json:"window,omitempty"`
+}
+
+// IMALog is the whole log from boot up to the end quote.
+type IMALog struct {
+	Encoding string `json:"encoding"`
+	// Entries is the number of entries in Data; SHA256 is the hex SHA-256
+	// of the uncompressed log bytes.
+	Entries int    `json:"entries"`
+	SHA256  string `json:"sha256"`
+	Data    []byte `json:"data"`
+}
+
+// Window is the half-open range [Start, End) of log entries appended during
+// the build: Start entries replay to the start quote's PCR value, End to the
+// end quote's. Entries are decoded for readers; a verifier replays Log.
+type Window struct {
+	Start   int           `json:"start"`
+	End     int           `json:"end"`
+	Entries []WindowEntry `json:"entries"`
+}
+
+// WindowEntry is one decoded log entry, for readers (not for verification).
+type WindowEntry struct {
+	Index     int    `json:"index"`
+	Template  string `json:"template"`
+	DigestAlg string `json:"digestAlg,omitempty"`
+	Digest    string `json:"digest,omitempty"` // lowercase hex
+	Path      string `json:"path,omitempty"`
+	Violation bool   `json:"violation,omitempty"`
+}
+
+// Build describes the wrapped command.
+type Build struct {
+	Argv             []string  `json:"argv"`
+	WorkingDirectory string    `json:"workingDirectory"`
+	ExitStatus       int       `json:"exitStatus"`
+	StartedOn        time.Time `json:"startedOn"`
+	FinishedOn       time.Time `json:"finishedOn"`
+}
+
+// FieldError names the field of a predicate that failed validation.
+type FieldError struct {
+	Field string // JSON path, e.g. "quotes.end.pcrs[2].value"
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Validation failures.
+var (
+	ErrRequired = errors.New("required")
+	ErrInvalid  = errors.New("invalid")
+)
+
+func fieldErr(field string, err error, format string, a ...any) error {
+	if format == "" {
+		return &FieldError{Field: field, Err: err}
+	}
+	return &FieldError{Field: field, Err: fmt.Errorf("%w: "+format, append([]any{err}, a...)...)}
+}
+
+// Validate checks the predicate's fields for presence and form. It does not
+// verify anything: quotes, signatures and the log are checked by the verifier.
+func (p *TPMIMA) Validate() error {
+	switch p.TPM.Mode {
+	case ModeDevice, ModeSwtpm, ModeSim:
+	case "":
+		return fieldErr("tpm.mode", ErrRequired, "")
+	default:
+		return fieldErr("tpm.mode", ErrInvalid, "%q is not one of device, swtpm, sim", p.TPM.Mode)
+	}
+	if p.AttestationKey.PublicKeyPEM == "" {
+		return fieldErr("attestationKey.publicKeyPem", ErrRequired, "")
+	}
+	if len(p.AttestationKey.TPMTPublic) == 0 {
+		return fieldErr("attestationKey.tpmtPublic", ErrRequired, "")
+	}
+	if n, err := hex.DecodeString(p.Nonce.Start); err != nil || len(n) == 0 || len(n) > 32 {
+		return fieldErr("nonce.start", ErrInvalid, "want 1 to 32 bytes of hex, found %q", p.Nonce.Start)
+	}
+	switch p.Nonce.Construction {
+	case NonceSingleSubject, NonceSubjectList:
+	default:
+		return fieldErr("nonce.construction", ErrInvalid, "%q is not one of %s, %s", p.Nonce.Construction, NonceSingleSubject, NonceSubjectList)
+	}
+	for name, q := range map[string]*Quote{"quotes.start": &p.Quotes.Start, "quotes.end": &p.Quotes.End} {
+		if err := q.validate(name); err != nil {
+			return err
+		}
+	}
+	if err := p.IMA.validate(); err != nil {
+		return err
+	}
+	if len(p.Build.Argv) == 0 {
+		return fieldErr("build.argv", ErrRequired, "")
+	}
+	return nil
+}
+
+func (q *Quote) validate(field string) error {
+	if len(q.Attest) == 0 {
+		return fieldErr(field+".attest", ErrRequired, "")
+	}
+	if len(q.Signature) == 0 {
+		return fieldErr(field+".signature", ErrRequired, "")
+	}
+	if len(q.PCRs) == 0 {
+		return fieldErr(field+".pcrs", ErrRequired, "")
+	}
+	for i, v := range q.PCRs {
+		f := fmt.Sprintf("%s.pcrs[%d]", field, i)
+		if v.Bank == "" {
+			return fieldErr(f+".bank", ErrRequired, "")
+		}
+		if v.Index < 0 || v.Index > 23 {
+			return fieldErr(f+".index", ErrInvalid, "PCR index %d outside 0-23", v.Index)
+		}
+		if b, err := hex.DecodeString(v.Value); err != nil || len(b) == 0 {
+			return fieldErr(f+".value", ErrInvalid, "want hex, found %q", v.Value)
+		}
+	}
+	return nil
+}
+
+func (m *IMA) validate() error {
+	if !m.Present {
+		if m.Reason == "" {
+			return fieldErr("ima.reason", ErrRequired, "an absent IMA log needs a reason")
+		}
+		if m.Log != nil || m.Window != nil {
+			return fieldErr("ima.present", ErrInvalid, "false, but a log or window is given")
+		}
+		return nil
+	}
+	if m.Bank == "" {
+		return fieldErr("ima.bank", ErrRequired, "")
+	}
+	if m.Log == nil {
+		return fieldErr("ima.log", ErrRequired, "")
+	}
+	if m.Log.Encoding != IMALogEncoding {
+		return fieldErr("ima.log.encoding", ErrInvalid, "want %q, found %q", IMALogEncoding, m.Log.Encoding)
+	}
+	if len(m.Log.Data) == 0 {
+		return fieldErr("ima.log.data", ErrRequired, "")
+	}
+	if m.Window == nil {
+		return fieldErr("ima.window", ErrRequired, "")
+	}
+	w := m.Window
+	if w.Start < 0 || w.End < w.Start || w.End > m.Log.Entries {
+		return fieldErr("ima.window", ErrInvalid, "want 0 <= start <= end <= log entries (%d), found [%d, %d)", m.Log.Entries, w.Start, w.End)
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package predicates_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/schemas"
+)
+
+func validPredicate() predicates.TPMIMA {
+	q := predicates.Quote{
+		Attest:    []byte{0xff, 'T', 'C', 'G', 0x80, 0x18},
+		Signature: []byte{0x00, 0x18},
+		PCRs:      []predicates.PCR{{Bank: "sha256", Index: 10, Value: strings.Repeat("ab", 32)}},
+	}
+	t0 := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	return predicates.TPMIMA{
+		TPM: predicates.TPM{Mode: predicates.ModeSwtpm, Manufacturer: "IBM", FirmwareVersion: "20191023.0"},
+		AttestationKey: predicates.AttestationKey{
+			PublicKeyPEM: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n",
+			TPMTPublic:   []byte{0, 0x23, 0, 0x0b},
+			Fingerprint:  "sha256:" + strings.Repeat("0f", 32),
+		},
+		Nonce:  predicates.Nonce{Start: strings.Repeat("01", 32), Construction: predicates.NonceSingleSubject},
+		Quotes: predicates.Quotes{Start: q, End: q},
+		IMA: predicates.IMA{
+			Present: true, PCR: 10, Bank: "sha256", Template: "ima-ng",
+			Log: &predicates.IMALog{Encoding: predicates.IMALogEncoding, Entries: 3, SHA256: strings.Repeat("cd", 32), Data: []byte{0x1f, 0x8b}},
+			Window: &predicates.Window{Start: 1, End: 3, Entries: []predicates.WindowEntry{
+				{Index: 1, Template: "ima-ng", DigestAlg: "sha256", Digest: strings.Repeat("ee", 32), Path: "/usr/bin/make"},
+				{Index: 2, Template: "ima-ng", Violation: true, Path: "/tmp/x"},
+			}},
+		},
+		Build: predicates.Build{Argv: []string{"make"}, WorkingDirectory: "/src", StartedOn: t0, FinishedOn: t0.Add(time.Second)},
+	}
+}
+
+func TestSchemaIDIsPredicateType(t *testing.T) {
+	var s struct {
+		ID string `json:"$id"`
+	}
+	if err := json.Unmarshal(schemas.TPMIMAv01, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.ID != predicates.TPMIMAType {
+		t.Fatalf("schema $id = %q, predicate type = %q", s.ID, predicates.TPMIMAType)
+	}
+}
+
+func TestValidPredicate(t *testing.T) {
+	p := validPredicate()
+	if err := p.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if err := schemas.ValidateTPMIMA(p); err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+	absent := validPredicate()
+	absent.IMA = predicates.IMA{Present: false, Reason: "no /sys/kernel/security/ima/binary_runtime_measurements"}
+	if err := absent.Validate(); err != nil {
+		t.Fatalf("Validate absent IMA: %v", err)
+	}
+	if err := schemas.ValidateTPMIMA(absent); err != nil {
+		t.Fatalf("schema absent IMA: %v", err)
+	}
+}
+
+// Each mutation breaks the predicate; Validate names the field, and the
+// schema refuses it too where the schema can express the rule.
+func TestInvalidPredicates(t *testing.T) {
+	tests := []struct {
+		name      string
+		mutate    func(*predicates.TPMIMA)
+		field     string
+		schemaToo bool
+	}{
+		{"no mode", func(p *predicates.TPMIMA) { p.TPM.Mode = "" }, "tpm.mode", true},
+		{"unknown mode", func(p *predicates.TPMIMA) { p.TPM.Mode = "hardware" }, "tpm.mode", true},
+		{"no AK PEM", func(p *predicates.TPMIMA) { p.AttestationKey.PublicKeyPEM = "" }, "attestationKey.publicKeyPem", true},
+		{"no AK TPMT", func(p *predicates.TPMIMA) { p.AttestationKey.TPMTPublic = nil }, "attestationKey.tpmtPublic", false},
+		{"start nonce not hex", func(p *predicates.TPMIMA) { p.Nonce.Start = "zz" }, "nonce.start", true},
+		{"start nonce too long", func(p *predicates.TPMIMA) { p.Nonce.Start = strings.Repeat("00", 33) }, "nonce.start", true},
+		{"unknown construction", func(p *predicates.TPMIMA) { p.Nonce.Construction = "sha1" }, "nonce.construction", true},
+		{"no end attest", func(p *predicates.TPMIMA) { p.Quotes.End.Attest = nil }, "quotes.end.attest", false},
+		{"no start signature", func(p *predicates.TPMIMA) { p.Quotes.Start.Signature = nil }, "quotes.start.signature", false},
+		{"no PCRs", func(p *predicates.TPMIMA) { p.Quotes.End.PCRs = nil }, "quotes.end.pcrs", true},
+		{"PCR index", func(p *predicates.TPMIMA) {
+			p.Quotes.End.PCRs = []predicates.PCR{{Bank: "sha256", Index: 24, Value: "00"}}
+		}, "quotes.end.pcrs[0].index", true},
+		{"PCR value", func(p *predicates.TPMIMA) {
+			p.Quotes.Start.PCRs = []predicates.PCR{{Bank: "sha256", Index: 1, Value: "xyz"}}
+		}, "quotes.start.pcrs[0].value", true},
+		{"absent IMA without reason", func(p *predicates.TPMIMA) { p.IMA = predicates.IMA{} }, "ima.reason", true},
+		{"absent IMA with log", func(p *predicates.TPMIMA) { p.IMA.Present = false; p.IMA.Reason = "x" }, "ima.present", true},
+		{"no bank", func(p *predicates.TPMIMA) { p.IMA.Bank = "" }, "ima.bank", true},
+		{"no log", func(p *predicates.TPMIMA) { p.IMA.Log = nil }, "ima.log", true},
+		{"log encoding", func(p *predicates.TPMIMA) { p.IMA.Log.Encoding = "base64" }, "ima.log.encoding", true},
+		{"no window", func(p *predicates.TPMIMA) { p.IMA.Window = nil }, "ima.window", true},
+		{"window end before start", func(p *predicates.TPMIMA) { p.IMA.Window.End = 0 }, "ima.window", false},
+		{"window past log", func(p *predicates.TPMIMA) { p.IMA.Window.End = 4 }, "ima.window", false},
+		{"no argv", func(p *predicates.TPMIMA) { p.Build.Argv = nil }, "build.argv", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := validPredicate()
+			tt.mutate(&p)
+			err := p.Validate()
+			var fe *predicates.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("Validate = %v, want a *FieldError", err)
+			}
+			if fe.Field != tt.field {
+				t.Fatalf("Validate names field %q, want %q (%v)", fe.Field, tt.field, err)
+			}
+			if tt.schemaToo {
+				if err := schemas.ValidateTPMIMA(p); err == nil {
+					t.Fatalf("schema accepted a predicate with a bad %s", tt.field)
+				}
+			}
+		})
+	}
+}
+
+// TestSchemaMatchesGoType walks the Go type and the schema together: every
+// JSON field of the Go type is a schema property and the reverse.
+func TestSchemaMatchesGoType(t *testing.T) {
+	var schema map[string]any
+	if err := json.Unmarshal(schemas.TPMIMAv01, &schema); err != nil {
+		t.Fatal(err)
+	}
+	defs, _ := schema["$defs"].(map[string]any)
+	var walk func(path string, typ reflect.Type, node map[string]any)
+	walk = func(path string, typ reflect.Type, node map[string]any) {
+		if ref, ok := node["$ref"].(string); ok {
+			node, _ = defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any)
+		}
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice && typ.Elem().Kind() != reflect.Uint8 {
+			if typ.Kind() == reflect.Slice {
+				node, _ = node["items"].(map[string]any)
+			}
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || typ == reflect.TypeOf(time.Time{}) {
+			return
+		}
+		props, _ := node["properties"].(map[string]any)
+		seen := map[string]bool{}
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			seen[name] = true
+			sub, ok := props[name].(map[string]any)
+			if !ok {
+				t.Errorf("%s%s: in the Go type, not in the schema", path, name)
+				continue
+			}
+			walk(path+name+".", f.Type, sub)
+		}
+		for name := range props {
+			if !seen[name] {
+				t.Errorf("%s%s: in the schema, not in the Go type", path, name)
+			}
+		}
+	}
+	walk("", reflect.TypeOf(predicates.TPMIMA{}), schema)
+}
