@@ -13,6 +13,7 @@
 #                                       the guest's /out lands in OUT/files, timings in OUT/times
 #
 # Environment: E2E_WORK (cache and build folder, default test/e2e/.work),
+# E2E_MODE (who quotes in the guest: tpm2 = tpm2-tools, product = attest-build),
 # E2E_VM_TIMEOUT (seconds per boot, default 240), E2E_KEY (a signing key
 # prefix to put in the initramfs as /e2e/keys/signer.{key,pub}).
 # Exit status: 0 ok, 1 failure, 2 usage, 3 a Debian package could not be fetched.
@@ -172,7 +173,8 @@ cmd_boot() {
 
 	local t0 kargs
 	t0=$(now)
-	kargs="console=ttyS0 ima_policy=tcb ima_template=ima-ng ima_hash=sha256 rootfstype=ramfs panic=-1 e2e.scenario=$scenario"
+	kargs="console=ttyS0 ima_policy=tcb ima_template=ima-ng ima_hash=sha256 rootfstype=ramfs panic=-1"
+	kargs="$kargs e2e.scenario=$scenario e2e.mode=${E2E_MODE:-tpm2}"
 	qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 1024 -nographic -no-reboot \
 		-serial mon:stdio -serial file:"$out/ttyS1.out" \
 		-kernel "$vmlinuz" -initrd "$WORK/initrd.gz" -append "$kargs" \
