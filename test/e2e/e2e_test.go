@@ -208,7 +208,7 @@ func TestRealKernel(t *testing.T) {
 	t.Run("good/measured", func(t *testing.T) {
 		log := asciiLog(t, boots["good"])
 		for _, path := range []string{"/project/build.sh", "/project/tools/configure.sh", "/project/tools/cc.sh",
-			"/project/tools/ld.sh", "/project/src/main.c", "/project/src/greet.c", "/project/out/app.bin"} {
+			"/project/tools/ld.sh", "/project/src/main.c", "/project/src/greet.c", "/project/out/build.log", "/project/out/app.bin"} {
 			if _, ok := log.digest(path); !ok {
 				t.Errorf("IMA log of the good build has no entry for %s", path)
 			}
@@ -234,6 +234,13 @@ func TestRealKernel(t *testing.T) {
 		log := asciiLog(t, boots["violation"])
 		if !log.violated["/project/out/build.log"] {
 			t.Errorf("no open_writers violation entry for /project/out/build.log (violations: %d)", log.violations)
+		}
+		// The log is measured as well, with the content the good build's read had:
+		// only the violation sets the two runs apart.
+		got, _ := log.digest("/project/out/build.log")
+		want, _ := asciiLog(t, boots["good"]).digest("/project/out/build.log")
+		if got == "" || got != want {
+			t.Errorf("IMA digest of /project/out/build.log: violation boot %q, good boot %q; want equal", got, want)
 		}
 	})
 	t.Run("cross-boot/checkquote", func(t *testing.T) {
