@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -29,6 +30,7 @@ const disallowedScript = "#!/bin/sh\necho \"fetch-deps: downloading extra build 
 type harness struct {
 	script string
 	work   string // cache folder shared by runs (git-ignored)
+	bin    string // the static attest-build that is in the initramfs
 	runDir string // this run's boots
 	ctx    context.Context
 }
@@ -87,6 +89,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{script: script, work: filepath.Join(filepath.Dir(script), ".work"), ctx: t.Context()}
+	h.bin = filepath.Join(h.work, "bin", "attest-build")
 	if err := os.MkdirAll(h.work, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +208,36 @@ func TestRealKernel(t *testing.T) {
 		})
 	}
 
+	for _, s := range scenarios {
+		b := boots[s]
+		t.Run(s+"/attest-build-ima-replay", func(t *testing.T) {
+			// The product's replay of the real kernel's log gives the sysfs PCR 10 in
+			// both banks, and the end quote's PCR 10 is reached by the whole log.
+			for _, bank := range []string{"sha1", "sha256"} {
+				got := strings.TrimSpace(h.attestBuild(t, "ima", "replay", "--log", b.path("binary_runtime_measurements"), "--bank", bank))
+				if want := sysfsPCR10(t, b, bank); got != want {
+					t.Errorf("attest-build ima replay --bank %s = %s, sysfs PCR 10 = %s", bank, got, want)
+				}
+			}
+			quoted := checkQuote(t, b, "end", b.artifactDigest(t))
+			got := strings.TrimSpace(h.attestBuild(t, "ima", "replay", "--log", b.path("binary_runtime_measurements"),
+				"--bank", "sha256", "--match", hex.EncodeToString(quoted)))
+			if want := fmt.Sprint(asciiLog(t, b).entries); got != want {
+				t.Errorf("attest-build ima replay --match (end quote's PCR 10) = %s entries, the log has %s", got, want)
+			}
+		})
+		t.Run(s+"/attest-build-tpm", func(t *testing.T) {
+			info := string(b.read(t, "product-tpm-info.txt"))
+			for _, want := range []string{"/dev/tpmrm0 (device)", "sha1, sha256"} {
+				if !strings.Contains(info, want) {
+					t.Errorf("attest-build tpm info in the guest does not say %q:\n%s", want, info)
+				}
+			}
+			if blk, _ := pem.Decode(b.read(t, "product-ak.pem")); blk == nil || blk.Type != "PUBLIC KEY" {
+				t.Errorf("attest-build tpm ak --out wrote no PEM public key")
+			}
+		})
+	}
 	t.Run("good/measured", func(t *testing.T) {
 		log := asciiLog(t, boots["good"])
 		for _, path := range []string{"/project/build.sh", "/project/tools/configure.sh", "/project/tools/cc.sh",
@@ -255,12 +288,40 @@ func TestRealKernel(t *testing.T) {
 	})
 	t.Run("same-ak", func(t *testing.T) {
 		want := boots["good"].read(t, "ak.pem")
+		wantProduct := boots["good"].read(t, "product-ak.pem")
 		for _, s := range scenarios[1:] {
 			if got := boots[s].read(t, "ak.pem"); !bytes.Equal(got, want) {
 				t.Errorf("boot %s has another attestation key than boot good; a policy could not trust both", s)
 			}
+			if got := boots[s].read(t, "product-ak.pem"); !bytes.Equal(got, wantProduct) {
+				t.Errorf("boot %s: attest-build tpm ak gave another key than in boot good", s)
+			}
 		}
 	})
+}
+
+// attestBuild runs the static attest-build on the host and returns its stdout.
+func (h *harness) attestBuild(t *testing.T, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(h.bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("attest-build %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// sysfsPCR10 returns PCR 10 of bank as the guest read it from sysfs, lowercase hex.
+func sysfsPCR10(t *testing.T, b *boot, bank string) string {
+	t.Helper()
+	for _, line := range strings.Split(string(b.read(t, "pcr-"+bank)), "\n") {
+		if v, ok := strings.CutPrefix(line, "PCR-10: "); ok {
+			return strings.ToLower(strings.TrimSpace(v))
+		}
+	}
+	t.Fatalf("boot %s: no PCR-10 in pcr-%s", b.scenario, bank)
+	return ""
 }
 
 // checkQuote verifies quote NAME (NAME.msg, .sig, .pcrs) of boot b with
@@ -341,6 +402,7 @@ func evmctlRun(b *boot, ignoreViolations bool, pcrs ...string) (string, error) {
 // imaASCII is what the test reads from the kernel's ascii_runtime_measurements
 // ("PCR template-hash ima-ng sha256:DIGEST PATH" per line).
 type imaASCII struct {
+	entries    int
 	digests    map[string]string // path -> last file digest (hex)
 	violated   map[string]bool   // paths with a violation entry (all-zero template hash)
 	violations int
@@ -361,6 +423,7 @@ func asciiLog(t *testing.T, b *boot) *imaASCII {
 			t.Fatalf("boot %s: ascii IMA log line %d: want 'PCR hash ima-ng alg:digest path', got %q", b.scenario, i+1, line)
 		}
 		path := strings.Join(f[4:], " ")
+		l.entries++
 		if f[1] == zero {
 			l.violations++
 			l.violated[path] = true

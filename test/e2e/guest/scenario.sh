@@ -13,7 +13,9 @@
 #   tpm2        tpm2-tools quote around the build. Files in /out: app.bin (the
 #               artifact), ak.pem, {start,end}.{msg,sig,pcrs,nonce}: tpm2_quote
 #               over sha256:10 (PCR values in tpm2-tools' serialized format);
-#               the end quote's qualifying data is the artifact's SHA-256.
+#               the end quote's qualifying data is the artifact's SHA-256;
+#               product-tpm-info.txt and product-ak.pem from attest-build tpm
+#               info and tpm ak on /dev/tpmrm0.
 #   product     attest-build --tpm /dev/tpmrm0 -k /e2e/keys/signer.key \
 #                   -a out/app.bin -- ./build.sh
 #               Files in /out: app.bin, app.bin.intoto.jsonl.
@@ -48,6 +50,9 @@ attest_tpm2tools() {
 	tpm2 createprimary -C o -G ecc256:ecdsa-sha256:null -c /out/ak.ctx \
 		-a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign|noda' >/dev/null
 	tpm2 readpublic -c /out/ak.ctx -f pem -o /out/ak.pem >/dev/null
+	# The product's TPM layer on the real kernel's resource manager.
+	attest-build tpm info --tpm /dev/tpmrm0 >/out/product-tpm-info.txt
+	attest-build tpm ak --tpm /dev/tpmrm0 --out /out/product-ak.pem >/dev/null
 	quote start "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 	/project/build.sh
 	cp /project/out/app.bin /out/app.bin
