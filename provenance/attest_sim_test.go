@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,9 +24,47 @@ import (
 	"github.com/attest-build/attest-build/tpm"
 )
 
+// lockedSession serialises a session's TPM commands with the test's own
+// PCR extends on the same in-process simulator (the race detector cannot see
+// the ordering the build's flag files give).
+type lockedSession struct {
+	provenance.TPMSession
+	mu *sync.Mutex
+}
+
+func (s lockedSession) Info() (predicates.TPM, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.TPMSession.Info()
+}
+
+func (s lockedSession) AttestationKey() (predicates.AttestationKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.TPMSession.AttestationKey()
+}
+
+func (s lockedSession) Quote(nonce []byte) (predicates.Quote, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.TPMSession.Quote(nonce)
+}
+
+func lockedOpener(open provenance.TPMOpener, mu *sync.Mutex) provenance.TPMOpener {
+	return func() (provenance.TPMSession, error) {
+		s, err := open()
+		if err != nil {
+			return nil, err
+		}
+		return lockedSession{TPMSession: s, mu: mu}, nil
+	}
+}
+
 // simExtender extends PCR 10 of an open TPM in the sha256 bank.
-func simExtender(t *testing.T, tp *tpm.TPM) func([20]byte, [32]byte) {
+func simExtender(t *testing.T, tp *tpm.TPM, mu *sync.Mutex) func([20]byte, [32]byte) {
 	return func(_ [20]byte, td [32]byte) {
+		mu.Lock()
+		defer mu.Unlock()
 		_, err := tpm2.PCRExtend{
 			PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(10), Auth: tpm2.PasswordAuth(nil)},
 			Digests:   tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{HashAlg: tpm2.TPMAlgSHA256, Digest: td[:]}}},
@@ -48,7 +87,8 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	extend := simExtender(t, tp)
+	var mu sync.Mutex
+	extend := simExtender(t, tp, &mu)
 	log := filepath.Join(flags, "ima.bin")
 	before := []string{"boot_aggregate", "/usr/bin/bash", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/bin/make", "/etc/ld.so.cache"}
 	appendIMA(t, log, before, extend)
@@ -71,7 +111,7 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 		Command: provenance.Command{Argv: []string{"sh", "-c", script, "sh", started, proceed}, Dir: dir,
 			Stdout: io.Discard, Stderr: io.Discard},
 		Signer: signer,
-		TPM:    provenance.SharedTPM(tp, sel, tpm.AKOptions{}),
+		TPM:    lockedOpener(provenance.SharedTPM(tp, sel, tpm.AKOptions{}), &mu),
 		IMALog: log,
 	})
 	if err != nil {
