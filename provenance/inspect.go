@@ -28,13 +28,8 @@ const (
 	DefaultInspectMaxSubjects  = 10000     // subjects per statement
 )
 
-// Statement and payload types Inspect recognizes.
-const (
-	InTotoPayloadType    = "application/vnd.in-toto+json"
-	InTotoStatementType  = "https://in-toto.io/Statement/v1"
-	SLSAProvenanceV1Type = "https://slsa.dev/provenance/v1"
-	maxQuoteAttestBytes  = 4096 // a TPMS_ATTEST is a few hundred bytes
-)
+// maxQuoteAttestBytes bounds a quote's TPMS_ATTEST (a few hundred bytes).
+const maxQuoteAttestBytes = 4096
 
 // ErrInspectLimit reports an attestation file larger than Inspect's limits.
 var ErrInspectLimit = errors.New("attestation exceeds the inspect limit")
@@ -268,8 +263,8 @@ func inspectEnvelope(line int, raw []byte, opts InspectOptions) (*EnvelopeSummar
 	for _, sig := range env.Signatures {
 		e.KeyIDs = append(e.KeyIDs, sig.KeyID)
 	}
-	if env.PayloadType != InTotoPayloadType {
-		e.Other = fmt.Sprintf("payloadType %q is not %s; payload not decoded", env.PayloadType, InTotoPayloadType)
+	if env.PayloadType != PayloadType {
+		e.Other = fmt.Sprintf("payloadType %q is not %s; payload not decoded", env.PayloadType, PayloadType)
 		return e, nil
 	}
 	payload, err := base64.StdEncoding.DecodeString(env.Payload)
@@ -298,7 +293,7 @@ func inspectEnvelope(line int, raw []byte, opts InspectOptions) (*EnvelopeSummar
 			return nil, fail("payload.predicate."+ferr.Field, ferr.Err)
 		}
 		e.TPMIMA = t
-	case SLSAProvenanceV1Type:
+	case SLSAProvenanceType:
 		var p slsaRaw
 		if err := json.Unmarshal(st.Predicate, &p); err != nil {
 			return nil, fail("payload.predicate", fmt.Errorf("not SLSA provenance v1: %w", err))

@@ -27,7 +27,7 @@ func envelopeLine(t *testing.T, statement any) []byte {
 		t.Fatal(err)
 	}
 	line, err := json.Marshal(map[string]any{
-		"payloadType": provenance.InTotoPayloadType,
+		"payloadType": provenance.PayloadType,
 		"payload":     base64.StdEncoding.EncodeToString(payload),
 		"signatures":  []map[string]string{{"keyid": "sha256:test", "sig": "bm90IGEgc2lnbmF0dXJl"}},
 	})
@@ -37,9 +37,9 @@ func envelopeLine(t *testing.T, statement any) []byte {
 	return append(line, '\n')
 }
 
-func statement(predicateType string, predicate any) map[string]any {
+func inspectStatement(predicateType string, predicate any) map[string]any {
 	return map[string]any{
-		"_type":         provenance.InTotoStatementType,
+		"_type":         "https://in-toto.io/Statement/v1",
 		"subject":       []map[string]any{{"name": "hello.tar.gz", "digest": map[string]string{"sha256": strings.Repeat("ab", 32)}}},
 		"predicateType": predicateType,
 		"predicate":     predicate,
@@ -101,8 +101,8 @@ func tpm2Print(t *testing.T, path string) map[string]string {
 func TestInspectDecodesRealQuoteLikeTPM2Tools(t *testing.T) {
 	p, msgPath := realQuotePredicate(t)
 	want := tpm2Print(t, msgPath)
-	file := append(envelopeLine(t, statement(predicates.TPMIMAType, p)),
-		envelopeLine(t, statement(provenance.SLSAProvenanceV1Type, map[string]any{
+	file := append(envelopeLine(t, inspectStatement(predicates.TPMIMAType, p)),
+		envelopeLine(t, inspectStatement(provenance.SLSAProvenanceType, map[string]any{
 			"buildDefinition": map[string]any{
 				"buildType":            "https://example.test/buildtype",
 				"externalParameters":   map[string]any{"argv": []string{"make"}},
@@ -188,7 +188,7 @@ func reverseHex(h string) string {
 
 func TestInspectRefuses(t *testing.T) {
 	good := func(t *testing.T) []byte {
-		return envelopeLine(t, statement("https://example.test/other", map[string]any{}))
+		return envelopeLine(t, inspectStatement("https://example.test/other", map[string]any{}))
 	}
 	for _, tc := range []struct {
 		name  string
@@ -209,13 +209,13 @@ func TestInspectRefuses(t *testing.T) {
 		{name: "quote attest not TPMS_ATTEST", file: func(t *testing.T) []byte {
 			p, _ := realQuotePredicate(t)
 			p.Quotes.End.Attest = []byte{0xff, 0x54}
-			return envelopeLine(t, statement(predicates.TPMIMAType, p))
+			return envelopeLine(t, inspectStatement(predicates.TPMIMAType, p))
 		}, line: 1, field: "payload.predicate.quotes.end.attest"},
 		{name: "file over MaxBytes", file: good, opts: provenance.InspectOptions{MaxBytes: 50}, line: 1, limit: true},
 		{name: "envelopes over MaxEnvelopes", file: func(t *testing.T) []byte { return append(good(t), good(t)...) },
 			opts: provenance.InspectOptions{MaxEnvelopes: 1}, line: 2, limit: true},
 		{name: "subjects over MaxSubjects", file: func(t *testing.T) []byte {
-			st := statement("x", nil)
+			st := inspectStatement("x", nil)
 			st["subject"] = []map[string]any{{"name": "a"}, {"name": "b"}}
 			return envelopeLine(t, st)
 		}, opts: provenance.InspectOptions{MaxSubjects: 1}, line: 1, field: "payload.subject", limit: true},
@@ -240,7 +240,7 @@ func TestInspectRefuses(t *testing.T) {
 // decoded; blank lines are skipped and line numbers still count them.
 func TestInspectListsUnknown(t *testing.T) {
 	file := append([]byte(`{"payloadType":"text/plain","payload":"aGk=","signatures":[{"keyid":"k1","sig":"c2ln"}]}`+"\n\n"),
-		envelopeLine(t, statement("https://example.test/other", map[string]any{"x": 1}))...)
+		envelopeLine(t, inspectStatement("https://example.test/other", map[string]any{"x": 1}))...)
 	s, err := provenance.Inspect(bytes.NewReader(file), provenance.InspectOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +265,7 @@ func FuzzInspect(f *testing.F) {
 		shared = "../../shared"
 	}
 	if msg, err := os.ReadFile(shared + "/realdata/vm-debian12-swtpm/quote.msg"); err == nil {
-		st, _ := json.Marshal(map[string]any{"_type": provenance.InTotoStatementType, "predicateType": predicates.TPMIMAType,
+		st, _ := json.Marshal(map[string]any{"_type": "https://in-toto.io/Statement/v1", "predicateType": predicates.TPMIMAType,
 			"predicate": map[string]any{"quotes": map[string]any{"start": map[string]any{"attest": msg}, "end": map[string]any{"attest": msg}}}})
 		f.Add([]byte(`{"payloadType":"application/vnd.in-toto+json","payload":"` + base64.StdEncoding.EncodeToString(st) + `"}`))
 	}

@@ -61,12 +61,17 @@ func New() *cobra.Command {
 measurements made during the build, and writes a signed in-toto attestation
 (DSSE, one envelope per line) beside the artifact. Consumers check it with
 'attest-build verify' against a policy before deploy.`,
+		Example: `  attest-build key generate --out signing
+  attest-build -k signing.key -a 'dist/**/*.tar.gz' -- make dist
+  attest-build -k signing.key --tpm swtpm:/run/swtpm/sock -- go build -o app .`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	root.AddCommand(newIMACommand())
 	root.AddCommand(newTPMCmd())
+	attachBuild(root)
+	root.AddCommand(newKeyCommand())
 	root.AddCommand(newInspectCmd())
 	return root
 }
