@@ -79,8 +79,19 @@ func writeTPMIMA(w io.Writer, t *TPMIMASummary, opts TextOptions) {
 			q.q.RestartCount, yesNo(q.q.Safe), short(q.q.ExtraData), pcrList(q.q.PCRs))
 	}
 	tw.Flush()
-	for _, p := range t.EndQuote.PCRs {
-		fmt.Fprintf(w, "    end %s:%d = %s\n", p.Bank, p.Index, p.Value)
+	// The end quote's PCR values; runs of equal values print once.
+	pcrs := t.EndQuote.PCRs
+	for i := 0; i < len(pcrs); {
+		j := i
+		for j+1 < len(pcrs) && pcrs[j+1].Bank == pcrs[i].Bank && pcrs[j+1].Index == pcrs[j].Index+1 && pcrs[j+1].Value == pcrs[i].Value {
+			j++
+		}
+		idx := fmt.Sprint(pcrs[i].Index)
+		if j > i {
+			idx = fmt.Sprintf("%d-%d", pcrs[i].Index, pcrs[j].Index)
+		}
+		fmt.Fprintf(w, "    end %s:%s = %s\n", pcrs[i].Bank, idx, pcrs[i].Value)
+		i = j + 1
 	}
 	m := &t.IMA
 	if !m.Present {

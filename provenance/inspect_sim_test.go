@@ -1,0 +1,138 @@
+//go:build simulator && cgo
+
+package provenance_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/tpm"
+)
+
+// Inspect on a real attestation: a build attested on the simulator with an
+// IMA log the test grows (and extends into PCR 10) during the build. Each
+// fact inspect shows is checked against an independent source: the quotes as
+// tpm.VerifyQuote decodes them after checking their signatures, the subject's
+// digest, the window's entries.
+func TestInspectRealAttestation(t *testing.T) {
+	dir, flags := t.TempDir(), t.TempDir()
+	signer, keyPrefix := testSigner(t)
+	tp, err := tpm.Open("sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	sel, err := tpm.ParsePCRSelection(tpm.DefaultPCRSelection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	extend := simExtender(t, tp, &mu)
+	log := filepath.Join(flags, "ima.bin")
+	appendIMA(t, log, []string{"boot_aggregate", "/usr/bin/make"}, extend)
+	during := []string{"/usr/bin/tar", "/usr/bin/gzip"}
+	started, proceed := filepath.Join(flags, "started"), filepath.Join(flags, "go")
+	go func() {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(started); err == nil {
+				appendIMA(t, log, during, extend)
+				os.WriteFile(proceed, nil, 0o644)
+				return
+			}
+		}
+	}()
+	res, err := provenance.Attest(context.Background(), provenance.Options{
+		Command: provenance.Command{Argv: []string{"sh", "-c", `touch "$1"; while [ ! -e "$2" ]; do sleep 0.01; done; printf app > app.bin`, "sh", started, proceed},
+			Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
+		Artifacts: []string{"app.bin"},
+		Signer:    signer,
+		TPM:       lockedOpener(provenance.SharedTPM(tp, sel, tpm.AKOptions{}), &mu),
+		IMALog:    log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(res.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s, err := provenance.Inspect(f, provenance.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Envelopes) != 2 || s.Envelopes[0].TPMIMA == nil || s.Envelopes[1].SLSA == nil {
+		t.Fatalf("want a TPM/IMA and a SLSA envelope, got %+v", s.Envelopes)
+	}
+	for _, e := range s.Envelopes {
+		if len(e.Subjects) != 1 || e.Subjects[0].Name != "app.bin" || e.Subjects[0].Digest["sha256"] != hex.EncodeToString(res.Subjects[0].SHA256[:]) {
+			t.Errorf("line %d: subjects %+v, want app.bin %x", e.Line, e.Subjects, res.Subjects[0].SHA256)
+		}
+		if len(e.KeyIDs) != 1 || e.KeyIDs[0] != signer.KeyID() {
+			t.Errorf("line %d: keyids %v, want %s", e.Line, e.KeyIDs, signer.KeyID())
+		}
+	}
+	ti := s.Envelopes[0].TPMIMA
+	ak, err := tp.EnsureAK(tpm.AKOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti.Mode != predicates.ModeSim || ti.AKFingerprint != ak.Fingerprint() {
+		t.Errorf("mode %q AK %q, want sim %q", ti.Mode, ti.AKFingerprint, ak.Fingerprint())
+	}
+
+	// The quotes, decoded by the verifier after their signature checks.
+	p, _ := tpmPredicate(t, readAttestation(t, res.Output, keyPrefix+".pub"))
+	for _, q := range []struct {
+		name  string
+		got   provenance.QuoteSummary
+		quote predicates.Quote
+		nonce []byte
+	}{
+		{"start", ti.StartQuote, p.Quotes.Start, mustHex(t, p.Nonce.Start)},
+		{"end", ti.EndQuote, p.Quotes.End, res.Subjects[0].SHA256[:]},
+	} {
+		v, err := tpm.VerifyQuote(q.quote.Attest, q.quote.Signature, ak.PublicKey, tpm.VerifyOptions{Nonce: q.nonce, PCRs: pcrValues(t, q.quote.PCRs)})
+		if err != nil {
+			t.Fatalf("%s quote: %v", q.name, err)
+		}
+		if q.got.Clock != v.ClockInfo.Clock || q.got.ResetCount != v.ClockInfo.ResetCount || q.got.RestartCount != v.ClockInfo.RestartCount ||
+			q.got.Safe != v.ClockInfo.Safe || q.got.ExtraData != hex.EncodeToString(v.ExtraData) || q.got.PCRDigest != hex.EncodeToString(v.PCRDigest) {
+			t.Errorf("%s quote: inspect shows %+v, verified quote has %+v, extraData %x, pcrDigest %x", q.name, q.got, v.ClockInfo, v.ExtraData, v.PCRDigest)
+		}
+	}
+	if ti.EndQuote.Clock < ti.StartQuote.Clock {
+		t.Errorf("end clock %d before start clock %d", ti.EndQuote.Clock, ti.StartQuote.Clock)
+	}
+
+	// The window: exactly the entries added during the build.
+	m := ti.IMA
+	var paths []string
+	for _, e := range m.Window {
+		paths = append(paths, e.Path)
+	}
+	if !m.Present || m.WindowStart != 2 || m.WindowEnd != 4 || m.LogEntries != 4 || strings.Join(paths, ",") != strings.Join(during, ",") {
+		t.Errorf("IMA summary %+v, want window [2, 4) of 4 entries: %v", m, during)
+	}
+
+	var text bytes.Buffer
+	if err := s.WriteText(&text, provenance.TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"NOT VERIFIED", "sim (the embedded simulator: proves nothing about hardware)", ak.Fingerprint(),
+		"/usr/bin/tar", "/usr/bin/gzip", "entries [2, 4)", "builders/tpm-sim/v0.1"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, text.String())
+		}
+	}
+}
