@@ -227,3 +227,31 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 		t.Fatalf("SLSA byproducts: %+v", slsa.RunDetails.Byproducts)
 	}
 }
+
+// With the embedded simulator and no explicit IMA log, the kernel's log is
+// not read: it is extended into the machine's TPM, never the simulator.
+func TestAttestSimulatorSkipsKernelIMALog(t *testing.T) {
+	dir := t.TempDir()
+	signer, keyPrefix := testSigner(t)
+	tp, err := tpm.Open("sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	sel, err := tpm.ParsePCRSelection(tpm.DefaultPCRSelection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := provenance.Attest(context.Background(), provenance.Options{
+		Command: provenance.Command{Argv: []string{"sh", "-c", "printf x > out.bin"}, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
+		Signer:  signer,
+		TPM:     provenance.SharedTPM(tp, sel, tpm.AKOptions{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tpmPredicate(t, readAttestation(t, res.Output, keyPrefix+".pub"))
+	if p.IMA.Present || p.IMA.Reason != provenance.ReasonSimulatorIMA {
+		t.Fatalf("ima present=%t reason %q, want absent with %q", p.IMA.Present, p.IMA.Reason, provenance.ReasonSimulatorIMA)
+	}
+}

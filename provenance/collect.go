@@ -64,12 +64,19 @@ type Options struct {
 	Signer *Signer
 	// TPM opens the TPM for each quote. Required.
 	TPM TPMOpener
-	// IMALog is the IMA log to read; "" means DefaultIMALog. A log that
-	// does not exist gives a predicate with ima.present=false.
+	// IMALog is the IMA log to read; "" means DefaultIMALog, except with
+	// the embedded simulator (see ReasonSimulatorIMA). A log that does not
+	// exist gives a predicate with ima.present=false.
 	IMALog string
 	// BuilderID is a custom SLSA builder id (see BuilderID).
 	BuilderID string
 }
+
+// ReasonSimulatorIMA is the ima.reason of an attestation made with the
+// embedded simulator and no explicit IMA log: the kernel extends its
+// measurements into the machine's TPM, never into the simulator, so the
+// kernel's log cannot match the simulator's PCR 10 and is not read.
+const ReasonSimulatorIMA = "the TPM is the embedded simulator: the kernel's IMA log is extended into the machine's TPM, not the simulator, so it cannot be bound to these quotes (give --ima-log to attest a log whose PCR 10 the simulator holds)"
 
 // BuildError reports a build that failed or was interrupted. Attest wrote no
 // attestation. ExitStatus is the status attest-build should exit with: the
@@ -200,8 +207,10 @@ func Attest(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ima, err := CollectIMA(imaPath, bank, startPCR, endPCR)
-	if err != nil {
+	var ima *predicates.IMA
+	if opts.IMALog == "" && tpmInfo.Mode == predicates.ModeSim {
+		ima = &predicates.IMA{Present: false, Reason: ReasonSimulatorIMA}
+	} else if ima, err = CollectIMA(imaPath, bank, startPCR, endPCR); err != nil {
 		return nil, err
 	}
 

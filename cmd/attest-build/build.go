@@ -36,7 +36,7 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs.StringVarP(&o.key, "key", "k", "", "the signing key: a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+") (default $"+keyEnv+")")
 	o.tpm.AddFlags(cmd)
 	o.ak.AddFlags(cmd)
-	fs.StringVar(&o.imaLog, "ima-log", provenance.DefaultIMALog, "the IMA measurement log (binary form); a missing log is recorded as ima.present=false")
+	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log (binary form) (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
 	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCRs to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
 	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id; the TPM mode is appended as its fragment (default: one id per TPM mode)")
 }
