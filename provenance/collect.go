@@ -245,6 +245,7 @@ func Attest(ctx context.Context, opts Options) (*Result, error) {
 	info := ProvenanceInfo{
 		BuilderID: builderID, Argv: cmd.Argv, Dir: dir,
 		TPMMode: tpmInfo.Mode, PCRs: sel, Source: src, InvocationID: invocation,
+		CI:                  CIContext(env),
 		BuilderDependencies: builderDependencies(),
 		StartedOn:           run.StartedOn, FinishedOn: run.FinishedOn,
 		Byproducts: byproducts(tpmStatement, pred),

@@ -24,7 +24,8 @@ const SLSAProvenanceType = "https://slsa.dev/provenance/v1"
 
 // BuildType is the SLSA buildType of a command run by attest-build. Its
 // externalParameters are {"argv": [...], "workingDirectory": "..."}; its
-// internalParameters are {"tpm": {"mode", "pcrs"}, "imaLog": path}. See
+// internalParameters are {"tpm": {"mode", "pcrs"}, "imaLog": path} and, in
+// CI, "github" or "gitlab" (CIContext). See
 // docs/attestation.md.
 const BuildType = "https://github.com/attest-build/attest-build/buildtypes/command/v0.1"
 
@@ -69,6 +70,9 @@ type ProvenanceInfo struct {
 	Source *intoto.ResourceDescriptor
 	// InvocationID is the CI run URL, when known.
 	InvocationID string
+	// CI is the CI system's run context (CIContext), added to
+	// internalParameters.
+	CI map[string]any
 	// BuilderDependencies name the kernel and attest-build itself.
 	BuilderDependencies []*intoto.ResourceDescriptor
 	StartedOn           time.Time
@@ -88,10 +92,14 @@ func SLSAPredicate(info ProvenanceInfo) (json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SLSA externalParameters: %w", err)
 	}
-	internal, err := structpb.NewStruct(map[string]any{
+	internalMap := map[string]any{
 		"tpm":    map[string]any{"mode": info.TPMMode, "pcrs": info.PCRs},
 		"imaLog": info.IMALog,
-	})
+	}
+	for k, v := range info.CI {
+		internalMap[k] = v
+	}
+	internal, err := structpb.NewStruct(internalMap)
 	if err != nil {
 		return nil, fmt.Errorf("SLSA internalParameters: %w", err)
 	}
@@ -135,14 +143,7 @@ func SLSAPredicate(info ProvenanceInfo) (json.RawMessage, error) {
 // CI_* variables (GitLab CI), else from git in dir. Credentials in a remote
 // URL are removed. Both results are empty when nothing is known.
 func SourceFromEnv(ctx context.Context, dir string, env []string) (*intoto.ResourceDescriptor, string) {
-	get := func(k string) string {
-		for i := len(env) - 1; i >= 0; i-- {
-			if v, ok := strings.CutPrefix(env[i], k+"="); ok {
-				return v
-			}
-		}
-		return ""
-	}
+	get := envGetter(env)
 	if repo, sha := get("GITHUB_REPOSITORY"), get("GITHUB_SHA"); repo != "" && sha != "" {
 		server := get("GITHUB_SERVER_URL")
 		if server == "" {

@@ -1,0 +1,56 @@
+package provenance
+
+import "strings"
+
+// CIContext returns what the CI system says about the run beyond the source
+// and the invocation (SourceFromEnv): for GitHub Actions the workflow ref, the
+// event, and whether the runner is GitHub-hosted or self-hosted; for GitLab CI
+// the pipeline, the job's config and the runner. The SLSA statement records
+// it under internalParameters ("github" or "gitlab"); nil outside CI.
+func CIContext(env []string) map[string]any {
+	get := envGetter(env)
+	pick := func(pairs ...string) map[string]any {
+		m := map[string]any{}
+		for i := 0; i < len(pairs); i += 2 {
+			if v := get(pairs[i+1]); v != "" {
+				m[pairs[i]] = v
+			}
+		}
+		return m
+	}
+	if get("GITHUB_ACTIONS") == "true" || get("GITHUB_RUN_ID") != "" {
+		return map[string]any{"github": pick(
+			"workflowRef", "GITHUB_WORKFLOW_REF",
+			"workflowSha", "GITHUB_WORKFLOW_SHA",
+			"eventName", "GITHUB_EVENT_NAME",
+			"repositoryId", "GITHUB_REPOSITORY_ID",
+			"repositoryOwnerId", "GITHUB_REPOSITORY_OWNER_ID",
+			"runnerEnvironment", "RUNNER_ENVIRONMENT",
+			"runnerName", "RUNNER_NAME",
+		)}
+	}
+	if get("GITLAB_CI") == "true" || get("CI_JOB_ID") != "" {
+		return map[string]any{"gitlab": pick(
+			"pipelineUrl", "CI_PIPELINE_URL",
+			"pipelineSource", "CI_PIPELINE_SOURCE",
+			"configPath", "CI_CONFIG_PATH",
+			"projectId", "CI_PROJECT_ID",
+			"runnerId", "CI_RUNNER_ID",
+			"runnerDescription", "CI_RUNNER_DESCRIPTION",
+		)}
+	}
+	return nil
+}
+
+// envGetter looks variables up in env (KEY=VALUE, the last one winning, as
+// exec does).
+func envGetter(env []string) func(string) string {
+	return func(k string) string {
+		for i := len(env) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(env[i], k+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+}
