@@ -65,5 +65,6 @@ measurements made during the build, and writes a signed in-toto attestation
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
+	root.AddCommand(newIMACommand())
 	return root
 }

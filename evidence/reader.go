@@ -1,0 +1,428 @@
+package evidence
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Format is the form of a measurement log.
+type Format int
+
+const (
+	// FormatBinary is binary_runtime_measurements (or a per-bank
+	// binary_runtime_measurements_<alg>).
+	FormatBinary Format = iota
+	// FormatASCII is ascii_runtime_measurements (or a per-bank form).
+	FormatASCII
+)
+
+func (f Format) String() string {
+	if f == FormatASCII {
+		return "ascii"
+	}
+	return "binary"
+}
+
+// DefaultMaxRecordSize bounds the template data of one record (and the length
+// of one ascii line); WithMaxRecordSize changes it.
+const DefaultMaxRecordSize = 16 << 20
+
+type readerConfig struct {
+	order         byteOrder
+	hashSize      int // 0: detect
+	maxEntries    int // 0: no limit
+	maxRecordSize int
+}
+
+// Option configures a Reader.
+type Option func(*readerConfig) error
+
+// WithBigEndian reads a binary log written by a big-endian kernel without
+// ima_canonical_fmt (lengths and PCR numbers in big-endian order). Canonical
+// logs, and every log of a little-endian machine, are little-endian.
+func WithBigEndian() Option {
+	return func(c *readerConfig) error { c.order = binary.BigEndian; return nil }
+}
+
+// WithTemplateHashSize sets the size of the logged template hash: 20 for
+// binary_runtime_measurements, the bank's digest size for the per-bank
+// binary_runtime_measurements_<alg>. Without it, the size is detected from
+// the first record (ascii logs: from every line's hex length).
+func WithTemplateHashSize(n int) Option {
+	return func(c *readerConfig) error {
+		if _, ok := bankOfSize(n); !ok {
+			return fmt.Errorf("%w: template hash size %d", ErrUnknownAlgorithm, n)
+		}
+		c.hashSize = n
+		return nil
+	}
+}
+
+// WithPerBankLog reads a per-bank log (binary_runtime_measurements_<bank>),
+// whose template hashes are the bank's digests.
+func WithPerBankLog(b Bank) Option {
+	return func(c *readerConfig) error {
+		if !b.Valid() {
+			return fmt.Errorf("%w: bank %s", ErrUnknownAlgorithm, b)
+		}
+		c.hashSize = b.Size()
+		return nil
+	}
+}
+
+// WithMaxEntries makes Next fail with ErrTooManyEntries on entry n (a
+// verifier's bound on work per request). n <= 0 means no limit.
+func WithMaxEntries(n int) Option {
+	return func(c *readerConfig) error { c.maxEntries = n; return nil }
+}
+
+// WithMaxRecordSize bounds the template data of one record (default
+// DefaultMaxRecordSize).
+func WithMaxRecordSize(n int) Option {
+	return func(c *readerConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("evidence: max record size %d must be positive", n)
+		}
+		c.maxRecordSize = n
+		return nil
+	}
+}
+
+// Reader reads entries of an IMA measurement log one at a time; it never
+// holds more than one record (and a read buffer) in memory.
+type Reader struct {
+	cfg    readerConfig
+	br     *bufio.Reader
+	format Format
+	gz     bool
+	index  int
+	off    int64
+	err    error // sticky
+	hdr    [4 + 64 + 4]byte
+	name   [maxNameLen]byte
+	// scratch holds small fields between reads (a local array would escape
+	// through io.Reader and cost an allocation per record).
+	scratch [sha1Len + 4]byte
+
+	// The template of the previous entry, so that a log of one template
+	// parses its name and field list once.
+	lastName  string
+	lastDefs  []fieldDef
+	lastKnown bool
+	lean      bool // reading into a reused Entry for replay
+}
+
+const readBufSize = 256 << 10
+
+// NewReader returns a Reader of the log in r, detecting its form: gzip (by
+// its magic bytes, then the form inside), binary (the first byte is a PCR
+// number's low byte, below 0x20) or ascii (a digit or space).
+func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
+	cfg := readerConfig{order: binary.LittleEndian, maxRecordSize: DefaultMaxRecordSize}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	rd := &Reader{cfg: cfg, br: bufio.NewReaderSize(r, readBufSize)}
+	if magic, _ := rd.br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(rd.br)
+		if err != nil {
+			return nil, fmt.Errorf("reading gzip header: %w", err)
+		}
+		rd.gz = true
+		rd.br = bufio.NewReaderSize(zr, readBufSize)
+	}
+	if first, _ := rd.br.Peek(1); len(first) == 1 && first[0] >= 0x20 {
+		rd.format = FormatASCII
+	}
+	return rd, nil
+}
+
+// Format returns the detected form of the log.
+func (r *Reader) Format() Format { return r.format }
+
+// Compressed reports whether the input was gzip-compressed.
+func (r *Reader) Compressed() bool { return r.gz }
+
+// Next returns the next entry. At a clean end of the log it returns io.EOF;
+// malformed input gives a *ParseError naming entry, offset and field;
+// errors of the underlying reader are returned wrapped. Errors are sticky.
+func (r *Reader) Next() (*Entry, error) { return r.next(nil) }
+
+// next reads the next entry, into reuse when it is not nil (keeping its
+// buffers, and skipping the Path string, which replay does not need).
+func (r *Reader) next(reuse *Entry) (*Entry, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	var e *Entry
+	var err error
+	r.lean = reuse != nil
+	if r.format == FormatASCII {
+		e, err = r.nextASCII()
+	} else {
+		e, err = r.nextBinary(reuse)
+	}
+	if err != nil {
+		r.err = err
+		return nil, err
+	}
+	if r.cfg.maxEntries > 0 && e.Index >= r.cfg.maxEntries {
+		r.err = &ParseError{Index: e.Index, Offset: e.Offset, Field: "entry",
+			Err: fmt.Errorf("%w: limit is %d", ErrTooManyEntries, r.cfg.maxEntries)}
+		return nil, r.err
+	}
+	r.index++
+	return e, nil
+}
+
+// readFull reads exactly len(p) bytes. It returns the bytes read before a
+// short read, and wraps non-EOF errors of the source.
+func (r *Reader) readFull(p []byte) (int, error) {
+	n, err := io.ReadFull(r.br, p)
+	r.off += int64(n)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// readN reads n bytes into a new slice, growing it as data arrives so that a
+// false length never allocates more than the input holds (plus one chunk).
+const readChunk = 64 << 10
+
+func (r *Reader) readN(n int) ([]byte, error) {
+	const chunk = readChunk
+	if n <= chunk {
+		b := make([]byte, n)
+		got, err := r.readFull(b)
+		return b[:got], err
+	}
+	b := make([]byte, 0, chunk)
+	for len(b) < n {
+		m := min(n-len(b), chunk)
+		b = append(b, make([]byte, m)...)
+		got, err := r.readFull(b[len(b)-m:])
+		if err != nil {
+			return b[:len(b)-m+got], err
+		}
+	}
+	return b, nil
+}
+
+func (r *Reader) perr(start int64, field string, err error) error {
+	if err == io.EOF {
+		err = ErrTruncated
+	} else if !isSentinel(err) {
+		err = fmt.Errorf("reading log: %w", err)
+	}
+	return &ParseError{Index: r.index, Offset: start, Field: field, Err: err}
+}
+
+func isSentinel(err error) bool {
+	for _, s := range []error{ErrTruncated, ErrTrailingBytes, ErrLengthTooLarge, ErrUnknownAlgorithm,
+		ErrUnknownTemplate, ErrMalformed, ErrTooManyEntries} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxPCR bounds PCR numbers: TPMs have 24 PCRs; a larger number is a sign of
+// garbage or of a big-endian log read as little-endian.
+const maxPCR = 63
+
+func (r *Reader) nextBinary(reuse *Entry) (*Entry, error) {
+	start := r.off
+	e := reuse
+	if e == nil {
+		e = &Entry{}
+	} else {
+		*e = Entry{raw: e.raw, Fields: e.Fields[:0]}
+	}
+	e.Index, e.Offset, e.order = r.index, start, r.cfg.order
+	order := r.cfg.order
+
+	// The fixed header: pcr, template hash, template name length.
+	if r.cfg.hashSize == 0 {
+		r.cfg.hashSize = r.detectHashSize()
+	}
+	hs := r.cfg.hashSize
+	hdr := r.hdr[:4+hs+4]
+	n, err := r.readFull(hdr)
+	if err != nil {
+		if err == io.EOF && n == 0 {
+			return nil, io.EOF
+		}
+		if err == io.EOF {
+			return nil, r.perr(start, "record header", fmt.Errorf("%w: %d bytes, a record header is %d", ErrTrailingBytes, n, len(hdr)))
+		}
+		return nil, r.perr(start, "record header", err)
+	}
+	e.PCR = order.Uint32(hdr)
+	if e.PCR > maxPCR {
+		hint := ""
+		if order == binary.LittleEndian && binary.BigEndian.Uint32(hdr) <= maxPCR {
+			hint = " (a big-endian log? read it with WithBigEndian)"
+		}
+		return nil, r.perr(start, "pcr", fmt.Errorf("%w: PCR %d out of range%s", ErrMalformed, e.PCR, hint))
+	}
+	e.TemplateHash = hdr[4 : 4+hs] // scratch: readTemplateData or readIMATemplate copies it
+	nameLen := order.Uint32(hdr[4+hs:])
+	if nameLen == 0 || nameLen > maxNameLen {
+		err := fmt.Errorf("%w: template name length %d (allowed 1..%d)", ErrLengthTooLarge, nameLen, maxNameLen)
+		if nameLen == 0 {
+			err = fmt.Errorf("%w: empty template name", ErrMalformed)
+		}
+		return nil, r.perr(start+int64(4+hs), "template_name_len", err)
+	}
+	name := r.name[:nameLen]
+	if _, err := r.readFull(name); err != nil {
+		return nil, r.perr(start+int64(4+hs+4), "template_name", err)
+	}
+	if string(name) != r.lastName { // no allocation for the comparison
+		r.lastName = string(name)
+		r.lastDefs, r.lastKnown = templateFields(r.lastName)
+	}
+	e.TemplateName = r.lastName
+
+	if e.TemplateName == templateIMA {
+		err = r.readIMATemplate(e)
+	} else {
+		err = r.readTemplateData(e)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.Len = int(r.off - start)
+	return e, nil
+}
+
+// readIMATemplate reads template "ima" data: digest(20) | u32 len | name.
+func (r *Reader) readIMATemplate(e *Entry) error {
+	fieldStart := r.off
+	head := r.scratch[:sha1Len+4]
+	if _, err := r.readFull(head); err != nil {
+		return r.perr(fieldStart, "ima digest and name length", err)
+	}
+	n := r.cfg.order.Uint32(head[sha1Len:])
+	if n > imaNameMax {
+		return r.perr(fieldStart+sha1Len, "ima name length",
+			fmt.Errorf("%w: %d (allowed up to %d)", ErrLengthTooLarge, n, imaNameMax))
+	}
+	hs := len(e.TemplateHash)
+	buf := e.alloc(hs + sha1Len + 4 + int(n))
+	copy(buf, e.TemplateHash)
+	data := buf[hs:]
+	copy(data, head)
+	if _, err := r.readFull(data[sha1Len+4:]); err != nil {
+		return r.perr(fieldStart+sha1Len+4, "ima name", err)
+	}
+	e.TemplateHash, e.TemplateData = buf[:hs:hs], data
+	e.Fields = append(e.Fields[:0], data[:sha1Len], data[sha1Len+4:])
+	e.FileDigestAlg, e.FileDigest = "sha1", e.Fields[0]
+	if !r.lean {
+		e.Path = string(e.Fields[1])
+	}
+	return nil
+}
+
+// readTemplateData reads u32 data length | length-prefixed fields.
+func (r *Reader) readTemplateData(e *Entry) error {
+	lenStart := r.off
+	lb := r.scratch[:4]
+	if _, err := r.readFull(lb); err != nil {
+		return r.perr(lenStart, "template_data_len", err)
+	}
+	n := r.cfg.order.Uint32(lb)
+	if uint64(n) > uint64(r.cfg.maxRecordSize) {
+		return r.perr(lenStart, "template_data_len",
+			fmt.Errorf("%w: %d bytes (limit %d)", ErrLengthTooLarge, n, r.cfg.maxRecordSize))
+	}
+	// One allocation holds the template hash and the template data.
+	hs := len(e.TemplateHash)
+	if n <= readChunk {
+		buf := e.alloc(hs + int(n))
+		copy(buf, e.TemplateHash)
+		if _, err := r.readFull(buf[hs:]); err != nil {
+			return r.perr(lenStart+4, "template_data", err)
+		}
+		e.TemplateHash, e.TemplateData = buf[:hs:hs], buf[hs:]
+	} else {
+		data, err := r.readN(int(n))
+		if err != nil {
+			return r.perr(lenStart+4, "template_data", err)
+		}
+		e.TemplateHash, e.TemplateData = bytes.Clone(e.TemplateHash), data
+	}
+	return r.decode(e, lenStart+4)
+}
+
+// decode splits e.TemplateData into fields and decodes a known template.
+// dataStart is the input offset of the template data (for errors).
+func (r *Reader) decode(e *Entry, dataStart int64) error {
+	if e.TemplateName != r.lastName {
+		r.lastName = e.TemplateName
+		r.lastDefs, r.lastKnown = templateFields(r.lastName)
+	}
+	defs, known := r.lastDefs, r.lastKnown
+	fields, bad, ok := splitFields(e.Fields[:0], e.TemplateData, r.cfg.order, len(defs))
+	if !ok {
+		return r.perr(dataStart+int64(bad), "template_data field length",
+			fmt.Errorf("%w: field length beyond the template data", ErrMalformed))
+	}
+	e.Fields = fields
+	if !known {
+		return nil
+	}
+	if i, ok := e.decodeFields(defs, r.lean); !ok {
+		field := "template_data"
+		if i < len(defs) {
+			field = defs[i].id
+		}
+		return r.perr(dataStart, field, fmt.Errorf("%w: template %s has %d fields, the %d-th does not parse",
+			ErrMalformed, e.TemplateName, len(e.Fields), i))
+	}
+	return nil
+}
+
+// detectHashSize guesses the template hash size of a binary log from its
+// first record: 20 (the sha1 log) unless the bytes after a 20-byte hash are
+// not a plausible template name and those after a larger bank's are.
+func (r *Reader) detectHashSize() int {
+	peek, _ := r.br.Peek(4 + 64 + 4 + maxNameLen)
+	plausible := func(hs int) bool {
+		if len(peek) < 4+hs+4 {
+			return false
+		}
+		n := r.cfg.order.Uint32(peek[4+hs:])
+		if n == 0 || n > maxNameLen || len(peek) < 4+hs+4+int(n) {
+			return false
+		}
+		for _, c := range peek[4+hs+4 : 4+hs+4+int(n)] {
+			if c < 0x21 || c > 0x7e {
+				return false
+			}
+		}
+		return true
+	}
+	for _, b := range Banks {
+		if plausible(b.Size()) {
+			return b.Size()
+		}
+	}
+	return sha1Len
+}
+
+// byteOrder is binary.LittleEndian or binary.BigEndian.
+type byteOrder interface {
+	binary.ByteOrder
+	binary.AppendByteOrder
+}

@@ -1,0 +1,364 @@
+package evidence
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+)
+
+type replayConfig struct {
+	initial   []byte
+	paddedSHA bool
+	workers   int
+}
+
+// ReplayOption configures a Replayer, Replay and the prefix matchers.
+type ReplayOption func(*replayConfig)
+
+// WithInitialValue starts the replay from v instead of the all-zero PCR
+// (for a log that does not start at boot). v must have the bank's size.
+func WithInitialValue(v []byte) ReplayOption {
+	return func(c *replayConfig) { c.initial = bytes.Clone(v) }
+}
+
+// WithPaddedSHA1Rule replays by the rule of kernels before 5.8: every bank
+// is extended with the entry's sha1 template hash, zero-padded to the
+// bank's size. Without it, a bank other than sha1 is extended with the
+// bank's hash of the template data (kernel 5.8 and later).
+func WithPaddedSHA1Rule() ReplayOption {
+	return func(c *replayConfig) { c.paddedSHA = true }
+}
+
+// WithWorkers sets how many goroutines hash template data in Replay and the
+// prefix matchers (default GOMAXPROCS; 1 hashes on the calling goroutine).
+// The extend chain itself is always sequential.
+func WithWorkers(n int) ReplayOption {
+	return func(c *replayConfig) { c.workers = n }
+}
+
+// Replayer computes one PCR of one bank from log entries, as the kernel
+// extends it (security/integrity/ima/ima_queue.c, ima_pcr_extend):
+//
+//   - a violation (all-zero template hash) extends all 0xff of the bank's size;
+//   - otherwise the entry's logged template hash must equal the hash of its
+//     template data by the algorithm of the logged hash's size (sha1 for
+//     binary_runtime_measurements, the bank's for per-bank logs);
+//   - the sha1 bank is extended with the sha1 template hash, every other bank
+//     with the bank's hash of the template data (kernel 5.8 and later), or
+//     with WithPaddedSHA1Rule the sha1 template hash zero-padded.
+//
+// The replay always extends the digest computed from the template data, never
+// a logged hash, so a replay that reaches a quoted value vouches for the
+// template data it covered.
+type Replayer struct {
+	bank  Bank
+	pcr   uint32
+	cfg   replayConfig
+	value []byte
+	buf   [128]byte // value | digest, for the extend hash
+	dig   [64]byte  // the digest being extended
+	ima   []byte    // scratch for template "ima" hash input
+}
+
+// NewReplayer returns a Replayer of PCR pcr in bank. It panics if bank is
+// not a supported bank or WithInitialValue has the wrong size; check
+// Bank.Valid on untrusted input (ParseBank returns only valid banks).
+func NewReplayer(bank Bank, pcr uint32, opts ...ReplayOption) *Replayer {
+	cfg := replayConfig{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if !bank.Valid() {
+		panic("evidence: NewReplayer: unsupported bank " + bank.String())
+	}
+	rp := &Replayer{bank: bank, pcr: pcr, cfg: cfg, value: make([]byte, bank.Size())}
+	if cfg.initial != nil {
+		if len(cfg.initial) != bank.Size() {
+			panic(fmt.Sprintf("evidence: NewReplayer: initial value of %d bytes for bank %s", len(cfg.initial), bank))
+		}
+		copy(rp.value, cfg.initial)
+	}
+	return rp
+}
+
+// Extend extends the entry into the PCR if it belongs to the Replayer's PCR
+// (other entries are ignored). A template hash mismatch returns a
+// *TemplateHashError (errors.Is ErrTemplateHashMismatch) after extending the
+// digest of the template data, so a caller may count mismatches and go on.
+func (rp *Replayer) Extend(e *Entry) error {
+	if e.PCR != rp.pcr {
+		return nil
+	}
+	d, err := extendDigest(e, rp.bank, rp.cfg.paddedSHA, rp.dig[:0], &rp.ima)
+	rp.extend(d)
+	return err
+}
+
+func (rp *Replayer) extend(d []byte) {
+	n := rp.bank.Size()
+	copy(rp.buf[:n], rp.value)
+	copy(rp.buf[n:2*n], d)
+	rp.value = rp.bank.sum(rp.value[:0], rp.buf[:2*n])
+}
+
+// Value returns a copy of the PCR value so far.
+func (rp *Replayer) Value() []byte { return bytes.Clone(rp.value) }
+
+// Bank returns the Replayer's bank.
+func (rp *Replayer) Bank() Bank { return rp.bank }
+
+// extendDigest returns (appended to dst) the digest that entry e extends
+// into bank, and a *TemplateHashError if its logged hash is wrong. scratch
+// holds a reusable buffer for template "ima".
+func extendDigest(e *Entry, bank Bank, padded bool, dst []byte, scratch *[]byte) ([]byte, error) {
+	if e.Violation() {
+		for range bank.Size() {
+			dst = append(dst, 0xff)
+		}
+		return dst, nil
+	}
+	logBank, ok := bankOfSize(len(e.TemplateHash))
+	if !ok {
+		// The reader admits only bank-sized template hashes; an Entry built
+		// by hand may not.
+		return dst, &ParseError{Index: e.Index, Offset: e.Offset, Field: "template_hash",
+			Err: fmt.Errorf("%w: template hash of %d bytes", ErrUnknownAlgorithm, len(e.TemplateHash))}
+	}
+	in := e.hashInput(*scratch)
+	if e.TemplateName == templateIMA {
+		*scratch = in
+	}
+	var logged [64]byte
+	computed := logBank.sum(logged[:0], in)
+	var err error
+	if !bytes.Equal(computed, e.TemplateHash) {
+		err = &TemplateHashError{Index: e.Index, Offset: e.Offset,
+			Logged: bytes.Clone(e.TemplateHash), Computed: bytes.Clone(computed)}
+	}
+	switch {
+	case padded:
+		var s [sha1Len]byte
+		sha := computed
+		if logBank != SHA1 {
+			sha = SHA1.sum(s[:0], in)
+		}
+		n := len(dst)
+		dst = append(dst, sha...)
+		for len(dst)-n < bank.Size() {
+			dst = append(dst, 0)
+		}
+		return dst[:n+bank.Size()], err
+	case logBank == bank:
+		return append(dst, computed...), err
+	default:
+		return bank.sum(dst, in), err
+	}
+}
+
+// Result is the outcome of a replay.
+type Result struct {
+	Bank       Bank
+	PCR        uint32
+	Value      []byte // the PCR value after every entry
+	Entries    int    // entries read (all PCRs)
+	Extended   int    // entries of this PCR extended
+	Violations int    // violation entries of this PCR (extended as all 0xff)
+	Mismatches int    // entries of this PCR whose logged template hash is wrong
+	// MismatchIndices lists the indices of the first MaxMismatchIndices
+	// mismatched entries.
+	MismatchIndices []int
+}
+
+// MaxMismatchIndices bounds Result.MismatchIndices.
+const MaxMismatchIndices = 100
+
+// Replay reads every entry of r and replays PCR pcr of bank. It returns an
+// error only for malformed input (a *ParseError) or a failed read; template
+// hash mismatches are counted in the Result, not returned.
+//
+// The caller must not trust the result before comparing Value with a PCR
+// value from a verified quote, and must refuse a Result with Mismatches > 0
+// unless it knows why. Template data is hashed on WithWorkers goroutines;
+// the extend chain runs on the calling goroutine; memory stays bounded by a
+// few batches of entries whatever the log's length.
+func Replay(r *Reader, bank Bank, pcr uint32, opts ...ReplayOption) (*Result, error) {
+	if !bank.Valid() {
+		return nil, fmt.Errorf("%w: bank %s", ErrUnknownAlgorithm, bank)
+	}
+	res := &Result{Bank: bank, PCR: pcr}
+	rp, err := newReplayerChecked(bank, pcr, opts)
+	if err != nil {
+		return nil, err
+	}
+	err = scan(r, rp, func(e *Entry, herr error) bool {
+		res.Entries++
+		if e.PCR != pcr {
+			return true
+		}
+		res.Extended++
+		if e.Violation() {
+			res.Violations++
+		}
+		if herr != nil {
+			res.Mismatches++
+			if len(res.MismatchIndices) < MaxMismatchIndices {
+				res.MismatchIndices = append(res.MismatchIndices, e.Index)
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Value = rp.Value()
+	return res, nil
+}
+
+func newReplayerChecked(bank Bank, pcr uint32, opts []ReplayOption) (*Replayer, error) {
+	cfg := replayConfig{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if !bank.Valid() {
+		return nil, fmt.Errorf("%w: bank %s", ErrUnknownAlgorithm, bank)
+	}
+	if cfg.initial != nil && len(cfg.initial) != bank.Size() {
+		return nil, fmt.Errorf("%w: initial value of %d bytes for bank %s", ErrDigestSize, len(cfg.initial), bank)
+	}
+	return NewReplayer(bank, pcr, opts...), nil
+}
+
+// batch is a run of entries hashed together by one worker.
+type batch struct {
+	n       int // entries in use
+	entries []*Entry
+	digests []byte // len(entries) * bank size; zero-length for other PCRs' entries
+	errs    []error
+	readErr error // the error that ended reading after these entries
+	ready   chan struct{}
+}
+
+const batchSize = 256
+
+// scan reads r, extends rp with every entry, and calls visit after each
+// entry (of any PCR) with the entry's template hash error. visit returns
+// false to stop early. Hashing runs on the configured number of workers.
+func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error {
+	workers := rp.cfg.workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if workers == 1 {
+		e := new(Entry)
+		for {
+			var err error
+			e, err = r.next(e)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			herr := rp.Extend(e)
+			if !visit(e, herr) {
+				return nil
+			}
+		}
+	}
+
+	size := rp.bank.Size()
+	depth := 2*workers + 2
+	ordered := make(chan *batch, depth)
+	work := make(chan *batch, depth)
+	// Batches circulate: reader -> hashers -> extend chain -> free -> reader,
+	// reusing their entries' buffers, so memory stays at depth+1 batches.
+	free := make(chan *batch, depth+1)
+	for range depth + 1 {
+		b := &batch{entries: make([]*Entry, batchSize), digests: make([]byte, batchSize*size), errs: make([]error, batchSize)}
+		for i := range b.entries {
+			b.entries[i] = new(Entry)
+		}
+		free <- b
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() {
+		close(done) // stops the reader, which closes work, which stops the hashers
+		wg.Wait()
+	}()
+
+	go func() { // reader
+		defer close(ordered)
+		defer close(work)
+		for {
+			var b *batch
+			select {
+			case b = <-free:
+			case <-done:
+				return
+			}
+			b.n, b.readErr, b.ready = 0, nil, make(chan struct{})
+			for b.n < batchSize {
+				e, err := r.next(b.entries[b.n])
+				if err != nil {
+					if err != io.EOF {
+						b.readErr = err
+					}
+					break
+				}
+				b.entries[b.n] = e
+				b.n++
+			}
+			last := b.n < batchSize
+			select {
+			case ordered <- b:
+			case <-done:
+				return
+			}
+			select {
+			case work <- b:
+			case <-done:
+				return
+			}
+			if last {
+				return
+			}
+		}
+	}()
+	for range workers {
+		wg.Add(1)
+		go func() { // hashers
+			defer wg.Done()
+			var scratch []byte
+			for b := range work {
+				for i, e := range b.entries[:b.n] {
+					b.errs[i] = nil
+					if e.PCR != rp.pcr {
+						continue
+					}
+					_, b.errs[i] = extendDigest(e, rp.bank, rp.cfg.paddedSHA, b.digests[i*size:i*size], &scratch)
+				}
+				close(b.ready)
+			}
+		}()
+	}
+
+	for b := range ordered {
+		<-b.ready
+		for i, e := range b.entries[:b.n] {
+			if e.PCR == rp.pcr {
+				rp.extend(b.digests[i*size : (i+1)*size])
+			}
+			if !visit(e, b.errs[i]) {
+				return nil
+			}
+		}
+		if b.readErr != nil {
+			return b.readErr
+		}
+		free <- b
+	}
+	return nil
+}
