@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/attest-build/attest-build/internal/swtpmtest"
+	"github.com/attest-build/attest-build/tpm"
+)
+
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := New()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+func TestTPMAKAndInfoOnSwtpm(t *testing.T) {
+	s := swtpmtest.Start(t)
+	pubFile := filepath.Join(t.TempDir(), "ak.pub")
+	first, err := runCLI(t, "tpm", "ak", "--tpm", s.Ref(), "--out", pubFile)
+	if err != nil {
+		t.Fatalf("tpm ak: %v\n%s", err, first)
+	}
+	second, err := runCLI(t, "tpm", "ak", "--tpm", s.Ref())
+	if err != nil {
+		t.Fatalf("tpm ak again: %v\n%s", err, second)
+	}
+	if first != second {
+		t.Fatalf("tpm ak is not idempotent:\n%s\nthen\n%s", first, second)
+	}
+	pemBytes, err := os.ReadFile(pubFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := tpm.ParseAKPEM(pemBytes)
+	if err != nil {
+		t.Fatalf("--out file: %v", err)
+	}
+	fp, err := tpm.Fingerprint(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(first, "# fingerprint "+fp+"\n") || !strings.HasSuffix(first, string(pemBytes)) {
+		t.Fatalf("output does not carry the fingerprint %s and the PEM written to --out:\n%s", fp, first)
+	}
+
+	info, err := runCLI(t, "tpm", "info", "--tpm", s.Ref())
+	if err != nil {
+		t.Fatalf("tpm info: %v\n%s", err, info)
+	}
+	for _, want := range []string{"manufacturer:     IBM", "pcr banks:        sha1, sha256", "ek certificate:   NV 0x01c00002, RSA 2048"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("tpm info lacks %q:\n%s", want, info)
+		}
+	}
+}
+
+func TestTPMUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"tpm", "ak", "--ak-alg", "dsa"},
+		{"tpm", "ak", "--ak-handle", "zz"},
+		{"tpm", "info", "extra"},
+	} {
+		_, err := runCLI(t, args...)
+		if err == nil || !isUsage(err) {
+			t.Errorf("%v: got %v, want a usage error (exit 2)", args, err)
+		}
+	}
+}
