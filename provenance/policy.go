@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/tpm"
 )
 
 // PolicyVersion is the only policy file version this package reads.
@@ -458,7 +459,7 @@ func (l *policyLoader) key(item []any, k keyYAML) (trustedKey, error) {
 	if err != nil {
 		return trustedKey{}, l.errf(at, "not a PEM public key: %v", err)
 	}
-	fp, err := keyFingerprint(pub)
+	fp, err := tpm.Fingerprint(pub)
 	if err != nil {
 		return trustedKey{}, l.errf(at, "%v", err)
 	}

@@ -16,8 +16,9 @@ type measurement struct {
 // imaEvaluation applies a policy's IMA rules to the entries in scope, one at
 // a time, in bounded memory.
 type imaEvaluation struct {
-	p     *imaPolicy
-	facts IMAFacts
+	p       *imaPolicy
+	facts   IMAFacts
+	collect func(measurement) // InitPolicy's collector, or nil
 }
 
 func (ev *imaEvaluation) finding(m measurement, rule, format string, a ...any) {
@@ -34,6 +35,9 @@ func (ev *imaEvaluation) finding(m measurement, rule, format string, a ...any) {
 func (ev *imaEvaluation) add(m measurement) {
 	p := ev.p
 	ev.facts.InScope++
+	if ev.collect != nil {
+		ev.collect(m)
+	}
 	if m.violation {
 		ev.facts.Violations++
 		if !p.allowViolations {

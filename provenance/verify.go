@@ -26,6 +26,7 @@ import (
 	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
 
 	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/tpm"
 )
 
 // Media and statement types Verify accepts.
@@ -73,6 +74,14 @@ type Verifier struct {
 	maxBytes    int64
 	maxSubjects int
 	now         func() time.Time
+	// bootstrapUnsafe is set by InitPolicy only, which reads a reference
+	// attestation to write a policy from it: the signature is checked only
+	// when signer keys are given, the carried AK, builder id and TPM mode
+	// are taken as they are, and the artifacts are the subjects. The
+	// quotes, nonce, boot and IMA replay are checked as always.
+	bootstrapUnsafe bool
+	// collect, when set, receives every IMA entry in scope (InitPolicy).
+	collect func(measurement)
 }
 
 // VerifierOption configures NewVerifier.
@@ -146,31 +155,11 @@ func NewVerifier(p *Policy, opts ...VerifierOption) (*Verifier, error) {
 			return nil, err
 		}
 	}
-	signers := slices.Clone(p.signers)
-	for i, k := range cfg.extraSigners {
-		fp, err := keyFingerprint(k)
-		if err != nil {
-			return nil, fmt.Errorf("%w: signer key %d: %w", ErrPolicy, i, err)
-		}
-		signers = append(signers, trustedKey{name: fp, pub: k, fingerprint: fp})
+	keys, err := signerKeys(p.signers, cfg.extraSigners)
+	if err != nil {
+		return nil, err
 	}
-	// One verifier per distinct key: go-securesystemslib counts a key once.
-	seen := map[string]bool{}
-	var dsseVerifiers []dsse.Verifier
-	var uniq []trustedKey
-	for _, s := range signers {
-		if seen[s.fingerprint] {
-			continue
-		}
-		seen[s.fingerprint] = true
-		sv, err := signature.LoadDefaultVerifier(s.pub)
-		if err != nil {
-			return nil, fmt.Errorf("%w: signer key %s: %w", ErrPolicy, s.fingerprint, err)
-		}
-		dsseVerifiers = append(dsseVerifiers, &sigdsse.VerifierAdapter{SignatureVerifier: sv, Pub: s.pub, PubKeyID: s.fingerprint})
-		uniq = append(uniq, s)
-	}
-	if len(uniq) == 0 {
+	if len(keys) == 0 {
 		return nil, fmt.Errorf("%w: no trusted signer key: name one under signers in the policy, or pass --key", ErrPolicy)
 	}
 	if len(p.aks) == 0 {
@@ -179,11 +168,50 @@ func NewVerifier(p *Policy, opts ...VerifierOption) (*Verifier, error) {
 	if len(p.builderIDs) == 0 {
 		return nil, fmt.Errorf("%w: the policy accepts no builder id (builderIds)", ErrPolicy)
 	}
-	ev, err := dsse.NewEnvelopeVerifier(dsseVerifiers...)
+	uniq, ev, err := envelopeVerifier(keys)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPolicy, err)
+		return nil, err
 	}
 	return &Verifier{policy: p, signers: uniq, envelopes: ev, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now}, nil
+}
+
+// signerKeys returns the policy's signer keys followed by extra ones.
+func signerKeys(policyKeys []trustedKey, extra []crypto.PublicKey) ([]trustedKey, error) {
+	keys := slices.Clone(policyKeys)
+	for i, k := range extra {
+		fp, err := tpm.Fingerprint(k)
+		if err != nil {
+			return nil, fmt.Errorf("%w: signer key %d: %w", ErrPolicy, i, err)
+		}
+		keys = append(keys, trustedKey{name: fp, pub: k, fingerprint: fp})
+	}
+	return keys, nil
+}
+
+// envelopeVerifier returns the distinct keys and a DSSE verifier that
+// accepts a signature by any of them (go-securesystemslib counts a key
+// once, so each appears once).
+func envelopeVerifier(keys []trustedKey) ([]trustedKey, *dsse.EnvelopeVerifier, error) {
+	seen := map[string]bool{}
+	var verifiers []dsse.Verifier
+	var uniq []trustedKey
+	for _, s := range keys {
+		if seen[s.fingerprint] {
+			continue
+		}
+		seen[s.fingerprint] = true
+		sv, err := signature.LoadDefaultVerifier(s.pub)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: signer key %s: %w", ErrPolicy, s.fingerprint, err)
+		}
+		verifiers = append(verifiers, &sigdsse.VerifierAdapter{SignatureVerifier: sv, Pub: s.pub, PubKeyID: s.fingerprint})
+		uniq = append(uniq, s)
+	}
+	ev, err := dsse.NewEnvelopeVerifier(verifiers...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
+	return uniq, ev, nil
 }
 
 // verification is the state of one Verify call: each field is set only once
@@ -197,6 +225,9 @@ type verification struct {
 	subjects  []predicates.Subject
 	pred      *predicates.TPMIMA
 	ak        trustedKey
+	keyIDs    []string              // the envelopes' key id hints
+	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
+	ima       *imaEvaluation        // set by ima-replay
 }
 
 // Verify reads one attestation file (DSSE envelopes, one per line) and
@@ -230,27 +261,36 @@ type verification struct {
 // and then verifyEvidence's checks (quotes, same boot, IMA log and replay,
 // golden PCRs, IMA rules, maximum age).
 func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact Artifact, more ...Artifact) (*Report, error) {
-	vr := &verification{v: v, rep: newReporter(), artifacts: append([]Artifact{artifact}, more...)}
 	data, err := io.ReadAll(io.LimitReader(attestation, v.maxBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading attestation: %w", err)
 	}
-	steps := []func(context.Context, []byte) error{
-		vr.envelopesAndStatements,
-		func(context.Context, []byte) error { return vr.checkSubjects() },
-		func(context.Context, []byte) error { return vr.checkBuilder() },
-		func(context.Context, []byte) error { return vr.checkPredicate() },
-		func(context.Context, []byte) error { return vr.checkMode() },
-		func(context.Context, []byte) error { return vr.checkAK() },
-		func(ctx context.Context, _ []byte) error { return vr.verifyEvidence(ctx) },
-	}
-	for _, step := range steps {
-		if err := step(ctx, data); err != nil {
-			return nil, err
-		}
+	vr, err := v.verify(ctx, data, append([]Artifact{artifact}, more...))
+	if err != nil {
+		return nil, err
 	}
 	rep := vr.rep.report
 	return &rep, nil
+}
+
+// verify runs every check and returns the state they established.
+func (v *Verifier) verify(ctx context.Context, data []byte, artifacts []Artifact) (*verification, error) {
+	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts}
+	steps := []func() error{
+		func() error { return vr.envelopesAndStatements(ctx, data) },
+		vr.checkSubjects,
+		vr.checkBuilder,
+		vr.checkPredicate,
+		vr.checkMode,
+		vr.checkAK,
+		func() error { return vr.verifyEvidence(ctx) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return vr, nil
 }
 
 // envelopesAndStatements runs the envelope, signature and statement checks.
@@ -297,7 +337,16 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, data []byte)
 		var hints []string
 		for j := range stripped.Signatures {
 			hints = append(hints, orNone(stripped.Signatures[j].KeyID))
+			vr.keyIDs = append(vr.keyIDs, stripped.Signatures[j].KeyID)
 			stripped.Signatures[j].KeyID = ""
+		}
+		if vr.v.bootstrapUnsafe && len(vr.v.signers) == 0 {
+			body, err := l.env.DecodeB64Payload()
+			if err != nil {
+				return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: line %d payload: %w", ErrMalformed, l.no, err), "base64", "not base64")
+			}
+			bodies[i] = body
+			continue
 		}
 		accepted, body, err := vr.v.envelopes.VerifyAndDecode(ctx, &stripped)
 		if err != nil || len(accepted) == 0 {
@@ -320,7 +369,11 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, data []byte)
 		vr.rep.report.Facts.Signers = append(vr.rep.report.Facts.Signers, s)
 	}
 	sort.Strings(vr.rep.report.Facts.Signers)
-	vr.rep.pass(CheckSignature, "signed by "+strings.Join(vr.rep.report.Facts.Signers, ", "))
+	if len(vr.v.signers) == 0 {
+		vr.rep.report.Checks = append(vr.rep.report.Checks, CheckResult{Check: CheckSignature, Status: StatusSkipped, Detail: "not checked (no signer key given)"})
+	} else {
+		vr.rep.pass(CheckSignature, "signed by "+strings.Join(vr.rep.report.Facts.Signers, ", "))
+	}
 
 	var tpmStmts, slsaStmts []*stmt
 	var other []string
@@ -453,6 +506,12 @@ func (vr *verification) checkSubjects() error {
 	if err != nil {
 		return vr.rep.fail(CheckSubjects, err, "subjects with unique names and sha256 digests", "not so")
 	}
+	if vr.v.bootstrapUnsafe {
+		vr.artifacts = nil
+		for _, s := range subs {
+			vr.artifacts = append(vr.artifacts, Artifact{Name: s.Name, SHA256: s.SHA256})
+		}
+	}
 	for _, a := range vr.artifacts {
 		if !slices.ContainsFunc(subs, func(s predicates.Subject) bool { return s.SHA256 == a.SHA256 }) {
 			return vr.rep.fail(CheckSubjects, fmt.Errorf("%w: %s", ErrSubjectMissing, a.Name),
@@ -487,7 +546,7 @@ func (vr *verification) checkBuilder() error {
 		return vr.rep.fail(CheckBuilder, fmt.Errorf("%w: SLSA predicate: %w", ErrMalformed, err), "valid SLSA provenance v1", "invalid")
 	}
 	id := prov.GetRunDetails().GetBuilder().GetId()
-	if !slices.Contains(vr.v.policy.builderIDs, id) {
+	if !slices.Contains(vr.v.policy.builderIDs, id) && !vr.v.bootstrapUnsafe {
 		return vr.rep.fail(CheckBuilder, ErrBuilderID, "one of "+strings.Join(vr.v.policy.builderIDs, ", "), id)
 	}
 	vr.rep.report.Facts.BuilderID = id
@@ -512,7 +571,7 @@ func (vr *verification) checkPredicate() error {
 
 func (vr *verification) checkMode() error {
 	mode := vr.pred.TPM.Mode
-	if !slices.Contains(vr.v.policy.modes, mode) {
+	if !slices.Contains(vr.v.policy.modes, mode) && !vr.v.bootstrapUnsafe {
 		return vr.rep.fail(CheckTPMMode, ErrTPMMode, "one of "+strings.Join(vr.v.policy.modes, ", "), mode)
 	}
 	vr.rep.report.Facts.TPMMode = mode
@@ -526,19 +585,23 @@ func (vr *verification) checkAK() error {
 	if err != nil {
 		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.publicKeyPem: %w", ErrMalformed, err), "a PEM public key", "undecodable")
 	}
-	fp, err := keyFingerprint(pub)
+	fp, err := tpm.Fingerprint(pub)
 	if err != nil {
 		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: %w", ErrMalformed, err), "a PEM public key", "unusable")
 	}
-	i := slices.IndexFunc(vr.v.policy.aks, func(k trustedKey) bool { return k.fingerprint == fp })
+	aks := vr.v.policy.aks
+	if vr.v.bootstrapUnsafe {
+		aks = []trustedKey{{name: "reference", pub: pub, fingerprint: fp}}
+	}
+	i := slices.IndexFunc(aks, func(k trustedKey) bool { return k.fingerprint == fp })
 	if i < 0 {
-		fps := make([]string, len(vr.v.policy.aks))
-		for j, k := range vr.v.policy.aks {
+		fps := make([]string, len(aks))
+		for j, k := range aks {
 			fps[j] = k.fingerprint + " (" + k.name + ")"
 		}
 		return vr.rep.fail(CheckAttestationKey, ErrUntrustedAK, "one of "+strings.Join(fps, ", "), fp)
 	}
-	trusted := vr.v.policy.aks[i]
+	trusted := aks[i]
 	if err := sameKeyAsTPMTPublic(ak.TPMTPublic, trusted.pub); err != nil {
 		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.tpmtPublic: %w", ErrUntrustedAK, err), "the TPMT_PUBLIC of "+fp, "another key")
 	}
