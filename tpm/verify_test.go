@@ -6,7 +6,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -203,6 +205,61 @@ func TestVerifyChecksAfterSignature(t *testing.T) {
 			}
 			if !errors.Is(err, c.want) || vq != nil {
 				t.Fatalf("got (%v, %v), want %v", vq, err, c.want)
+			}
+		})
+	}
+}
+
+// TestVerifySignatureSchemes covers the schemes no real quote in testdata
+// uses: ECDSA P-384 with SHA-384 and RSAPSS with SHA-256.
+func TestVerifySignatureSchemes(t *testing.T) {
+	pcr := PCRValue{"sha256", 10, bytes.Repeat([]byte{7}, 32)}
+	sel := []byte{0, 0, 0, 1, 0, 0x0b, 3, 0, 4, 0}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		h    crypto.Hash
+		pub  crypto.PublicKey
+		sign func(msg []byte) []byte
+	}{
+		{"ecdsa-p384-sha384", crypto.SHA384, &p384.PublicKey, func(msg []byte) []byte {
+			d := sha512.Sum384(msg)
+			r, s, err := ecdsa.Sign(rand.Reader, p384, d[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tpm2.Marshal(&tpm2.TPMTSignature{SigAlg: tpm2.TPMAlgECDSA, Signature: tpm2.NewTPMUSignature(tpm2.TPMAlgECDSA,
+				&tpm2.TPMSSignatureECC{Hash: tpm2.TPMAlgSHA384, SignatureR: tpm2.TPM2BECCParameter{Buffer: r.Bytes()}, SignatureS: tpm2.TPM2BECCParameter{Buffer: s.Bytes()}})})
+		}},
+		{"rsapss-sha256", crypto.SHA256, &rk.PublicKey, func(msg []byte) []byte {
+			d := sha256.Sum256(msg)
+			sig, err := rsa.SignPSS(rand.Reader, rk, crypto.SHA256, d[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tpm2.Marshal(&tpm2.TPMTSignature{SigAlg: tpm2.TPMAlgRSAPSS, Signature: tpm2.NewTPMUSignature(tpm2.TPMAlgRSAPSS,
+				&tpm2.TPMSSignatureRSA{Hash: tpm2.TPMAlgSHA256, Sig: tpm2.TPM2BPublicKeyRSA{Buffer: sig}})})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			hh := c.h.New()
+			hh.Write(pcr.Value)
+			msg := softQuote{magic: tpmGenerated, typ: tpmSTAttestQuote, nonce: []byte("n"), sel: sel, digest: hh.Sum(nil)}.bytes()
+			sig := c.sign(msg)
+			vq, err := VerifyQuote(msg, sig, c.pub, VerifyOptions{Nonce: []byte("n"), PCRs: []PCRValue{pcr}})
+			if err != nil || vq.SignatureHash != c.h {
+				t.Fatalf("got (%+v, %v), want a quote verified with %v", vq, err, c.h)
+			}
+			msg[len(msg)-1] ^= 1
+			if _, err := VerifyQuote(msg, sig, c.pub, VerifyOptions{Nonce: []byte("n"), PCRs: []PCRValue{pcr}}); !errors.Is(err, ErrSignature) {
+				t.Fatalf("changed attest: %v, want ErrSignature", err)
 			}
 		})
 	}

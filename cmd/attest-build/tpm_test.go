@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,17 +9,6 @@ import (
 	"github.com/attest-build/attest-build/internal/swtpmtest"
 	"github.com/attest-build/attest-build/tpm"
 )
-
-func runCLI(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	cmd := New()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
-}
 
 func TestTPMAKAndInfoOnSwtpm(t *testing.T) {
 	s := swtpmtest.Start(t)

@@ -40,15 +40,24 @@ func LookPath(t testing.TB, prog, pkg string) string {
 	return p
 }
 
-// SharedDir returns the shared/ folder that sits beside the repository
-// (../shared from the repository root), or calls Missing when it is absent.
+// SharedDir returns the shared/ folder beside the repository (../shared from
+// the repository root, or the nearest ancestor's shared/; ATTEST_BUILD_SHARED
+// overrides both), or calls Missing when it is absent.
 func SharedDir(t testing.TB) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	dir := filepath.Join(root, "..", "shared")
-	if env := os.Getenv("ATTEST_BUILD_SHARED"); env != "" {
-		dir = env
+	dir := os.Getenv("ATTEST_BUILD_SHARED")
+	if dir == "" {
+		// The repository root's sibling shared/ (CI lays it there); from a
+		// git worktree nested deeper, the nearest ancestor's shared/.
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir = filepath.Join(root, "..", "shared")
+		for d := filepath.Dir(root); d != filepath.Dir(d); d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "shared", "realdata")); err == nil {
+				dir = filepath.Join(d, "shared")
+				break
+			}
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "realdata")); err != nil {
 		Missing(t, "shared real data", "expected at "+dir+"/realdata (set ATTEST_BUILD_SHARED)")

@@ -152,11 +152,23 @@ func (s *SWTPM) stop(t testing.TB) {
 	_ = p.Signal(syscall.SIGTERM)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if err := p.Signal(syscall.Signal(0)); errors.Is(err, os.ErrProcessDone) || errors.Is(err, syscall.ESRCH) {
+		if err := p.Signal(syscall.Signal(0)); errors.Is(err, os.ErrProcessDone) || errors.Is(err, syscall.ESRCH) || zombie(s.PID) {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	_ = p.Signal(syscall.SIGKILL)
 	t.Logf("swtpmtest: swtpm (pid %d) ignored SIGTERM for 5s; killed", s.PID)
+}
+
+// zombie reports whether pid has exited and waits only for its parent (the
+// daemon's parent is init, which reaps it in its own time).
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) STATE ...; comm can hold spaces, so look after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
 }

@@ -1,0 +1,97 @@
+package evidence
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/attest-build/attest-build/internal/realtest"
+)
+
+// seedFuzz adds the repository's real log and, when present, the shared
+// real logs of the given names.
+func seedFuzz(f *testing.F, own string, shared ...string) {
+	f.Add(readFile(f, testdataPath(f, own)))
+	if !realtestAvailable() {
+		return
+	}
+	for _, s := range shared {
+		if b, err := os.ReadFile(filepath.Join(sharedDir(), "realdata", s)); err == nil {
+			f.Add(b)
+		}
+	}
+}
+
+func sharedDir() string {
+	if d := os.Getenv("ATTEST_BUILD_SHARED"); d != "" {
+		return d
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "shared")
+}
+
+func realtestAvailable() bool {
+	_, err := os.Stat(filepath.Join(sharedDir(), "realdata"))
+	return err == nil || realtest.Required()
+}
+
+// fuzzRead reads every entry: it must never panic, and every failure of a
+// plain (not gzip) input must be a *ParseError; printing, hashing and
+// replaying each entry must not panic either.
+func fuzzRead(t *testing.T, data []byte) {
+	r, err := NewReader(bytesReader(data), WithMaxRecordSize(1<<20))
+	if err != nil {
+		return // a bad gzip header
+	}
+	for i := 0; i < 10000; i++ {
+		e, err := r.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) && r.Compressed() {
+				return // errors of the gzip stream itself
+			}
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %v is not a *ParseError", err)
+			}
+			return
+		}
+		_ = e.Violation()
+		_ = e.TemplateDigest(SHA256)
+		_ = e.AppendASCII(nil)
+		rp := NewReplayer(SHA1, e.PCR)
+		_ = rp.Extend(e)
+	}
+}
+
+func FuzzBinaryReader(f *testing.F) {
+	seedFuzz(f, "vm-debian12-swtpm.bin",
+		"ima/tpm2-tss/sml-ima-sha1.bin", "ima/tpm2-tss/sml-ima-ng-sha1.bin", "ima/tpm2-tss/sml-ima-sig-sha256.bin",
+		"ima/tpm2-tss/sml-ima-sig-sha256-invalidated.bin", "ima/global-trust-authority/ima.bin")
+	f.Fuzz(fuzzRead)
+}
+
+func FuzzASCIIReader(f *testing.F) {
+	seedFuzz(f, "vm-debian12-swtpm.ascii",
+		"ima/rust-keylime/ascii_runtime_measurements", "ima/global-trust-authority/ima.log",
+		"ima/ima-evm-utils/sample-ascii_runtime_measurements-pcrs-8-9")
+	f.Fuzz(fuzzRead)
+}
+
+func bytesReader(b []byte) io.Reader { return &sliceReader{b: b} }
+
+type sliceReader struct{ b []byte }
+
+func (s *sliceReader) Read(p []byte) (int, error) {
+	if len(s.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.b)
+	s.b = s.b[n:]
+	return n, nil
+}
