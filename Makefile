@@ -33,5 +33,9 @@ vet:
 test: deps vet
 	$(GO) test -race -tags simulator -timeout 30m ./...
 
+# The real-kernel e2e alone (QEMU + swtpm + Debian's kernel; downloads cached in test/e2e/.work).
+e2e: deps
+	$(GO) test -count=1 -v -timeout 20m ./test/e2e/
+
 clean:
 	rm -rf bin

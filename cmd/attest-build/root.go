@@ -61,6 +61,9 @@ func New() *cobra.Command {
 measurements made during the build, and writes a signed in-toto attestation
 (DSSE, one envelope per line) beside the artifact. Consumers check it with
 'attest-build verify' against a policy before deploy.`,
+		Example: `  attest-build key generate --out signing
+  attest-build -k signing.key -a 'dist/**/*.tar.gz' -- make dist
+  attest-build -k signing.key --tpm swtpm:/run/swtpm/sock -- go build -o app .`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -68,5 +71,7 @@ measurements made during the build, and writes a signed in-toto attestation
 	root.AddCommand(newIMACommand())
 	root.AddCommand(newTPMCmd())
 	root.AddCommand(newVerifyCommand(), newPolicyCommand())
+	attachBuild(root)
+	root.AddCommand(newKeyCommand())
 	return root
 }

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/tpm"
+)
+
+// keyEnv names the environment variable that gives the signing key when
+// -k/--key is not set.
+const keyEnv = "ATTEST_BUILD_KEY"
+
+// buildOptions are the root command's flags: running and attesting a build.
+type buildOptions struct {
+	artifacts []string
+	output    string
+	key       string
+	tpm       tpmOptions
+	ak        akOptions
+	imaLog    string
+	pcrs      string
+	builderID string
+}
+
+// AddFlags registers the build flags on cmd.
+func (o *buildOptions) AddFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob (`**` matches any number of directories), relative to the working directory; repeatable (default: the regular files the build created or modified)")
+	fs.StringVarP(&o.output, "output", "o", "", "the attestation file (default: ARTIFACT.intoto.jsonl beside a single artifact, else attestation.intoto.jsonl)")
+	fs.StringVarP(&o.key, "key", "k", "", "the signing key: a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+") (default $"+keyEnv+")")
+	o.tpm.AddFlags(cmd)
+	o.ak.AddFlags(cmd)
+	fs.StringVar(&o.imaLog, "ima-log", provenance.DefaultIMALog, "the IMA measurement log (binary form); a missing log is recorded as ima.present=false")
+	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCRs to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
+	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id; the TPM mode is appended as its fragment (default: one id per TPM mode)")
+}
+
+// attachBuild makes root run a build: attest-build [flags] -- COMMAND [ARG...].
+func attachBuild(root *cobra.Command) {
+	o := &buildOptions{}
+	o.AddFlags(root)
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usagef("no build command: attest-build [flags] -- COMMAND [ARG...] (see --help)")
+		}
+		if cmd.ArgsLenAtDash() != 0 {
+			return usagef("unknown command %q: put the build command after -- (attest-build [flags] -- COMMAND [ARG...])", args[0])
+		}
+		return nil
+	}
+	root.RunE = func(cmd *cobra.Command, args []string) error { return o.Exec(cmd, args) }
+}
+
+// Exec runs the build and writes its attestation.
+func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
+	keyRef := o.key
+	if keyRef == "" {
+		keyRef = os.Getenv(keyEnv)
+	}
+	if keyRef == "" {
+		return usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", keyEnv)
+	}
+	if strings.Contains(keyRef, "://") {
+		return usagef("signing key %q: KMS URIs are not supported yet; give a PEM key file", keyRef)
+	}
+	sel, err := tpm.ParsePCRSelection(o.pcrs)
+	if err != nil {
+		return &usageError{err: fmt.Errorf("--pcrs: %w", err)}
+	}
+	if _, err := provenance.BuilderID("device", o.builderID); err != nil {
+		return &usageError{err: fmt.Errorf("--builder-id: %w", err)}
+	}
+	akOpts, err := o.ak.Options()
+	if err != nil {
+		return err
+	}
+	var password []byte
+	if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {
+		password = []byte(pw)
+	}
+	signer, err := provenance.LoadSigner(keyRef, password)
+	if err != nil {
+		return err
+	}
+	opener, release, err := provenance.OpenTPM(provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts})
+	if err != nil {
+		return err
+	}
+	defer release()
+	res, err := provenance.Attest(cmd.Context(), provenance.Options{
+		Command: provenance.Command{
+			Argv:  argv,
+			Stdin: cmd.InOrStdin(), Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(),
+		},
+		Artifacts: o.artifacts,
+		Output:    o.output,
+		Signer:    signer,
+		TPM:       opener,
+		IMALog:    o.imaLog,
+		BuilderID: o.builderID,
+	})
+	var be *provenance.BuildError
+	if errors.As(err, &be) {
+		return &exitError{code: be.ExitStatus, err: err}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: wrote %s (%d subject(s), TPM %s, IMA %s)\n",
+		res.Output, len(res.Subjects), res.Predicate.TPM.Mode, imaSummary(res))
+	return nil
+}
+
+func imaSummary(res *provenance.Result) string {
+	ima := res.Predicate.IMA
+	if !ima.Present {
+		return "absent"
+	}
+	return fmt.Sprintf("window [%d, %d) of %d entries", ima.Window.Start, ima.Window.End, ima.Log.Entries)
+}

@@ -1,0 +1,229 @@
+//go:build simulator && cgo
+
+package provenance_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-tpm/tpm2"
+
+	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/schemas"
+	"github.com/attest-build/attest-build/tpm"
+)
+
+// lockedSession serialises a session's TPM commands with the test's own
+// PCR extends on the same in-process simulator (the race detector cannot see
+// the ordering the build's flag files give).
+type lockedSession struct {
+	provenance.TPMSession
+	mu *sync.Mutex
+}
+
+func (s lockedSession) Info() (predicates.TPM, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.TPMSession.Info()
+}
+
+func (s lockedSession) AttestationKey() (predicates.AttestationKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.TPMSession.AttestationKey()
+}
+
+func (s lockedSession) Quote(nonce []byte) (predicates.Quote, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.TPMSession.Quote(nonce)
+}
+
+func lockedOpener(open provenance.TPMOpener, mu *sync.Mutex) provenance.TPMOpener {
+	return func() (provenance.TPMSession, error) {
+		s, err := open()
+		if err != nil {
+			return nil, err
+		}
+		return lockedSession{TPMSession: s, mu: mu}, nil
+	}
+}
+
+// simExtender extends PCR 10 of an open TPM in the sha256 bank.
+func simExtender(t *testing.T, tp *tpm.TPM, mu *sync.Mutex) func([20]byte, [32]byte) {
+	return func(_ [20]byte, td [32]byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		_, err := tpm2.PCRExtend{
+			PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(10), Auth: tpm2.PasswordAuth(nil)},
+			Digests:   tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{HashAlg: tpm2.TPMAlgSHA256, Digest: td[:]}}},
+		}.Execute(tp.Transport())
+		if err != nil {
+			t.Errorf("extending PCR 10: %v", err)
+		}
+	}
+}
+
+func TestAttestSimulatorIMAWindow(t *testing.T) {
+	dir, flags := t.TempDir(), t.TempDir()
+	signer, keyPrefix := testSigner(t)
+	tp, err := tpm.Open("sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	sel, err := tpm.ParsePCRSelection(tpm.DefaultPCRSelection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	extend := simExtender(t, tp, &mu)
+	log := filepath.Join(flags, "ima.bin")
+	before := []string{"boot_aggregate", "/usr/bin/bash", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/bin/make", "/etc/ld.so.cache"}
+	appendIMA(t, log, before, extend)
+
+	// The build waits until the test has grown the log (and extended PCR
+	// 10) as the kernel would while it runs.
+	during := []string{"/usr/bin/cc", "/usr/libexec/gcc/cc1", "/usr/bin/ld"}
+	started, proceed := filepath.Join(flags, "started"), filepath.Join(flags, "go")
+	go func() {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(started); err == nil {
+				appendIMA(t, log, during, extend)
+				os.WriteFile(proceed, nil, 0o644)
+				return
+			}
+		}
+	}()
+	script := `touch "$1"; while [ ! -e "$2" ]; do sleep 0.01; done; printf hello > out.bin`
+	res, err := provenance.Attest(context.Background(), provenance.Options{
+		Command: provenance.Command{Argv: []string{"sh", "-c", script, "sh", started, proceed}, Dir: dir,
+			Stdout: io.Discard, Stderr: io.Discard},
+		Signer: signer,
+		TPM:    lockedOpener(provenance.SharedTPM(tp, sel, tpm.AKOptions{}), &mu),
+		IMALog: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An entry appended after the end quote is not part of the attestation.
+	appendIMA(t, log, []string{"/usr/bin/late"}, extend)
+
+	want := sha256.Sum256([]byte("hello"))
+	if len(res.Subjects) != 1 || res.Subjects[0].Name != "out.bin" || res.Subjects[0].SHA256 != want {
+		t.Fatalf("subjects %+v, want out.bin %x", res.Subjects, want)
+	}
+	if wantOut := filepath.Join(dir, "out.bin.intoto.jsonl"); res.Output != wantOut {
+		t.Fatalf("output %s, want %s", res.Output, wantOut)
+	}
+	sts := readAttestation(t, res.Output, keyPrefix+".pub")
+	if len(sts) != 2 {
+		t.Fatalf("%d statements, want 2", len(sts))
+	}
+	for _, st := range sts {
+		if st.Type != "https://in-toto.io/Statement/v1" || len(st.Subject) != 1 || st.Subject[0].Name != "out.bin" ||
+			st.Subject[0].Digest["sha256"] != "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" {
+			t.Fatalf("statement %s: type %s, subjects %+v", st.PredicateType, st.Type, st.Subject)
+		}
+	}
+	p, raw := tpmPredicate(t, sts)
+	if err := schemas.ValidateTPMIMA([]byte(raw)); err != nil {
+		t.Fatalf("emitted predicate fails the schema: %v", err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if p.TPM.Mode != predicates.ModeSim || p.Nonce.Construction != predicates.NonceSingleSubject {
+		t.Fatalf("mode %s, construction %s", p.TPM.Mode, p.Nonce.Construction)
+	}
+
+	// Both quotes verify against the AK in the predicate, the end one with
+	// the artifact's digest as its nonce.
+	akPub, err := tpm.ParseAKPublic(p.AttestationKey.TPMTPublic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, q := range map[string]struct {
+		q     predicates.Quote
+		nonce string
+	}{"start": {p.Quotes.Start, p.Nonce.Start}, "end": {p.Quotes.End, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}} {
+		if _, err := tpm.VerifyQuote(q.q.Attest, q.q.Signature, akPub, tpm.VerifyOptions{Nonce: mustHex(t, q.nonce), PCRs: pcrValues(t, q.q.PCRs)}); err != nil {
+			t.Fatalf("%s quote: %v", name, err)
+		}
+	}
+
+	// The window is exactly the entries added during the build.
+	ima := p.IMA
+	if !ima.Present || ima.Bank != "sha256" || ima.Template != "ima-ng" || ima.Window.Start != len(before) || ima.Window.End != len(before)+len(during) {
+		t.Fatalf("ima present=%t bank=%s template=%s window [%d, %d), want [%d, %d)", ima.Present, ima.Bank, ima.Template,
+			ima.Window.Start, ima.Window.End, len(before), len(before)+len(during))
+	}
+	var paths []string
+	for _, e := range ima.Window.Entries {
+		paths = append(paths, e.Path)
+	}
+	if strings.Join(paths, ",") != strings.Join(during, ",") {
+		t.Fatalf("window paths %v, want %v", paths, during)
+	}
+	// The log is the exact bytes of the entries up to the end quote.
+	var wantLog []byte
+	for _, p := range append(before, during...) {
+		rec, _, _ := imaRecord(p)
+		wantLog = append(wantLog, rec...)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(ima.Log.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotLog, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(gotLog, wantLog) || ima.Log.Entries != len(before)+len(during) {
+		t.Fatalf("log: %d bytes, %d entries; want %d bytes, %d entries", len(gotLog), ima.Log.Entries, len(wantLog), len(before)+len(during))
+	}
+
+	// SLSA provenance for the same subjects, with the simulator's builder id.
+	var slsa struct {
+		BuildDefinition struct {
+			BuildType          string `json:"buildType"`
+			ExternalParameters struct {
+				Argv             []string `json:"argv"`
+				WorkingDirectory string   `json:"workingDirectory"`
+			} `json:"externalParameters"`
+		} `json:"buildDefinition"`
+		RunDetails struct {
+			Builder struct {
+				ID string `json:"id"`
+			} `json:"builder"`
+			Byproducts []struct {
+				Name string `json:"name"`
+			} `json:"byproducts"`
+		} `json:"runDetails"`
+	}
+	if sts[1].PredicateType != provenance.SLSAProvenanceType {
+		t.Fatalf("second statement is %s", sts[1].PredicateType)
+	}
+	if err := json.Unmarshal(sts[1].Predicate, &slsa); err != nil {
+		t.Fatal(err)
+	}
+	wantID, _ := provenance.BuilderID(predicates.ModeSim, "")
+	if slsa.BuildDefinition.BuildType != provenance.BuildType || slsa.RunDetails.Builder.ID != wantID ||
+		slsa.BuildDefinition.ExternalParameters.Argv[0] != "sh" || slsa.BuildDefinition.ExternalParameters.WorkingDirectory != dir {
+		t.Fatalf("SLSA predicate: %s", sts[1].Predicate)
+	}
+	if len(slsa.RunDetails.Byproducts) == 0 || slsa.RunDetails.Byproducts[0].Name != "tpm-ima-statement" {
+		t.Fatalf("SLSA byproducts: %+v", slsa.RunDetails.Byproducts)
+	}
+}

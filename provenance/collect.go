@@ -1,0 +1,381 @@
+package provenance
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	intoto "github.com/in-toto/attestation/go/v1"
+
+	"github.com/attest-build/attest-build/predicates"
+)
+
+// DefaultIMALog is where the kernel exposes the IMA measurement log.
+const DefaultIMALog = "/sys/kernel/security/ima/binary_runtime_measurements"
+
+// IMAPCR is the PCR the kernel extends with IMA measurements.
+const IMAPCR = 10
+
+// TPMSession is a TPM opened for a moment. Attest opens one session for the
+// start quote and one for the end quote and closes each before going on, so
+// the TPM is never held open while the build runs (on /dev/tpm0 that would
+// lock out every other user, the build included).
+type TPMSession interface {
+	// Info describes the TPM: mode, manufacturer, firmware, EK
+	// certificates.
+	Info() (predicates.TPM, error)
+	// AttestationKey describes the key that quotes.
+	AttestationKey() (predicates.AttestationKey, error)
+	// Quote quotes the session's PCR selection with the attestation key
+	// over qualifyingData (at most 32 bytes). The returned PCR values are
+	// the ones the quote's pcrDigest covers.
+	Quote(qualifyingData []byte) (predicates.Quote, error)
+	// PCRSelection names the quoted PCRs, e.g. "sha256:0-10".
+	PCRSelection() string
+	Close() error
+}
+
+// TPMOpener opens a TPMSession.
+type TPMOpener func() (TPMSession, error)
+
+// Options configure Attest.
+type Options struct {
+	// Command is the build. Command.Dir is the working directory (""
+	// for the current one); subjects and the default output are relative
+	// to it.
+	Command Command
+	// Artifacts are glob patterns naming the subjects (MatchArtifacts).
+	// Without them the subjects are the regular files the build created or
+	// modified under the working directory (Snapshot.Changed).
+	Artifacts []string
+	// Output is the attestation file. Default: "<subject>.intoto.jsonl"
+	// beside a single subject, else "attestation.intoto.jsonl" in the
+	// working directory.
+	Output string
+	// Signer signs both statements. Required.
+	Signer *Signer
+	// TPM opens the TPM for each quote. Required.
+	TPM TPMOpener
+	// IMALog is the IMA log to read; "" means DefaultIMALog. A log that
+	// does not exist gives a predicate with ima.present=false.
+	IMALog string
+	// BuilderID is a custom SLSA builder id (see BuilderID).
+	BuilderID string
+}
+
+// BuildError reports a build that failed or was interrupted. Attest wrote no
+// attestation. ExitStatus is the status attest-build should exit with: the
+// build's own, or 128+N when signal N interrupted a build that then exited 0.
+type BuildError struct {
+	ExitStatus int
+	Signal     os.Signal
+}
+
+func (e *BuildError) Error() string {
+	if e.Signal != nil {
+		return fmt.Sprintf("the build was interrupted by %v (exit status %d); no attestation written", e.Signal, e.ExitStatus)
+	}
+	return fmt.Sprintf("the build failed with exit status %d; no attestation written", e.ExitStatus)
+}
+
+// Result is a build's attestation.
+type Result struct {
+	Run      *RunResult
+	Subjects []predicates.Subject
+	// Output is the path of the written .intoto.jsonl file.
+	Output string
+	// Envelopes are the file's lines: the TPM/IMA statement's envelope,
+	// then the SLSA provenance statement's.
+	Envelopes [][]byte
+	Predicate *predicates.TPMIMA
+}
+
+// Attest runs a build between two TPM quotes and writes its signed
+// attestation:
+//
+//  1. with no Artifacts, snapshot the working directory;
+//  2. open the TPM, quote (start) with a fresh random 32-byte nonce, close it;
+//  3. run the build (Run); a failed or interrupted build returns a
+//     *BuildError and writes nothing;
+//  4. find and hash the subjects; the end nonce is SubjectsNonce(subjects);
+//  5. open the TPM, check it has the same attestation key, quote (end),
+//     close it;
+//  6. read the IMA log and fix the build's window by matching the quoted
+//     PCR 10 values against prefixes of the log (CollectIMA);
+//  7. assemble the TPM/IMA predicate and SLSA provenance v1 for the same
+//     subjects, sign each into a DSSE envelope, and write both, one per
+//     line, atomically to the output.
+func Attest(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Signer == nil {
+		return nil, errors.New("attesting a build: no signing key")
+	}
+	if opts.TPM == nil {
+		return nil, errors.New("attesting a build: no TPM")
+	}
+	if len(opts.Command.Argv) == 0 {
+		return nil, errors.New("attesting a build: no build command")
+	}
+	dir := opts.Command.Dir
+	if dir == "" {
+		dir = "."
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("attesting a build: %w", err)
+	}
+	cmd := opts.Command
+	cmd.Dir = dir
+	imaPath := opts.IMALog
+	if imaPath == "" {
+		imaPath = DefaultIMALog
+	}
+	output := opts.Output
+	if output != "" && !filepath.IsAbs(output) {
+		output = filepath.Join(dir, output)
+	}
+
+	var snap *Snapshot
+	if len(opts.Artifacts) == 0 {
+		if snap, err = TakeSnapshot(dir); err != nil {
+			return nil, err
+		}
+	}
+
+	startNonce := make([]byte, 32)
+	if _, err := rand.Read(startNonce); err != nil {
+		return nil, fmt.Errorf("making the start nonce: %w", err)
+	}
+	tpmInfo, ak, startQuote, sel, err := quoteOnce(opts.TPM, startNonce, "")
+	if err != nil {
+		return nil, fmt.Errorf("start quote: %w", err)
+	}
+
+	run, err := Run(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if run.Failed() {
+		status := run.ExitStatus
+		if status == 0 {
+			status = 128 + int(run.Signal.(syscall.Signal))
+		}
+		return nil, &BuildError{ExitStatus: status, Signal: run.Signal}
+	}
+
+	var names []string
+	if snap != nil {
+		names, err = snap.Changed(output)
+		names = dropAttestations(names, err)
+		if err == nil && len(names) == 0 {
+			err = fmt.Errorf("%w: the build wrote only attestation files; name the artifacts with -a/--artifact PATTERN", ErrNoSubjects)
+		}
+	} else {
+		names, err = MatchArtifacts(dir, opts.Artifacts, output)
+	}
+	if err != nil {
+		return nil, err
+	}
+	subjects, err := HashSubjects(dir, names)
+	if err != nil {
+		return nil, err
+	}
+	endNonce, construction, err := predicates.SubjectsNonce(subjects)
+	if err != nil {
+		return nil, err
+	}
+	_, _, endQuote, _, err := quoteOnce(opts.TPM, endNonce, ak.Fingerprint)
+	if err != nil {
+		return nil, fmt.Errorf("end quote: %w", err)
+	}
+
+	startPCR, endPCR, bank, err := imaPCRValues(startQuote, endQuote)
+	if err != nil {
+		return nil, err
+	}
+	ima, err := CollectIMA(imaPath, bank, startPCR, endPCR)
+	if err != nil {
+		return nil, err
+	}
+
+	pred := &predicates.TPMIMA{
+		TPM:            tpmInfo,
+		AttestationKey: ak,
+		Nonce:          predicates.Nonce{Start: hex.EncodeToString(startNonce), Construction: construction},
+		Quotes:         predicates.Quotes{Start: startQuote, End: endQuote},
+		IMA:            *ima,
+		Build: predicates.Build{
+			Argv: cmd.Argv, WorkingDirectory: dir, ExitStatus: run.ExitStatus,
+			StartedOn: run.StartedOn, FinishedOn: run.FinishedOn,
+		},
+	}
+	if err := pred.Validate(); err != nil {
+		return nil, fmt.Errorf("assembling the TPM/IMA predicate: %w", err)
+	}
+	tpmStatement, err := MarshalStatement(subjects, predicates.TPMIMAType, pred)
+	if err != nil {
+		return nil, err
+	}
+
+	builderID, err := BuilderID(tpmInfo.Mode, opts.BuilderID)
+	if err != nil {
+		return nil, err
+	}
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	src, invocation := SourceFromEnv(ctx, dir, env)
+	info := ProvenanceInfo{
+		BuilderID: builderID, Argv: cmd.Argv, Dir: dir,
+		TPMMode: tpmInfo.Mode, PCRs: sel, Source: src, InvocationID: invocation,
+		BuilderDependencies: builderDependencies(),
+		StartedOn:           run.StartedOn, FinishedOn: run.FinishedOn,
+		Byproducts: byproducts(tpmStatement, pred),
+	}
+	if ima.Present {
+		info.IMALog = imaPath
+	}
+	slsaPred, err := SLSAPredicate(info)
+	if err != nil {
+		return nil, err
+	}
+	slsaStatement, err := MarshalStatement(subjects, SLSAProvenanceType, slsaPred)
+	if err != nil {
+		return nil, err
+	}
+
+	var envelopes [][]byte
+	for _, st := range [][]byte{tpmStatement, slsaStatement} {
+		env, err := opts.Signer.SignStatement(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		envelopes = append(envelopes, env)
+	}
+	if output == "" {
+		output = DefaultOutput(dir, subjects)
+	}
+	if err := WriteJSONL(output, envelopes); err != nil {
+		return nil, err
+	}
+	return &Result{Run: run, Subjects: subjects, Output: output, Envelopes: envelopes, Predicate: pred}, nil
+}
+
+// DefaultOutput is the attestation path when none is given:
+// "<subject>.intoto.jsonl" beside a single subject, else
+// "attestation.intoto.jsonl" in dir.
+func DefaultOutput(dir string, subjects []predicates.Subject) string {
+	if len(subjects) == 1 {
+		p := filepath.FromSlash(subjects[0].Name)
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		return p + ".intoto.jsonl"
+	}
+	return filepath.Join(dir, "attestation.intoto.jsonl")
+}
+
+// dropAttestations removes .intoto.jsonl files from discovered subjects: an
+// attestation is never a subject of the next one.
+func dropAttestations(names []string, err error) []string {
+	if err != nil {
+		return nil
+	}
+	out := names[:0]
+	for _, n := range names {
+		if !strings.HasSuffix(n, ".intoto.jsonl") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// quoteOnce opens the TPM, takes one quote and closes it. A non-empty
+// wantAK is the fingerprint the attestation key must have (the start
+// quote's).
+func quoteOnce(open TPMOpener, nonce []byte, wantAK string) (info predicates.TPM, ak predicates.AttestationKey, q predicates.Quote, sel string, err error) {
+	s, err := open()
+	if err != nil {
+		return info, ak, q, "", err
+	}
+	defer func() {
+		if cerr := s.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if wantAK == "" {
+		if info, err = s.Info(); err != nil {
+			return info, ak, q, "", err
+		}
+	}
+	if ak, err = s.AttestationKey(); err != nil {
+		return info, ak, q, "", err
+	}
+	if wantAK != "" && ak.Fingerprint != wantAK {
+		return info, ak, q, "", fmt.Errorf("the attestation key changed during the build: start quote by %s, now %s", wantAK, ak.Fingerprint)
+	}
+	q, err = s.Quote(nonce)
+	return info, ak, q, s.PCRSelection(), err
+}
+
+// imaBanks is the order in which a bank of PCR 10 is chosen for matching
+// the IMA log.
+var imaBanks = []string{"sha256", "sha384", "sha512", "sha1"}
+
+// imaPCRValues returns PCR 10's values in the start and end quotes, in the
+// first bank of imaBanks that both quote.
+func imaPCRValues(start, end predicates.Quote) (startV, endV []byte, bank string, err error) {
+	find := func(q predicates.Quote, bank string) []byte {
+		for _, p := range q.PCRs {
+			if p.Bank == bank && p.Index == IMAPCR {
+				v, err := hex.DecodeString(p.Value)
+				if err == nil {
+					return v
+				}
+			}
+		}
+		return nil
+	}
+	for _, b := range imaBanks {
+		if s, e := find(start, b), find(end, b); s != nil && e != nil {
+			return s, e, b, nil
+		}
+	}
+	return nil, nil, "", fmt.Errorf("the quotes do not cover PCR %d, which the IMA window needs: add it to --pcrs (e.g. sha256:0-10)", IMAPCR)
+}
+
+// byproducts names the TPM/IMA evidence by digest for the SLSA statement.
+func byproducts(tpmStatement []byte, p *predicates.TPMIMA) []*intoto.ResourceDescriptor {
+	sum := sha256.Sum256(tpmStatement)
+	out := []*intoto.ResourceDescriptor{{
+		Name:      "tpm-ima-statement",
+		Digest:    map[string]string{"sha256": hex.EncodeToString(sum[:])},
+		MediaType: PayloadType,
+	}}
+	if fp, ok := strings.CutPrefix(p.AttestationKey.Fingerprint, "sha256:"); ok {
+		out = append(out, &intoto.ResourceDescriptor{Name: "tpm-attestation-key", Digest: map[string]string{"sha256": fp}})
+	}
+	if p.IMA.Log != nil {
+		out = append(out, &intoto.ResourceDescriptor{
+			Name:      "ima-log",
+			Digest:    map[string]string{"sha256": p.IMA.Log.SHA256},
+			MediaType: "application/octet-stream",
+		})
+	}
+	for _, q := range []struct {
+		name string
+		q    predicates.Quote
+	}{{"tpm-quote-start", p.Quotes.Start}, {"tpm-quote-end", p.Quotes.End}} {
+		h := sha256.Sum256(bytes.Clone(q.q.Attest))
+		out = append(out, &intoto.ResourceDescriptor{Name: q.name, Digest: map[string]string{"sha256": hex.EncodeToString(h[:])}})
+	}
+	return out
+}

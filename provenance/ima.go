@@ -1,0 +1,125 @@
+package provenance
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/attest-build/attest-build/evidence"
+	"github.com/attest-build/attest-build/predicates"
+)
+
+// ErrIMAWindow reports an IMA log that does not agree with the quotes: no
+// prefix of it replays to a quoted PCR 10 value.
+var ErrIMAWindow = errors.New("the IMA log does not match the quoted PCR 10")
+
+// CollectIMA reads the IMA log at path (binary_runtime_measurements form)
+// after the end quote and fixes the build's window by the quotes, not by
+// file offsets: the start count is the prefix of the log that replays (in
+// bank, PCR 10) to startPCR, the end count the prefix that replays to endPCR
+// (evidence.MatchPrefixes, one pass). The predicate carries the exact bytes
+// of the first end-count entries, gzip-compressed, and the window's entries
+// decoded for readers.
+//
+// A log that does not exist (no IMA in the kernel, securityfs not mounted)
+// gives ima.present=false with the reason; a log that matches neither value
+// is an error wrapping ErrIMAWindow.
+func CollectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &predicates.IMA{Present: false, Reason: fmt.Sprintf("no IMA measurement log at %s (kernel without IMA, or securityfs not mounted)", path)}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the IMA log: %w", err)
+	}
+	b, err := evidence.ParseBank(bank)
+	if err != nil {
+		return nil, fmt.Errorf("IMA log bank: %w", err)
+	}
+	r, err := evidence.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("reading the IMA log %s: %w", path, err)
+	}
+	if r.Format() != evidence.FormatBinary || r.Compressed() {
+		return nil, fmt.Errorf("reading the IMA log %s: want the kernel's binary_runtime_measurements form, found %s (compressed %t)", path, r.Format(), r.Compressed())
+	}
+	counts, err := evidence.MatchPrefixes(r, b, IMAPCR, [][]byte{startPCR, endPCR})
+	if err != nil {
+		if errors.Is(err, evidence.ErrNoPrefixMatch) {
+			return nil, fmt.Errorf("%w: %s, PCR %d start %x, end %x: %w", ErrIMAWindow, path, IMAPCR, startPCR, endPCR, err)
+		}
+		return nil, fmt.Errorf("matching the IMA log %s to the quotes: %w", path, err)
+	}
+	start, end := counts[0], counts[1]
+	if end < start {
+		return nil, fmt.Errorf("%w: the end quote's PCR %d matches %d entries of %s, fewer than the start quote's %d", ErrIMAWindow, IMAPCR, end, path, start)
+	}
+
+	// Second pass: the byte length of the first end entries, the template,
+	// and the window's entries.
+	r, err = evidence.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("reading the IMA log %s: %w", path, err)
+	}
+	window := &predicates.Window{Start: start, End: end, Entries: make([]predicates.WindowEntry, 0, end-start)}
+	var size int64
+	template := ""
+	for i := 0; i < end; i++ {
+		e, err := r.Next()
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("reading the IMA log %s, entry %d: %w", path, i, err)
+		}
+		size = e.Offset + int64(e.Len)
+		switch {
+		case template == "":
+			template = e.TemplateName
+		case template != e.TemplateName:
+			template = "mixed"
+		}
+		if i >= start {
+			we := predicates.WindowEntry{Index: e.Index, Template: e.TemplateName, DigestAlg: e.FileDigestAlg, Path: e.Path, Violation: e.Violation()}
+			if len(e.FileDigest) > 0 {
+				we.Digest = hex.EncodeToString(e.FileDigest)
+			}
+			window.Entries = append(window.Entries, we)
+		}
+	}
+	if template == "" {
+		template = "none"
+	}
+	raw := data[:size]
+	sum := sha256.Sum256(raw)
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(raw); err != nil {
+		return nil, fmt.Errorf("compressing the IMA log: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compressing the IMA log: %w", err)
+	}
+	return &predicates.IMA{
+		Present:  true,
+		PCR:      IMAPCR,
+		Bank:     bank,
+		Template: template,
+		Log: &predicates.IMALog{
+			Encoding: predicates.IMALogEncoding,
+			Entries:  end,
+			SHA256:   hex.EncodeToString(sum[:]),
+			Data:     gz.Bytes(),
+		},
+		Window: window,
+	}, nil
+}

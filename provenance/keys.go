@@ -1,0 +1,216 @@
+package provenance
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
+)
+
+// KeyPasswordEnv names the environment variable that holds the password of an
+// encrypted signing key (cosign or sigstore format, or encrypted PKCS #8).
+const KeyPasswordEnv = "ATTEST_BUILD_KEY_PASSWORD"
+
+// ErrKeyPassword reports an encrypted signing key without a password, or with
+// a wrong one.
+var ErrKeyPassword = errors.New("signing key password")
+
+// Signer signs DSSE envelopes with a private key. Its KeyID is the key's
+// fingerprint (KeyFingerprint), the envelope signature's keyid.
+type Signer struct {
+	sv    signature.SignerVerifier
+	pub   crypto.PublicKey
+	keyID string
+}
+
+// NewSigner returns a Signer for an ECDSA (P-256, P-384, P-521), Ed25519 or
+// RSA private key. The hash is sigstore's default for the key: SHA-256 for
+// P-256 and RSA, SHA-384 for P-384, SHA-512 for P-521, none for Ed25519.
+func NewSigner(priv crypto.PrivateKey) (*Signer, error) {
+	sv, err := signature.LoadDefaultSignerVerifier(priv)
+	if err != nil {
+		return nil, fmt.Errorf("loading signing key: %w", err)
+	}
+	pub, err := sv.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("loading signing key: %w", err)
+	}
+	id, err := KeyFingerprint(pub)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{sv: sv, pub: pub, keyID: id}, nil
+}
+
+// LoadSigner reads a PEM private key file: PKCS #8, SEC 1 (EC PRIVATE KEY),
+// PKCS #1 (RSA PRIVATE KEY), encrypted PKCS #8, or a cosign / sigstore
+// encrypted key. password decrypts an encrypted key; it may be nil for a
+// plain one. The password is never logged or put in an error.
+func LoadSigner(path string, password []byte) (*Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading signing key: %w", err)
+	}
+	var pf cryptoutils.PassFunc
+	if password != nil {
+		pf = cryptoutils.StaticPasswordFunc(password)
+	}
+	priv, err := cryptoutils.UnmarshalPEMToPrivateKey(data, pf)
+	if err != nil {
+		if encryptedPEM(data) {
+			if password == nil {
+				return nil, fmt.Errorf("reading signing key %s: %w: the key is encrypted; set %s", path, ErrKeyPassword, KeyPasswordEnv)
+			}
+			return nil, fmt.Errorf("reading signing key %s: %w: decryption failed (wrong password?): %w", path, ErrKeyPassword, err)
+		}
+		return nil, fmt.Errorf("reading signing key %s: %w", path, err)
+	}
+	s, err := NewSigner(priv)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// KeyID returns the key's fingerprint, the envelopes' keyid.
+func (s *Signer) KeyID() string { return s.keyID }
+
+// PublicKey returns the signer's public key.
+func (s *Signer) PublicKey() crypto.PublicKey { return s.pub }
+
+// dsseSigner adapts the signer to go-securesystemslib's DSSE signer.
+func (s *Signer) dsseSigner() dsse.Signer {
+	return &sigdsse.SignerAdapter{SignatureSigner: s.sv, Pub: s.pub, PubKeyID: s.keyID}
+}
+
+// KeyFingerprint returns "sha256:" and the lowercase hex SHA-256 of the PKIX
+// DER encoding of pub: the keyid of attest-build's envelopes, and the same
+// form as the attestation key fingerprint in the TPM/IMA predicate.
+func KeyFingerprint(pub crypto.PublicKey) (string, error) {
+	der, err := cryptoutils.MarshalPublicKeyToDER(pub)
+	if err != nil {
+		return "", fmt.Errorf("encoding public key for its fingerprint: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// NewEnvelopeVerifier returns a DSSE verifier for envelopes signed by the
+// private key of pub, with the same algorithm choice as NewSigner. Its KeyID
+// is pub's fingerprint.
+func NewEnvelopeVerifier(pub crypto.PublicKey) (*dsse.EnvelopeVerifier, error) {
+	v, err := signature.LoadDefaultVerifier(pub)
+	if err != nil {
+		return nil, fmt.Errorf("loading verification key: %w", err)
+	}
+	id, err := KeyFingerprint(pub)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := dsse.NewEnvelopeVerifier(&sigdsse.VerifierAdapter{SignatureVerifier: v, Pub: pub, PubKeyID: id})
+	if err != nil {
+		return nil, fmt.Errorf("loading verification key: %w", err)
+	}
+	return ev, nil
+}
+
+// LoadPublicKey parses a PEM public key (PKIX).
+func LoadPublicKey(pemBytes []byte) (crypto.PublicKey, error) {
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("parsing public key PEM: %w", err)
+	}
+	return pub, nil
+}
+
+// KeyAlgorithm names a key type for GenerateKey.
+type KeyAlgorithm string
+
+// Key algorithms GenerateKey can make.
+const (
+	KeyECDSAP256 KeyAlgorithm = "ecdsa-p256"
+	KeyECDSAP384 KeyAlgorithm = "ecdsa-p384"
+	KeyEd25519   KeyAlgorithm = "ed25519"
+	KeyRSA3072   KeyAlgorithm = "rsa-3072"
+)
+
+// GenerateKey makes a new private key and writes PREFIX.key (PEM, mode 0600)
+// and PREFIX.pub (PEM public key). With a non-empty password the private key
+// is encrypted in sigstore's format (scrypt + secretbox, "ENCRYPTED SIGSTORE
+// PRIVATE KEY", which cosign reads too); else it is plain PKCS #8. Both files
+// are written atomically; existing files are not overwritten.
+func GenerateKey(prefix string, alg KeyAlgorithm, password []byte) (*Signer, error) {
+	var (
+		priv crypto.Signer
+		err  error
+	)
+	switch alg {
+	case KeyECDSAP256, "":
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case KeyECDSAP384:
+		priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case KeyEd25519:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	case KeyRSA3072:
+		priv, err = rsa.GenerateKey(rand.Reader, 3072)
+	default:
+		return nil, fmt.Errorf("generating key: unknown algorithm %q (want %s, %s, %s or %s)", alg, KeyECDSAP256, KeyECDSAP384, KeyEd25519, KeyRSA3072)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("generating %s key: %w", alg, err)
+	}
+	var privPEM []byte
+	if len(password) > 0 {
+		der, err := cryptoutils.MarshalPrivateKeyToEncryptedDER(priv, cryptoutils.StaticPasswordFunc(password))
+		if err != nil {
+			return nil, fmt.Errorf("encrypting private key: %w", err)
+		}
+		privPEM = cryptoutils.PEMEncode(cryptoutils.EncryptedSigstorePrivateKeyPEMType, der)
+	} else if privPEM, err = cryptoutils.MarshalPrivateKeyToPEM(priv); err != nil {
+		return nil, fmt.Errorf("encoding private key: %w", err)
+	}
+	pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(priv.Public())
+	if err != nil {
+		return nil, fmt.Errorf("encoding public key: %w", err)
+	}
+	s, err := NewSigner(priv)
+	if err != nil {
+		return nil, err
+	}
+	keyPath, pubPath := prefix+".key", prefix+".pub"
+	for _, p := range []string{keyPath, pubPath} {
+		if _, err := os.Lstat(p); err == nil {
+			return nil, fmt.Errorf("generating key: %s exists; not overwriting it", p)
+		}
+	}
+	if err := WriteFileAtomic(keyPath, privPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := WriteFileAtomic(pubPath, pubPEM, 0o644); err != nil {
+		os.Remove(keyPath)
+		return nil, err
+	}
+	return s, nil
+}
+
+func encryptedPEM(data []byte) bool {
+	for _, t := range []string{"ENCRYPTED COSIGN PRIVATE KEY", "ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "Proc-Type: 4,ENCRYPTED"} {
+		if bytes.Contains(data, []byte(t)) {
+			return true
+		}
+	}
+	return false
+}

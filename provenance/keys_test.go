@@ -1,0 +1,133 @@
+package provenance_test
+
+import (
+	"context"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/provenance"
+)
+
+// Every supported key type signs envelopes that verify with its public key
+// and carry its fingerprint as keyid; a plain key is written 0600.
+func TestGenerateKeySignVerify(t *testing.T) {
+	subjects := []predicates.Subject{{Name: "b", SHA256: sha256.Sum256([]byte("b"))}, {Name: "a", SHA256: sha256.Sum256([]byte("a"))}}
+	st, err := provenance.MarshalStatement(subjects, "https://example.com/p/v1", map[string]any{"k": "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(st), `"subject":[{"name":"a"`) {
+		t.Fatalf("subjects not sorted: %s", st)
+	}
+	for _, alg := range []provenance.KeyAlgorithm{provenance.KeyECDSAP256, provenance.KeyECDSAP384, provenance.KeyEd25519, provenance.KeyRSA3072} {
+		t.Run(string(alg), func(t *testing.T) {
+			prefix := filepath.Join(t.TempDir(), "k")
+			s, err := provenance.GenerateKey(prefix, alg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(prefix + ".key")
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("private key mode %v (%v), want 0600", fi.Mode().Perm(), err)
+			}
+			loaded, err := provenance.LoadSigner(prefix+".key", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if loaded.KeyID() != s.KeyID() || !strings.HasPrefix(s.KeyID(), "sha256:") {
+				t.Fatalf("keyids %s and %s", loaded.KeyID(), s.KeyID())
+			}
+			line, err := loaded.SignStatement(context.Background(), st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sts := writeAndRead(t, line, prefix+".pub")
+			if sts != string(st) {
+				t.Fatalf("payload %s, want %s", sts, st)
+			}
+			if _, err := provenance.GenerateKey(prefix, alg, nil); err == nil {
+				t.Fatal("GenerateKey overwrote an existing key")
+			}
+		})
+	}
+}
+
+func writeAndRead(t *testing.T, line []byte, pub string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "a.intoto.jsonl")
+	if err := provenance.WriteJSONL(out, [][]byte{line}); err != nil {
+		t.Fatal(err)
+	}
+	sts := readAttestation(t, out, pub)
+	if len(sts) != 1 {
+		t.Fatalf("%d statements, want 1", len(sts))
+	}
+	var env dsse.Envelope
+	if err := json.Unmarshal(line, &env); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := env.DecodeB64Payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(payload)
+}
+
+// Encrypted keys: sigstore's format written by GenerateKey and cosign's
+// "ENCRYPTED COSIGN PRIVATE KEY" form; no password and a wrong password are
+// told apart from other failures.
+func TestEncryptedKeys(t *testing.T) {
+	dir := t.TempDir()
+	pw := []byte("correct horse")
+	s, err := provenance.GenerateKey(filepath.Join(dir, "enc"), provenance.KeyECDSAP256, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "enc.key"))
+	if !strings.Contains(string(data), "ENCRYPTED SIGSTORE PRIVATE KEY") {
+		t.Fatalf("not encrypted: %s", data)
+	}
+	// cosign writes the same encryption under another PEM type.
+	cosign := strings.ReplaceAll(string(data), "ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED COSIGN PRIVATE KEY")
+	cosignPath := filepath.Join(dir, "cosign.key")
+	os.WriteFile(cosignPath, []byte(cosign), 0o600)
+	for _, p := range []string{filepath.Join(dir, "enc.key"), cosignPath} {
+		got, err := provenance.LoadSigner(p, pw)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if got.KeyID() != s.KeyID() {
+			t.Fatalf("%s: keyid %s, want %s", p, got.KeyID(), s.KeyID())
+		}
+		if _, err := provenance.LoadSigner(p, nil); !errors.Is(err, provenance.ErrKeyPassword) {
+			t.Fatalf("%s without password: %v, want ErrKeyPassword", p, err)
+		}
+		_, err = provenance.LoadSigner(p, []byte("wrong"))
+		if !errors.Is(err, provenance.ErrKeyPassword) {
+			t.Fatalf("%s wrong password: %v, want ErrKeyPassword", p, err)
+		}
+		if strings.Contains(err.Error(), "wrong\"") || strings.Contains(err.Error(), string(pw)) {
+			t.Fatalf("error leaks the password: %v", err)
+		}
+	}
+	// Keys written by other tools: PKCS #8 from sigstore's generator.
+	priv, _, err := cryptoutils.GeneratePEMEncodedECDSAKeyPair(elliptic.P384(), cryptoutils.StaticPasswordFunc(pw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "gen.key")
+	os.WriteFile(p, priv, 0o600)
+	if _, err := provenance.LoadSigner(p, pw); err != nil {
+		t.Fatal(err)
+	}
+}

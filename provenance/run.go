@@ -1,0 +1,127 @@
+package provenance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// ForwardedSignals are the signals attest-build passes on to the build's
+// process group while it runs.
+var ForwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+
+// Command is the build command and the environment it runs in.
+type Command struct {
+	// Argv is the command and its arguments; Argv[0] is looked up in PATH.
+	Argv []string
+	// Dir is the working directory ("" for the current one).
+	Dir string
+	// Env is the environment (nil for the caller's).
+	Env []string
+	// Stdin, Stdout and Stderr are the build's standard streams (nil for
+	// the caller's own).
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// RunResult is how the build ended.
+type RunResult struct {
+	// ExitStatus is the build's exit status; 128+N when signal N killed it
+	// (the shell's convention).
+	ExitStatus int
+	// Signal is the first signal forwarded to the build, or nil.
+	Signal     os.Signal
+	StartedOn  time.Time
+	FinishedOn time.Time
+}
+
+// Interrupted reports whether a signal was forwarded to the build.
+func (r *RunResult) Interrupted() bool { return r.Signal != nil }
+
+// Failed reports whether the build failed or was interrupted: either way it
+// gets no attestation.
+func (r *RunResult) Failed() bool { return r.ExitStatus != 0 || r.Signal != nil }
+
+// Run runs the command in its own process group with the caller's (or the
+// given) stdin, stdout, stderr and environment, forwards SIGINT, SIGTERM and
+// SIGHUP to the whole group while it runs, and waits for it. When ctx is done
+// the group gets SIGTERM, then SIGKILL 5 s later. A build that cannot be
+// started is an error; a build that fails is not (see RunResult.Failed).
+func Run(ctx context.Context, c Command) (*RunResult, error) {
+	if len(c.Argv) == 0 {
+		return nil, errors.New("running the build: no command")
+	}
+	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
+	cmd.Dir = c.Dir
+	cmd.Env = c.Env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = or[io.Reader](c.Stdin, os.Stdin), or[io.Writer](c.Stdout, os.Stdout), or[io.Writer](c.Stderr, os.Stderr)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, ForwardedSignals...)
+	defer signal.Stop(sigs)
+
+	res := &RunResult{StartedOn: time.Now().UTC()}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the build %q: %w", c.Argv[0], err)
+	}
+	pgid := cmd.Process.Pid
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	var (
+		waitErr error
+		kill    <-chan time.Time
+		ctxDone = ctx.Done()
+	)
+loop:
+	for {
+		select {
+		case waitErr = <-done:
+			break loop
+		case s := <-sigs:
+			if res.Signal == nil {
+				res.Signal = s
+			}
+			_ = syscall.Kill(-pgid, s.(syscall.Signal))
+		case <-ctxDone:
+			ctxDone = nil
+			_ = syscall.Kill(-pgid, syscall.SIGTERM)
+			kill = time.After(5 * time.Second)
+		case <-kill:
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	}
+	res.FinishedOn = time.Now().UTC()
+	var ee *exec.ExitError
+	switch {
+	case waitErr == nil:
+	case errors.As(waitErr, &ee):
+		ws, _ := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			res.ExitStatus = 128 + int(ws.Signal())
+		} else {
+			res.ExitStatus = ws.ExitStatus()
+		}
+	default:
+		return nil, fmt.Errorf("waiting for the build: %w", waitErr)
+	}
+	if ctx.Err() != nil && res.Signal == nil {
+		res.Signal = syscall.SIGTERM
+	}
+	return res, nil
+}
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,212 @@
+package provenance
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os/exec"
+	"strings"
+	"time"
+
+	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
+	intoto "github.com/in-toto/attestation/go/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/attest-build/attest-build/predicates"
+)
+
+// SLSAProvenanceType is the predicateType of SLSA provenance v1.
+const SLSAProvenanceType = "https://slsa.dev/provenance/v1"
+
+// BuildType is the SLSA buildType of a command run by attest-build. Its
+// externalParameters are {"argv": [...], "workingDirectory": "..."}; its
+// internalParameters are {"tpm": {"mode", "pcrs"}, "imaLog": path}. See
+// docs/attestation.md.
+const BuildType = "https://github.com/attest-build/attest-build/buildtypes/command/v0.1"
+
+// builderIDBase is the prefix of the default builder ids, one per TPM mode:
+// a run on a simulated or software TPM can never pass for a hardware one.
+const builderIDBase = "https://github.com/attest-build/attest-build/builders/"
+
+// BuilderID returns the SLSA builder.id of a run in the given TPM mode.
+// Without custom it is builderIDBase + "tpm-device/v0.1" (or "swtpm", "sim").
+// A custom id (--builder-id) gets the mode as its URI fragment ("#device",
+// "#swtpm", "#sim") so that the modes still differ; a custom id that already
+// has a fragment is refused.
+func BuilderID(mode, custom string) (string, error) {
+	switch mode {
+	case predicates.ModeDevice, predicates.ModeSwtpm, predicates.ModeSim:
+	default:
+		return "", fmt.Errorf("builder id: unknown TPM mode %q", mode)
+	}
+	if custom == "" {
+		return builderIDBase + "tpm-" + mode + "/v0.1", nil
+	}
+	u, err := url.Parse(custom)
+	if err != nil || !u.IsAbs() {
+		return "", fmt.Errorf("builder id %q: not an absolute URI", custom)
+	}
+	if u.Fragment != "" || strings.Contains(custom, "#") {
+		return "", fmt.Errorf("builder id %q: has a fragment; attest-build appends the TPM mode as the fragment", custom)
+	}
+	return custom + "#" + mode, nil
+}
+
+// ProvenanceInfo is what the SLSA statement records beside the TPM/IMA
+// predicate.
+type ProvenanceInfo struct {
+	BuilderID string
+	Argv      []string
+	Dir       string
+	TPMMode   string
+	PCRs      string // the quoted PCR selection, e.g. "sha256:0-10"
+	IMALog    string // the IMA log path read ("" when none)
+	// Source is the source repository and commit, when known.
+	Source *intoto.ResourceDescriptor
+	// InvocationID is the CI run URL, when known.
+	InvocationID string
+	// BuilderDependencies name the kernel and attest-build itself.
+	BuilderDependencies []*intoto.ResourceDescriptor
+	StartedOn           time.Time
+	FinishedOn          time.Time
+	// Byproducts name the TPM/IMA evidence by digest.
+	Byproducts []*intoto.ResourceDescriptor
+}
+
+// SLSAPredicate builds and validates the SLSA provenance v1 predicate and
+// returns it as compact JSON.
+func SLSAPredicate(info ProvenanceInfo) (json.RawMessage, error) {
+	argv := make([]any, len(info.Argv))
+	for i, a := range info.Argv {
+		argv[i] = a
+	}
+	ext, err := structpb.NewStruct(map[string]any{"argv": argv, "workingDirectory": info.Dir})
+	if err != nil {
+		return nil, fmt.Errorf("SLSA externalParameters: %w", err)
+	}
+	internal, err := structpb.NewStruct(map[string]any{
+		"tpm":    map[string]any{"mode": info.TPMMode, "pcrs": info.PCRs},
+		"imaLog": info.IMALog,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("SLSA internalParameters: %w", err)
+	}
+	p := &slsa.Provenance{
+		BuildDefinition: &slsa.BuildDefinition{
+			BuildType:          BuildType,
+			ExternalParameters: ext,
+			InternalParameters: internal,
+		},
+		RunDetails: &slsa.RunDetails{
+			Builder: &slsa.Builder{Id: info.BuilderID, BuilderDependencies: info.BuilderDependencies},
+			Metadata: &slsa.BuildMetadata{
+				InvocationId: info.InvocationID,
+				StartedOn:    timestamppb.New(info.StartedOn),
+				FinishedOn:   timestamppb.New(info.FinishedOn),
+			},
+			Byproducts: info.Byproducts,
+		},
+	}
+	if info.Source != nil {
+		p.BuildDefinition.ResolvedDependencies = []*intoto.ResourceDescriptor{info.Source}
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("SLSA provenance: %w", err)
+	}
+	b, err := protojson.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encoding SLSA provenance: %w", err)
+	}
+	// protojson varies its whitespace on purpose; compact it so the signed
+	// bytes are the same for the same provenance.
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return nil, fmt.Errorf("encoding SLSA provenance: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// SourceFromEnv finds the source repository and commit of a build in
+// dir, and the CI run URL: from GITHUB_* variables (GitHub Actions), from
+// CI_* variables (GitLab CI), else from git in dir. Credentials in a remote
+// URL are removed. Both results are empty when nothing is known.
+func SourceFromEnv(ctx context.Context, dir string, env []string) (*intoto.ResourceDescriptor, string) {
+	get := func(k string) string {
+		for i := len(env) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(env[i], k+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	if repo, sha := get("GITHUB_REPOSITORY"), get("GITHUB_SHA"); repo != "" && sha != "" {
+		server := get("GITHUB_SERVER_URL")
+		if server == "" {
+			server = "https://github.com"
+		}
+		src := gitDescriptor(server+"/"+repo, get("GITHUB_REF"), sha)
+		var inv string
+		if run := get("GITHUB_RUN_ID"); run != "" {
+			inv = server + "/" + repo + "/actions/runs/" + run
+			if a := get("GITHUB_RUN_ATTEMPT"); a != "" {
+				inv += "/attempts/" + a
+			}
+		}
+		return src, inv
+	}
+	if project, sha := get("CI_PROJECT_URL"), get("CI_COMMIT_SHA"); project != "" && sha != "" {
+		ref := get("CI_COMMIT_REF_NAME")
+		if ref != "" {
+			ref = "refs/heads/" + ref
+			if get("CI_COMMIT_TAG") != "" {
+				ref = "refs/tags/" + get("CI_COMMIT_TAG")
+			}
+		}
+		return gitDescriptor(project, ref, sha), get("CI_JOB_URL")
+	}
+	git := func(args ...string) string {
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+		out, err := cmd.Output()
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(out))
+	}
+	sha := git("rev-parse", "--verify", "-q", "HEAD")
+	if sha == "" {
+		return nil, ""
+	}
+	remote := git("remote", "get-url", "origin")
+	if remote == "" {
+		remote = "file://" + git("rev-parse", "--show-toplevel")
+	}
+	return gitDescriptor(remote, git("symbolic-ref", "-q", "HEAD"), sha), ""
+}
+
+// gitDescriptor returns a resolvedDependencies entry in the SLSA convention:
+// uri "git+URL@REF", digest {"gitCommit": SHA}.
+func gitDescriptor(remote, ref, sha string) *intoto.ResourceDescriptor {
+	remote = stripCredentials(remote)
+	if !strings.HasPrefix(remote, "git+") {
+		remote = "git+" + remote
+	}
+	if ref != "" {
+		remote += "@" + ref
+	}
+	return &intoto.ResourceDescriptor{Uri: remote, Digest: map[string]string{"gitCommit": sha}}
+}
+
+// stripCredentials removes user:password@ from a URL (CI remotes often carry
+// a token); scp-like remotes (git@host:path) are kept as they are.
+func stripCredentials(remote string) string {
+	u, err := url.Parse(remote)
+	if err != nil || u.User == nil || u.Scheme == "" {
+		return remote
+	}
+	u.User = nil
+	return u.String()
+}

@@ -1,0 +1,308 @@
+package provenance
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/attest-build/attest-build/predicates"
+)
+
+// ErrNoSubjects reports that a build produced no subjects to attest.
+var ErrNoSubjects = errors.New("no subjects")
+
+// MatchArtifacts expands glob patterns into the regular files they name.
+// Patterns are relative to dir (or absolute) with slash separators; "*", "?"
+// and "[...]" match within one path element (path.Match), and an element
+// "**" matches any number of directories, including none. Each pattern must
+// match at least one regular file. Names are returned relative to dir when
+// inside it (slash-separated), sorted and without duplicates; exclude names
+// files never to return (the attestation itself).
+func MatchArtifacts(dir string, patterns []string, exclude ...string) ([]string, error) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("matching artifacts: %w", err)
+	}
+	skip := excludeSet(absDir, exclude)
+	seen := map[string]bool{}
+	var names []string
+	for _, pat := range patterns {
+		if pat == "" {
+			return nil, fmt.Errorf("matching artifacts: empty pattern")
+		}
+		p := filepath.ToSlash(pat)
+		if !path.IsAbs(p) {
+			p = path.Join(filepath.ToSlash(absDir), p)
+		} else {
+			p = path.Clean(p)
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("artifact pattern %q: %w", pat, err)
+		}
+		segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+		// Walk from the longest literal prefix.
+		lit := 0
+		for lit < len(segs)-1 && !hasMeta(segs[lit]) {
+			lit++
+		}
+		root := "/" + strings.Join(segs[:lit], "/")
+		rest := segs[lit:]
+		matched := 0
+		err := filepath.WalkDir(root, func(fp string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if fp == root && errors.Is(err, fs.ErrNotExist) {
+					return fs.SkipAll
+				}
+				return err
+			}
+			rel := strings.TrimPrefix(filepath.ToSlash(fp), strings.TrimSuffix(root, "/")+"/")
+			if fp == root {
+				rel = ""
+			}
+			var relSegs []string
+			if rel != "" {
+				relSegs = strings.Split(rel, "/")
+			}
+			if d.IsDir() {
+				if fp != root && !prefixCanMatch(rest, relSegs) {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() || !globMatch(rest, relSegs) {
+				return nil
+			}
+			name := subjectName(absDir, fp)
+			if skip[filepath.Clean(fp)] {
+				return nil
+			}
+			matched++
+			if !seen[name] {
+				seen[name] = true
+				names = append(names, name)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("artifact pattern %q: %w", pat, err)
+		}
+		if matched == 0 {
+			return nil, fmt.Errorf("artifact pattern %q: %w: it matches no regular file", pat, ErrNoSubjects)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+
+// globMatch matches path elements against pattern elements, "**" matching
+// any number of elements.
+func globMatch(pat, name []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			for i := 0; i <= len(name); i++ {
+				if globMatch(pat[1:], name[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(name) == 0 {
+			return false
+		}
+		if ok, _ := path.Match(pat[0], name[0]); !ok {
+			return false
+		}
+		pat, name = pat[1:], name[1:]
+	}
+	return len(name) == 0
+}
+
+// prefixCanMatch reports whether some path under the directory dir (given as
+// elements) could match pat.
+func prefixCanMatch(pat, dir []string) bool {
+	for i, d := range dir {
+		if i >= len(pat) {
+			return false
+		}
+		if pat[i] == "**" {
+			return true
+		}
+		if ok, _ := path.Match(pat[i], d); !ok {
+			return false
+		}
+	}
+	return len(pat) > len(dir)
+}
+
+// subjectName is fp relative to dir, slash-separated, when fp is inside dir;
+// else fp's clean absolute path.
+func subjectName(dir, fp string) string {
+	if rel, err := filepath.Rel(dir, fp); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return filepath.ToSlash(rel)
+	}
+	return filepath.ToSlash(filepath.Clean(fp))
+}
+
+func excludeSet(dir string, exclude []string) map[string]bool {
+	m := map[string]bool{}
+	for _, e := range exclude {
+		if e == "" {
+			continue
+		}
+		if !filepath.IsAbs(e) {
+			e = filepath.Join(dir, e)
+		}
+		m[filepath.Clean(e)] = true
+	}
+	return m
+}
+
+// fileState is what a snapshot remembers of a file to tell whether the build
+// created or changed it.
+type fileState struct {
+	size         int64
+	mtime, ctime int64 // nanoseconds
+	ino, dev     uint64
+}
+
+// Snapshot is the state of the regular files under a directory before the
+// build, for default subject discovery.
+type Snapshot struct {
+	dir   string
+	files map[string]fileState
+}
+
+// skipDirs are directories discovery never looks into.
+var skipDirs = map[string]bool{".git": true}
+
+// TakeSnapshot records the regular files under dir (not .git/).
+func TakeSnapshot(dir string) (*Snapshot, error) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("snapshotting %s: %w", dir, err)
+	}
+	s := &Snapshot{dir: absDir, files: map[string]fileState{}}
+	err = walkRegular(absDir, func(fp string, st fileState) { s.files[fp] = st })
+	if err != nil {
+		return nil, fmt.Errorf("snapshotting %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// Changed returns the regular files under the snapshot's directory created or
+// modified since the snapshot (size, mtime, ctime or inode differ), relative
+// to it, sorted, leaving out .git/ and the excluded files. None is an error
+// wrapping ErrNoSubjects that says how to name the artifacts.
+func (s *Snapshot) Changed(exclude ...string) ([]string, error) {
+	skip := excludeSet(s.dir, exclude)
+	var names []string
+	err := walkRegular(s.dir, func(fp string, st fileState) {
+		if old, ok := s.files[fp]; (!ok || old != st) && !skip[fp] {
+			names = append(names, subjectName(s.dir, fp))
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finding the files the build wrote in %s: %w", s.dir, err)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%w: the build created or modified no file under %s; name the artifacts with -a/--artifact PATTERN", ErrNoSubjects, s.dir)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func walkRegular(dir string, fn func(string, fileState)) error {
+	return filepath.WalkDir(dir, func(fp string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if fp != dir && skipDirs[d.Name()] {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		st := fileState{size: info.Size(), mtime: info.ModTime().UnixNano()}
+		if sys, ok := info.Sys().(*syscall.Stat_t); ok {
+			st.ctime = sys.Ctim.Nano()
+			st.ino, st.dev = sys.Ino, uint64(sys.Dev)
+		}
+		fn(filepath.Clean(fp), st)
+		return nil
+	})
+}
+
+// HashSubjects computes the SHA-256 digest of each named file (relative to
+// dir, or absolute), several files in parallel, and returns the subjects in
+// name order.
+func HashSubjects(dir string, names []string) ([]predicates.Subject, error) {
+	subjects := make([]predicates.Subject, len(names))
+	errs := make([]error, len(names))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(names)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				p := names[i]
+				if !filepath.IsAbs(p) {
+					p = filepath.Join(dir, filepath.FromSlash(p))
+				}
+				subjects[i].Name = names[i]
+				subjects[i].SHA256, errs[i] = hashFile(p)
+			}
+		}()
+	}
+	for i := range names {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return sortSubjects(subjects), nil
+}
+
+func hashFile(p string) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	f, err := os.Open(p)
+	if err != nil {
+		return sum, fmt.Errorf("hashing subject: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	if _, err := io.CopyBuffer(h, onlyReader{f}, buf); err != nil {
+		return sum, fmt.Errorf("hashing subject %s: %w", p, err)
+	}
+	h.Sum(sum[:0])
+	return sum, nil
+}
+
+// onlyReader hides *os.File's WriterTo so that CopyBuffer uses the large
+// buffer.
+type onlyReader struct{ io.Reader }

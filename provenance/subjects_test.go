@@ -1,0 +1,105 @@
+package provenance_test
+
+import (
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/attest-build/attest-build/provenance"
+)
+
+func writeFiles(t *testing.T, dir string, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		p := filepath.Join(dir, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestMatchArtifacts(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, "out.bin", "dist/a.tar.gz", "dist/sub/b.tar.gz", "dist/sub/deep/c.tar.gz", "dist/readme.txt", "src/main.c", "attestation.intoto.jsonl")
+	if err := os.Symlink("out.bin", filepath.Join(dir, "link.bin")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		patterns []string
+		want     []string
+	}{
+		{[]string{"out.bin"}, []string{"out.bin"}},
+		{[]string{"dist/*.tar.gz"}, []string{"dist/a.tar.gz"}},
+		{[]string{"dist/**/*.tar.gz"}, []string{"dist/a.tar.gz", "dist/sub/b.tar.gz", "dist/sub/deep/c.tar.gz"}},
+		{[]string{"**/*.tar.gz", "dist/a.tar.gz"}, []string{"dist/a.tar.gz", "dist/sub/b.tar.gz", "dist/sub/deep/c.tar.gz"}},
+		{[]string{"dist/**"}, []string{"dist/a.tar.gz", "dist/readme.txt", "dist/sub/b.tar.gz", "dist/sub/deep/c.tar.gz"}},
+		{[]string{filepath.Join(dir, "src", "*.c")}, []string{"src/main.c"}},
+		{[]string{"*"}, []string{"out.bin"}}, // not the symlink, not the excluded attestation
+	}
+	for _, tt := range tests {
+		got, err := provenance.MatchArtifacts(dir, tt.patterns, "attestation.intoto.jsonl")
+		if err != nil {
+			t.Fatalf("%v: %v", tt.patterns, err)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%v: got %v, want %v", tt.patterns, got, tt.want)
+		}
+	}
+	for _, bad := range [][]string{{"nothing*"}, {"dist/*.zip"}, {"link.bin"}, {"dist"}} {
+		if _, err := provenance.MatchArtifacts(dir, bad); !errors.Is(err, provenance.ErrNoSubjects) {
+			t.Errorf("%v: err %v, want ErrNoSubjects", bad, err)
+		}
+	}
+	if _, err := provenance.MatchArtifacts(dir, []string{"[x"}); err == nil {
+		t.Error("a malformed pattern is not an error")
+	}
+}
+
+func TestSnapshotChanged(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, "src/main.c", "unchanged.txt", "rewritten.txt", ".git/HEAD")
+	snap, err := provenance.TakeSnapshot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snap.Changed(); !errors.Is(err, provenance.ErrNoSubjects) {
+		t.Fatalf("no change: err %v, want ErrNoSubjects", err)
+	}
+	// Same size, same mtime: the inode/ctime still tell the change.
+	old, _ := os.Stat(filepath.Join(dir, "rewritten.txt"))
+	writeFiles(t, dir, "build/app", ".git/index", "out.intoto.jsonl")
+	tmp := filepath.Join(dir, "rewritten.tmp")
+	os.WriteFile(tmp, []byte("REWRITTEN.TXT"), 0o644)
+	os.Chtimes(tmp, old.ModTime(), old.ModTime())
+	os.Rename(tmp, filepath.Join(dir, "rewritten.txt"))
+	got, err := snap.Changed(filepath.Join(dir, "out.intoto.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"build/app", "rewritten.txt"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("changed %v, want %v", got, want)
+	}
+}
+
+func TestHashSubjects(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, "b", "a", "c/d")
+	got, err := provenance.HashSubjects(dir, []string{"c/d", "b", "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"a", "b", "c/d"} {
+		if got[i].Name != name || got[i].SHA256 != sha256.Sum256([]byte(name)) {
+			t.Fatalf("subject %d: %s %x", i, got[i].Name, got[i].SHA256)
+		}
+	}
+	if _, err := provenance.HashSubjects(dir, []string{"missing"}); err == nil {
+		t.Fatal("hashing a missing file is not an error")
+	}
+}

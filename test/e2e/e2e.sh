@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# e2e.sh - the VM machinery of attest-build's real-kernel end-to-end test.
+#
+# Boots Debian's own kernel (IMA on) under QEMU (TCG) with swtpm as its TPM,
+# runs a build scenario inside, and carries the guest's output files out over
+# a second serial port. The checks on those files are made by e2e_test.go.
+#
+#   e2e.sh prepare                      fetch and extract the Debian packages (cached),
+#                                       build a static attest-build, write the initramfs
+#   e2e.sh tpm STATE                    manufacture a TPM 2.0 (sha1+sha256 banks, EK) in STATE
+#   e2e.sh boot SCENARIO OUT [STATE]    boot once running SCENARIO (see guest/scenario.sh);
+#                                       the TPM starts as a copy of STATE (else a fresh one);
+#                                       the guest's /out lands in OUT/files, timings in OUT/times
+#
+# Environment: E2E_WORK (cache and build folder, default test/e2e/.work),
+# E2E_MODE (who quotes in the guest: tpm2 = tpm2-tools, product = attest-build),
+# E2E_VM_TIMEOUT (seconds per boot, default 240), E2E_KEY (a signing key
+# prefix to put in the initramfs as /e2e/keys/signer.{key,pub}).
+# Exit status: 0 ok, 1 failure, 2 usage, 3 a Debian package could not be fetched.
+# Nothing is installed into the host: packages are unpacked with dpkg -x.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+WORK=${E2E_WORK:-$HERE/.work}
+VM_TIMEOUT=${E2E_VM_TIMEOUT:-240}
+export PATH=$PATH:/usr/local/go/bin GOTOOLCHAIN=local
+
+say() { echo "[e2e] $*" >&2; }
+die() { say "$*"; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.2f", b-a}'; }
+
+# kernel_package prints the package linux-image-amd64 depends on (e.g. linux-image-6.1.0-56-amd64).
+kernel_package() {
+	apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'
+}
+
+# fetch PKG: download PKG's .deb into $WORK/debs unless it is there already.
+fetch() {
+	local pkg=$1
+	ls "$WORK/debs/${pkg}"_*.deb >/dev/null 2>&1 && return 0
+	say "apt-get download $pkg"
+	# apt drops privileges to _apt for downloads: the folder must be writable by it.
+	chmod 777 "$WORK/debs"
+	if ! (cd "$WORK/debs" && apt-get download "$pkg" >"$WORK/apt-$pkg.log" 2>&1); then
+		say "apt-get download $pkg failed: $(tail -2 "$WORK/apt-$pkg.log" | tr '\n' ' ')"
+		exit 3
+	fi
+}
+
+# unpack PKG DIR: dpkg -x the cached .deb into DIR (once).
+unpack() {
+	local pkg=$1 dir=$2 deb
+	deb=$(ls "$WORK/debs/${pkg}"_*.deb | sort -V | tail -1)
+	if [ ! -f "$dir/.from" ] || [ "$(cat "$dir/.from")" != "$deb" ]; then
+		rm -rf "$dir" && mkdir -p "$dir" && dpkg -x "$deb" "$dir" && echo "$deb" >"$dir/.from"
+	fi
+}
+
+cmd_prepare() {
+	local t kpkg
+	mkdir -p "$WORK/debs" "$WORK/bin"
+	# one prepare at a time per work folder (two test runs may share the cache)
+	exec 9>"$WORK/.prepare.lock"
+	flock 9
+	t=$(now)
+	kpkg=$(kernel_package)
+	if [ -z "$kpkg" ]; then
+		say "apt-cache does not know linux-image-amd64; running apt-get update"
+		apt-get update -qq >/dev/null 2>&1 || { say "apt-get update failed"; exit 3; }
+		kpkg=$(kernel_package)
+		[ -n "$kpkg" ] || { say "apt-cache depends linux-image-amd64 names no kernel"; exit 3; }
+	fi
+	fetch "$kpkg"
+	fetch busybox-static
+	unpack "$kpkg" "$WORK/kernel"
+	unpack busybox-static "$WORK/busybox"
+	ls "$WORK"/kernel/boot/vmlinuz-* >/dev/null || die "no vmlinuz in $kpkg"
+	echo "packages $(since "$t")" >"$WORK/times"
+
+	t=$(now)
+	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$WORK/bin/attest-build" ./cmd/attest-build)
+	echo "go-build $(since "$t")" >>"$WORK/times"
+
+	t=$(now)
+	build_initramfs
+	echo "initramfs $(since "$t")" >>"$WORK/times"
+	say "prepared: kernel $kpkg, initramfs $(du -h "$WORK/initrd.gz" | cut -f1)"
+}
+
+# copy_with_libs BIN... into the initramfs $R with every shared library they load.
+copy_with_libs() {
+	local l
+	for l in $(ldd "$@" 2>/dev/null | awk '/=>/{print $3} /ld-linux/{print $1}' | sort -u); do
+		case "$l" in
+		*/ld-linux*) cp -L "$l" "$R/lib64/" ;;
+		/*) cp -L "$l" "$R/lib/x86_64-linux-gnu/" ;;
+		esac
+	done
+}
+
+build_initramfs() {
+	R=$WORK/initramfs
+	rm -rf "$R"
+	mkdir -p "$R"/{bin,usr/bin,proc,sys,dev,tmp,out,lib64,lib/x86_64-linux-gnu,e2e}
+	cp "$WORK/busybox/bin/busybox" "$R/bin/busybox"
+	local a
+	for a in $("$R/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$R/bin/$a"; done
+	cp "$WORK/bin/attest-build" "$R/usr/bin/attest-build"
+	# tpm2-tools: the guest's independent TPM client (quotes while the product's
+	# build wrapper is not there yet). It loads its TCTI with dlopen.
+	if [ "${E2E_TPM2_TOOLS:-1}" = 1 ]; then
+		local tcti=/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0
+		cp /usr/bin/tpm2 "$R/usr/bin/tpm2"
+		cp -L "$tcti" "$R/lib/x86_64-linux-gnu/"
+		copy_with_libs /usr/bin/tpm2 "$tcti"
+	fi
+	cp "$HERE/guest/init" "$R/init"
+	cp "$HERE/guest/scenario.sh" "$R/e2e/scenario.sh"
+	cp -a "$HERE/project" "$R/project"
+	rm -rf "$R/project/out" "$R/project/build"
+	if [ -n "${E2E_KEY:-}" ]; then
+		mkdir -p "$R/e2e/keys"
+		cp "$E2E_KEY.key" "$R/e2e/keys/signer.key"
+		cp "$E2E_KEY.pub" "$R/e2e/keys/signer.pub"
+	fi
+	chmod +x "$R/init" "$R/e2e/scenario.sh"
+	mknod "$R/dev/console" c 5 1
+	(cd "$R" && find . -print0 | cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 >"$WORK/initrd.gz.tmp"
+	mv "$WORK/initrd.gz.tmp" "$WORK/initrd.gz"
+}
+
+cmd_tpm() {
+	local state=$1
+	mkdir -p "$state"
+	state=$(cd "$state" && pwd)
+	# swtpm_setup writes its own configuration under XDG_CONFIG_HOME: keep it out of $HOME.
+	XDG_CONFIG_HOME=$state/.config swtpm_setup --tpm2 --tpmstate "$state" --pcr-banks sha1,sha256 \
+		--createek --config /etc/swtpm_setup.conf --overwrite >"$state/swtpm_setup.log" 2>&1 ||
+		die "swtpm_setup failed: $(tail -3 "$state/swtpm_setup.log")"
+}
+
+SWTPM_PID=""
+QEMU_PID=""
+cleanup() {
+	[ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null || true
+	[ -n "$SWTPM_PID" ] && kill "$SWTPM_PID" 2>/dev/null || true
+}
+
+cmd_boot() {
+	local scenario=$1 out=$2 template=${3:-}
+	[ -f "$WORK/initrd.gz" ] || die "no initramfs: run '$0 prepare' first"
+	local vmlinuz
+	vmlinuz=$(ls "$WORK"/kernel/boot/vmlinuz-* | head -1)
+	rm -rf "$out" && mkdir -p "$out"
+	out=$(cd "$out" && pwd)
+	if [ -n "$template" ]; then
+		cp -a "$template" "$out/tpmstate"
+	else
+		cmd_tpm "$out/tpmstate"
+	fi
+	trap cleanup EXIT
+	# Unix sockets have a 108-byte path limit: keep the socket in a short temporary folder.
+	local sockdir
+	sockdir=$(mktemp -d /tmp/e2e-swtpm.XXXXXX)
+	swtpm socket --tpm2 --tpmstate dir="$out/tpmstate" --ctrl type=unixio,path="$sockdir/sock" \
+		--terminate --log file="$out/swtpm.log",level=1 &
+	SWTPM_PID=$!
+	local i
+	for i in $(seq 100); do [ -S "$sockdir/sock" ] && break; sleep 0.05; done
+	[ -S "$sockdir/sock" ] || die "swtpm did not create its socket"
+
+	local t0 kargs
+	t0=$(now)
+	kargs="console=ttyS0 ima_policy=tcb ima_template=ima-ng ima_hash=sha256 rootfstype=ramfs panic=-1"
+	kargs="$kargs e2e.scenario=$scenario e2e.mode=${E2E_MODE:-tpm2}"
+	qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 1024 -nographic -no-reboot \
+		-serial mon:stdio -serial file:"$out/ttyS1.out" \
+		-kernel "$vmlinuz" -initrd "$WORK/initrd.gz" -append "$kargs" \
+		-chardev socket,id=chrtpm,path="$sockdir/sock" \
+		-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0 \
+		</dev/null >"$out/console.log" 2>&1 &
+	QEMU_PID=$!
+	local rc=0 deadline
+	deadline=$(($(date +%s) + VM_TIMEOUT))
+	while kill -0 "$QEMU_PID" 2>/dev/null; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			say "boot $scenario: timeout after ${VM_TIMEOUT}s (console: $out/console.log)"
+			kill "$QEMU_PID"
+			rc=1
+			break
+		fi
+		sleep 0.1
+	done
+	wait "$QEMU_PID" || rc=$?
+	QEMU_PID=""
+	local secs
+	secs=$(since "$t0")
+	wait "$SWTPM_PID" 2>/dev/null || true # --terminate: swtpm ends with QEMU's connection
+	SWTPM_PID=""
+	rm -rf "$sockdir"
+	echo "boot $secs" >"$out/times"
+	[ "$rc" = 0 ] || die "boot $scenario: qemu exit status $rc (console: $out/console.log)"
+	extract "$out"
+	say "boot $scenario: ${secs}s, guest files: $(cd "$out/files" && ls | tr '\n' ' ')"
+}
+
+# extract OUT: the guest writes sections "=====BEGIN name=====" ... "=====END name=====" on
+# its second serial port; section "out" is a base64 tar of the guest's /out.
+extract() {
+	local out=$1
+	tr -d '\r' <"$out/ttyS1.out" >"$out/ttyS1.txt"
+	grep -q '^=====DONE=====$' "$out/ttyS1.txt" ||
+		die "guest did not finish (no DONE mark on ttyS1); console tail: $(tail -5 "$out/console.log" | tr '\n' '|')"
+	mkdir -p "$out/files"
+	awk '$0=="=====END out=====" {f=0} f {print} $0=="=====BEGIN out=====" {f=1}' "$out/ttyS1.txt" |
+		base64 -d | tar -x -C "$out/files"
+}
+
+case "${1:-}" in
+prepare) cmd_prepare ;;
+tpm) [ $# = 2 ] || { echo "usage: $0 tpm STATE" >&2; exit 2; }; cmd_tpm "$2" ;;
+boot) [ $# -ge 3 ] || { echo "usage: $0 boot SCENARIO OUT [STATE]" >&2; exit 2; }; cmd_boot "$2" "$3" "${4:-}" ;;
+*) echo "usage: $0 prepare | tpm STATE | boot SCENARIO OUT [STATE]" >&2; exit 2 ;;
+esac
