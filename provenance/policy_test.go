@@ -13,7 +13,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
-func testKeyPEM(t *testing.T) (string, *ecdsa.PrivateKey) {
+func testKeyPEM(t testing.TB) (string, *ecdsa.PrivateKey) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -31,7 +31,7 @@ func indent(s, pad string) string {
 	return pad + strings.Join(lines, "\n"+pad)
 }
 
-func basePolicy(t *testing.T) string {
+func basePolicy(t testing.TB) string {
 	t.Helper()
 	signer, _ := testKeyPEM(t)
 	ak, _ := testKeyPEM(t)
