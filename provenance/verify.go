@@ -29,12 +29,6 @@ import (
 	"github.com/attest-build/attest-build/tpm"
 )
 
-// Media and statement types Verify accepts.
-const (
-	InTotoPayloadType = "application/vnd.in-toto+json"
-	SLSAProvenanceV1  = "https://slsa.dev/provenance/v1"
-)
-
 // Limits on the attestation file, checked before the work they bound.
 const (
 	DefaultMaxAttestationBytes = 256 << 20
@@ -378,8 +372,8 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, data []byte)
 	var tpmStmts, slsaStmts []*stmt
 	var other []string
 	for i, l := range envs {
-		if l.env.PayloadType != InTotoPayloadType {
-			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, l.no), InTotoPayloadType, l.env.PayloadType)
+		if l.env.PayloadType != PayloadType {
+			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, l.no), PayloadType, l.env.PayloadType)
 		}
 		s, err := parseStatement(bodies[i], vr.v.maxSubjects)
 		if err != nil {
@@ -388,7 +382,7 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, data []byte)
 		switch s.PredicateType {
 		case predicates.TPMIMAType:
 			tpmStmts = append(tpmStmts, s)
-		case SLSAProvenanceV1:
+		case SLSAProvenanceType:
 			slsaStmts = append(slsaStmts, s)
 		default:
 			other = append(other, s.PredicateType)
@@ -398,7 +392,7 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, data []byte)
 		return vr.rep.fail(CheckStatement, fmt.Errorf("%w: predicateType", ErrWrongType), "exactly one statement of predicateType "+predicates.TPMIMAType, fmt.Sprintf("%d (other types: %s)", len(tpmStmts), orNone(strings.Join(other, ", "))))
 	}
 	if len(slsaStmts) != 1 {
-		return vr.rep.fail(CheckStatement, fmt.Errorf("%w: predicateType", ErrWrongType), "exactly one statement of predicateType "+SLSAProvenanceV1, fmt.Sprintf("%d (other types: %s)", len(slsaStmts), orNone(strings.Join(other, ", "))))
+		return vr.rep.fail(CheckStatement, fmt.Errorf("%w: predicateType", ErrWrongType), "exactly one statement of predicateType "+SLSAProvenanceType, fmt.Sprintf("%d (other types: %s)", len(slsaStmts), orNone(strings.Join(other, ", "))))
 	}
 	vr.tpmStmt, vr.slsaStmt = tpmStmts[0], slsaStmts[0]
 	detail := "TPM/IMA and SLSA provenance v1"
