@@ -70,6 +70,7 @@ measurements made during the build, and writes a signed in-toto attestation
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	root.AddCommand(newIMACommand())
 	root.AddCommand(newTPMCmd())
+	root.AddCommand(newVerifyCommand(), newPolicyCommand())
 	attachBuild(root)
 	root.AddCommand(newKeyCommand())
 	root.AddCommand(newInspectCmd())

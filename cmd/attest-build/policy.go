@@ -1,0 +1,131 @@
+package main
+
+import (
+	"crypto"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/attest-build/attest-build/provenance"
+)
+
+func newPolicyCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Make and check trust policies for attest-build verify",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newPolicyInitCommand(), newPolicyCheckCommand())
+	return cmd
+}
+
+// policyInitOptions are the flags of attest-build policy init.
+type policyInitOptions struct {
+	From   string
+	Scope  string
+	Output string
+	Keys   []string
+}
+
+func (o *policyInitOptions) AddFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.From, "from", "", "a known-good attestation (FILE.intoto.jsonl)")
+	cmd.Flags().StringVar(&o.Scope, "scope", "window", "IMA scope of the rules: window (the build) or boot (the whole log)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "write the policy to FILE (default: standard output)")
+	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "signer public key, PEM (repeatable): the attestation must verify with it; written as a trusted signer")
+	_ = cmd.MarkFlagRequired("from")
+}
+
+func newPolicyInitCommand() *cobra.Command {
+	o := &policyInitOptions{}
+	cmd := &cobra.Command{
+		Use:   "init --from FILE.intoto.jsonl [--scope window|boot] [-o FILE]",
+		Short: "Write a starting policy from a known-good attestation",
+		Long: `init writes a commented starting policy from a known-good attestation: its
+signer (with --key), its attestation key, builder id and TPM mode, the PCR
+values of its end quote, and every path measured in the IMA scope with its
+digests. The attestation's quotes and IMA log are checked first. A policy made
+from a simulator or swtpm attestation accepts that mode, and says so.
+Review and tighten it before use.`,
+		Example: `  attest-build policy init --from app.tar.intoto.jsonl --key release.pub -o policy.yaml
+  attest-build policy init --from app.tar.intoto.jsonl --scope boot > policy.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.Exec(cmd) },
+	}
+	o.AddFlags(cmd)
+	return cmd
+}
+
+func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
+	scope, err := provenance.ParseIMAScope(o.Scope)
+	if err != nil {
+		return usagef("--scope: %v", err)
+	}
+	var keys []crypto.PublicKey
+	for _, k := range o.Keys {
+		pub, err := readSignerKey(k)
+		if err != nil {
+			return usagef("--key %s: %v", k, err)
+		}
+		keys = append(keys, pub)
+	}
+	f, err := os.Open(o.From)
+	if err != nil {
+		return usagef("--from: %v", err)
+	}
+	defer f.Close()
+	out, err := provenance.InitPolicy(cmd.Context(), f, provenance.PolicyInitOptions{Scope: scope, SignerKeys: keys, Source: filepath.Base(o.From)})
+	if err != nil {
+		if errors.Is(err, provenance.ErrVerification) {
+			return err // exit 1: the reference attestation does not hold
+		}
+		return usagef("%v", err)
+	}
+	if o.Output == "" {
+		_, err := cmd.OutOrStdout().Write(out)
+		return err
+	}
+	return writePolicyFile(o.Output, out, 0o644)
+}
+
+// writePolicyFile writes data to a temporary file beside path, then renames it.
+func writePolicyFile(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func newPolicyCheckCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "check FILE",
+		Short:   "Load and validate a policy file, naming the line of each problem",
+		Example: `  attest-build policy check policy.yaml`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := provenance.LoadPolicy(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
+			return nil
+		},
+	}
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/spf13/cobra"
+
+	"github.com/attest-build/attest-build/provenance"
+)
+
+// verifyOptions are the flags of attest-build verify.
+type verifyOptions struct {
+	Attestation string
+	Policy      string
+	Keys        []string
+	Format      string
+}
+
+func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.Attestation, "attestation", "", "attestation file (default: ARTIFACT.intoto.jsonl beside each artifact)")
+	cmd.Flags().StringVar(&o.Policy, "policy", "", "trust policy file (YAML, see docs/policy.md)")
+	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "trusted signer public key, PEM (repeatable; added to the policy's signers)")
+	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text or json")
+	_ = cmd.MarkFlagRequired("policy")
+}
+
+func newVerifyCommand() *cobra.Command {
+	o := &verifyOptions{}
+	cmd := &cobra.Command{
+		Use:   "verify [flags] ARTIFACT...",
+		Short: "Verify artifacts' attestations against a trust policy before deploy",
+		Long: `verify checks the attestation of each artifact against a trust policy: the
+DSSE signature by a trusted key, the statement types, the artifact's SHA-256
+among the subjects, the SLSA builder id, the TPM mode, the attestation key,
+both TPM quotes (signature, nonce bound to the subjects, PCR digest, same
+boot), the IMA log replayed to the quoted PCR 10 at the build window's
+bounds, then the policy's golden PCRs, IMA rules and maximum age.
+
+Exit status: 0 when every check passes, 1 when one fails (the report names it,
+with the expected and found values), 2 for usage errors or unreadable input.`,
+		Example: `  # verify app.tar against app.tar.intoto.jsonl
+  attest-build verify --policy policy.yaml app.tar
+
+  # an attestation elsewhere, a signer key given on the command line, JSON out
+  attest-build verify --policy policy.yaml --key release.pub \
+      --attestation build/attestation.intoto.jsonl --format json bin/app bin/tool`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.Exec(cmd, args)
+		},
+	}
+	o.AddFlags(cmd)
+	return cmd
+}
+
+// verifyResult is one attestation's outcome, for output.
+type verifyResult struct {
+	Attestation string                   `json:"attestation"`
+	Artifacts   []string                 `json:"artifacts"`
+	Verdict     provenance.Status        `json:"verdict"`
+	Error       string                   `json:"error,omitempty"`
+	Checks      []provenance.CheckResult `json:"checks"`
+	Facts       provenance.Facts         `json:"facts"`
+}
+
+func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
+	if o.Format != "text" && o.Format != "json" {
+		return usagef("--format %q: want text or json", o.Format)
+	}
+	policy, err := provenance.LoadPolicy(o.Policy)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	var keys []crypto.PublicKey
+	for _, k := range o.Keys {
+		pub, err := readSignerKey(k)
+		if err != nil {
+			return usagef("--key %s: %v", k, err)
+		}
+		keys = append(keys, pub)
+	}
+	v, err := provenance.NewVerifier(policy, provenance.WithSignerKeys(keys...))
+	if err != nil {
+		return usagef("%v", err)
+	}
+
+	// Group the artifacts by attestation file, keeping the order given.
+	var order []string
+	groups := map[string][]provenance.Artifact{}
+	for _, path := range artifacts {
+		a, err := provenance.ArtifactFromFile(path)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		att := o.Attestation
+		if att == "" {
+			att = path + ".intoto.jsonl"
+		}
+		if _, ok := groups[att]; !ok {
+			order = append(order, att)
+		}
+		groups[att] = append(groups[att], a)
+	}
+
+	var results []verifyResult
+	failed := false
+	for _, att := range order {
+		arts := groups[att]
+		res := verifyResult{Attestation: att}
+		for _, a := range arts {
+			res.Artifacts = append(res.Artifacts, a.Name)
+		}
+		f, err := os.Open(att)
+		if err != nil {
+			return usagef("opening attestation: %v", err)
+		}
+		rep, err := v.Verify(cmd.Context(), f, arts[0], arts[1:]...)
+		f.Close()
+		var ce *provenance.CheckError
+		switch {
+		case err == nil:
+			res.Verdict, res.Checks, res.Facts = rep.Verdict, rep.Checks, rep.Facts
+		case errors.As(err, &ce):
+			failed = true
+			res.Verdict, res.Checks, res.Facts, res.Error = provenance.StatusFail, ce.Report.Checks, ce.Report.Facts, err.Error()
+		default:
+			return usagef("%s: %v", att, err) // unreadable input
+		}
+		results = append(results, res)
+	}
+
+	out := cmd.OutOrStdout()
+	if o.Format == "json" {
+		verdict := provenance.StatusPass
+		if failed {
+			verdict = provenance.StatusFail
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Verdict provenance.Status `json:"verdict"`
+			Results []verifyResult    `json:"results"`
+		}{verdict, results}); err != nil {
+			return err
+		}
+	} else {
+		for i, r := range results {
+			if i > 0 {
+				fmt.Fprintln(out)
+			}
+			writeTextReport(out, r)
+		}
+	}
+	if failed {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+func readSignerKey(path string) (crypto.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return cryptoutils.UnmarshalPEMToPublicKey(b)
+}
+
+// writeTextReport prints a report a person reads at a glance.
+func writeTextReport(w io.Writer, r verifyResult) {
+	verdict := "PASS"
+	if r.Verdict != provenance.StatusPass {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "%s  %s (%s)\n", verdict, strings.Join(r.Artifacts, ", "), r.Attestation)
+	f := r.Facts
+	for _, s := range f.Subjects {
+		fmt.Fprintf(w, "  subject      %s sha256:%s\n", s.Name, s.SHA256)
+	}
+	if len(f.Signers) > 0 {
+		fmt.Fprintf(w, "  signed by    %s\n", strings.Join(f.Signers, ", "))
+	}
+	if f.BuilderID != "" {
+		fmt.Fprintf(w, "  builder      %s\n", f.BuilderID)
+	}
+	if f.TPMMode != "" {
+		fmt.Fprintf(w, "  TPM mode     %s\n", f.TPMMode)
+	}
+	if f.AKFingerprint != "" {
+		fmt.Fprintf(w, "  AK           %s (builder %s)\n", f.AKFingerprint, f.AKBuilder)
+	}
+	if m := f.IMA; m != nil {
+		if m.Present {
+			fmt.Fprintf(w, "  IMA          %d entries (%s), window [%d, %d): %d in build window; rules over %s scope: %d entries, %d excluded, %d violations\n",
+				m.LogEntries, m.Bank, m.WindowStart, m.WindowEnd, m.WindowEnd-m.WindowStart, m.Scope, m.InScope, m.Excluded, m.Violations)
+		} else {
+			fmt.Fprintf(w, "  IMA          no log\n")
+		}
+		for _, fd := range m.Findings {
+			fmt.Fprintf(w, "    ! %s\n", fd)
+		}
+		if m.FindingsTotal > len(m.Findings) {
+			fmt.Fprintf(w, "    ! ... %d more\n", m.FindingsTotal-len(m.Findings))
+		}
+	}
+	if f.FinishedOn != nil {
+		fmt.Fprintf(w, "  finished     %s\n", f.FinishedOn.UTC().Format("2006-01-02 15:04:05Z"))
+	}
+	fmt.Fprintln(w, "  checks")
+	for _, c := range r.Checks {
+		mark := map[provenance.Status]string{provenance.StatusPass: "ok  ", provenance.StatusFail: "FAIL", provenance.StatusSkipped: "--  "}[c.Status]
+		line := fmt.Sprintf("    %s %-16s %s", mark, c.Check, c.Detail)
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+		if c.Status == provenance.StatusFail {
+			fmt.Fprintf(w, "         expected: %s\n         found:    %s\n", c.Expected, c.Found)
+		}
+	}
+}

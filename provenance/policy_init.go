@@ -1,0 +1,298 @@
+package provenance
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"gopkg.in/yaml.v3"
+
+	"github.com/attest-build/attest-build/predicates"
+)
+
+// PolicyInitOptions configure InitPolicy.
+type PolicyInitOptions struct {
+	// Scope of the IMA rules: ScopeWindow (default) or ScopeBoot.
+	Scope IMAScope
+	// SignerKeys, when given, must verify the attestation's envelopes and
+	// become the policy's signers. Without them the signature is not checked
+	// and the policy names no signer (pass --key to verify).
+	SignerKeys []crypto.PublicKey
+	// Source names the attestation in the policy's header comment.
+	Source string
+	// Now stamps the header (default time.Now).
+	Now func() time.Time
+}
+
+// InitPolicy writes a starting policy (YAML, commented for review) from a
+// known-good attestation: its signer (when SignerKeys are given), its
+// attestation key, builder id and TPM mode, the PCR values of its end quote
+// (PCR 10 left out: it changes with every measurement) and every path
+// measured in the IMA scope with its digests.
+//
+// The attestation is checked first as Verify would, except that its
+// attestation key, builder id and TPM mode are taken from it and its
+// subjects are the artifacts: the quotes, the nonce, the boot and the IMA
+// replay must hold. A policy from a simulator or swtpm attestation accepts
+// that mode, and says so.
+func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptions) ([]byte, error) {
+	if opts.Scope == "" {
+		opts.Scope = ScopeWindow
+	}
+	if _, err := ParseIMAScope(string(opts.Scope)); err != nil {
+		return nil, err
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	boot := &Policy{
+		modes: []string{predicates.ModeDevice, predicates.ModeSwtpm, predicates.ModeSim},
+		ima: imaPolicy{
+			scope: opts.Scope, maxEntries: DefaultMaxIMAEntries, maxLogBytes: DefaultMaxIMALogBytes,
+			allowViolations: true, exact: map[string]map[string]bool{},
+		},
+	}
+	v := &Verifier{policy: boot, maxBytes: DefaultMaxAttestationBytes, maxSubjects: DefaultMaxSubjects, now: opts.Now, bootstrapUnsafe: true}
+	if len(opts.SignerKeys) > 0 {
+		keys, err := signerKeys(nil, opts.SignerKeys)
+		if err != nil {
+			return nil, err
+		}
+		if v.signers, v.envelopes, err = envelopeVerifier(keys); err != nil {
+			return nil, err
+		}
+	}
+	var paths []string
+	digests := map[string][]string{}
+	violations := 0
+	v.collect = func(m measurement) {
+		if m.violation {
+			violations++
+			return
+		}
+		if _, ok := digests[m.path]; !ok {
+			paths = append(paths, m.path)
+		}
+		for _, d := range digests[m.path] {
+			if d == m.digest {
+				return
+			}
+		}
+		digests[m.path] = append(digests[m.path], m.digest)
+	}
+	data, err := io.ReadAll(io.LimitReader(attestation, v.maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading attestation: %w", err)
+	}
+	vr, err := v.verify(ctx, data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("the reference attestation does not verify: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	w := &policyWriter{}
+	return w.write(vr, opts, hex.EncodeToString(sum[:]), paths, digests, violations)
+}
+
+// policyWriter builds the YAML document as a node tree, so that values are
+// quoted correctly and comments sit where a reviewer needs them.
+type policyWriter struct{}
+
+func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
+
+func quoted(v string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Value: v, Style: yaml.DoubleQuotedStyle}
+}
+
+func literal(v string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Value: v, Style: yaml.LiteralStyle}
+}
+
+func mapping(kv ...any) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	for i := 0; i+1 < len(kv); i += 2 {
+		k := scalar(kv[i].(string))
+		n.Content = append(n.Content, k, kv[i+1].(*yaml.Node))
+	}
+	return n
+}
+
+func seq(items ...*yaml.Node) *yaml.Node {
+	return &yaml.Node{Kind: yaml.SequenceNode, Content: items}
+}
+
+func flowSeq(items ...*yaml.Node) *yaml.Node {
+	return &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle, Content: items}
+}
+
+// comment sets the head comment of the key at key in mapping m.
+func comment(m *yaml.Node, key, text string) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content[i].HeadComment = text
+			return
+		}
+	}
+}
+
+func pemOf(pub crypto.PublicKey) (string, error) {
+	b, err := cryptoutils.MarshalPublicKeyToPEM(pub)
+	return string(b), err
+}
+
+func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA string, paths []string, digests map[string][]string, violations int) ([]byte, error) {
+	p := vr.pred
+	facts := vr.rep.report.Facts
+	mode := p.TPM.Mode
+
+	signers := seq()
+	for _, s := range vr.v.signers {
+		pemText, err := pemOf(s.pub)
+		if err != nil {
+			return nil, err
+		}
+		signers.Content = append(signers.Content, mapping("name", scalar("signer"), "fingerprint", scalar(s.fingerprint), "publicKey", literal(pemText)))
+	}
+	akPEM, err := pemOf(vr.ak.pub)
+	if err != nil {
+		return nil, err
+	}
+	builderName := "builder-" + strings.TrimPrefix(vr.ak.fingerprint, "sha256:")[:12]
+	builders := seq(mapping("name", scalar(builderName), "attestationKeys",
+		seq(mapping("fingerprint", scalar(vr.ak.fingerprint), "publicKey", literal(akPEM)))))
+
+	// PCRs of the end quote (verified), PCR 10 left out.
+	pcrs := mapping()
+	banks := map[string]*yaml.Node{}
+	var bankOrder []string
+	for _, v := range vr.quotes[1].PCRs {
+		if v.Index == imaPCR {
+			continue
+		}
+		b, ok := banks[v.Bank]
+		if !ok {
+			b = mapping()
+			banks[v.Bank] = b
+			bankOrder = append(bankOrder, v.Bank)
+		}
+		b.Content = append(b.Content, scalar(strconv.Itoa(v.Index)), quoted(hex.EncodeToString(v.Value)))
+	}
+	sort.Strings(bankOrder)
+	for _, b := range bankOrder {
+		pcrs.Content = append(pcrs.Content, scalar(b), banks[b])
+	}
+
+	allow := seq()
+	for _, path := range paths {
+		ds := seq()
+		ds.Style = yaml.FlowStyle
+		for _, d := range digests[path] {
+			if d == "" {
+				continue
+			}
+			ds.Content = append(ds.Content, scalar(d))
+		}
+		if len(ds.Content) == 0 {
+			continue // an entry without a file digest cannot be allowlisted
+		}
+		allow.Content = append(allow.Content, mapping("path", quoted(path), "digests", ds))
+	}
+	required := "true"
+	if !p.IMA.Present {
+		required = "false"
+	}
+	ima := mapping(
+		"required", scalar(required),
+		"scope", scalar(string(opts.Scope)),
+		"allowViolations", scalar(strconv.FormatBool(violations > 0)),
+		"allow", allow,
+		"exclude", flowSeq(),
+		"deny", flowSeq(),
+	)
+	if p.IMA.Present {
+		comment(ima, "required", "Kernel IMA evidence must be present.")
+	} else {
+		comment(ima, "required", "The reference attestation carries no IMA log ("+p.IMA.Reason+"): set true to demand one.")
+	}
+	comment(ima, "scope", "window: entries appended during the build; boot: every entry since boot.")
+	if violations > 0 {
+		comment(ima, "allowViolations", fmt.Sprintf("The reference log has %d violation(s) in scope, so they are allowed here: set false to refuse any.", violations))
+	} else {
+		comment(ima, "allowViolations", "IMA violations (files measured while open for write) are refused.")
+	}
+	comment(ima, "allow", fmt.Sprintf("Every path measured in scope (%d) with the digests seen. Tighten: remove what the build\nshould not run or read; widen with patterns (/usr/lib/**/*.so*); import Keylime\nruntime policies with keylimeRuntimePolicy: [FILE].", len(allow.Content)))
+	comment(ima, "exclude", "Paths whose measurements are not checked, e.g. [\"/var/log/**\"].")
+	comment(ima, "deny", "Paths that must never be measured, e.g. [\"/tmp/**\"] (executions or reads under /tmp).")
+
+	modes := flowSeq(scalar(mode))
+	builderIDs := seq(scalar(facts.BuilderID))
+	root := mapping(
+		"version", scalar(strconv.Itoa(PolicyVersion)),
+		"signers", signers,
+		"builders", builders,
+		"builderIds", builderIDs,
+		"tpmModes", modes,
+		"pcrs", pcrs,
+		"ima", ima,
+	)
+	source := opts.Source
+	if source == "" {
+		source = "an attestation"
+	}
+	root.HeadComment = fmt.Sprintf("attest-build trust policy (docs/policy.md), made by 'attest-build policy init'\nfrom %s (SHA-256 %s) on %s.\nIt trusts what that attestation shows: review every section before use.",
+		source, attSHA, opts.Now().UTC().Format(time.RFC3339))
+	if len(vr.v.signers) == 0 {
+		ids := strings.Join(uniqueNonEmpty(vr.keyIDs), ", ")
+		comment(root, "signers", "Keys whose DSSE signatures are trusted. The reference attestation was signed by key id\n"+orNone(ids)+" and NOT checked: add its public key here (publicKey or publicKeyFile),\nor pass --key to 'attest-build verify'.")
+	} else {
+		comment(root, "signers", "Keys whose DSSE signatures are trusted (the reference attestation verified with them).")
+	}
+	comment(root, "builders", "Trusted TPM attestation keys, grouped by builder; rename the builder.")
+	comment(root, "builderIds", "Accepted SLSA builder.id values.")
+	switch mode {
+	case predicates.ModeSim:
+		comment(root, "tpmModes", "WARNING: the reference attestation was made with the TPM SIMULATOR, so this policy accepts\nsim mode, which proves nothing about hardware. Use it for tests only; production: [device].")
+	case predicates.ModeSwtpm:
+		comment(root, "tpmModes", "WARNING: the reference attestation was made with swtpm (a software TPM), so this policy\naccepts swtpm mode, which proves nothing about hardware. Production: [device].")
+	default:
+		comment(root, "tpmModes", "Accepted TPM modes: device (a hardware or firmware TPM).")
+	}
+	comment(root, "pcrs", "Golden PCR values from the reference end quote (PCR 10, IMA's, changes with every\nmeasurement and is left out). Remove the PCRs that legitimately vary between builders.")
+	comment(root, "ima", "IMA rules.")
+	root.Content = append(root.Content, scalar("maxAge"), scalar("30d"))
+	root.Content[len(root.Content)-2].HeadComment = "Refuse attestations of builds that finished longer ago than this."
+	doc := &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("writing policy: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("writing policy: %w", err)
+	}
+	out := []byte(b.String())
+	// What we write must load: a generated policy that does not is a bug.
+	if _, err := ParsePolicy(out, "generated policy"); err != nil {
+		return nil, fmt.Errorf("the generated policy does not load (a bug): %w", err)
+	}
+	return out, nil
+}
+
+func uniqueNonEmpty(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,325 @@
+package provenance
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+)
+
+func testKeyPEM(t testing.TB) (string, *ecdsa.PrivateKey) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, err := cryptoutils.MarshalPublicKeyToPEM(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pemBytes), k
+}
+
+func indent(s, pad string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return pad + strings.Join(lines, "\n"+pad)
+}
+
+func basePolicy(t testing.TB) string {
+	t.Helper()
+	signer, _ := testKeyPEM(t)
+	ak, _ := testKeyPEM(t)
+	return `version: 1
+signers:
+  - name: release
+    publicKey: |
+` + indent(signer, "      ") + `
+builders:
+  - name: runner-1
+    attestationKeys:
+      - publicKey: |
+` + indent(ak, "          ") + `
+builderIds: [https://example.com/builder]
+`
+}
+
+func TestParsePolicyDefaults(t *testing.T) {
+	p, err := ParsePolicy([]byte(basePolicy(t)), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.modes) != 1 || p.modes[0] != "device" {
+		t.Errorf("modes = %v, want [device] by default", p.modes)
+	}
+	if !p.ima.required || p.ima.scope != ScopeWindow || p.ima.allowViolations {
+		t.Errorf("ima defaults = required %v scope %v violations %v, want true window false", p.ima.required, p.ima.scope, p.ima.allowViolations)
+	}
+	if p.ima.maxEntries != DefaultMaxIMAEntries {
+		t.Errorf("maxEntries = %d", p.ima.maxEntries)
+	}
+	if len(p.signers) != 1 || p.signers[0].name != "release" || !strings.HasPrefix(p.signers[0].fingerprint, "sha256:") {
+		t.Errorf("signers = %+v", p.signers)
+	}
+	if len(p.aks) != 1 || p.aks[0].name != "runner-1" {
+		t.Errorf("aks = %+v", p.aks)
+	}
+}
+
+func TestParsePolicyFull(t *testing.T) {
+	doc := basePolicy(t) + `tpmModes: [device, swtpm]
+maxAge: 30d
+pcrs:
+  sha256:
+    0: "` + strings.Repeat("ab", 32) + `"
+    7: "` + strings.Repeat("cd", 32) + `"
+  sha1:
+    0: "` + strings.Repeat("01", 20) + `"
+ima:
+  scope: boot
+  allowViolations: true
+  maxEntries: 5000
+  allow:
+    - path: /usr/bin/make
+      digests: [sha256:` + strings.Repeat("11", 32) + `, ` + strings.Repeat("22", 32) + `]
+    - path: /usr/lib/**/*.so*
+      digests: [` + strings.Repeat("33", 32) + `]
+  exclude: [/var/log/**]
+  deny: [/tmp/**]
+`
+	p, err := ParsePolicy([]byte(doc), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.maxAge.Hours() != 720 {
+		t.Errorf("maxAge = %v", p.maxAge)
+	}
+	if len(p.pcrs) != 3 || p.pcrs[0].bank != "sha1" || p.pcrs[1].index != 0 || p.pcrs[2].index != 7 {
+		t.Errorf("pcrs = %+v", p.pcrs)
+	}
+	if p.ima.scope != ScopeBoot || !p.ima.allowViolations || p.ima.maxEntries != 5000 {
+		t.Errorf("ima = %+v", p.ima)
+	}
+	if got := p.ima.exact["/usr/bin/make"]; !got["sha256:"+strings.Repeat("11", 32)] || !got["sha256:"+strings.Repeat("22", 32)] {
+		t.Errorf("exact = %v", got)
+	}
+	if len(p.ima.patterns) != 1 || !p.ima.patterns[0].re.MatchString("/usr/lib/x86_64-linux-gnu/libc.so.6") {
+		t.Errorf("pattern did not compile as expected: %+v", p.ima.patterns)
+	}
+}
+
+// TestParsePolicyErrors: each bad policy names the line and field at fault.
+func TestParsePolicyErrors(t *testing.T) {
+	base := basePolicy(t)
+	baseLines := strings.Count(base, "\n")
+	tests := []struct {
+		name      string
+		doc       string
+		line      int
+		field     string
+		errSubstr string // the human part of the message, for the reader of a failure
+	}{
+		{"unknown top-level field", base + "signer: x\n", baseLines + 1, "", "field signer not found"},
+		{"unknown nested field", base + "ima:\n  scopes: boot\n", baseLines + 2, "", "field scopes not found"},
+		{"wrong version", strings.Replace(base, "version: 1", "version: 2", 1), 1, "version", "want 1"},
+		{"bad mode", base + "tpmModes: [device, vm]\n", baseLines + 1, "tpmModes[1]", `"vm"`},
+		{"bad scope", base + "ima:\n  scope: build\n", baseLines + 2, "ima.scope", "window or boot"},
+		{"bad pcr hex", base + "pcrs:\n  sha256:\n    7: abcd\n", baseLines + 3, "pcrs.sha256.7", "32 bytes"},
+		{"bad bank", base + "pcrs:\n  md5:\n    7: abcd\n", baseLines + 2, "pcrs.md5", "unknown bank"},
+		{"pcr index", base + "pcrs:\n  sha1:\n    24: " + strings.Repeat("00", 20) + "\n", baseLines + 3, "pcrs.sha1.24", "outside"},
+		{"allow without digests", base + "ima:\n  allow:\n    - path: /bin/sh\n", baseLines + 3, "ima.allow[0].digests", "no digest"},
+		{"bad digest", base + "ima:\n  allow:\n    - path: /bin/sh\n      digests: [sha256:abcd]\n", baseLines + 4, "ima.allow[0].digests[0]", "needs 32 bytes"},
+		{"bad maxAge", base + "maxAge: soon\n", baseLines + 1, "maxAge", "duration"},
+		{"bad signer pem", strings.Replace(base, "-----BEGIN PUBLIC KEY-----", "-----BEGIN NONSENSE-----", 1), 4, "signers[0].publicKey", "PEM"},
+		{"builder without keys", base + "builders:\n  - name: x\n", baseLines + 2, "", "builders"},
+		{"type error", base + "ima:\n  maxEntries: many\n", baseLines + 2, "", "cannot unmarshal"},
+		{"yaml syntax", base + "ima: [\n", baseLines + 2, "", ""},
+		{"fingerprint mismatch", strings.Replace(base, "  - name: release\n", "  - name: release\n    fingerprint: sha256:00\n", 1), 4, "signers[0].fingerprint", "sha256:00"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParsePolicy([]byte(tc.doc), "p.yaml")
+			var pe *PolicyError
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v, want *PolicyError", err)
+			}
+			if !errors.Is(err, ErrPolicy) {
+				t.Errorf("errors.Is(err, ErrPolicy) = false")
+			}
+			if tc.name == "builder without keys" || tc.name == "yaml syntax" {
+				// yaml.v3 reports duplicate keys / syntax at its own line; it must be set.
+				if pe.Line == 0 {
+					t.Errorf("no line in %v", err)
+				}
+			} else if pe.Line != tc.line {
+				t.Errorf("line = %d, want %d (%v)", pe.Line, tc.line, err)
+			}
+			if tc.field != "" && pe.Field != tc.field {
+				t.Errorf("field = %q, want %q (%v)", pe.Field, tc.field, err)
+			}
+			if !strings.Contains(err.Error(), tc.errSubstr) {
+				t.Errorf("message %q lacks %q", err, tc.errSubstr)
+			}
+		})
+	}
+}
+
+func TestLoadPolicyKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	signer, _ := testKeyPEM(t)
+	ak, _ := testKeyPEM(t)
+	if err := os.WriteFile(filepath.Join(dir, "signer.pub"), []byte(signer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ak.pub"), []byte(ak), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	doc := "version: 1\nsigners:\n  - publicKeyFile: signer.pub\nbuilders:\n  - name: b\n    attestationKeys:\n      - publicKeyFile: ak.pub\n      - publicKeyFile: missing.pub\n"
+	path := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadPolicy(path)
+	var pe *PolicyError
+	if !errors.As(err, &pe) || pe.Line != 8 || pe.Field != "builders[0].attestationKeys[1].publicKeyFile" || pe.File != path {
+		t.Fatalf("err = %v (%+v), want line 8 builders[0].attestationKeys[1].publicKeyFile", err, pe)
+	}
+	doc = strings.Replace(doc, "      - publicKeyFile: missing.pub\n", "", 1)
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadPolicy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.signers) != 1 || len(p.aks) != 1 {
+		t.Fatalf("signers %d aks %d", len(p.signers), len(p.aks))
+	}
+}
+
+func TestGlob(t *testing.T) {
+	tests := []struct {
+		pattern string
+		match   []string
+		noMatch []string
+	}{
+		{"/tmp/**", []string{"/tmp/x", "/tmp/a/b/c"}, []string{"/tmp", "/tmpx/y", "/var/tmp/x"}},
+		{"/usr/lib/**/*.so*", []string{"/usr/lib/a.so", "/usr/lib/x/y/libz.so.1"}, []string{"/usr/lib64/a.so", "/usr/lib/x/a.txt"}},
+		{"/usr/bin/?cc", []string{"/usr/bin/gcc"}, []string{"/usr/bin/cc", "/usr/bin/g/c"}},
+		{"/etc/*.conf", []string{"/etc/a.conf"}, []string{"/etc/x/a.conf"}},
+		{"/a+b(c)", []string{"/a+b(c)"}, []string{"/aab(c)"}},
+	}
+	for _, tc := range tests {
+		re, err := globRegexp(tc.pattern)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.pattern, err)
+		}
+		for _, m := range tc.match {
+			if !re.MatchString(m) {
+				t.Errorf("%s should match %s", tc.pattern, m)
+			}
+		}
+		for _, m := range tc.noMatch {
+			if re.MatchString(m) {
+				t.Errorf("%s should not match %s", tc.pattern, m)
+			}
+		}
+	}
+}
+
+func TestIMARules(t *testing.T) {
+	d := func(b string) string { return "sha256:" + strings.Repeat(b, 32) }
+	doc := basePolicy(t) + `ima:
+  allow:
+    - path: /usr/bin/make
+      digests: [` + d("11") + `]
+    - path: /usr/lib/**
+      digests: [` + d("22") + `]
+  exclude: [/var/log/**]
+  deny: [/tmp/**]
+`
+	p, err := ParsePolicy([]byte(doc), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		m    measurement
+		rule string // "" = accepted
+	}{
+		{measurement{path: "/usr/bin/make", digest: d("11")}, ""},
+		{measurement{path: "/usr/bin/make", digest: d("22")}, "allowlist"},
+		{measurement{path: "/usr/lib/libc.so", digest: d("22")}, ""},
+		{measurement{path: "/usr/lib/libc.so", digest: d("11")}, "allowlist"},
+		{measurement{path: "/usr/bin/cc", digest: d("11")}, "allowlist"},
+		{measurement{path: "/var/log/x", digest: d("99")}, ""},
+		{measurement{path: "/tmp/evil", digest: d("11")}, "deny"},
+		{measurement{path: "/usr/bin/make", violation: true}, "violation"},
+	}
+	for _, tc := range tests {
+		ev := &imaEvaluation{p: &p.ima}
+		ev.add(tc.m)
+		got := ""
+		if len(ev.facts.Findings) > 0 {
+			got = ev.facts.Findings[0].Rule
+		}
+		if got != tc.rule {
+			t.Errorf("%+v: rule %q, want %q (%+v)", tc.m, got, tc.rule, ev.facts.Findings)
+		}
+	}
+}
+
+func TestKeylimeImport(t *testing.T) {
+	dir := t.TempDir()
+	kl := `{"meta":{"version":1,"generator":1,"timestamp":"2024"},"release":0,
+ "digests":{"/usr/bin/make":["` + strings.Repeat("11", 32) + `"],"boot_aggregate":["` + strings.Repeat("00", 32) + `"]},
+ "excludes":["/var/lib/.*","boot_aggregate2"],"keyrings":{},"ima":{"ignored_keyrings":[],"log_hash_alg":"sha1","dm_policy":null},
+ "ima-buf":{},"verification-keys":""}`
+	if err := os.WriteFile(filepath.Join(dir, "runtime.json"), []byte(kl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(path, []byte(basePolicy(t)+"ima:\n  keylimeRuntimePolicy: [runtime.json]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadPolicy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		m    measurement
+		rule string
+	}{
+		{measurement{path: "/usr/bin/make", digest: "sha256:" + strings.Repeat("11", 32)}, ""},
+		{measurement{path: "/usr/bin/make", digest: "sha256:" + strings.Repeat("12", 32)}, "allowlist"},
+		{measurement{path: "/var/lib/dpkg/x", digest: "sha256:" + strings.Repeat("12", 32)}, ""},
+		{measurement{path: "/usr/var/lib/x", digest: "sha256:" + strings.Repeat("12", 32)}, "allowlist"}, // re.match anchors at the start
+		{measurement{path: "/usr/bin/cc", digest: "sha256:" + strings.Repeat("11", 32)}, "allowlist"},
+	} {
+		ev := &imaEvaluation{p: &p.ima}
+		ev.add(tc.m)
+		got := ""
+		if len(ev.facts.Findings) > 0 {
+			got = ev.facts.Findings[0].Rule
+		}
+		if got != tc.rule {
+			t.Errorf("%+v: rule %q, want %q", tc.m, got, tc.rule)
+		}
+	}
+
+	for name, bad := range map[string]string{
+		"no meta":      `{"digests":{}}`,
+		"bad version":  `{"meta":{"version":7}}`,
+		"bad digest":   `{"meta":{"version":1},"digests":{"/a":["xyz"]}}`,
+		"python regex": `{"meta":{"version":1},"excludes":["(?<=a)b"]}`,
+		"not json":     `digests: []`,
+	} {
+		if _, err := ParseKeylimeRuntimePolicy([]byte(bad)); !errors.Is(err, ErrKeylime) {
+			t.Errorf("%s: err = %v, want ErrKeylime", name, err)
+		}
+	}
+}

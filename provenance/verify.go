@@ -1,0 +1,611 @@
+package provenance
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	intoto "github.com/in-toto/attestation/go/v1"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
+
+	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/tpm"
+)
+
+// Limits on the attestation file, checked before the work they bound.
+const (
+	DefaultMaxAttestationBytes = 256 << 20
+	DefaultMaxEnvelopes        = 16
+	DefaultMaxSignatures       = 8
+	DefaultMaxSubjects         = 1024
+)
+
+// Artifact is a file to verify: its name (for messages) and SHA-256.
+type Artifact struct {
+	Name   string
+	SHA256 [sha256.Size]byte
+}
+
+// ArtifactFromFile hashes the file at path.
+func ArtifactFromFile(path string) (Artifact, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Artifact{}, fmt.Errorf("reading artifact: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return Artifact{}, fmt.Errorf("hashing artifact %s: %w", path, err)
+	}
+	a := Artifact{Name: path}
+	h.Sum(a.SHA256[:0])
+	return a, nil
+}
+
+// Verifier verifies attestations against a policy. Build it with
+// NewVerifier; it is safe for concurrent use.
+type Verifier struct {
+	policy      *Policy
+	signers     []trustedKey
+	envelopes   *dsse.EnvelopeVerifier
+	maxBytes    int64
+	maxSubjects int
+	now         func() time.Time
+	// bootstrapUnsafe is set by InitPolicy only, which reads a reference
+	// attestation to write a policy from it: the signature is checked only
+	// when signer keys are given, the carried AK, builder id and TPM mode
+	// are taken as they are, and the artifacts are the subjects. The
+	// quotes, nonce, boot and IMA replay are checked as always.
+	bootstrapUnsafe bool
+	// collect, when set, receives every IMA entry in scope (InitPolicy).
+	collect func(measurement)
+}
+
+// VerifierOption configures NewVerifier.
+type VerifierOption func(*verifierConfig) error
+
+type verifierConfig struct {
+	extraSigners []crypto.PublicKey
+	maxBytes     int64
+	maxSubjects  int
+	now          func() time.Time
+}
+
+// WithSignerKeys trusts these DSSE signer keys in addition to the policy's.
+func WithSignerKeys(keys ...crypto.PublicKey) VerifierOption {
+	return func(c *verifierConfig) error {
+		for _, k := range keys {
+			if k == nil {
+				return fmt.Errorf("%w: nil signer key", ErrPolicy)
+			}
+		}
+		c.extraSigners = append(c.extraSigners, keys...)
+		return nil
+	}
+}
+
+// WithMaxAttestationBytes caps the attestation file (default
+// DefaultMaxAttestationBytes).
+func WithMaxAttestationBytes(n int64) VerifierOption {
+	return func(c *verifierConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: attestation size limit %d", ErrPolicy, n)
+		}
+		c.maxBytes = n
+		return nil
+	}
+}
+
+// WithMaxSubjects caps the subjects of a statement (default DefaultMaxSubjects).
+func WithMaxSubjects(n int) VerifierOption {
+	return func(c *verifierConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: subject limit %d", ErrPolicy, n)
+		}
+		c.maxSubjects = n
+		return nil
+	}
+}
+
+// WithClock sets the clock the maximum age is measured against (tests).
+func WithClock(now func() time.Time) VerifierOption {
+	return func(c *verifierConfig) error {
+		if now == nil {
+			return fmt.Errorf("%w: nil clock", ErrPolicy)
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// NewVerifier checks that the policy and options make a usable verifier: at
+// least one trusted signer key (the policy's or WithSignerKeys), at least one
+// trusted attestation key and one accepted builder id. Errors match
+// ErrPolicy.
+func NewVerifier(p *Policy, opts ...VerifierOption) (*Verifier, error) {
+	if p == nil {
+		return nil, fmt.Errorf("%w: no policy", ErrPolicy)
+	}
+	cfg := verifierConfig{maxBytes: DefaultMaxAttestationBytes, maxSubjects: DefaultMaxSubjects, now: time.Now}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	keys, err := signerKeys(p.signers, cfg.extraSigners)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no trusted signer key: name one under signers in the policy, or pass --key", ErrPolicy)
+	}
+	if len(p.aks) == 0 {
+		return nil, fmt.Errorf("%w: the policy names no trusted attestation key (builders[].attestationKeys)", ErrPolicy)
+	}
+	if len(p.builderIDs) == 0 {
+		return nil, fmt.Errorf("%w: the policy accepts no builder id (builderIds)", ErrPolicy)
+	}
+	uniq, ev, err := envelopeVerifier(keys)
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{policy: p, signers: uniq, envelopes: ev, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now}, nil
+}
+
+// signerKeys returns the policy's signer keys followed by extra ones.
+func signerKeys(policyKeys []trustedKey, extra []crypto.PublicKey) ([]trustedKey, error) {
+	keys := slices.Clone(policyKeys)
+	for i, k := range extra {
+		fp, err := tpm.Fingerprint(k)
+		if err != nil {
+			return nil, fmt.Errorf("%w: signer key %d: %w", ErrPolicy, i, err)
+		}
+		keys = append(keys, trustedKey{name: fp, pub: k, fingerprint: fp})
+	}
+	return keys, nil
+}
+
+// envelopeVerifier returns the distinct keys and a DSSE verifier that
+// accepts a signature by any of them (go-securesystemslib counts a key
+// once, so each appears once).
+func envelopeVerifier(keys []trustedKey) ([]trustedKey, *dsse.EnvelopeVerifier, error) {
+	seen := map[string]bool{}
+	var verifiers []dsse.Verifier
+	var uniq []trustedKey
+	for _, s := range keys {
+		if seen[s.fingerprint] {
+			continue
+		}
+		seen[s.fingerprint] = true
+		sv, err := signature.LoadDefaultVerifier(s.pub)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: signer key %s: %w", ErrPolicy, s.fingerprint, err)
+		}
+		verifiers = append(verifiers, &sigdsse.VerifierAdapter{SignatureVerifier: sv, Pub: s.pub, PubKeyID: s.fingerprint})
+		uniq = append(uniq, s)
+	}
+	ev, err := dsse.NewEnvelopeVerifier(verifiers...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
+	return uniq, ev, nil
+}
+
+// verification is the state of one Verify call: each field is set only once
+// the check that covers it has passed.
+type verification struct {
+	v         *Verifier
+	rep       *reporter
+	artifacts []Artifact
+	tpmStmt   *stmt
+	slsaStmt  *stmt
+	subjects  []predicates.Subject
+	pred      *predicates.TPMIMA
+	ak        trustedKey
+	keyIDs    []string              // the envelopes' key id hints
+	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
+	ima       *imaEvaluation        // set by ima-replay
+}
+
+// Verify reads one attestation file (DSSE envelopes, one per line) and
+// verifies it for the given artifacts against the policy. It returns the
+// report of a successful verification, or an error: a *CheckError (matching
+// ErrVerification) naming the first failed check with the expected and found
+// values and carrying the full report, or another error when attestation
+// could not be read.
+//
+// The checks, in order (AllChecks); nothing in the attestation is used before
+// the check that covers it has passed:
+//  1. envelope: the file is at most the size limit, holds 1 to
+//     DefaultMaxEnvelopes JSON DSSE envelopes (one per line), each with 1 to
+//     DefaultMaxSignatures signatures.
+//  2. signature: every envelope carries a signature that verifies, over the
+//     DSSE pre-authentication encoding, with a trusted signer key (the
+//     policy's signers and WithSignerKeys). Key ids are hints and ignored.
+//  3. statement: payloadType is application/vnd.in-toto+json; each payload is
+//     an in-toto Statement v1 (exact _type) that the in-toto bindings
+//     validate, with at most the subject limit; exactly one has the TPM/IMA
+//     predicateType and exactly one SLSA provenance v1; others are ignored.
+//  4. subjects: every subject has a SHA-256 digest and a unique name; each
+//     artifact's SHA-256 is among the TPM/IMA statement's subjects; the SLSA
+//     statement has the same subjects.
+//  5. builder: the SLSA predicate validates and its builder.id is accepted.
+//  6. predicate: the TPM/IMA predicate decodes and validates.
+//  7. tpm-mode: its TPM mode is accepted by the policy (device by default).
+//  8. attestation-key: its AK public key is one the policy trusts, and its
+//     TPMT_PUBLIC holds the same key. From here on the policy's key is used.
+//
+// and then verifyEvidence's checks (quotes, same boot, IMA log and replay,
+// golden PCRs, IMA rules, maximum age).
+func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact Artifact, more ...Artifact) (*Report, error) {
+	data, err := io.ReadAll(io.LimitReader(attestation, v.maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading attestation: %w", err)
+	}
+	vr, err := v.verify(ctx, data, append([]Artifact{artifact}, more...))
+	if err != nil {
+		return nil, err
+	}
+	rep := vr.rep.report
+	return &rep, nil
+}
+
+// verify runs every check and returns the state they established.
+func (v *Verifier) verify(ctx context.Context, data []byte, artifacts []Artifact) (*verification, error) {
+	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts}
+	steps := []func() error{
+		func() error { return vr.envelopesAndStatements(ctx, data) },
+		vr.checkSubjects,
+		vr.checkBuilder,
+		vr.checkPredicate,
+		vr.checkMode,
+		vr.checkAK,
+		func() error { return vr.verifyEvidence(ctx) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return vr, nil
+}
+
+// envelopesAndStatements runs the envelope, signature and statement checks.
+func (vr *verification) envelopesAndStatements(ctx context.Context, data []byte) error {
+	v := vr.v
+	if int64(len(data)) > v.maxBytes {
+		return vr.rep.fail(CheckEnvelope, ErrTooLarge, fmt.Sprintf("at most %d bytes", v.maxBytes), fmt.Sprintf("more than %d bytes", v.maxBytes))
+	}
+	type line struct {
+		no  int
+		env *dsse.Envelope
+	}
+	var envs []line
+	for i, l := range bytes.Split(data, []byte("\n")) {
+		l = bytes.TrimSpace(l)
+		if len(l) == 0 {
+			continue
+		}
+		if len(envs) == DefaultMaxEnvelopes {
+			return vr.rep.fail(CheckEnvelope, ErrTooLarge, fmt.Sprintf("at most %d envelopes", DefaultMaxEnvelopes), fmt.Sprintf("more (line %d)", i+1))
+		}
+		var env dsse.Envelope
+		if err := json.Unmarshal(l, &env); err != nil {
+			return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: line %d: %w", ErrMalformed, i+1, err), "a JSON DSSE envelope per line", fmt.Sprintf("line %d not one", i+1))
+		}
+		if n := len(env.Signatures); n == 0 || n > DefaultMaxSignatures {
+			return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: line %d", ErrMalformed, i+1), fmt.Sprintf("1 to %d signatures", DefaultMaxSignatures), fmt.Sprintf("%d", n))
+		}
+		envs = append(envs, line{no: i + 1, env: &env})
+	}
+	if len(envs) == 0 {
+		return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: no envelope", ErrMalformed), "at least one DSSE envelope", "an empty file")
+	}
+	vr.rep.pass(CheckEnvelope, fmt.Sprintf("%d envelope(s), %d bytes", len(envs), len(data)))
+
+	trusted := vr.trustedFingerprints()
+	bodies := make([][]byte, len(envs))
+	signers := map[string]bool{}
+	for i, l := range envs {
+		// Key ids are unsigned hints: clear them so that every trusted key is
+		// tried on every signature, and remember them for the message.
+		stripped := *l.env
+		stripped.Signatures = slices.Clone(l.env.Signatures)
+		var hints []string
+		for j := range stripped.Signatures {
+			hints = append(hints, orNone(stripped.Signatures[j].KeyID))
+			vr.keyIDs = append(vr.keyIDs, stripped.Signatures[j].KeyID)
+			stripped.Signatures[j].KeyID = ""
+		}
+		if vr.v.bootstrapUnsafe && len(vr.v.signers) == 0 {
+			body, err := l.env.DecodeB64Payload()
+			if err != nil {
+				return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: line %d payload: %w", ErrMalformed, l.no, err), "base64", "not base64")
+			}
+			bodies[i] = body
+			continue
+		}
+		accepted, body, err := vr.v.envelopes.VerifyAndDecode(ctx, &stripped)
+		if err != nil || len(accepted) == 0 {
+			reason := ErrUntrustedSigner
+			for _, h := range hints {
+				if slices.Contains(trusted, h) {
+					reason = ErrBadSignature // a trusted key's id, but the signature fails
+				}
+			}
+			return vr.rep.fail(CheckSignature, fmt.Errorf("line %d: %w", l.no, reason),
+				"a signature by one of "+strings.Join(trusted, ", "),
+				"signature(s) with key id "+strings.Join(hints, ", ")+" that verify with none of them")
+		}
+		for _, a := range accepted {
+			signers[vr.signerName(a.KeyID)] = true
+		}
+		bodies[i] = body
+	}
+	for s := range signers {
+		vr.rep.report.Facts.Signers = append(vr.rep.report.Facts.Signers, s)
+	}
+	sort.Strings(vr.rep.report.Facts.Signers)
+	if len(vr.v.signers) == 0 {
+		vr.rep.report.Checks = append(vr.rep.report.Checks, CheckResult{Check: CheckSignature, Status: StatusSkipped, Detail: "not checked (no signer key given)"})
+	} else {
+		vr.rep.pass(CheckSignature, "signed by "+strings.Join(vr.rep.report.Facts.Signers, ", "))
+	}
+
+	var tpmStmts, slsaStmts []*stmt
+	var other []string
+	for i, l := range envs {
+		if l.env.PayloadType != PayloadType {
+			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, l.no), PayloadType, l.env.PayloadType)
+		}
+		s, err := parseStatement(bodies[i], vr.v.maxSubjects)
+		if err != nil {
+			return vr.rep.fail(CheckStatement, fmt.Errorf("line %d: %w", l.no, err), "an in-toto Statement v1", "not one")
+		}
+		switch s.PredicateType {
+		case predicates.TPMIMAType:
+			tpmStmts = append(tpmStmts, s)
+		case SLSAProvenanceType:
+			slsaStmts = append(slsaStmts, s)
+		default:
+			other = append(other, s.PredicateType)
+		}
+	}
+	if len(tpmStmts) != 1 {
+		return vr.rep.fail(CheckStatement, fmt.Errorf("%w: predicateType", ErrWrongType), "exactly one statement of predicateType "+predicates.TPMIMAType, fmt.Sprintf("%d (other types: %s)", len(tpmStmts), orNone(strings.Join(other, ", "))))
+	}
+	if len(slsaStmts) != 1 {
+		return vr.rep.fail(CheckStatement, fmt.Errorf("%w: predicateType", ErrWrongType), "exactly one statement of predicateType "+SLSAProvenanceType, fmt.Sprintf("%d (other types: %s)", len(slsaStmts), orNone(strings.Join(other, ", "))))
+	}
+	vr.tpmStmt, vr.slsaStmt = tpmStmts[0], slsaStmts[0]
+	detail := "TPM/IMA and SLSA provenance v1"
+	if len(other) > 0 {
+		detail += "; ignored: " + strings.Join(other, ", ")
+	}
+	vr.rep.pass(CheckStatement, detail)
+	return nil
+}
+
+func (vr *verification) trustedFingerprints() []string {
+	out := make([]string, len(vr.v.signers))
+	for i, s := range vr.v.signers {
+		out[i] = s.fingerprint
+	}
+	return out
+}
+
+func (vr *verification) signerName(fp string) string {
+	for _, s := range vr.v.signers {
+		if s.fingerprint == fp && s.name != "" && s.name != fp {
+			return s.name + " (" + fp + ")"
+		}
+	}
+	return fp
+}
+
+// stmt is a statement whose envelope verified.
+type stmt struct {
+	PredicateType string
+	Subjects      []*intoto.ResourceDescriptor
+	Predicate     json.RawMessage
+}
+
+// parseStatement decodes an in-toto Statement v1. The predicate is kept as
+// raw JSON (the TPM/IMA one carries the IMA log: no second encoding of it);
+// the in-toto bindings validate the rest.
+func parseStatement(body []byte, maxSubjects int) (*stmt, error) {
+	var raw struct {
+		Type          string            `json:"_type"`
+		Subject       []json.RawMessage `json:"subject"`
+		PredicateType string            `json:"predicateType"`
+		Predicate     json.RawMessage   `json:"predicate"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if raw.Type != intoto.StatementTypeUri {
+		return nil, fmt.Errorf("%w: _type %q, want %q", ErrWrongType, raw.Type, intoto.StatementTypeUri)
+	}
+	if len(raw.Subject) > maxSubjects {
+		return nil, fmt.Errorf("%w: %d subjects, at most %d", ErrTooLarge, len(raw.Subject), maxSubjects)
+	}
+	s := &intoto.Statement{Type: raw.Type, PredicateType: raw.PredicateType}
+	for i, rs := range raw.Subject {
+		rd := &intoto.ResourceDescriptor{}
+		if err := protojson.Unmarshal(rs, rd); err != nil {
+			return nil, fmt.Errorf("%w: subject[%d]: %w", ErrMalformed, i, err)
+		}
+		s.Subject = append(s.Subject, rd)
+	}
+	if t := bytes.TrimSpace(raw.Predicate); len(t) > 0 && t[0] == '{' {
+		s.Predicate = &structpb.Struct{} // checked for presence here, decoded by its reader
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return &stmt{PredicateType: raw.PredicateType, Subjects: s.Subject, Predicate: raw.Predicate}, nil
+}
+
+// subjectsOf returns the statement's subjects, each with a SHA-256 digest
+// and a unique name, sorted by name.
+func subjectsOf(s *stmt) ([]predicates.Subject, error) {
+	out := make([]predicates.Subject, 0, len(s.Subjects))
+	for i, rd := range s.Subjects {
+		hx := rd.GetDigest()["sha256"]
+		d, err := hex.DecodeString(hx)
+		if err != nil || len(d) != sha256.Size {
+			return nil, fmt.Errorf("%w: subject[%d] %q has no sha256 digest", ErrMalformed, i, rd.GetName())
+		}
+		var sub predicates.Subject
+		sub.Name = rd.GetName()
+		copy(sub.SHA256[:], d)
+		out = append(out, sub)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	for i := 1; i < len(out); i++ {
+		if out[i].Name == out[i-1].Name {
+			return nil, fmt.Errorf("%w: subject name %q appears twice", ErrMalformed, out[i].Name)
+		}
+	}
+	return out, nil
+}
+
+func subjectList(ss []predicates.Subject) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = s.Name + "=sha256:" + hex.EncodeToString(s.SHA256[:])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (vr *verification) checkSubjects() error {
+	subs, err := subjectsOf(vr.tpmStmt)
+	if err != nil {
+		return vr.rep.fail(CheckSubjects, err, "subjects with unique names and sha256 digests", "not so")
+	}
+	if vr.v.bootstrapUnsafe {
+		vr.artifacts = nil
+		for _, s := range subs {
+			vr.artifacts = append(vr.artifacts, Artifact{Name: s.Name, SHA256: s.SHA256})
+		}
+	}
+	for _, a := range vr.artifacts {
+		if !slices.ContainsFunc(subs, func(s predicates.Subject) bool { return s.SHA256 == a.SHA256 }) {
+			return vr.rep.fail(CheckSubjects, fmt.Errorf("%w: %s", ErrSubjectMissing, a.Name),
+				"a subject with sha256:"+hex.EncodeToString(a.SHA256[:])+" ("+a.Name+")", subjectList(subs))
+		}
+	}
+	slsaSubs, err := subjectsOf(vr.slsaStmt)
+	if err != nil {
+		return vr.rep.fail(CheckSubjects, fmt.Errorf("SLSA statement: %w", err), "subjects with unique names and sha256 digests", "not so")
+	}
+	if !slices.Equal(subs, slsaSubs) {
+		return vr.rep.fail(CheckSubjects, ErrSubjectsMismatch, "SLSA subjects "+subjectList(subs), subjectList(slsaSubs))
+	}
+	vr.subjects = subs
+	for _, s := range subs {
+		vr.rep.report.Facts.Subjects = append(vr.rep.report.Facts.Subjects, VerifiedSubject{Name: s.Name, SHA256: hex.EncodeToString(s.SHA256[:])})
+	}
+	names := make([]string, len(vr.artifacts))
+	for i, a := range vr.artifacts {
+		names[i] = a.Name
+	}
+	vr.rep.pass(CheckSubjects, fmt.Sprintf("%s among %d subject(s)", strings.Join(names, ", "), len(subs)))
+	return nil
+}
+
+func (vr *verification) checkBuilder() error {
+	var prov slsa.Provenance
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(vr.slsaStmt.Predicate, &prov); err != nil {
+		return vr.rep.fail(CheckBuilder, fmt.Errorf("%w: SLSA predicate: %w", ErrMalformed, err), "SLSA provenance v1", "undecodable")
+	}
+	if err := prov.Validate(); err != nil {
+		return vr.rep.fail(CheckBuilder, fmt.Errorf("%w: SLSA predicate: %w", ErrMalformed, err), "valid SLSA provenance v1", "invalid")
+	}
+	id := prov.GetRunDetails().GetBuilder().GetId()
+	if !slices.Contains(vr.v.policy.builderIDs, id) && !vr.v.bootstrapUnsafe {
+		return vr.rep.fail(CheckBuilder, ErrBuilderID, "one of "+strings.Join(vr.v.policy.builderIDs, ", "), id)
+	}
+	vr.rep.report.Facts.BuilderID = id
+	vr.rep.pass(CheckBuilder, id)
+	return nil
+}
+
+func (vr *verification) checkPredicate() error {
+	var p predicates.TPMIMA
+	dec := json.NewDecoder(bytes.NewReader(vr.tpmStmt.Predicate))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return vr.rep.fail(CheckPredicate, fmt.Errorf("%w: %w", ErrMalformed, err), "a TPM/IMA predicate", "undecodable")
+	}
+	if err := p.Validate(); err != nil {
+		return vr.rep.fail(CheckPredicate, fmt.Errorf("%w: %w", ErrMalformed, err), "a valid TPM/IMA predicate", "invalid")
+	}
+	vr.pred = &p
+	vr.rep.pass(CheckPredicate, "")
+	return nil
+}
+
+func (vr *verification) checkMode() error {
+	mode := vr.pred.TPM.Mode
+	if !slices.Contains(vr.v.policy.modes, mode) && !vr.v.bootstrapUnsafe {
+		return vr.rep.fail(CheckTPMMode, ErrTPMMode, "one of "+strings.Join(vr.v.policy.modes, ", "), mode)
+	}
+	vr.rep.report.Facts.TPMMode = mode
+	vr.rep.pass(CheckTPMMode, mode)
+	return nil
+}
+
+func (vr *verification) checkAK() error {
+	ak := vr.pred.AttestationKey
+	pub, err := parsePublicKeyPEM([]byte(ak.PublicKeyPEM))
+	if err != nil {
+		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.publicKeyPem: %w", ErrMalformed, err), "a PEM public key", "undecodable")
+	}
+	fp, err := tpm.Fingerprint(pub)
+	if err != nil {
+		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: %w", ErrMalformed, err), "a PEM public key", "unusable")
+	}
+	aks := vr.v.policy.aks
+	if vr.v.bootstrapUnsafe {
+		aks = []trustedKey{{name: "reference", pub: pub, fingerprint: fp}}
+	}
+	i := slices.IndexFunc(aks, func(k trustedKey) bool { return k.fingerprint == fp })
+	if i < 0 {
+		fps := make([]string, len(aks))
+		for j, k := range aks {
+			fps[j] = k.fingerprint + " (" + k.name + ")"
+		}
+		return vr.rep.fail(CheckAttestationKey, ErrUntrustedAK, "one of "+strings.Join(fps, ", "), fp)
+	}
+	trusted := aks[i]
+	if err := sameKeyAsTPMTPublic(ak.TPMTPublic, trusted.pub); err != nil {
+		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.tpmtPublic: %w", ErrUntrustedAK, err), "the TPMT_PUBLIC of "+fp, "another key")
+	}
+	vr.ak = trusted
+	vr.rep.report.Facts.AKFingerprint = fp
+	vr.rep.report.Facts.AKBuilder = trusted.name
+	vr.rep.pass(CheckAttestationKey, fp+" (builder "+trusted.name+")")
+	return nil
+}
+
+func parsePublicKeyPEM(b []byte) (crypto.PublicKey, error) {
+	return cryptoutils.UnmarshalPEMToPublicKey(b)
+}

@@ -1,0 +1,339 @@
+package provenance_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/attest-build/attest-build/evidence"
+	"github.com/attest-build/attest-build/internal/realtest"
+	"github.com/attest-build/attest-build/provenance"
+)
+
+// realIMALog is a real kernel's IMA log, split into records.
+type realIMALog struct {
+	records [][]byte
+	entries []*evidence.Entry
+}
+
+// loadVMLog reads the vm-debian12-swtpm log: a real Debian 12 kernel's
+// IMA log (ima-ng, sha256 file digests, 49 entries, 1 violation).
+func loadVMLog(t testing.TB) realIMALog {
+	t.Helper()
+	path := filepath.Join(realtest.SharedDir(t), "realdata", "vm-debian12-swtpm", "binary_runtime_measurements")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return splitLog(t, raw)
+}
+
+// splitLog decodes a binary log into its entries and their raw records.
+func splitLog(t testing.TB, raw []byte) realIMALog {
+	t.Helper()
+	r, err := evidence.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l realIMALog
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.records = append(l.records, raw[e.Offset:e.Offset+int64(e.Len)])
+		l.entries = append(l.entries, e)
+	}
+	return l
+}
+
+// pcr10Extend extends PCR 10 of both banks with an entry's digests, as the
+// kernel does (a violation extends all 0xff).
+func pcr10Extend(t testing.TB, tr transport.TPM, e *evidence.Entry) {
+	t.Helper()
+	var digests []tpm2.TPMTHA
+	for _, b := range []struct {
+		bank evidence.Bank
+		alg  tpm2.TPMAlgID
+	}{{evidence.SHA1, tpm2.TPMAlgSHA1}, {evidence.SHA256, tpm2.TPMAlgSHA256}} {
+		d := e.TemplateDigest(b.bank)
+		if e.Violation() {
+			d = bytes.Repeat([]byte{0xff}, b.bank.Size())
+		}
+		digests = append(digests, tpm2.TPMTHA{HashAlg: b.alg, Digest: d})
+	}
+	_, err := tpm2.PCRExtend{
+		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(10), Auth: tpm2.PasswordAuth(nil)},
+		Digests:   tpm2.TPMLDigestValues{Digests: digests},
+	}.Execute(tr)
+	if err != nil {
+		t.Fatalf("extending PCR 10: %v", err)
+	}
+}
+
+// rig is a TPM the tests attest with: an opener for Attest and a way to
+// extend its PCR 10 between quotes.
+type rig struct {
+	open   provenance.TPMOpener
+	extend func(t testing.TB, entries []*evidence.Entry)
+}
+
+// attested is a good attestation made by the build library.
+type attested struct {
+	dir      string
+	att      string // the .intoto.jsonl file
+	artifact string
+	signer   *provenance.Signer
+	res      *provenance.Result
+}
+
+func newSigner(t testing.TB) *provenance.Signer {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := provenance.NewSigner(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// attestAround runs a build with provenance.Attest while the IMA log at
+// --ima-log holds log.records[:split] before the build and grows to all of
+// them during it, PCR 10 extended to match, as the kernel would.
+func attestAround(t testing.TB, r rig, log realIMALog, split int, content string) *attested {
+	t.Helper()
+	dir, flags := t.TempDir(), t.TempDir()
+	logPath := filepath.Join(flags, "binary_runtime_measurements")
+	appendRecords := func(from, to int) {
+		f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range log.records[from:to] {
+			if _, err := f.Write(rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		r.extend(t, log.entries[from:to])
+	}
+	appendRecords(0, split)
+	started, proceed := filepath.Join(flags, "started"), filepath.Join(flags, "go")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(started); err == nil {
+				appendRecords(split, len(log.records))
+				os.WriteFile(proceed, nil, 0o644)
+				return
+			}
+		}
+	}()
+	signer := newSigner(t)
+	script := `touch "$1"; while [ ! -e "$2" ]; do sleep 0.01; done; printf %s "$3" > out.bin`
+	res, err := provenance.Attest(context.Background(), provenance.Options{
+		Command: provenance.Command{Argv: []string{"sh", "-c", script, "sh", started, proceed, content}, Dir: dir,
+			Stdout: io.Discard, Stderr: io.Discard},
+		Signer: signer,
+		TPM:    r.open,
+		IMALog: logPath,
+	})
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &attested{dir: dir, att: res.Output, artifact: filepath.Join(dir, "out.bin"), signer: signer, res: res}
+}
+
+// policyFor makes a policy with policy init from the attestation, signed
+// by its signer, and applies edit to the YAML text.
+func policyFor(t testing.TB, a *attested, scope provenance.IMAScope, edit func(string) string) *provenance.Policy {
+	t.Helper()
+	f, err := os.Open(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := provenance.InitPolicy(context.Background(), f, provenance.PolicyInitOptions{Scope: scope, SignerKeys: []crypto.PublicKey{a.signer.PublicKey()}, Source: filepath.Base(a.att)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	if edit != nil {
+		text = edit(text)
+	}
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := provenance.LoadPolicy(path)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	return p
+}
+
+// verifyFile verifies the attestation bytes for the artifact file.
+func verifyBytes(t testing.TB, p *provenance.Policy, att []byte, artifact string, opts ...provenance.VerifierOption) (*provenance.Report, error) {
+	t.Helper()
+	v, err := provenance.NewVerifier(p, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := provenance.ArtifactFromFile(artifact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Verify(context.Background(), bytes.NewReader(att), a)
+}
+
+// wantCheck asserts that err is a *CheckError of the named check.
+func wantCheck(t testing.TB, err error, check provenance.Check) *provenance.CheckError {
+	t.Helper()
+	var ce *provenance.CheckError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a *CheckError of check %s", err, check)
+	}
+	if ce.Check != check {
+		t.Fatalf("failed check %s (%v), want %s", ce.Check, err, check)
+	}
+	if !errors.Is(err, provenance.ErrVerification) {
+		t.Fatalf("errors.Is(err, ErrVerification) = false")
+	}
+	if ce.Report == nil || ce.Report.Verdict != provenance.StatusFail {
+		t.Fatalf("no failing report with the error")
+	}
+	return ce
+}
+
+// envelopeJSON is a DSSE envelope as JSON.
+type envelopeJSON struct {
+	PayloadType string `json:"payloadType"`
+	Payload     string `json:"payload"`
+	Signatures  []struct {
+		KeyID string `json:"keyid"`
+		Sig   string `json:"sig"`
+	} `json:"signatures"`
+}
+
+// lines splits an attestation file into envelopes.
+func lines(t testing.TB, data []byte) []envelopeJSON {
+	t.Helper()
+	var out []envelopeJSON
+	for _, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var e envelopeJSON
+		if err := json.Unmarshal(l, &e); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func joinLines(t testing.TB, envs []envelopeJSON) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	for _, e := range envs {
+		j, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// statementOf decodes the payload of an envelope as a JSON object.
+func statementOf(t testing.TB, e envelopeJSON) map[string]any {
+	t.Helper()
+	body, err := base64.StdEncoding.DecodeString(e.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// resign re-encodes a statement and signs it with the signer: a trusted
+// signer that lies, which the TPM evidence must still catch.
+func resign(t testing.TB, s *provenance.Signer, st map[string]any) envelopeJSON {
+	t.Helper()
+	body, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := s.SignStatement(context.Background(), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e envelopeJSON
+	if err := json.Unmarshal(env, &e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// tpmIndex returns the index of the TPM/IMA envelope.
+func tpmIndex(t testing.TB, envs []envelopeJSON) int {
+	t.Helper()
+	for i, e := range envs {
+		if strings.Contains(statementOf(t, e)["predicateType"].(string), "tpm-ima") {
+			return i
+		}
+	}
+	t.Fatal("no TPM/IMA statement")
+	return -1
+}
+
+func flipB64(t testing.TB, s string, at int) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at < 0 {
+		at += len(b)
+	}
+	b[at] ^= 0x01
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func sha256hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func regexpQuote(s string) string { return regexp.QuoteMeta(s) }

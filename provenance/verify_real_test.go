@@ -1,0 +1,275 @@
+package provenance_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-tpm/tpm2"
+	"gopkg.in/yaml.v3"
+
+	"github.com/attest-build/attest-build/evidence"
+	"github.com/attest-build/attest-build/internal/realtest"
+	"github.com/attest-build/attest-build/internal/swtpmtest"
+	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/tpm"
+)
+
+func testKeyPair(t testing.TB) (string, *ecdsa.PrivateKey) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, err := tpm.PublicKeyPEM(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pemBytes), k
+}
+
+// flipResetCount flips a bit of clockInfo.resetCount in a TPMS_ATTEST
+// (magic 4, type 2, qualifiedSigner TPM2B, extraData TPM2B, clock 8, then
+// resetCount).
+func flipResetCount(t testing.TB, attestB64 string) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(attestB64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 6
+	off += 2 + int(binary.BigEndian.Uint16(b[off:]))
+	off += 2 + int(binary.BigEndian.Uint16(b[off:]))
+	off += 8
+	b[off+3] ^= 1
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// flipGzipPayload changes one byte of the second entry's template data in
+// a gzip-compressed binary log.
+func flipGzipPayload(t testing.TB, dataB64 string) string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(dataB64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := evidence.NewReader(bytes.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Next()
+	e, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log[e.Offset+int64(e.Len)-3] ^= 1 // inside the path of entry 1
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	zw.Write(log)
+	zw.Close()
+	return base64.StdEncoding.EncodeToString(out.Bytes())
+}
+
+func swtpmRig(t *testing.T) (rig, *swtpmtest.SWTPM) {
+	sw, open := swtpmSetup(t)
+	return rig{open: open, extend: func(t testing.TB, entries []*evidence.Entry) {
+		tp, err := tpm.Open(sw.Ref())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tp.Close()
+		for _, e := range entries {
+			pcr10Extend(t, tp.Transport(), e)
+		}
+	}}, sw
+}
+
+// editPolicy applies edit to the policy document as a YAML tree.
+func editPolicy(t testing.TB, edit func(m map[string]any)) func(string) string {
+	return func(doc string) string {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatal(err)
+		}
+		edit(m)
+		out, err := yaml.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+}
+
+// TestVerifySwtpm: attestations made by the build library on a real swtpm
+// around a real kernel's IMA log (vm-debian12-swtpm), verified against a
+// policy made by policy init; the tamper matrix; allowlist and Keylime
+// enforcement; a TPM reset between the quotes.
+func TestVerifySwtpm(t *testing.T) {
+	log := loadVMLog(t)
+	r, sw := swtpmRig(t)
+	a := attestAround(t, r, log, 30, "hello swtpm")
+	p := policyFor(t, a, provenance.ScopeBoot, func(doc string) string { return doc })
+
+	t.Run("tamper", func(t *testing.T) { runTamperMatrix(t, a, p) })
+
+	good, err := os.ReadFile(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A path measured by the real kernel, in the window.
+	victim := log.entries[40]
+	victimDigest := victim.FileDigestAlg + ":" + hex.EncodeToString(victim.FileDigest)
+
+	t.Run("allowlist entry removed names the path", func(t *testing.T) {
+		p := policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) {
+			ima := m["ima"].(map[string]any)
+			var kept []any
+			for _, it := range ima["allow"].([]any) {
+				if it.(map[string]any)["path"] != victim.Path {
+					kept = append(kept, it)
+				}
+			}
+			ima["allow"] = kept
+		}))
+		_, err := verifyBytes(t, p, good, a.artifact)
+		ce := wantCheck(t, err, provenance.CheckIMARules)
+		f := ce.Report.Facts.IMA.Findings
+		if len(f) == 0 || f[0].Path != victim.Path || f[0].Rule != "allowlist" {
+			t.Fatalf("findings %+v, want %s first", f, victim.Path)
+		}
+	})
+	t.Run("allowlisted digest removed names the path", func(t *testing.T) {
+		p := policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) {
+			for _, it := range m["ima"].(map[string]any)["allow"].([]any) {
+				if e := it.(map[string]any); e["path"] == victim.Path {
+					e["digests"] = []any{"sha256:" + sha256hex([]byte("another file"))}
+				}
+			}
+		}))
+		_, err := verifyBytes(t, p, good, a.artifact)
+		ce := wantCheck(t, err, provenance.CheckIMARules)
+		f := ce.Report.Facts.IMA.Findings
+		if len(f) != 1 || f[0].Path != victim.Path || f[0].Digest != victimDigest {
+			t.Fatalf("findings %+v, want exactly %s %s", f, victim.Path, victimDigest)
+		}
+	})
+
+	t.Run("keylime runtime policy", func(t *testing.T) {
+		digests := map[string][]string{}
+		for _, e := range log.entries {
+			if !e.Violation() && e.Path != "" {
+				digests[e.Path] = append(digests[e.Path], hex.EncodeToString(e.FileDigest))
+			}
+		}
+		write := func(d map[string][]string, excludes []string) string {
+			doc, _ := json.Marshal(map[string]any{
+				"meta": map[string]any{"version": 1, "generator": 1, "timestamp": "2025-01-01"}, "release": 0,
+				"digests": d, "excludes": excludes, "keyrings": map[string]any{},
+				"ima":     map[string]any{"ignored_keyrings": []any{}, "log_hash_alg": "sha1", "dm_policy": nil},
+				"ima-buf": map[string]any{}, "verification-keys": "",
+			})
+			path := filepath.Join(t.TempDir(), "runtime-policy.json")
+			if err := os.WriteFile(path, doc, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return path
+		}
+		withKeylime := func(path string) *provenance.Policy {
+			return policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) {
+				ima := m["ima"].(map[string]any)
+				delete(ima, "allow")
+				ima["keylimeRuntimePolicy"] = []any{path}
+			}))
+		}
+		if _, err := verifyBytes(t, withKeylime(write(digests, nil)), good, a.artifact); err != nil {
+			t.Fatalf("Keylime policy for the log: %v", err)
+		}
+		bad := map[string][]string{}
+		for k, v := range digests {
+			bad[k] = v
+		}
+		bad[victim.Path] = []string{sha256hex([]byte("another file"))}
+		_, err := verifyBytes(t, withKeylime(write(bad, nil)), good, a.artifact)
+		ce := wantCheck(t, err, provenance.CheckIMARules)
+		if f := ce.Report.Facts.IMA.Findings; len(f) != 1 || f[0].Path != victim.Path {
+			t.Fatalf("findings %+v, want %s", f, victim.Path)
+		}
+		// Keylime's excludes (regex, matched at the start of the path) skip it.
+		if _, err := verifyBytes(t, withKeylime(write(bad, []string{regexpQuote(victim.Path)})), good, a.artifact); err != nil {
+			t.Fatalf("excluded path still checked: %v", err)
+		}
+	})
+
+	t.Run("AK not in policy", func(t *testing.T) {
+		other, _ := testKeyPair(t)
+		p := policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) {
+			ak := m["builders"].([]any)[0].(map[string]any)["attestationKeys"].([]any)[0].(map[string]any)
+			ak["publicKey"] = other
+			delete(ak, "fingerprint")
+		}))
+		_, err := verifyBytes(t, p, good, a.artifact)
+		wantCheck(t, err, provenance.CheckAttestationKey)
+	})
+
+	t.Run("swtpm attestation vs a device-only policy", func(t *testing.T) {
+		p := policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) { m["tpmModes"] = []any{"device"} }))
+		_, err := verifyBytes(t, p, good, a.artifact)
+		wantCheck(t, err, provenance.CheckTPMMode)
+	})
+
+	t.Run("TPM reset between the quotes", func(t *testing.T) {
+		ioctl := realtest.LookPath(t, "swtpm_ioctl", "swtpm-tools")
+		if out, err := exec.Command(ioctl, "--unix", sw.Ctrl, "-i").CombinedOutput(); err != nil {
+			t.Fatalf("swtpm_ioctl -i: %v: %s", err, out)
+		}
+		tp, err := tpm.Open(sw.Ref()) // power-on: the platform sends TPM2_Startup(CLEAR), a TPM reset
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tpm2.Startup{StartupType: tpm2.TPMSUClear}.Execute(tp.Transport())
+		tp.Close()
+		if err != nil {
+			t.Fatalf("TPM2_Startup: %v", err)
+		}
+		b := attestAround(t, r, log, 30, "hello swtpm")
+		envsA, envsB := lines(t, good), lines(t, mustRead(t, b.att))
+		ia, ib := tpmIndex(t, envsA), tpmIndex(t, envsB)
+		stA, stB := statementOf(t, envsA[ia]), statementOf(t, envsB[ib])
+		predA, predB := stA["predicate"].(map[string]any), stB["predicate"].(map[string]any)
+		// B's end quote with A's start quote (and its nonce): before the reset.
+		predB["quotes"].(map[string]any)["start"] = quote(predA, "start")
+		predB["nonce"].(map[string]any)["start"] = predA["nonce"].(map[string]any)["start"]
+		envsB[ib] = resign(t, a.signer, stB)
+		envsB[1-ib] = resign(t, a.signer, statementOf(t, envsB[1-ib]))
+		_, err = verifyBytes(t, p, joinLines(t, envsB), b.artifact)
+		wantCheck(t, err, provenance.CheckSameBoot)
+	})
+}
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

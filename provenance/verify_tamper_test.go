@@ -1,0 +1,199 @@
+package provenance_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/tpm"
+)
+
+// tamperCase changes one thing in a good attestation. It returns the
+// changed file, and the artifact to present (or "" for the good one).
+type tamperCase struct {
+	name  string
+	check provenance.Check
+	is    error // a sentinel the error must match, or nil
+	edit  func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string)
+}
+
+// predicateEdit re-signs the TPM/IMA statement after edit changes its
+// predicate: the signer is trusted, so only the TPM evidence can catch it.
+func predicateEdit(edit func(t *testing.T, a *attested, pred map[string]any)) func(*testing.T, *attested, []envelopeJSON) ([]byte, string) {
+	return func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+		i := tpmIndex(t, envs)
+		st := statementOf(t, envs[i])
+		edit(t, a, st["predicate"].(map[string]any))
+		envs[i] = resign(t, a.signer, st)
+		return joinLines(t, envs), ""
+	}
+}
+
+func quote(pred map[string]any, which string) map[string]any {
+	return pred["quotes"].(map[string]any)[which].(map[string]any)
+}
+
+func imaOf(pred map[string]any) map[string]any { return pred["ima"].(map[string]any) }
+
+var tamperCases = []tamperCase{
+	{"DSSE signature", provenance.CheckSignature, provenance.ErrBadSignature, func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+		envs[0].Signatures[0].Sig = flipB64(t, envs[0].Signatures[0].Sig, -3)
+		return joinLines(t, envs), ""
+	}},
+	{"payload byte", provenance.CheckSignature, provenance.ErrBadSignature, func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+		i := tpmIndex(t, envs)
+		envs[i].Payload = flipB64(t, envs[i].Payload, 40)
+		return joinLines(t, envs), ""
+	}},
+	{"subject digest (re-signed, artifact B presented)", provenance.CheckNonce, tpm.ErrNonce, func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+		b := filepath.Join(t.TempDir(), "out.bin")
+		if err := os.WriteFile(b, []byte("artifact B"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for i := range envs { // both statements, so that their subjects agree
+			st := statementOf(t, envs[i])
+			st["subject"].([]any)[0].(map[string]any)["digest"] = map[string]any{"sha256": sha256hex([]byte("artifact B"))}
+			envs[i] = resign(t, a.signer, st)
+		}
+		return joinLines(t, envs), b
+	}},
+	{"predicateType (re-signed)", provenance.CheckStatement, provenance.ErrWrongType, func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+		i := tpmIndex(t, envs)
+		st := statementOf(t, envs[i])
+		st["predicateType"] = "https://github.com/attest-build/attest-build/predicates/tpm-ima/v9"
+		envs[i] = resign(t, a.signer, st)
+		return joinLines(t, envs), ""
+	}},
+	{"attestation key (re-signed)", provenance.CheckAttestationKey, provenance.ErrUntrustedAK, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		other, _ := testKeyPair(t)
+		pred["attestationKey"].(map[string]any)["publicKeyPem"] = other
+	})},
+	{"end quote attest bytes (re-signed)", provenance.CheckQuoteSignature, tpm.ErrSignature, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		q := quote(pred, "end")
+		q["attest"] = flipB64(t, q["attest"].(string), -5)
+	})},
+	{"start quote signature (re-signed)", provenance.CheckQuoteSignature, tpm.ErrSignature, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		q := quote(pred, "start")
+		q["signature"] = flipB64(t, q["signature"].(string), -2)
+	})},
+	{"start nonce (re-signed)", provenance.CheckNonce, tpm.ErrNonce, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		n := pred["nonce"].(map[string]any)
+		s := n["start"].(string)
+		n["start"] = flipHexChar(s)
+	})},
+	{"PCR value (re-signed)", provenance.CheckPCRDigest, tpm.ErrPCRDigest, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		pcrs := quote(pred, "end")["pcrs"].([]any)
+		p := pcrs[0].(map[string]any)
+		p["value"] = flipHexChar(p["value"].(string))
+	})},
+	{"resetCount byte in the start quote (re-signed)", provenance.CheckQuoteSignature, tpm.ErrSignature, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		q := quote(pred, "start")
+		q["attest"] = flipResetCount(t, q["attest"].(string))
+	})},
+	{"IMA log byte (re-signed)", provenance.CheckIMAReplay, nil, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		log := imaOf(pred)["log"].(map[string]any)
+		log["data"] = flipGzipPayload(t, log["data"].(string))
+	})},
+	{"window start (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		w := imaOf(pred)["window"].(map[string]any)
+		w["start"] = jsonInt(w["start"]) - 1
+	})},
+	{"window end (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		w := imaOf(pred)["window"].(map[string]any)
+		w["end"] = jsonInt(w["end"]) - 1
+	})},
+	{"artifact B presented", provenance.CheckSubjects, provenance.ErrSubjectMissing, func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+		b := filepath.Join(t.TempDir(), "b.bin")
+		if err := os.WriteFile(b, []byte("artifact B"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return joinLines(t, envs), b
+	}},
+	{"signed by an untrusted key", provenance.CheckSignature, provenance.ErrUntrustedSigner, func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+		other := newSigner(t)
+		for i := range envs {
+			envs[i] = resign(t, other, statementOf(t, envs[i]))
+		}
+		return joinLines(t, envs), ""
+	}},
+}
+
+// runTamperMatrix checks that the good attestation passes, then that each
+// change fails with its named check.
+func runTamperMatrix(t *testing.T, a *attested, p *provenance.Policy) {
+	good, err := os.ReadFile(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verifyBytes(t, p, good, a.artifact)
+	if err != nil {
+		t.Fatalf("the good attestation fails: %v", err)
+	}
+	for _, c := range rep.Checks {
+		if c.Status != provenance.StatusPass {
+			t.Errorf("good attestation: check %s is %s", c.Check, c.Status)
+		}
+	}
+	for _, tc := range tamperCases {
+		t.Run(tc.name, func(t *testing.T) {
+			changed, artifact := tc.edit(t, a, lines(t, good))
+			if artifact == "" {
+				artifact = a.artifact
+			}
+			_, err := verifyBytes(t, p, changed, artifact)
+			ce := wantCheck(t, err, tc.check)
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("err = %v, want errors.Is %v", err, tc.is)
+			}
+			if ce.Expected == "" || ce.Found == "" {
+				t.Errorf("failed check without expected/found: %+v", ce)
+			}
+			// Every check after the failed one is skipped, none passed.
+			after := false
+			for _, c := range ce.Report.Checks {
+				if c.Check == tc.check {
+					after = true
+					continue
+				}
+				if after && c.Status != provenance.StatusSkipped {
+					t.Errorf("check %s after the failure is %s", c.Check, c.Status)
+				}
+			}
+		})
+	}
+}
+
+func flipHexChar(s string) string {
+	c := "0"
+	if s[0] == '0' {
+		c = "1"
+	}
+	return c + s[1:]
+}
+
+func jsonInt(v any) int {
+	switch n := v.(type) {
+	case float64:
+		return int(n)
+	case interface{ Int64() (int64, error) }:
+		i, _ := n.Int64()
+		return int(i)
+	}
+	panic("not a number")
+}
+
+// policyWithout returns an edit that removes every line containing s.
+func policyWithout(s string) func(string) string {
+	return func(doc string) string {
+		var out []string
+		for _, l := range strings.Split(doc, "\n") {
+			if !strings.Contains(l, s) {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+}
