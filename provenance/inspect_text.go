@@ -203,13 +203,6 @@ func short(hex string) string {
 	return orNone(hex)
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return s
-}
-
 func quoteEmpty(ss []string) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
