@@ -3,8 +3,8 @@
 # not verify. Usage:
 #   examples/deploy.sh POLICY SIGNER_PUB ARTIFACT [ATTESTATION]
 # Exit status: 0 deployed; 1 verification failed (nothing deployed); 2 usage.
-# Set CROSSCHECK=1 to also check the end quote with tpm2_checkquote (tpm2-tools),
-# independently of attest-build.
+# Set CROSSCHECK=1 to also check the end quote with tpm2-tools (tpm2_checkquote,
+# tpm2_print), independently of attest-build.
 set -euo pipefail
 if [[ $# -lt 3 || $# -gt 4 ]]; then
 	echo "usage: $0 POLICY SIGNER_PUB ARTIFACT [ATTESTATION]" >&2
@@ -36,13 +36,21 @@ if [[ ${CROSSCHECK:-0} == 1 ]]; then
 	jq -r .attestationKey.publicKeyPem "$tmp/pred.json" >"$tmp/ak.pem"
 	jq -r .quotes.end.attest "$tmp/pred.json" | base64 -d >"$tmp/attest.bin"
 	jq -r .quotes.end.signature "$tmp/pred.json" | base64 -d >"$tmp/sig.bin"
-	jq -r '.quotes.end.pcrs[].value' "$tmp/pred.json" | tr -d '\n' | xxd -r -p >"$tmp/pcrs.bin"
-	bank=$(jq -r '[.quotes.end.pcrs[].bank] | unique | if length == 1 then .[0] else error("this cross-check handles quotes over one PCR bank") end' "$tmp/pred.json")
-	list=$(jq -r '[.quotes.end.pcrs[].index | tostring] | join(",")' "$tmp/pred.json")
-	tpm2_checkquote -u "$tmp/ak.pem" -m "$tmp/attest.bin" -s "$tmp/sig.bin" \
-		-f "$tmp/pcrs.bin" -l "$bank:$list" -g sha256 \
+	# tpm2_checkquote: the AK's signature over the quote, and the quote's
+	# nonce equal to the artifact's SHA-256.
+	tpm2_checkquote -u "$tmp/ak.pem" -m "$tmp/attest.bin" -s "$tmp/sig.bin" -g sha256 \
 		-q "$(sha256sum "$artifact" | cut -d' ' -f1)" >/dev/null
-	echo "tpm2_checkquote: the end quote verifies with the artifact's SHA-256 as its nonce"
+	# The carried PCR values are the ones the quote signed: their digest (the
+	# values concatenated in selection order, sha256 for a P-256 or RSA-SHA256
+	# AK) equals the quote's pcrDigest, as tpm2_print decodes it.
+	jq -r '.quotes.end.pcrs[].value' "$tmp/pred.json" | tr -d '\n' | xxd -r -p >"$tmp/pcrs.bin"
+	quoted=$(tpm2_print -t TPMS_ATTEST "$tmp/attest.bin" | awk '/pcrDigest:/ { print $2 }')
+	carried=$(sha256sum "$tmp/pcrs.bin" | cut -d' ' -f1)
+	if [[ $quoted != "$carried" ]]; then
+		echo "refusing to deploy: the carried PCR values (digest $carried) are not the quoted ones ($quoted)" >&2
+		exit 1
+	fi
+	echo "tpm2-tools: the end quote verifies with the artifact's SHA-256 as its nonce, over the carried PCR values"
 fi
 
 # 3. Deploy (replace with yours).
