@@ -1,14 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/tpm"
 	"github.com/spf13/cobra"
 )
@@ -115,7 +113,7 @@ func (o *tpmAKOptions) Exec(w io.Writer) error {
 		return err
 	}
 	if o.Out != "" {
-		if err := writeTPMFileAtomic(o.Out, ak.PEM(), 0o644); err != nil {
+		if err := provenance.WriteFileAtomic(o.Out, ak.PEM(), 0o644); err != nil {
 			return err
 		}
 	}
@@ -166,26 +164,6 @@ func (o *tpmInfoOptions) Exec(w io.Writer) error {
 	}
 	for _, c := range info.EKCerts {
 		fmt.Fprintf(w, "ek certificate:   NV 0x%08x, %s, %d bytes\n", c.Index, c.Kind, len(c.DER))
-	}
-	return nil
-}
-
-// writeTPMFileAtomic writes b to path through a temporary file in the same
-// folder and a rename, so readers never see a partial file.
-func writeTPMFileAtomic(path string, b []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	err = errors.Join(err, f.Chmod(mode), f.Sync(), f.Close())
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }
