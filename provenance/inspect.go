@@ -166,18 +166,6 @@ type ResourceSummary struct {
 	Digest map[string]string `json:"digest,omitempty"`
 }
 
-type inTotoSubjectRaw struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
-}
-
-type inTotoStatementRaw struct {
-	Type          string             `json:"_type"`
-	Subject       []inTotoSubjectRaw `json:"subject"`
-	PredicateType string             `json:"predicateType"`
-	Predicate     json.RawMessage    `json:"predicate"`
-}
-
 type slsaRaw struct {
 	BuildDefinition struct {
 		BuildType            string            `json:"buildType"`
@@ -271,7 +259,7 @@ func inspectEnvelope(line int, raw []byte, opts InspectOptions) (*EnvelopeSummar
 	if err != nil {
 		return nil, fail("payload", fmt.Errorf("not standard base64: %w", err))
 	}
-	var st inTotoStatementRaw
+	var st statementJSON
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return nil, fail("payload", fmt.Errorf("not an in-toto statement (JSON): %w", err))
 	}
