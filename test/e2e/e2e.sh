@@ -12,10 +12,12 @@
 #                                       the TPM starts as a copy of STATE (else a fresh one);
 #                                       the guest's /out lands in OUT/files, timings in OUT/times
 #
+# prepare also generates the build's signing key once (attest-build key generate):
+# WORK/keys/signer.key goes into the initramfs, WORK/keys/signer.pub is the
+# verifier's.
+#
 # Environment: E2E_WORK (cache and build folder, default test/e2e/.work),
-# E2E_MODE (who quotes in the guest: tpm2 = tpm2-tools, product = attest-build),
-# E2E_VM_TIMEOUT (seconds per boot, default 240), E2E_KEY (a signing key
-# prefix to put in the initramfs as /e2e/keys/signer.{key,pub}).
+# E2E_VM_TIMEOUT (seconds per boot, default 240).
 # Exit status: 0 ok, 1 failure, 2 usage, 3 a Debian package could not be fetched.
 # Nothing is installed into the host: packages are unpacked with dpkg -x.
 set -euo pipefail
@@ -82,6 +84,11 @@ cmd_prepare() {
 	t=$(now)
 	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$WORK/bin/attest-build" ./cmd/attest-build)
 	echo "go-build $(since "$t")" >>"$WORK/times"
+	if [ ! -f "$WORK/keys/signer.key" ]; then
+		mkdir -p "$WORK/keys"
+		# unencrypted: the guest signs unattended
+		ATTEST_BUILD_KEY_PASSWORD= "$WORK/bin/attest-build" key generate --out "$WORK/keys/signer" >/dev/null
+	fi
 
 	t=$(now)
 	build_initramfs
@@ -89,42 +96,19 @@ cmd_prepare() {
 	say "prepared: kernel $kpkg, initramfs $(du -h "$WORK/initrd.gz" | cut -f1)"
 }
 
-# copy_with_libs BIN... into the initramfs $R with every shared library they load.
-copy_with_libs() {
-	local l
-	for l in $(ldd "$@" 2>/dev/null | awk '/=>/{print $3} /ld-linux/{print $1}' | sort -u); do
-		case "$l" in
-		*/ld-linux*) cp -L "$l" "$R/lib64/" ;;
-		/*) cp -L "$l" "$R/lib/x86_64-linux-gnu/" ;;
-		esac
-	done
-}
-
 build_initramfs() {
 	R=$WORK/initramfs
 	rm -rf "$R"
-	mkdir -p "$R"/{bin,usr/bin,proc,sys,dev,tmp,out,lib64,lib/x86_64-linux-gnu,e2e}
+	mkdir -p "$R"/{bin,usr/bin,proc,sys,dev,tmp,out,e2e/keys}
 	cp "$WORK/busybox/bin/busybox" "$R/bin/busybox"
 	local a
 	for a in $("$R/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$R/bin/$a"; done
 	cp "$WORK/bin/attest-build" "$R/usr/bin/attest-build"
-	# tpm2-tools: the guest's independent TPM client (quotes while the product's
-	# build wrapper is not there yet). It loads its TCTI with dlopen.
-	if [ "${E2E_TPM2_TOOLS:-1}" = 1 ]; then
-		local tcti=/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0
-		cp /usr/bin/tpm2 "$R/usr/bin/tpm2"
-		cp -L "$tcti" "$R/lib/x86_64-linux-gnu/"
-		copy_with_libs /usr/bin/tpm2 "$tcti"
-	fi
 	cp "$HERE/guest/init" "$R/init"
 	cp "$HERE/guest/scenario.sh" "$R/e2e/scenario.sh"
 	cp -a "$HERE/project" "$R/project"
 	rm -rf "$R/project/out" "$R/project/build"
-	if [ -n "${E2E_KEY:-}" ]; then
-		mkdir -p "$R/e2e/keys"
-		cp "$E2E_KEY.key" "$R/e2e/keys/signer.key"
-		cp "$E2E_KEY.pub" "$R/e2e/keys/signer.pub"
-	fi
+	cp "$WORK/keys/signer.key" "$R/e2e/keys/signer.key"
 	chmod +x "$R/init" "$R/e2e/scenario.sh"
 	mknod "$R/dev/console" c 5 1
 	(cd "$R" && find . -print0 | cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 >"$WORK/initrd.gz.tmp"
@@ -174,7 +158,7 @@ cmd_boot() {
 	local t0 kargs
 	t0=$(now)
 	kargs="console=ttyS0 ima_policy=tcb ima_template=ima-ng ima_hash=sha256 rootfstype=ramfs panic=-1"
-	kargs="$kargs e2e.scenario=$scenario e2e.mode=${E2E_MODE:-tpm2}"
+	kargs="$kargs e2e.scenario=$scenario"
 	qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 1024 -nographic -no-reboot \
 		-serial mon:stdio -serial file:"$out/ttyS1.out" \
 		-kernel "$vmlinuz" -initrd "$WORK/initrd.gz" -append "$kargs" \

@@ -5,18 +5,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/attest-build/attest-build/internal/realtest"
+	"github.com/attest-build/attest-build/provenance"
 )
 
 // scenarios are the guest workloads of guest/scenario.sh, one boot each.
@@ -31,6 +32,7 @@ type harness struct {
 	script string
 	work   string // cache folder shared by runs (git-ignored)
 	bin    string // the static attest-build that is in the initramfs
+	key    string // the build's signing key: key.pub for the verifier, key.key in the initramfs
 	runDir string // this run's boots
 	ctx    context.Context
 }
@@ -40,6 +42,7 @@ type boot struct {
 	scenario string
 	files    string
 	secs     time.Duration
+	att      *attestation // the attestation the build wrote
 }
 
 func (b *boot) path(name string) string { return filepath.Join(b.files, name) }
@@ -73,7 +76,6 @@ func newHarness(t *testing.T) *harness {
 		{"qemu-system-x86_64", "qemu-system-x86"},
 		{"swtpm", "swtpm"},
 		{"swtpm_setup", "swtpm-tools"},
-		{"tpm2", "tpm2-tools"},
 		{"tpm2_checkquote", "tpm2-tools"},
 		{"evmctl", "ima-evm-utils"},
 		{"cpio", "cpio"},
@@ -90,6 +92,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	h := &harness{script: script, work: filepath.Join(filepath.Dir(script), ".work"), ctx: t.Context()}
 	h.bin = filepath.Join(h.work, "bin", "attest-build")
+	h.key = filepath.Join(h.work, "keys", "signer")
 	if err := os.MkdirAll(h.work, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +160,7 @@ func (h *harness) boot(t *testing.T, scenario, tpmState string) *boot {
 	}
 	t.Logf("boot %s: %.1fs to poweroff; guest uptime at /init %ss, at end %ss", scenario, b.secs.Seconds(),
 		strings.TrimSpace(string(b.read(t, "uptime-init"))), strings.TrimSpace(string(b.read(t, "uptime-end"))))
+	b.att = readAttestation(t, b.path("app.bin.intoto.jsonl"))
 	return b
 }
 
@@ -168,8 +172,11 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// TestRealKernel boots Debian's kernel with IMA and swtpm once per scenario
-// and checks what each build left, on the host, with independent tools.
+// TestRealKernel boots Debian's kernel with IMA and swtpm once per scenario;
+// in each boot attest-build wraps the build on the kernel's /dev/tpmrm0. On
+// the host, attest-build verify checks each artifact under a policy made
+// from the good build, and independent tools check the attestations' quotes
+// (tpm2_checkquote) and carried IMA logs (evmctl).
 func TestRealKernel(t *testing.T) {
 	h := newHarness(t)
 	state := h.tpm(t)
@@ -177,69 +184,122 @@ func TestRealKernel(t *testing.T) {
 	for _, s := range scenarios {
 		boots[s] = h.boot(t, s, state)
 	}
+	good := boots["good"]
+
+	// The policy for this build: policy init from the good attestation, with
+	// the signer's key; the artifact's own entry (measured when attest-build
+	// hashes it) is excluded, since its digest changes with every build.
+	dir := t.TempDir()
+	initial, policy := filepath.Join(dir, "init.yaml"), filepath.Join(dir, "policy.yaml")
+	h.attestBuild(t, "policy", "init", "--from", good.att.path, "--key", h.key+".pub", "-o", initial)
+	h.writePolicy(t, initial, policy, map[string]any{"exclude": []string{"/project/out/app.bin"}})
+
+	// What verify says of each boot's artifact under that policy.
+	verdicts := map[string]struct {
+		code     int
+		failAt   provenance.Check // "": every check passes
+		findings []provenance.IMAFinding
+	}{
+		"good":       {0, "", nil},
+		"disallowed": {1, provenance.CheckIMARules, []provenance.IMAFinding{{Path: "/tmp/fetch-deps.sh", Digest: "sha256:" + disallowedDigest(), Rule: "allowlist"}}},
+		// A violation entry carries an all-zero file digest.
+		"violation": {1, provenance.CheckIMARules, []provenance.IMAFinding{{Path: "/project/out/build.log", Digest: "sha256:" + strings.Repeat("00", sha256.Size), Rule: "violation"}}},
+	}
+	for _, s := range scenarios {
+		b, want := boots[s], verdicts[s]
+		t.Run(s+"/verify", func(t *testing.T) {
+			code, r := h.verify(t, policy, b.att.path, b.path("app.bin"))
+			if code != want.code {
+				t.Errorf("verify exit status %d, want %d (%s)", code, want.code, r.Error)
+			}
+			wantChecks(t, r, want.failAt)
+			checkFacts(t, b, r)
+			if got := r.Facts.IMA.Findings; !sameFindings(got, want.findings) || r.Facts.IMA.FindingsTotal != len(want.findings) {
+				t.Errorf("IMA findings (%d in all):\n%+v\nwant:\n%+v", r.Facts.IMA.FindingsTotal, got, want.findings)
+			}
+		})
+	}
+	t.Run("violation/allowViolations", func(t *testing.T) {
+		allow := filepath.Join(t.TempDir(), "allow-violations.yaml")
+		h.writePolicy(t, policy, allow, map[string]any{"allowViolations": true})
+		b := boots["violation"]
+		code, r := h.verify(t, allow, b.att.path, b.path("app.bin"))
+		if code != 0 {
+			t.Errorf("verify with allowViolations: true: exit status %d (%s)", code, r.Error)
+		}
+		wantChecks(t, r, "")
+		checkFacts(t, b, r)
+		if r.Facts.IMA.Violations != 1 {
+			t.Errorf("verify counted %d violations in scope, want 1", r.Facts.IMA.Violations)
+		}
+	})
+	t.Run("cross-boot", func(t *testing.T) {
+		// The good boot's attestation with the disallowed boot's artifact.
+		other := boots["disallowed"]
+		if good.artifactDigest(t) == other.artifactDigest(t) {
+			t.Fatal("two boots built identical artifacts; the build id should differ")
+		}
+		code, r := h.verify(t, policy, good.att.path, other.path("app.bin"))
+		if code != 1 {
+			t.Errorf("verify of another boot's artifact: exit status %d, want 1", code)
+		}
+		wantChecks(t, r, provenance.CheckSubjects)
+		// Independently: the end quote's nonce is the good artifact's digest only.
+		a := good.att
+		q := a.writeQuote(t, t.TempDir(), "end", a.tpmima.Quotes.End)
+		if out, err := checkQuoteRun(q, other.artifactDigest(t)); err == nil {
+			t.Errorf("tpm2_checkquote accepted the good boot's end quote with the disallowed boot's artifact digest:\n%s", out)
+		}
+	})
 
 	for _, s := range scenarios {
 		b := boots[s]
 		t.Run(s+"/checkquote", func(t *testing.T) {
-			checkQuote(t, b, "start", strings.TrimSpace(string(b.read(t, "start.nonce"))))
-			checkQuote(t, b, "end", b.artifactDigest(t))
+			a := b.att
+			dir := t.TempDir()
+			checkQuote(t, a.writeQuote(t, dir, "start", a.tpmima.Quotes.Start), a.tpmima.Nonce.Start)
+			quoted := checkQuote(t, a.writeQuote(t, dir, "end", a.tpmima.Quotes.End), b.artifactDigest(t))
+			if !bytes.Equal(quoted, a.endPCR10(t)) {
+				t.Errorf("tpm2_checkquote's PCR 10 %x differs from the predicate's %x", quoted, a.endPCR10(t))
+			}
 		})
 		t.Run(s+"/evmctl", func(t *testing.T) {
-			quoted := checkQuote(t, b, "end", b.artifactDigest(t))
+			a := b.att
+			dir := t.TempDir()
+			carried := filepath.Join(dir, "ima.log")
+			if err := os.WriteFile(carried, a.imaLog(t), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// The end quote's PCR 10, as tpm2_checkquote verified it.
+			quoted := checkQuote(t, a.writeQuote(t, dir, "end", a.tpmima.Quotes.End), b.artifactDigest(t))
 			// evmctl refuses a log with violations unless told to ignore them
 			// (then it replays them as the kernel extends them, 0xff...).
 			violations := s == "violation"
-			quotedPCRs := "sha256," + writePCR10(t, b.files, quoted)
+			quotedPCRs := "sha256," + writePCR10(t, dir, quoted)
 			if violations {
-				if out, err := evmctlRun(b, false, quotedPCRs); err == nil {
+				if out, err := evmctlRun(carried, false, quotedPCRs); err == nil {
 					t.Fatalf("evmctl accepted a log with a violation without --ignore-violations:\n%s", out)
 				}
 			}
-			// The log read after the end quote replays to the quoted PCR 10 ...
-			evmctl(t, b, violations, quotedPCRs)
-			// ... and, in both banks, to the PCRs the guest read from sysfs right after it.
-			evmctl(t, b, violations, "sha256,"+b.path("pcr-sha256"), "sha1,"+b.path("pcr-sha1"))
+			// The log carried in the attestation replays to the quoted PCR 10 ...
+			evmctl(t, carried, violations, quotedPCRs)
+			// ... and, in both banks, to the PCRs the guest read from sysfs after
+			// attest-build ended: it is the kernel's whole log, which the guest read too.
+			evmctl(t, carried, violations, "sha256,"+b.path("pcr-sha256"), "sha1,"+b.path("pcr-sha1"))
+			if !bytes.Equal(a.imaLog(t), b.read(t, "binary_runtime_measurements")) {
+				t.Errorf("the IMA log carried in the attestation differs from the kernel's, read after the build")
+			}
 			// A PCR 10 the log does not lead to must fail: evmctl is really comparing.
 			wrong := bytes.Clone(quoted)
 			wrong[0] ^= 1
-			if out, err := evmctlRun(b, violations, "sha256,"+writePCR10(t, t.TempDir(), wrong)); err == nil {
+			if out, err := evmctlRun(carried, violations, "sha256,"+writePCR10(t, dir, wrong)); err == nil {
 				t.Fatalf("evmctl accepted a PCR 10 the log does not replay to:\n%s", out)
 			}
 		})
 	}
 
-	for _, s := range scenarios {
-		b := boots[s]
-		t.Run(s+"/attest-build-ima-replay", func(t *testing.T) {
-			// The product's replay of the real kernel's log gives the sysfs PCR 10 in
-			// both banks, and the end quote's PCR 10 is reached by the whole log.
-			for _, bank := range []string{"sha1", "sha256"} {
-				got := strings.TrimSpace(h.attestBuild(t, "ima", "replay", "--log", b.path("binary_runtime_measurements"), "--bank", bank))
-				if want := sysfsPCR10(t, b, bank); got != want {
-					t.Errorf("attest-build ima replay --bank %s = %s, sysfs PCR 10 = %s", bank, got, want)
-				}
-			}
-			quoted := checkQuote(t, b, "end", b.artifactDigest(t))
-			got := strings.TrimSpace(h.attestBuild(t, "ima", "replay", "--log", b.path("binary_runtime_measurements"),
-				"--bank", "sha256", "--match", hex.EncodeToString(quoted)))
-			if want := fmt.Sprint(asciiLog(t, b).entries); got != want {
-				t.Errorf("attest-build ima replay --match (end quote's PCR 10) = %s entries, the log has %s", got, want)
-			}
-		})
-		t.Run(s+"/attest-build-tpm", func(t *testing.T) {
-			info := string(b.read(t, "product-tpm-info.txt"))
-			for _, want := range []string{"/dev/tpmrm0 (device)", "sha1, sha256"} {
-				if !strings.Contains(info, want) {
-					t.Errorf("attest-build tpm info in the guest does not say %q:\n%s", want, info)
-				}
-			}
-			if blk, _ := pem.Decode(b.read(t, "product-ak.pem")); blk == nil || blk.Type != "PUBLIC KEY" {
-				t.Errorf("attest-build tpm ak --out wrote no PEM public key")
-			}
-		})
-	}
 	t.Run("good/measured", func(t *testing.T) {
-		log := asciiLog(t, boots["good"])
+		log := asciiLog(t, good)
 		for _, path := range []string{"/project/build.sh", "/project/tools/configure.sh", "/project/tools/cc.sh",
 			"/project/tools/ld.sh", "/project/src/main.c", "/project/src/greet.c", "/project/out/build.log", "/project/out/app.bin"} {
 			if _, ok := log.digest(path); !ok {
@@ -254,12 +314,11 @@ func TestRealKernel(t *testing.T) {
 		}
 	})
 	t.Run("disallowed/measured", func(t *testing.T) {
-		sum := sha256.Sum256([]byte(disallowedScript))
 		got, ok := asciiLog(t, boots["disallowed"]).digest("/tmp/fetch-deps.sh")
 		if !ok {
 			t.Fatal("IMA log of the disallowed build has no entry for /tmp/fetch-deps.sh")
 		}
-		if want := hex.EncodeToString(sum[:]); got != want {
+		if want := disallowedDigest(); got != want {
 			t.Errorf("IMA digest of /tmp/fetch-deps.sh = %s, want %s (sha256 of the script)", got, want)
 		}
 	})
@@ -271,32 +330,50 @@ func TestRealKernel(t *testing.T) {
 		// The log is measured as well, with the content the good build's read had:
 		// only the violation sets the two runs apart.
 		got, _ := log.digest("/project/out/build.log")
-		want, _ := asciiLog(t, boots["good"]).digest("/project/out/build.log")
+		want, _ := asciiLog(t, good).digest("/project/out/build.log")
 		if got == "" || got != want {
 			t.Errorf("IMA digest of /project/out/build.log: violation boot %q, good boot %q; want equal", got, want)
 		}
 	})
-	t.Run("cross-boot/checkquote", func(t *testing.T) {
-		// The good boot's end quote must not verify with another boot's artifact.
-		good, other := boots["good"], boots["disallowed"]
-		if good.artifactDigest(t) == other.artifactDigest(t) {
-			t.Fatal("two boots built identical artifacts; the build id should differ")
-		}
-		if out, err := checkQuoteRun(good, "end", other.artifactDigest(t)); err == nil {
-			t.Fatalf("tpm2_checkquote accepted the good boot's end quote with the disallowed boot's artifact digest:\n%s", out)
-		}
-	})
-	t.Run("same-ak", func(t *testing.T) {
-		want := boots["good"].read(t, "ak.pem")
-		wantProduct := boots["good"].read(t, "product-ak.pem")
-		for _, s := range scenarios[1:] {
-			if got := boots[s].read(t, "ak.pem"); !bytes.Equal(got, want) {
-				t.Errorf("boot %s has another attestation key than boot good; a policy could not trust both", s)
-			}
-			if got := boots[s].read(t, "product-ak.pem"); !bytes.Equal(got, wantProduct) {
-				t.Errorf("boot %s: attest-build tpm ak gave another key than in boot good", s)
-			}
-		}
+}
+
+// disallowedDigest is the hex SHA-256 of disallowedScript.
+func disallowedDigest() string {
+	sum := sha256.Sum256([]byte(disallowedScript))
+	return hex.EncodeToString(sum[:])
+}
+
+// checkFacts asserts the facts every verification of boot b establishes up
+// to the IMA rules: the artifact as the one subject, the TPM device, the AK
+// the attestation carries, and the IMA window.
+func checkFacts(t *testing.T, b *boot, r verifyResult) {
+	t.Helper()
+	a := b.att
+	f := r.Facts
+	if want := []provenance.VerifiedSubject{{Name: "out/app.bin", SHA256: b.artifactDigest(t)}}; !slices.Equal(f.Subjects, want) {
+		t.Errorf("verified subjects %+v, want %+v", f.Subjects, want)
+	}
+	if f.TPMMode != "device" {
+		t.Errorf("verified TPM mode %q, want device (the kernel's /dev/tpmrm0)", f.TPMMode)
+	}
+	if f.AKFingerprint != a.tpmima.AttestationKey.Fingerprint {
+		t.Errorf("verified AK %s, the attestation carries %s", f.AKFingerprint, a.tpmima.AttestationKey.Fingerprint)
+	}
+	m := f.IMA
+	if m == nil || !m.Present || m.Bank != "sha256" || m.Scope != provenance.ScopeWindow {
+		t.Fatalf("verified IMA facts %+v: want present, sha256, window scope", m)
+	}
+	w := a.tpmima.IMA.Window
+	if m.WindowStart != w.Start || m.WindowEnd != w.End || m.LogEntries != w.End || m.InScope != w.End-w.Start || m.Excluded != 1 {
+		t.Errorf("verified IMA facts %+v: want window [%d, %d) ending the log, all of it in scope, 1 excluded (the artifact)", m, w.Start, w.End)
+	}
+}
+
+// sameFindings compares IMA findings by path, digest and rule (not by entry
+// index or wording).
+func sameFindings(got, want []provenance.IMAFinding) bool {
+	return slices.EqualFunc(got, want, func(g, w provenance.IMAFinding) bool {
+		return g.Path == w.Path && g.Digest == w.Digest && g.Rule == w.Rule
 	})
 }
 
@@ -312,26 +389,13 @@ func (h *harness) attestBuild(t *testing.T, args ...string) string {
 	return stdout.String()
 }
 
-// sysfsPCR10 returns PCR 10 of bank as the guest read it from sysfs, lowercase hex.
-func sysfsPCR10(t *testing.T, b *boot, bank string) string {
+// checkQuote verifies quote q with tpm2_checkquote against its AK and the
+// qualifying data nonce (hex), and returns the PCR 10 value it covers.
+func checkQuote(t *testing.T, q quoteFiles, nonce string) []byte {
 	t.Helper()
-	for _, line := range strings.Split(string(b.read(t, "pcr-"+bank)), "\n") {
-		if v, ok := strings.CutPrefix(line, "PCR-10: "); ok {
-			return strings.ToLower(strings.TrimSpace(v))
-		}
-	}
-	t.Fatalf("boot %s: no PCR-10 in pcr-%s", b.scenario, bank)
-	return ""
-}
-
-// checkQuote verifies quote NAME (NAME.msg, .sig, .pcrs) of boot b with
-// tpm2_checkquote against the AK and the qualifying data nonce (hex), and
-// returns the PCR 10 value the quote covers.
-func checkQuote(t *testing.T, b *boot, name, nonce string) []byte {
-	t.Helper()
-	out, err := checkQuoteRun(b, name, nonce)
+	out, err := checkQuoteRun(q, nonce)
 	if err != nil {
-		t.Fatalf("tpm2_checkquote %s quote of boot %s (nonce %s): %v\n%s", name, b.scenario, nonce, err, out)
+		t.Fatalf("tpm2_checkquote %s (nonce %s): %v\n%s", q.msg, nonce, err, out)
 	}
 	// tpm2_checkquote prints the PCR values it checked the quote's digest against:
 	// "pcrs:\n  sha256:\n    10: 0xHEX".
@@ -348,9 +412,9 @@ func checkQuote(t *testing.T, b *boot, name, nonce string) []byte {
 	return nil
 }
 
-func checkQuoteRun(b *boot, name, nonce string) (string, error) {
-	out, err := exec.Command("tpm2_checkquote", "-u", b.path("ak.pem"), "-m", b.path(name+".msg"),
-		"-s", b.path(name+".sig"), "-f", b.path(name+".pcrs"), "-g", "sha256", "-q", nonce).CombinedOutput()
+func checkQuoteRun(q quoteFiles, nonce string) (string, error) {
+	out, err := exec.Command("tpm2_checkquote", "-u", q.ak, "-m", q.msg, "-s", q.sig, "-f", q.pcrs,
+		"-g", "sha256", "-q", nonce).CombinedOutput()
 	return string(out), err
 }
 
@@ -377,16 +441,16 @@ func writePCR10(t *testing.T, dir string, pcr []byte) string {
 	return f.Name()
 }
 
-// evmctl checks boot b's binary IMA log with evmctl ima_measurement against
-// the PCR files given as "bank,path"; ignoreViolations adds --ignore-violations.
-func evmctl(t *testing.T, b *boot, ignoreViolations bool, pcrs ...string) {
+// evmctl checks the binary IMA log with evmctl ima_measurement against the
+// PCR files given as "bank,path"; ignoreViolations adds --ignore-violations.
+func evmctl(t *testing.T, log string, ignoreViolations bool, pcrs ...string) {
 	t.Helper()
-	if out, err := evmctlRun(b, ignoreViolations, pcrs...); err != nil {
-		t.Fatalf("evmctl ima_measurement (ignore violations: %v) %v on boot %s's log: %v\n%s", ignoreViolations, pcrs, b.scenario, err, out)
+	if out, err := evmctlRun(log, ignoreViolations, pcrs...); err != nil {
+		t.Fatalf("evmctl ima_measurement (ignore violations: %v) %v on %s: %v\n%s", ignoreViolations, pcrs, log, err, out)
 	}
 }
 
-func evmctlRun(b *boot, ignoreViolations bool, pcrs ...string) (string, error) {
+func evmctlRun(log string, ignoreViolations bool, pcrs ...string) (string, error) {
 	args := []string{"ima_measurement"}
 	if ignoreViolations {
 		args = append(args, "--ignore-violations")
@@ -394,7 +458,7 @@ func evmctlRun(b *boot, ignoreViolations bool, pcrs ...string) (string, error) {
 	for _, p := range pcrs {
 		args = append(args, "--pcrs", p)
 	}
-	args = append(args, b.path("binary_runtime_measurements"))
+	args = append(args, log)
 	out, err := exec.Command("evmctl", args...).CombinedOutput()
 	return string(out), err
 }
