@@ -630,13 +630,15 @@ func isGlob(s string) bool { return strings.ContainsAny(s, "*?") }
 // globRegexp compiles a path pattern: "**" matches any run of characters
 // ("/**/" also matches a single "/"), "*" any run without "/", "?" one
 // character other than "/"; everything else is literal. The whole path must
-// match.
+// match. Paths may hold any byte but "/" and NUL, newlines included, so the
+// regexp is compiled with (?s): a newline in a file name never lets it slip
+// past a deny pattern.
 func globRegexp(g string) (*regexp.Regexp, error) {
 	if g == "" {
 		return nil, errors.New("empty pattern")
 	}
 	var b strings.Builder
-	b.WriteString(`^`)
+	b.WriteString(`(?s)^`)
 	for i := 0; i < len(g); {
 		switch {
 		case strings.HasPrefix(g[i:], "/**/"):

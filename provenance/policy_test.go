@@ -213,6 +213,11 @@ func TestGlob(t *testing.T) {
 		{"/usr/bin/?cc", []string{"/usr/bin/gcc"}, []string{"/usr/bin/cc", "/usr/bin/g/c"}},
 		{"/etc/*.conf", []string{"/etc/a.conf"}, []string{"/etc/x/a.conf"}},
 		{"/a+b(c)", []string{"/a+b(c)"}, []string{"/aab(c)"}},
+		// File names may hold any byte but "/" and NUL: a newline must not
+		// let a path slip past a deny pattern.
+		{"/tmp/**", []string{"/tmp/evil\nx", "/tmp/a\n/b"}, []string{"/tmp\n/x"}},
+		{"/tmp/*/run", []string{"/tmp/a\nb/run"}, []string{"/tmp/a/b/run"}},
+		{"/bin/?", []string{"/bin/\n"}, nil},
 	}
 	for _, tc := range tests {
 		re, err := globRegexp(tc.pattern)
