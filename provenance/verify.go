@@ -613,7 +613,11 @@ func (vr *verification) checkPredicate() error {
 // In the decoded predicate a non-empty data is one placeholder byte.
 func decodeTPMIMA(raw []byte) (*predicates.TPMIMA, []byte, error) {
 	doc, logB64 := raw, []byte(nil)
-	if start, end, ok := logDataSpan(raw); ok {
+	start, end, ok, err := logDataSpan(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok {
 		logB64 = raw[start+1 : end-1]
 		for _, bad := range []byte{'\\', '\n', '\r'} {
 			if bytes.IndexByte(logB64, bad) >= 0 {
@@ -639,21 +643,25 @@ func decodeTPMIMA(raw []byte) (*predicates.TPMIMA, []byte, error) {
 }
 
 // logDataSpan finds the string value of ima.log.data in a predicate and
-// returns its offsets (quotes included).
-func logDataSpan(pred []byte) (start, end int, ok bool) {
+// returns its offsets (quotes included), ok false when there is none. An
+// object on the way that names a member twice is an error.
+func logDataSpan(pred []byte) (start, end int, ok bool, err error) {
 	at := 0
 	for _, name := range []string{"ima", "log", "data"} {
+		if i := skipJSONSpace(pred, at); i >= len(pred) || pred[i] != '{' {
+			return 0, 0, false, nil // not an object: left to encoding/json
+		}
 		ms, _, err := jsonObject(pred, at)
 		if err != nil {
-			return 0, 0, false
+			return 0, 0, false, err
 		}
 		m, found := member(ms, name)
 		if !found {
-			return 0, 0, false
+			return 0, 0, false, nil
 		}
 		at, start, end = m.start, m.start, m.end
 	}
-	return start, end, pred[start] == '"'
+	return start, end, pred[start] == '"', nil
 }
 
 func (vr *verification) checkMode() error {

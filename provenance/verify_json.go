@@ -114,7 +114,7 @@ func decodedLen(b64 []byte) int {
 // input that ends early.
 func (er *envelopeReader) readErr(err error, what string) error {
 	switch {
-	case errors.Is(err, errAttestationTooLarge):
+	case errors.Is(err, errAttestationTooLarge), errors.Is(err, ErrMalformed), errors.Is(err, ErrTooLarge):
 		return err
 	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%w: line %d: %s: unexpected end of input", ErrMalformed, er.line, what)
