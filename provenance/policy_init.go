@@ -67,7 +67,7 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 		if err != nil {
 			return nil, err
 		}
-		if v.signers, v.envelopes, err = envelopeVerifier(keys); err != nil {
+		if v.signers, v.sigVerifiers, err = signatureVerifiers(keys); err != nil {
 			return nil, err
 		}
 	}
@@ -89,17 +89,13 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 		}
 		digests[m.path] = append(digests[m.path], m.digest)
 	}
-	data, err := io.ReadAll(io.LimitReader(attestation, v.maxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading attestation: %w", err)
-	}
-	vr, err := v.verify(ctx, data, nil)
+	h := sha256.New()
+	vr, err := v.verify(ctx, io.TeeReader(attestation, h), sizeHint(attestation), nil)
 	if err != nil {
 		return nil, fmt.Errorf("the reference attestation does not verify: %w", err)
 	}
-	sum := sha256.Sum256(data)
 	w := &policyWriter{}
-	return w.write(vr, opts, hex.EncodeToString(sum[:]), paths, digests, violations)
+	return w.write(vr, opts, hex.EncodeToString(h.Sum(nil)), paths, digests, violations)
 }
 
 // policyWriter builds the YAML document as a node tree, so that values are

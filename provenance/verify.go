@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,10 +18,8 @@ import (
 	"time"
 
 	intoto "github.com/in-toto/attestation/go/v1"
-	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
-	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -62,12 +62,13 @@ func ArtifactFromFile(path string) (Artifact, error) {
 // Verifier verifies attestations against a policy. Build it with
 // NewVerifier; it is safe for concurrent use.
 type Verifier struct {
-	policy      *Policy
-	signers     []trustedKey
-	envelopes   *dsse.EnvelopeVerifier
-	maxBytes    int64
-	maxSubjects int
-	now         func() time.Time
+	policy  *Policy
+	signers []trustedKey
+	// sigVerifiers[i] verifies signatures by signers[i].
+	sigVerifiers []signature.Verifier
+	maxBytes     int64
+	maxSubjects  int
+	now          func() time.Time
 	// bootstrapUnsafe is set by InitPolicy only, which reads a reference
 	// attestation to write a policy from it: the signature is checked only
 	// when signer keys are given, the carried AK, builder id and TPM mode
@@ -162,11 +163,11 @@ func NewVerifier(p *Policy, opts ...VerifierOption) (*Verifier, error) {
 	if len(p.builderIDs) == 0 {
 		return nil, fmt.Errorf("%w: the policy accepts no builder id (builderIds)", ErrPolicy)
 	}
-	uniq, ev, err := envelopeVerifier(keys)
+	uniq, sv, err := signatureVerifiers(keys)
 	if err != nil {
 		return nil, err
 	}
-	return &Verifier{policy: p, signers: uniq, envelopes: ev, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now}, nil
+	return &Verifier{policy: p, signers: uniq, sigVerifiers: sv, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now}, nil
 }
 
 // signerKeys returns the policy's signer keys followed by extra ones.
@@ -182,12 +183,11 @@ func signerKeys(policyKeys []trustedKey, extra []crypto.PublicKey) ([]trustedKey
 	return keys, nil
 }
 
-// envelopeVerifier returns the distinct keys and a DSSE verifier that
-// accepts a signature by any of them (go-securesystemslib counts a key
-// once, so each appears once).
-func envelopeVerifier(keys []trustedKey) ([]trustedKey, *dsse.EnvelopeVerifier, error) {
+// signatureVerifiers returns the distinct keys and a signature verifier
+// for each.
+func signatureVerifiers(keys []trustedKey) ([]trustedKey, []signature.Verifier, error) {
 	seen := map[string]bool{}
-	var verifiers []dsse.Verifier
+	var verifiers []signature.Verifier
 	var uniq []trustedKey
 	for _, s := range keys {
 		if seen[s.fingerprint] {
@@ -198,14 +198,10 @@ func envelopeVerifier(keys []trustedKey) ([]trustedKey, *dsse.EnvelopeVerifier, 
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: signer key %s: %w", ErrPolicy, s.fingerprint, err)
 		}
-		verifiers = append(verifiers, &sigdsse.VerifierAdapter{SignatureVerifier: sv, Pub: s.pub, PubKeyID: s.fingerprint})
+		verifiers = append(verifiers, sv)
 		uniq = append(uniq, s)
 	}
-	ev, err := dsse.NewEnvelopeVerifier(verifiers...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrPolicy, err)
-	}
-	return uniq, ev, nil
+	return uniq, verifiers, nil
 }
 
 // verification is the state of one Verify call: each field is set only once
@@ -218,6 +214,7 @@ type verification struct {
 	slsaStmt  *stmt
 	subjects  []predicates.Subject
 	pred      *predicates.TPMIMA
+	logB64    []byte // pred's ima.log.data, base64, a slice of the statement
 	ak        trustedKey
 	keyIDs    []string              // the envelopes' key id hints
 	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
@@ -255,11 +252,7 @@ type verification struct {
 // and then verifyEvidence's checks (quotes, same boot, IMA log and replay,
 // golden PCRs, IMA rules, maximum age).
 func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact Artifact, more ...Artifact) (*Report, error) {
-	data, err := io.ReadAll(io.LimitReader(attestation, v.maxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading attestation: %w", err)
-	}
-	vr, err := v.verify(ctx, data, append([]Artifact{artifact}, more...))
+	vr, err := v.verify(ctx, attestation, sizeHint(attestation), append([]Artifact{artifact}, more...))
 	if err != nil {
 		return nil, err
 	}
@@ -268,10 +261,10 @@ func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact A
 }
 
 // verify runs every check and returns the state they established.
-func (v *Verifier) verify(ctx context.Context, data []byte, artifacts []Artifact) (*verification, error) {
+func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64, artifacts []Artifact) (*verification, error) {
 	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts}
 	steps := []func() error{
-		func() error { return vr.envelopesAndStatements(ctx, data) },
+		func() error { return vr.envelopesAndStatements(ctx, attestation, size) },
 		vr.checkSubjects,
 		vr.checkBuilder,
 		vr.checkPredicate,
@@ -288,82 +281,78 @@ func (v *Verifier) verify(ctx context.Context, data []byte, artifacts []Artifact
 }
 
 // envelopesAndStatements runs the envelope, signature and statement checks.
-func (vr *verification) envelopesAndStatements(ctx context.Context, data []byte) error {
+// Each payload is base64-decoded as it is read and kept, decoded, for its
+// signature check; no statement is parsed before every signature passed.
+func (vr *verification) envelopesAndStatements(ctx context.Context, attestation io.Reader, size int64) error {
 	v := vr.v
-	if int64(len(data)) > v.maxBytes {
-		return vr.rep.fail(CheckEnvelope, ErrTooLarge, fmt.Sprintf("at most %d bytes", v.maxBytes), fmt.Sprintf("more than %d bytes", v.maxBytes))
-	}
-	type line struct {
-		no  int
-		env *dsse.Envelope
-	}
-	var envs []line
-	for i, l := range bytes.Split(data, []byte("\n")) {
-		l = bytes.TrimSpace(l)
-		if len(l) == 0 {
-			continue
+	er := newEnvelopeReader(attestation, v.maxBytes, size)
+	var envs []*envelope
+	for {
+		env, err := er.next()
+		if err == io.EOF {
+			break
+		}
+		var se *sourceError
+		switch {
+		case errors.As(err, &se):
+			return se
+		case errors.Is(err, errAttestationTooLarge):
+			return vr.rep.fail(CheckEnvelope, ErrTooLarge, fmt.Sprintf("at most %d bytes", v.maxBytes), fmt.Sprintf("more than %d bytes", v.maxBytes))
+		case errors.Is(err, ErrTooLarge):
+			return vr.rep.fail(CheckEnvelope, err, fmt.Sprintf("envelope members other than the payload of at most %d bytes", maxEnvelopeMember), "more")
+		case err != nil:
+			return vr.rep.fail(CheckEnvelope, err, "a JSON DSSE envelope per line", fmt.Sprintf("line %d not one", er.line))
 		}
 		if len(envs) == DefaultMaxEnvelopes {
-			return vr.rep.fail(CheckEnvelope, ErrTooLarge, fmt.Sprintf("at most %d envelopes", DefaultMaxEnvelopes), fmt.Sprintf("more (line %d)", i+1))
+			return vr.rep.fail(CheckEnvelope, ErrTooLarge, fmt.Sprintf("at most %d envelopes", DefaultMaxEnvelopes), fmt.Sprintf("more (line %d)", env.line))
 		}
-		var env dsse.Envelope
-		if err := json.Unmarshal(l, &env); err != nil {
-			return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: line %d: %w", ErrMalformed, i+1, err), "a JSON DSSE envelope per line", fmt.Sprintf("line %d not one", i+1))
+		if n := len(env.signatures); n == 0 || n > DefaultMaxSignatures {
+			return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: line %d", ErrMalformed, env.line), fmt.Sprintf("1 to %d signatures", DefaultMaxSignatures), fmt.Sprintf("%d", n))
 		}
-		if n := len(env.Signatures); n == 0 || n > DefaultMaxSignatures {
-			return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: line %d", ErrMalformed, i+1), fmt.Sprintf("1 to %d signatures", DefaultMaxSignatures), fmt.Sprintf("%d", n))
-		}
-		envs = append(envs, line{no: i + 1, env: &env})
+		envs = append(envs, env)
 	}
 	if len(envs) == 0 {
 		return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: no envelope", ErrMalformed), "at least one DSSE envelope", "an empty file")
 	}
-	vr.rep.pass(CheckEnvelope, fmt.Sprintf("%d envelope(s), %d bytes", len(envs), len(data)))
+	vr.rep.pass(CheckEnvelope, fmt.Sprintf("%d envelope(s), %d bytes", len(envs), er.src.read))
 
 	trusted := vr.trustedFingerprints()
-	bodies := make([][]byte, len(envs))
 	signers := map[string]bool{}
-	for i, l := range envs {
-		// Key ids are unsigned hints: clear them so that every trusted key is
-		// tried on every signature, and remember them for the message.
-		stripped := *l.env
-		stripped.Signatures = slices.Clone(l.env.Signatures)
+	for _, env := range envs {
+		// Key ids are unsigned hints: every trusted key is tried on every
+		// signature; the ids are kept for the message.
 		var hints []string
-		for j := range stripped.Signatures {
-			hints = append(hints, orNone(stripped.Signatures[j].KeyID))
-			vr.keyIDs = append(vr.keyIDs, stripped.Signatures[j].KeyID)
-			stripped.Signatures[j].KeyID = ""
+		for _, s := range env.signatures {
+			hints = append(hints, orNone(s.KeyID))
+			vr.keyIDs = append(vr.keyIDs, s.KeyID)
 		}
-		if vr.v.bootstrapUnsafe && len(vr.v.signers) == 0 {
-			body, err := l.env.DecodeB64Payload()
-			if err != nil {
-				return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: line %d payload: %w", ErrMalformed, l.no, err), "base64", "not base64")
-			}
-			bodies[i] = body
+		if v.bootstrapUnsafe && len(v.signers) == 0 {
 			continue
 		}
-		accepted, body, err := vr.v.envelopes.VerifyAndDecode(ctx, &stripped)
-		if err != nil || len(accepted) == 0 {
+		accepted := v.verifyEnvelope(env)
+		if len(accepted) == 0 {
 			reason := ErrUntrustedSigner
 			for _, h := range hints {
 				if slices.Contains(trusted, h) {
 					reason = ErrBadSignature // a trusted key's id, but the signature fails
 				}
 			}
-			return vr.rep.fail(CheckSignature, fmt.Errorf("line %d: %w", l.no, reason),
+			return vr.rep.fail(CheckSignature, fmt.Errorf("line %d: %w", env.line, reason),
 				"a signature by one of "+strings.Join(trusted, ", "),
 				"signature(s) with key id "+strings.Join(hints, ", ")+" that verify with none of them")
 		}
-		for _, a := range accepted {
-			signers[vr.signerName(a.KeyID)] = true
+		for _, k := range accepted {
+			signers[vr.signerName(k.fingerprint)] = true
 		}
-		bodies[i] = body
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	for s := range signers {
 		vr.rep.report.Facts.Signers = append(vr.rep.report.Facts.Signers, s)
 	}
 	sort.Strings(vr.rep.report.Facts.Signers)
-	if len(vr.v.signers) == 0 {
+	if len(v.signers) == 0 {
 		vr.rep.report.Checks = append(vr.rep.report.Checks, CheckResult{Check: CheckSignature, Status: StatusSkipped, Detail: "not checked (no signer key given)"})
 	} else {
 		vr.rep.pass(CheckSignature, "signed by "+strings.Join(vr.rep.report.Facts.Signers, ", "))
@@ -371,13 +360,13 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, data []byte)
 
 	var tpmStmts, slsaStmts []*stmt
 	var other []string
-	for i, l := range envs {
-		if l.env.PayloadType != PayloadType {
-			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, l.no), PayloadType, l.env.PayloadType)
+	for _, env := range envs {
+		if env.payloadType != PayloadType {
+			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, env.line), PayloadType, env.payloadType)
 		}
-		s, err := parseStatement(bodies[i], vr.v.maxSubjects)
+		s, err := parseStatement(env.payload, v.maxSubjects)
 		if err != nil {
-			return vr.rep.fail(CheckStatement, fmt.Errorf("line %d: %w", l.no, err), "an in-toto Statement v1", "not one")
+			return vr.rep.fail(CheckStatement, fmt.Errorf("line %d: %w", env.line, err), "an in-toto Statement v1", "not one")
 		}
 		switch s.PredicateType {
 		case predicates.TPMIMAType:
@@ -401,6 +390,32 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, data []byte)
 	}
 	vr.rep.pass(CheckStatement, detail)
 	return nil
+}
+
+// verifyEnvelope returns the trusted keys with a signature of env that
+// verifies over the DSSE pre-authentication encoding of its payload. The
+// encoding is streamed to the verifier, never assembled.
+func (v *Verifier) verifyEnvelope(env *envelope) []trustedKey {
+	header := fmt.Sprintf("DSSEv1 %d %s %d ", len(env.payloadType), env.payloadType, len(env.payload))
+	var accepted []trustedKey
+	for _, s := range env.signatures {
+		sig, err := base64.StdEncoding.DecodeString(s.Sig)
+		if err != nil {
+			if sig, err = base64.URLEncoding.DecodeString(s.Sig); err != nil {
+				continue
+			}
+		}
+		for i, k := range v.signers {
+			if slices.ContainsFunc(accepted, func(a trustedKey) bool { return a.fingerprint == k.fingerprint }) {
+				continue
+			}
+			pae := io.MultiReader(strings.NewReader(header), bytes.NewReader(env.payload))
+			if v.sigVerifiers[i].VerifySignature(bytes.NewReader(sig), pae) == nil {
+				accepted = append(accepted, k)
+			}
+		}
+	}
+	return accepted
 }
 
 func (vr *verification) trustedFingerprints() []string {
@@ -428,17 +443,45 @@ type stmt struct {
 }
 
 // parseStatement decodes an in-toto Statement v1. The predicate is kept as
-// raw JSON (the TPM/IMA one carries the IMA log: no second encoding of it);
-// the in-toto bindings validate the rest.
+// raw JSON, a slice of body (the TPM/IMA one carries the IMA log: no copy
+// of it); the in-toto bindings validate the rest. Members are split by
+// jsonObject and each but the predicate decoded by encoding/json; a member
+// named twice is refused.
 func parseStatement(body []byte, maxSubjects int) (*stmt, error) {
-	var raw struct {
-		Type          string            `json:"_type"`
-		Subject       []json.RawMessage `json:"subject"`
-		PredicateType string            `json:"predicateType"`
-		Predicate     json.RawMessage   `json:"predicate"`
-	}
-	if err := json.Unmarshal(body, &raw); err != nil {
+	members, end, err := jsonObject(body, 0)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if skipJSONSpace(body, end) != len(body) {
+		return nil, fmt.Errorf("%w: data after the statement", ErrMalformed)
+	}
+	var raw struct {
+		Type          string
+		Subject       []json.RawMessage
+		PredicateType string
+		Predicate     json.RawMessage
+	}
+	for _, m := range members {
+		var dst any
+		switch m.name {
+		case "_type":
+			dst = &raw.Type
+		case "subject":
+			dst = &raw.Subject
+		case "predicateType":
+			dst = &raw.PredicateType
+		case "predicate":
+			raw.Predicate = m.value // checked by its reader
+			continue
+		default:
+			if !json.Valid(m.value) {
+				return nil, fmt.Errorf("%w: %s: invalid JSON", ErrMalformed, m.name)
+			}
+			continue
+		}
+		if err := json.Unmarshal(m.value, dst); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, m.name, err)
+		}
 	}
 	if raw.Type != intoto.StatementTypeUri {
 		return nil, fmt.Errorf("%w: _type %q, want %q", ErrWrongType, raw.Type, intoto.StatementTypeUri)
@@ -454,7 +497,7 @@ func parseStatement(body []byte, maxSubjects int) (*stmt, error) {
 		}
 		s.Subject = append(s.Subject, rd)
 	}
-	if t := bytes.TrimSpace(raw.Predicate); len(t) > 0 && t[0] == '{' {
+	if len(raw.Predicate) > 0 && raw.Predicate[0] == '{' {
 		s.Predicate = &structpb.Struct{} // checked for presence here, decoded by its reader
 	}
 	if err := s.Validate(); err != nil {
@@ -549,18 +592,76 @@ func (vr *verification) checkBuilder() error {
 }
 
 func (vr *verification) checkPredicate() error {
-	var p predicates.TPMIMA
-	dec := json.NewDecoder(bytes.NewReader(vr.tpmStmt.Predicate))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	p, logB64, err := decodeTPMIMA(vr.tpmStmt.Predicate)
+	if err != nil {
 		return vr.rep.fail(CheckPredicate, fmt.Errorf("%w: %w", ErrMalformed, err), "a TPM/IMA predicate", "undecodable")
 	}
 	if err := p.Validate(); err != nil {
 		return vr.rep.fail(CheckPredicate, fmt.Errorf("%w: %w", ErrMalformed, err), "a valid TPM/IMA predicate", "invalid")
 	}
-	vr.pred = &p
+	if p.IMA.Log != nil {
+		p.IMA.Log.Data = nil // a placeholder: the log is read from logB64
+	}
+	vr.pred, vr.logB64 = p, logB64
 	vr.rep.pass(CheckPredicate, "")
 	return nil
+}
+
+// decodeTPMIMA decodes a TPM/IMA predicate (unknown fields refused) but for
+// ima.log.data, whose base64 text it returns as a slice of raw, checked to
+// hold no JSON escape or line break, for the replay to decode as a stream.
+// In the decoded predicate a non-empty data is one placeholder byte.
+func decodeTPMIMA(raw []byte) (*predicates.TPMIMA, []byte, error) {
+	doc, logB64 := raw, []byte(nil)
+	start, end, ok, err := logDataSpan(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok {
+		logB64 = raw[start+1 : end-1]
+		for _, bad := range []byte{'\\', '\n', '\r'} {
+			if bytes.IndexByte(logB64, bad) >= 0 {
+				return nil, nil, fmt.Errorf("ima.log.data: byte %q in base64 text (JSON escapes and line breaks are not accepted)", bad)
+			}
+		}
+		placeholder := `""`
+		if len(logB64) > 0 {
+			placeholder = `"AA=="`
+		}
+		doc = slices.Concat(raw[:start], []byte(placeholder), raw[end:])
+	}
+	var p predicates.TPMIMA
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, nil, err
+	}
+	if dec.More() {
+		return nil, nil, errors.New("data after the predicate")
+	}
+	return &p, logB64, nil
+}
+
+// logDataSpan finds the string value of ima.log.data in a predicate and
+// returns its offsets (quotes included), ok false when there is none. An
+// object on the way that names a member twice is an error.
+func logDataSpan(pred []byte) (start, end int, ok bool, err error) {
+	at := 0
+	for _, name := range []string{"ima", "log", "data"} {
+		if i := skipJSONSpace(pred, at); i >= len(pred) || pred[i] != '{' {
+			return 0, 0, false, nil // not an object: left to encoding/json
+		}
+		ms, _, err := jsonObject(pred, at)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		m, found := member(ms, name)
+		if !found {
+			return 0, 0, false, nil
+		}
+		at, start, end = m.start, m.start, m.end
+	}
+	return start, end, pred[start] == '"', nil
 }
 
 func (vr *verification) checkMode() error {

@@ -2,7 +2,6 @@ package provenance
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/attest-build/attest-build/evidence"
@@ -201,7 +201,7 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: PCR 10 not quoted", ErrIMALog), m.Bank+":10 in both quotes", "missing")
 	}
 	facts.Bank, facts.LogEntries, facts.WindowStart, facts.WindowEnd = m.Bank, m.Log.Entries, w.Start, w.End
-	vr.rep.pass(CheckIMALog, fmt.Sprintf("%d entries (%s, %d bytes compressed), window [%d, %d)", m.Log.Entries, m.Bank, len(m.Log.Data), w.Start, w.End))
+	vr.rep.pass(CheckIMALog, fmt.Sprintf("%d entries (%s, %d bytes compressed), window [%d, %d)", m.Log.Entries, m.Bank, decodedLen(vr.logB64), w.Start, w.End))
 
 	ev := &imaEvaluation{p: pol, facts: *facts, collect: vr.v.collect}
 	if err := vr.replay(bank, startPCR, endPCR, ev); err != nil {
@@ -235,6 +235,83 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// chunkPipe reads src on its own goroutine into a few buffers, ahead of
+// its reader, so that the two sides run at once.
+type chunkPipe struct {
+	full    chan chunk
+	free    chan []byte
+	done    chan struct{}
+	stopped chan struct{}
+	cur     chunk
+	off     int
+	once    bool
+}
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+const (
+	chunkSize    = 256 << 10
+	chunkBuffers = 4
+)
+
+func newChunkPipe(src io.Reader) *chunkPipe {
+	p := &chunkPipe{full: make(chan chunk, chunkBuffers), free: make(chan []byte, chunkBuffers), done: make(chan struct{}), stopped: make(chan struct{})}
+	for range chunkBuffers {
+		p.free <- make([]byte, chunkSize)
+	}
+	go func() {
+		defer close(p.stopped)
+		for {
+			var b []byte
+			select {
+			case b = <-p.free:
+			case <-p.done:
+				return
+			}
+			n, err := io.ReadFull(src, b)
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF
+			}
+			select {
+			case p.full <- chunk{b[:n], err}:
+			case <-p.done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
+
+func (p *chunkPipe) Read(b []byte) (int, error) {
+	for p.off == len(p.cur.b) {
+		if p.cur.err != nil {
+			return 0, p.cur.err
+		}
+		if p.cur.b != nil {
+			p.free <- p.cur.b[:cap(p.cur.b)]
+		}
+		p.cur, p.off = <-p.full, 0
+	}
+	n := copy(b, p.cur.b[p.off:])
+	p.off += n
+	return n, nil
+}
+
+// stop ends the reading goroutine and waits for it.
+func (p *chunkPipe) stop() {
+	if !p.once {
+		p.once = true
+		close(p.done)
+	}
+	<-p.stopped
+}
+
 // entryBatch is a run of decoded entries passed from the decoder goroutine.
 type entryBatch struct {
 	entries []*evidence.Entry
@@ -245,17 +322,22 @@ const replayBatch = 512
 
 // replay decodes the carried log as a stream and replays PCR 10, checking
 // the values at the window bounds, and feeds the entries in scope to ev.
-// Decoding (gunzip, parse) runs on one goroutine, hashing on the caller's.
+// Three stages run at once: base64 and gunzip (which also hashes the log)
+// on one goroutine, parsing on another, hashing and the extend chain on the
+// caller's. The compressed log is never held whole: it is read from the
+// statement's base64 text.
 func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *imaEvaluation) error {
 	m := &vr.pred.IMA
 	pol := &vr.v.policy.ima
 	w := m.Window
-	zr, err := gzip.NewReader(bytes.NewReader(m.Log.Data))
+	zr, err := gzip.NewReader(&b64Reader{text: vr.logB64})
 	if err != nil {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log gzip: %w", ErrMalformed, err), predicates.IMALogEncoding, "not gzip")
 	}
 	capped := &cappedReader{r: zr, n: pol.maxLogBytes, h: sha256.New()}
-	r, err := evidence.NewReader(capped, evidence.WithMaxEntries(pol.maxEntries))
+	inflated := newChunkPipe(capped)
+	defer inflated.stop()
+	r, err := evidence.NewReader(inflated, evidence.WithMaxEntries(pol.maxEntries))
 	if err != nil {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log: %w", ErrMalformed, err), "a binary IMA log", "unreadable")
 	}
@@ -340,6 +422,7 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	if n != m.Log.Entries || n < w.End {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: entry count", ErrIMALog), fmt.Sprintf("%d entries (ima.log.entries)", m.Log.Entries), fmt.Sprint(n))
 	}
+	inflated.stop() // capped.h is complete: the parser read to the end
 	if sum := hex.EncodeToString(capped.h.Sum(nil)); !strings.EqualFold(sum, m.Log.SHA256) {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: log SHA-256", ErrIMALog), m.Log.SHA256, sum)
 	}

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,23 +145,28 @@ func attestAround(t testing.TB, r rig, log realIMALog, split int, content string
 		r.extend(t, log.entries[from:to])
 	}
 	appendRecords(0, split)
-	started, proceed := filepath.Join(flags, "started"), filepath.Join(flags, "go")
+	// The command prints "started"; its stdout writer hands over to the
+	// goroutine below and waits until the log grew and PCR 10 was extended.
+	// The channels order the TPM commands of both sides for the race
+	// detector (the shell's files alone would not).
+	proceed := filepath.Join(flags, "go")
+	startedCh, extended := make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if _, err := os.Stat(started); err == nil {
-				appendRecords(split, len(log.records))
-				os.WriteFile(proceed, nil, 0o644)
-				return
-			}
+		defer close(extended)
+		select {
+		case <-startedCh:
+			appendRecords(split, len(log.records))
+			os.WriteFile(proceed, nil, 0o644)
+		case <-time.After(30 * time.Second):
 		}
 	}()
 	signer := newSigner(t)
-	script := `touch "$1"; while [ ! -e "$2" ]; do sleep 0.01; done; printf %s "$3" > out.bin`
+	script := `echo started; while [ ! -e "$1" ]; do sleep 0.01; done; printf %s "$2" > out.bin`
 	res, err := provenance.Attest(context.Background(), provenance.Options{
-		Command: provenance.Command{Argv: []string{"sh", "-c", script, "sh", started, proceed, content}, Dir: dir,
-			Stdout: io.Discard, Stderr: io.Discard},
+		Command: provenance.Command{Argv: []string{"sh", "-c", script, "sh", proceed, content}, Dir: dir,
+			Stdout: &handOver{started: startedCh, wait: extended}, Stderr: io.Discard},
 		Signer: signer,
 		TPM:    r.open,
 		IMALog: logPath,
@@ -170,6 +176,22 @@ func attestAround(t testing.TB, r rig, log realIMALog, split int, content string
 		t.Fatal(err)
 	}
 	return &attested{dir: dir, att: res.Output, artifact: filepath.Join(dir, "out.bin"), signer: signer, res: res}
+}
+
+// handOver signals started at its first write and blocks it until wait is
+// closed.
+type handOver struct {
+	once    sync.Once
+	started chan struct{}
+	wait    chan struct{}
+}
+
+func (h *handOver) Write(p []byte) (int, error) {
+	h.once.Do(func() {
+		close(h.started)
+		<-h.wait
+	})
+	return len(p), nil
 }
 
 // policyFor makes a policy with policy init from the attestation, signed
