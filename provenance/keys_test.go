@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,5 +130,71 @@ func TestEncryptedKeys(t *testing.T) {
 	os.WriteFile(p, priv, 0o600)
 	if _, err := provenance.LoadSigner(p, pw); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// assertNoKeyText fails when err's message holds any line of the key's PEM
+// body (or its BEGIN line).
+func assertNoKeyText(t *testing.T, err error, pemText string) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	for _, line := range strings.Split(pemText, "\n") {
+		if len(line) >= 16 && strings.Contains(err.Error(), line) {
+			t.Fatalf("the error shows key text %q: %v", line, err)
+		}
+	}
+}
+
+// errPathError stands for "any *fs.PathError" in error tables.
+var errPathError = errors.New("a *fs.PathError")
+
+// A key reference may be the PEM text itself (a CI secret in
+// ATTEST_BUILD_KEY); it loads like the file, and no error ever shows it.
+func TestLoadSignerPEMText(t *testing.T) {
+	dir := t.TempDir()
+	plain, err := provenance.GenerateKey(filepath.Join(dir, "plain"), provenance.KeyECDSAP256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provenance.GenerateKey(filepath.Join(dir, "enc"), provenance.KeyEd25519, []byte("pw")); err != nil {
+		t.Fatal(err)
+	}
+	plainPEM, _ := os.ReadFile(filepath.Join(dir, "plain.key"))
+	encPEM, _ := os.ReadFile(filepath.Join(dir, "enc.key"))
+
+	got, err := provenance.LoadSigner(string(plainPEM), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.KeyID() != plain.KeyID() {
+		t.Fatalf("keyid %s from the PEM text, want %s", got.KeyID(), plain.KeyID())
+	}
+
+	lines := strings.Split(strings.TrimSpace(string(plainPEM)), "\n")
+	tests := []struct {
+		name     string
+		ref      string
+		password []byte
+		want     error
+	}{
+		{"encrypted, no password", string(encPEM), nil, provenance.ErrKeyPassword},
+		{"encrypted, wrong password", string(encPEM), []byte("wrong"), provenance.ErrKeyPassword},
+		{"truncated", strings.Join(lines[:2], "\n"), nil, nil},
+		{"no BEGIN line", strings.Join(lines[1:], "\n"), nil, errPathError},
+		{"KMS URI", "gcpkms://projects/p/keys/k", nil, provenance.ErrUnsupportedKeyRef},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := provenance.LoadSigner(tt.ref, tt.password)
+			var pe *fs.PathError
+			if err == nil || (tt.want == errPathError && !errors.As(err, &pe)) || (tt.want != nil && tt.want != errPathError && !errors.Is(err, tt.want)) {
+				t.Fatalf("err %v, want %v", err, tt.want)
+			}
+			if tt.want != provenance.ErrUnsupportedKeyRef { // a URI names a key; it holds none
+				assertNoKeyText(t, err, tt.ref)
+			}
+		})
 	}
 }
