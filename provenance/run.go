@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -22,7 +24,10 @@ type Command struct {
 	Argv []string
 	// Dir is the working directory ("" for the current one).
 	Dir string
-	// Env is the environment (nil for the caller's).
+	// Env is the environment (nil for the caller's). Either way the
+	// variables that may carry the signing key or its password (KeyEnv,
+	// KeyPasswordEnv, the GitHub Action's INPUT_KEY and INPUT_KEY-PASSWORD)
+	// are removed before the build starts.
 	Env []string
 	// Stdin, Stdout and Stderr are the build's standard streams (nil for
 	// the caller's own).
@@ -48,9 +53,25 @@ func (r *RunResult) Interrupted() bool { return r.Signal != nil }
 // gets no attestation.
 func (r *RunResult) Failed() bool { return r.ExitStatus != 0 || r.Signal != nil }
 
+// secretEnv names the variables that may hold the signing key or its
+// password: attest-build's own and the GitHub Action's inputs (a composite
+// action passes them explicitly; a JavaScript or Docker action would get
+// INPUT_KEY and INPUT_KEY-PASSWORD from the runner).
+var secretEnv = []string{KeyEnv, KeyPasswordEnv, "INPUT_KEY", "INPUT_KEY-PASSWORD", "INPUT_KEY_PASSWORD"}
+
+// buildEnv returns env without the secretEnv variables: a build that can
+// read the signing key can sign whatever it likes.
+func buildEnv(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(secretEnv, name)
+	})
+}
+
 // Run runs the command in its own process group with the caller's (or the
-// given) stdin, stdout, stderr and environment, forwards SIGINT, SIGTERM and
-// SIGHUP to the whole group while it runs, and waits for it. When ctx is done
+// given) stdin, stdout, stderr and environment, less the variables that may
+// hold the signing key or its password (see Command.Env), forwards SIGINT,
+// SIGTERM and SIGHUP to the whole group while it runs, and waits for it. When ctx is done
 // the group gets SIGTERM, then SIGKILL 5 s later. A build that cannot be
 // started is an error; a build that fails is not (see RunResult.Failed).
 func Run(ctx context.Context, c Command) (*RunResult, error) {
@@ -59,7 +80,11 @@ func Run(ctx context.Context, c Command) (*RunResult, error) {
 	}
 	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
 	cmd.Dir = c.Dir
-	cmd.Env = c.Env
+	env := c.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = buildEnv(env)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = or[io.Reader](c.Stdin, os.Stdin), or[io.Writer](c.Stdout, os.Stdout), or[io.Writer](c.Stderr, os.Stderr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 
