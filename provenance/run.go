@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ForwardedSignals are the signals attest-build passes on to the build's
@@ -87,6 +89,14 @@ func Run(ctx context.Context, c Command) (*RunResult, error) {
 	cmd.Env = buildEnv(env)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = or[io.Reader](c.Stdin, os.Stdin), or[io.Writer](c.Stdout, os.Stdout), or[io.Writer](c.Stderr, os.Stderr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if tty, ok := foregroundTerminal(cmd.Stdin); ok {
+		// The build's group takes the terminal, as a shell gives it to a
+		// foreground job, so the build can read it (a background group
+		// that reads its terminal is stopped by SIGTTIN); attest-build
+		// takes it back when the build is over.
+		cmd.SysProcAttr.Foreground, cmd.SysProcAttr.Ctty = true, tty
+		defer takeForeground(tty)
+	}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, ForwardedSignals...)
@@ -141,6 +151,34 @@ loop:
 		res.Signal = syscall.SIGTERM
 	}
 	return res, nil
+}
+
+// foregroundTerminal returns stdin's descriptor when stdin is attest-build's
+// controlling terminal and attest-build's process group is in its
+// foreground. A build in a group of its own must then be put in the
+// foreground to read it. When attest-build runs in the background, the
+// build stays there too.
+func foregroundTerminal(stdin io.Reader) (int, bool) {
+	f, ok := stdin.(*os.File)
+	if !ok {
+		return 0, false
+	}
+	fd := int(f.Fd())
+	// TIOCGPGRP fails (ENOTTY) unless fd is our controlling terminal.
+	pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	if err != nil || pgrp != unix.Getpgrp() {
+		return 0, false
+	}
+	return fd, true
+}
+
+// takeForeground makes attest-build's process group the terminal's
+// foreground group again. It is then in the background, where tcsetpgrp
+// raises SIGTTOU unless that is ignored, as shells do.
+func takeForeground(tty int) {
+	signal.Ignore(syscall.SIGTTOU)
+	defer signal.Reset(syscall.SIGTTOU)
+	_ = unix.IoctlSetPointerInt(tty, unix.TIOCSPGRP, unix.Getpgrp())
 }
 
 func or[T comparable](v, def T) T {
