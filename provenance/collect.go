@@ -52,13 +52,15 @@ type Options struct {
 	// for the current one); subjects and the default output are relative
 	// to it.
 	Command Command
-	// Artifacts are glob patterns naming the subjects (MatchArtifacts).
+	// Artifacts are glob patterns naming the subjects (MatchArtifacts:
+	// inside the working directory, symbolic links resolved).
 	// Without them the subjects are the regular files the build created or
 	// modified under the working directory (Snapshot.Changed).
 	Artifacts []string
 	// Output is the attestation file. Default: "<subject>.intoto.jsonl"
 	// beside a single subject, else "attestation.intoto.jsonl" in the
-	// working directory.
+	// working directory; a default that resolves outside the working
+	// directory is refused (ErrOutsideWorkDir).
 	Output string
 	// Signer signs both statements. Required.
 	Signer *Signer
@@ -272,6 +274,14 @@ func Attest(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if output == "" {
 		output = DefaultOutput(dir, subjects)
+		// The subjects were found inside dir; their folders must still be.
+		in, err := resolvesInside(dir, output)
+		if err != nil {
+			return nil, fmt.Errorf("writing the attestation: %w", err)
+		}
+		if !in {
+			return nil, fmt.Errorf("writing the attestation: %s is %w", output, ErrOutsideWorkDir)
+		}
 	}
 	if err := WriteJSONL(output, envelopes); err != nil {
 		return nil, err

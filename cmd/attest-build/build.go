@@ -26,7 +26,7 @@ type buildOptions struct {
 // AddFlags registers the build flags on cmd.
 func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob (`**` matches any number of directories), relative to the working directory; repeatable (default: the regular files the build created or modified)")
+	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob (`**` matches any number of directories), relative to the working directory and inside it (symbolic links resolved); repeatable (default: the regular files the build created or modified)")
 	fs.StringVarP(&o.output, "output", "o", "", "the attestation file (default: ARTIFACT.intoto.jsonl beside a single artifact, else attestation.intoto.jsonl)")
 	fs.StringVarP(&o.key, "key", "k", "", "the signing key: a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
 	o.tpm.AddFlags(cmd)
