@@ -192,7 +192,9 @@ const (
 // and PREFIX.pub (PEM public key). With a non-empty password the private key
 // is encrypted in sigstore's format (scrypt + secretbox, "ENCRYPTED SIGSTORE
 // PRIVATE KEY", which cosign reads too); else it is plain PKCS #8. Both files
-// are written atomically; existing files are not overwritten.
+// are written atomically with their final mode from the first byte, and an
+// existing file is never replaced, even one created meanwhile (an error
+// wrapping fs.ErrExist).
 func GenerateKey(prefix string, alg KeyAlgorithm, password []byte) (*Signer, error) {
 	var (
 		priv crypto.Signer
@@ -232,19 +234,24 @@ func GenerateKey(prefix string, alg KeyAlgorithm, password []byte) (*Signer, err
 		return nil, err
 	}
 	keyPath, pubPath := prefix+".key", prefix+".pub"
-	for _, p := range []string{keyPath, pubPath} {
-		if _, err := os.Lstat(p); err == nil {
-			return nil, fmt.Errorf("generating key: %s exists; not overwriting it", p)
-		}
-	}
-	if err := WriteFileAtomic(keyPath, privPEM, 0o600); err != nil {
+	if err := writeKeyFile(keyPath, privPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(pubPath, pubPEM, 0o644); err != nil {
-		os.Remove(keyPath)
+	if err := writeKeyFile(pubPath, pubPEM, 0o644); err != nil {
+		os.Remove(keyPath) // ours: writeKeyFile never replaces a file
 		return nil, err
 	}
 	return s, nil
+}
+
+// writeKeyFile writes a new key file and never replaces an existing one, even
+// one created while the key was being generated.
+func writeKeyFile(path string, data []byte, perm os.FileMode) error {
+	err := writeFileNew(path, data, perm)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("generating key: %s exists; not overwriting it: %w", path, fs.ErrExist)
+	}
+	return err
 }
 
 func encryptedPEM(data []byte) bool {
