@@ -16,9 +16,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ForwardedSignals are the signals attest-build passes on to the build's
-// process group while it runs.
-var ForwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+// forwardedSignals returns the signals attest-build passes on to the build's
+// process group while it runs (and that interrupt Attest before and after).
+func forwardedSignals() []os.Signal {
+	return []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+}
 
 // Command is the build command and the environment it runs in.
 type Command struct {
@@ -99,7 +101,7 @@ func Run(ctx context.Context, c Command) (*RunResult, error) {
 	}
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, ForwardedSignals...)
+	signal.Notify(sigs, forwardedSignals()...)
 	defer signal.Stop(sigs)
 
 	res := &RunResult{StartedOn: time.Now().UTC()}
