@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -103,6 +104,12 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	var be *provenance.BuildError
 	if errors.As(err, &be) {
 		return &exitError{code: be.ExitStatus, err: err}
+	}
+	var ie *provenance.InterruptedError
+	if errors.As(err, &ie) {
+		if s, ok := ie.Signal.(syscall.Signal); ok {
+			return &exitError{code: 128 + int(s), err: err}
+		}
 	}
 	if err != nil {
 		return err
