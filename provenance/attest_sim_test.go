@@ -8,11 +8,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -253,5 +255,49 @@ func TestAttestSimulatorSkipsKernelIMALog(t *testing.T) {
 	p, _ := tpmPredicate(t, readAttestation(t, res.Output, keyPrefix+".pub"))
 	if p.IMA.Present || p.IMA.Reason != provenance.ReasonSimulatorIMA {
 		t.Fatalf("ima present=%t reason %q, want absent with %q", p.IMA.Present, p.IMA.Reason, provenance.ReasonSimulatorIMA)
+	}
+}
+
+// A signal that arrives after the build, while the attestation is being
+// made, stops Attest between steps (it no longer kills the process midway,
+// which could leave a temporary file): an *InterruptedError, and neither
+// an attestation nor a temporary file is left.
+func TestAttestInterruptedAfterBuild(t *testing.T) {
+	dir := t.TempDir()
+	signer, _ := testSigner(t)
+	tp, err := tpm.Open("sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	sel, err := tpm.ParsePCRSelection(tpm.DefaultPCRSelection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, opens := provenance.SharedTPM(tp, sel, tpm.AKOptions{}), 0
+	_, err = provenance.Attest(context.Background(), provenance.Options{
+		Command: provenance.Command{Argv: []string{"sh", "-c", "printf x > out.bin"}, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
+		Signer:  signer,
+		TPM: func() (provenance.TPMSession, error) {
+			if opens++; opens == 2 { // the end quote: the build is over
+				if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(200 * time.Millisecond) // let os/signal deliver it
+			}
+			return open()
+		},
+	})
+	var ie *provenance.InterruptedError
+	if !errors.As(err, &ie) || ie.Signal != syscall.SIGINT {
+		t.Fatalf("err %v, want an *InterruptedError for SIGINT", err)
+	}
+	left, err := filepath.Glob(filepath.Join(dir, "*.intoto.jsonl*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	if len(left)+len(tmps) > 0 {
+		t.Fatalf("left behind: %v %v", left, tmps)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -52,13 +53,15 @@ type Options struct {
 	// for the current one); subjects and the default output are relative
 	// to it.
 	Command Command
-	// Artifacts are glob patterns naming the subjects (MatchArtifacts).
+	// Artifacts are glob patterns naming the subjects (MatchArtifacts:
+	// inside the working directory, symbolic links resolved).
 	// Without them the subjects are the regular files the build created or
 	// modified under the working directory (Snapshot.Changed).
 	Artifacts []string
 	// Output is the attestation file. Default: "<subject>.intoto.jsonl"
 	// beside a single subject, else "attestation.intoto.jsonl" in the
-	// working directory.
+	// working directory; a default that resolves outside the working
+	// directory is refused (ErrOutsideWorkDir).
 	Output string
 	// Signer signs both statements. Required.
 	Signer *Signer
@@ -93,6 +96,17 @@ func (e *BuildError) Error() string {
 	return fmt.Sprintf("the build failed with exit status %d; no attestation written", e.ExitStatus)
 }
 
+// InterruptedError reports SIGINT, SIGTERM or SIGHUP received by Attest
+// outside the build (before it started, or while the subjects were hashed,
+// quoted and signed): Attest stopped and wrote nothing.
+type InterruptedError struct {
+	Signal os.Signal
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("attesting the build: interrupted by %v; no attestation written", e.Signal)
+}
+
 // Result is a build's attestation.
 type Result struct {
 	Run      *RunResult
@@ -120,7 +134,34 @@ type Result struct {
 //  7. assemble the TPM/IMA predicate and SLSA provenance v1 for the same
 //     subjects, sign each into a DSSE envelope, and write both, one per
 //     line, atomically to the output.
+//
+// SIGINT, SIGTERM and SIGHUP are forwarded to the build while it runs (Run);
+// before and after it they stop Attest at the next step with an
+// *InterruptedError, and nothing is written (a cancelled ctx likewise).
 func Attest(ctx context.Context, opts Options) (*Result, error) {
+	// Signals are caught for the whole of Attest, not only while the build
+	// runs (Run forwards them then), so that one arriving while the
+	// attestation is assembled stops it between steps instead of killing
+	// the process with a temporary file behind.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, forwardedSignals()...)
+	defer signal.Stop(sigs)
+	return attest(ctx, opts, func() error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("attesting the build: %w", err)
+		}
+		select {
+		case s := <-sigs:
+			return &InterruptedError{Signal: s}
+		default:
+			return nil
+		}
+	})
+}
+
+// attest is Attest; stopped reports a signal or a cancelled ctx, and is
+// checked between steps.
+func attest(ctx context.Context, opts Options, stopped func() error) (*Result, error) {
 	if opts.Signer == nil {
 		return nil, errors.New("attesting a build: no signing key")
 	}
@@ -156,6 +197,9 @@ func Attest(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 
+	if err := stopped(); err != nil {
+		return nil, err
+	}
 	startNonce := make([]byte, 32)
 	if _, err := rand.Read(startNonce); err != nil {
 		return nil, fmt.Errorf("making the start nonce: %w", err)
@@ -165,6 +209,9 @@ func Attest(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("start quote: %w", err)
 	}
 
+	if err := stopped(); err != nil {
+		return nil, err
+	}
 	run, err := Run(ctx, cmd)
 	if err != nil {
 		return nil, err
@@ -175,6 +222,9 @@ func Attest(ctx context.Context, opts Options) (*Result, error) {
 			status = 128 + int(run.Signal.(syscall.Signal))
 		}
 		return nil, &BuildError{ExitStatus: status, Signal: run.Signal}
+	}
+	if err := stopped(); err != nil {
+		return nil, err
 	}
 
 	var names []string
@@ -196,6 +246,9 @@ func Attest(ctx context.Context, opts Options) (*Result, error) {
 	}
 	endNonce, construction, err := predicates.SubjectsNonce(subjects)
 	if err != nil {
+		return nil, err
+	}
+	if err := stopped(); err != nil {
 		return nil, err
 	}
 	_, _, endQuote, _, err := quoteOnce(opts.TPM, endNonce, ak.Fingerprint)
@@ -262,6 +315,9 @@ func Attest(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 
+	if err := stopped(); err != nil {
+		return nil, err
+	}
 	var envelopes [][]byte
 	for _, st := range [][]byte{tpmStatement, slsaStatement} {
 		env, err := opts.Signer.SignStatement(ctx, st)
@@ -272,6 +328,20 @@ func Attest(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if output == "" {
 		output = DefaultOutput(dir, subjects)
+		// The subjects were found inside dir; their folders must still be.
+		in, err := resolvesInside(dir, output)
+		if err != nil {
+			return nil, fmt.Errorf("writing the attestation: %w", err)
+		}
+		if !in {
+			return nil, fmt.Errorf("writing the attestation: %s is %w", output, ErrOutsideWorkDir)
+		}
+	}
+	// The last check: once the write has begun it runs to the end (a signal
+	// no longer kills the process), and WriteJSONL removes its temporary
+	// file on any error.
+	if err := stopped(); err != nil {
+		return nil, err
 	}
 	if err := WriteJSONL(output, envelopes); err != nil {
 		return nil, err

@@ -12,13 +12,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
 )
+
+// KeyEnv names the environment variable that gives the signing key (a PEM
+// file's path or the PEM text) when -k/--key is not set.
+const KeyEnv = "ATTEST_BUILD_KEY"
 
 // KeyPasswordEnv names the environment variable that holds the password of an
 // encrypted signing key (cosign or sigstore format, or encrypted PKCS #8).
@@ -55,14 +61,43 @@ func NewSigner(priv crypto.PrivateKey) (*Signer, error) {
 	return &Signer{sv: sv, pub: pub, keyID: id}, nil
 }
 
-// LoadSigner reads a PEM private key file: PKCS #8, SEC 1 (EC PRIVATE KEY),
-// PKCS #1 (RSA PRIVATE KEY), encrypted PKCS #8, or a cosign / sigstore
-// encrypted key. password decrypts an encrypted key; it may be nil for a
-// plain one. The password is never logged or put in an error.
-func LoadSigner(path string, password []byte) (*Signer, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading signing key: %w", err)
+// ErrUnsupportedKeyRef reports a signing key reference attest-build cannot
+// load yet (a KMS URI).
+var ErrUnsupportedKeyRef = errors.New("unsupported signing key reference")
+
+// KeyRefIsPEM reports whether a signing key reference (-k/--key or
+// ATTEST_BUILD_KEY) is the key's PEM text rather than a file path: it holds a
+// "-----BEGIN" line.
+func KeyRefIsPEM(ref string) bool { return strings.Contains(ref, "-----BEGIN") }
+
+// LoadSigner loads a PEM private key: PKCS #8, SEC 1 (EC PRIVATE KEY), PKCS #1
+// (RSA PRIVATE KEY), encrypted PKCS #8, or a cosign / sigstore encrypted key.
+// ref is the path of the key file or, when KeyRefIsPEM, the PEM text itself
+// (as a CI secret holds it). password decrypts an encrypted key; it may be nil
+// for a plain one. Neither the password nor a ref that may hold key material
+// (PEM text, or any text with a newline or "-----") is ever put in an error.
+func LoadSigner(ref string, password []byte) (*Signer, error) {
+	var (
+		data []byte
+		name string // how errors name the key
+	)
+	switch {
+	case KeyRefIsPEM(ref):
+		data, name = []byte(ref), "(PEM text, not shown)"
+	case strings.Contains(ref, "://"):
+		return nil, fmt.Errorf("signing key %q: %w: KMS URIs are not supported yet; give a PEM key file or its text", ref, ErrUnsupportedKeyRef)
+	default:
+		var err error
+		if data, err = os.ReadFile(ref); err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) && mayHoldKey(ref) {
+				// Something like a key without its BEGIN line: keep
+				// the error's kind, drop the value.
+				err = &fs.PathError{Op: pe.Op, Path: "(the value is not a file name; not shown)", Err: pe.Err}
+			}
+			return nil, fmt.Errorf("reading signing key: %w", err)
+		}
+		name = ref
 	}
 	var pf cryptoutils.PassFunc
 	if password != nil {
@@ -72,17 +107,23 @@ func LoadSigner(path string, password []byte) (*Signer, error) {
 	if err != nil {
 		if encryptedPEM(data) {
 			if password == nil {
-				return nil, fmt.Errorf("reading signing key %s: %w: the key is encrypted; set %s", path, ErrKeyPassword, KeyPasswordEnv)
+				return nil, fmt.Errorf("reading signing key %s: %w: the key is encrypted; set %s", name, ErrKeyPassword, KeyPasswordEnv)
 			}
-			return nil, fmt.Errorf("reading signing key %s: %w: decryption failed (wrong password?): %w", path, ErrKeyPassword, err)
+			return nil, fmt.Errorf("reading signing key %s: %w: decryption failed (wrong password?): %w", name, ErrKeyPassword, err)
 		}
-		return nil, fmt.Errorf("reading signing key %s: %w", path, err)
+		return nil, fmt.Errorf("reading signing key %s: %w", name, err)
 	}
 	s, err := NewSigner(priv)
 	if err != nil {
-		return nil, fmt.Errorf("signing key %s: %w", path, err)
+		return nil, fmt.Errorf("signing key %s: %w", name, err)
 	}
 	return s, nil
+}
+
+// mayHoldKey reports whether a key reference that is not a readable file
+// looks like key material rather than a path, so that it must not be echoed.
+func mayHoldKey(ref string) bool {
+	return strings.ContainsAny(ref, "\n\r") || strings.Contains(ref, "-----") || len(ref) > 1024
 }
 
 // KeyID returns the key's fingerprint, the envelopes' keyid.
@@ -151,7 +192,9 @@ const (
 // and PREFIX.pub (PEM public key). With a non-empty password the private key
 // is encrypted in sigstore's format (scrypt + secretbox, "ENCRYPTED SIGSTORE
 // PRIVATE KEY", which cosign reads too); else it is plain PKCS #8. Both files
-// are written atomically; existing files are not overwritten.
+// are written atomically with their final mode from the first byte, and an
+// existing file is never replaced, even one created meanwhile (an error
+// wrapping fs.ErrExist).
 func GenerateKey(prefix string, alg KeyAlgorithm, password []byte) (*Signer, error) {
 	var (
 		priv crypto.Signer
@@ -191,19 +234,24 @@ func GenerateKey(prefix string, alg KeyAlgorithm, password []byte) (*Signer, err
 		return nil, err
 	}
 	keyPath, pubPath := prefix+".key", prefix+".pub"
-	for _, p := range []string{keyPath, pubPath} {
-		if _, err := os.Lstat(p); err == nil {
-			return nil, fmt.Errorf("generating key: %s exists; not overwriting it", p)
-		}
-	}
-	if err := WriteFileAtomic(keyPath, privPEM, 0o600); err != nil {
+	if err := writeKeyFile(keyPath, privPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(pubPath, pubPEM, 0o644); err != nil {
-		os.Remove(keyPath)
+	if err := writeKeyFile(pubPath, pubPEM, 0o644); err != nil {
+		os.Remove(keyPath) // ours: writeKeyFile never replaces a file
 		return nil, err
 	}
 	return s, nil
+}
+
+// writeKeyFile writes a new key file and never replaces an existing one, even
+// one created while the key was being generated.
+func writeKeyFile(path string, data []byte, perm os.FileMode) error {
+	err := writeFileNew(path, data, perm)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("generating key: %s exists; not overwriting it: %w", path, fs.ErrExist)
+	}
+	return err
 }
 
 func encryptedPEM(data []byte) bool {

@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -129,5 +131,145 @@ func TestEncryptedKeys(t *testing.T) {
 	os.WriteFile(p, priv, 0o600)
 	if _, err := provenance.LoadSigner(p, pw); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// assertNoKeyText fails when err's message holds any line of the key's PEM
+// body (or its BEGIN line).
+func assertNoKeyText(t *testing.T, err error, pemText string) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	for _, line := range strings.Split(pemText, "\n") {
+		if len(line) >= 16 && strings.Contains(err.Error(), line) {
+			t.Fatalf("the error shows key text %q: %v", line, err)
+		}
+	}
+}
+
+// errPathError stands for "any *fs.PathError" in error tables.
+var errPathError = errors.New("a *fs.PathError")
+
+// A key reference may be the PEM text itself (a CI secret in
+// ATTEST_BUILD_KEY); it loads like the file, and no error ever shows it.
+func TestLoadSignerPEMText(t *testing.T) {
+	dir := t.TempDir()
+	plain, err := provenance.GenerateKey(filepath.Join(dir, "plain"), provenance.KeyECDSAP256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provenance.GenerateKey(filepath.Join(dir, "enc"), provenance.KeyEd25519, []byte("pw")); err != nil {
+		t.Fatal(err)
+	}
+	plainPEM, _ := os.ReadFile(filepath.Join(dir, "plain.key"))
+	encPEM, _ := os.ReadFile(filepath.Join(dir, "enc.key"))
+
+	got, err := provenance.LoadSigner(string(plainPEM), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.KeyID() != plain.KeyID() {
+		t.Fatalf("keyid %s from the PEM text, want %s", got.KeyID(), plain.KeyID())
+	}
+
+	lines := strings.Split(strings.TrimSpace(string(plainPEM)), "\n")
+	tests := []struct {
+		name     string
+		ref      string
+		password []byte
+		want     error
+	}{
+		{"encrypted, no password", string(encPEM), nil, provenance.ErrKeyPassword},
+		{"encrypted, wrong password", string(encPEM), []byte("wrong"), provenance.ErrKeyPassword},
+		{"truncated", strings.Join(lines[:2], "\n"), nil, nil},
+		{"no BEGIN line", strings.Join(lines[1:], "\n"), nil, errPathError},
+		{"KMS URI", "gcpkms://projects/p/keys/k", nil, provenance.ErrUnsupportedKeyRef},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := provenance.LoadSigner(tt.ref, tt.password)
+			var pe *fs.PathError
+			if err == nil || (tt.want == errPathError && !errors.As(err, &pe)) || (tt.want != nil && tt.want != errPathError && !errors.Is(err, tt.want)) {
+				t.Fatalf("err %v, want %v", err, tt.want)
+			}
+			if tt.want != provenance.ErrUnsupportedKeyRef { // a URI names a key; it holds none
+				assertNoKeyText(t, err, tt.ref)
+			}
+		})
+	}
+}
+
+// key generate never replaces a file: not one that exists (a dangling link
+// included), nor one another generator creates while it runs. Of concurrent
+// generators with one prefix exactly one wins, and the files on disk are the
+// winner's; no temporary file is left.
+func TestGenerateKeyNeverReplaces(t *testing.T) {
+	dir := t.TempDir()
+	for _, existing := range []string{"k1.key", "k2.pub"} {
+		if err := os.WriteFile(filepath.Join(dir, existing), []byte("precious"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("nowhere", filepath.Join(dir, "k3.key")); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"k1", "k2", "k3"} {
+		if _, err := provenance.GenerateKey(filepath.Join(dir, prefix), provenance.KeyEd25519, nil); !errors.Is(err, fs.ErrExist) {
+			t.Fatalf("%s: err %v, want fs.ErrExist", prefix, err)
+		}
+	}
+	for _, f := range []string{"k1.key", "k2.pub"} {
+		if b, err := os.ReadFile(filepath.Join(dir, f)); err != nil || string(b) != "precious" {
+			t.Fatalf("%s was replaced: %q %v", f, b, err)
+		}
+	}
+	for _, f := range []string{"k1.pub", "k2.key", "k3.pub"} {
+		if _, err := os.Lstat(filepath.Join(dir, f)); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s left behind by a failed generate (%v)", f, err)
+		}
+	}
+
+	const n = 16
+	prefix := filepath.Join(dir, "race")
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			s, err := provenance.GenerateKey(prefix, provenance.KeyEd25519, nil)
+			if errs[i] = err; err == nil {
+				ids[i] = s.KeyID()
+			}
+		})
+	}
+	wg.Wait()
+	var winners []string
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners = append(winners, ids[i])
+		case !errors.Is(err, fs.ErrExist):
+			t.Fatalf("generator %d: %v", i, err)
+		}
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%d concurrent generators succeeded, want 1", len(winners))
+	}
+	got, err := provenance.LoadSigner(prefix+".key", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM, _ := os.ReadFile(prefix + ".pub")
+	pub, err := provenance.LoadPublicKey(pubPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubID, _ := provenance.KeyFingerprint(pub)
+	if got.KeyID() != winners[0] || pubID != winners[0] {
+		t.Fatalf("on disk: key %s, pub %s; the winner's is %s", got.KeyID(), pubID, winners[0])
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) > 0 {
+		t.Fatalf("temporary files left: %v", left)
 	}
 }

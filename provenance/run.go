@@ -8,13 +8,19 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// ForwardedSignals are the signals attest-build passes on to the build's
-// process group while it runs.
-var ForwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+// forwardedSignals returns the signals attest-build passes on to the build's
+// process group while it runs (and that interrupt Attest before and after).
+func forwardedSignals() []os.Signal {
+	return []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+}
 
 // Command is the build command and the environment it runs in.
 type Command struct {
@@ -22,7 +28,10 @@ type Command struct {
 	Argv []string
 	// Dir is the working directory ("" for the current one).
 	Dir string
-	// Env is the environment (nil for the caller's).
+	// Env is the environment (nil for the caller's). Either way the
+	// variables that may carry the signing key or its password (KeyEnv,
+	// KeyPasswordEnv, the GitHub Action's INPUT_KEY and INPUT_KEY-PASSWORD)
+	// are removed before the build starts.
 	Env []string
 	// Stdin, Stdout and Stderr are the build's standard streams (nil for
 	// the caller's own).
@@ -48,9 +57,25 @@ func (r *RunResult) Interrupted() bool { return r.Signal != nil }
 // gets no attestation.
 func (r *RunResult) Failed() bool { return r.ExitStatus != 0 || r.Signal != nil }
 
+// secretEnv names the variables that may hold the signing key or its
+// password: attest-build's own and the GitHub Action's inputs (a composite
+// action passes them explicitly; a JavaScript or Docker action would get
+// INPUT_KEY and INPUT_KEY-PASSWORD from the runner).
+var secretEnv = []string{KeyEnv, KeyPasswordEnv, "INPUT_KEY", "INPUT_KEY-PASSWORD", "INPUT_KEY_PASSWORD"}
+
+// buildEnv returns env without the secretEnv variables: a build that can
+// read the signing key can sign whatever it likes.
+func buildEnv(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(secretEnv, name)
+	})
+}
+
 // Run runs the command in its own process group with the caller's (or the
-// given) stdin, stdout, stderr and environment, forwards SIGINT, SIGTERM and
-// SIGHUP to the whole group while it runs, and waits for it. When ctx is done
+// given) stdin, stdout, stderr and environment, less the variables that may
+// hold the signing key or its password (see Command.Env), forwards SIGINT,
+// SIGTERM and SIGHUP to the whole group while it runs, and waits for it. When ctx is done
 // the group gets SIGTERM, then SIGKILL 5 s later. A build that cannot be
 // started is an error; a build that fails is not (see RunResult.Failed).
 func Run(ctx context.Context, c Command) (*RunResult, error) {
@@ -59,12 +84,24 @@ func Run(ctx context.Context, c Command) (*RunResult, error) {
 	}
 	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
 	cmd.Dir = c.Dir
-	cmd.Env = c.Env
+	env := c.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = buildEnv(env)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = or[io.Reader](c.Stdin, os.Stdin), or[io.Writer](c.Stdout, os.Stdout), or[io.Writer](c.Stderr, os.Stderr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if tty, ok := foregroundTerminal(cmd.Stdin); ok {
+		// The build's group takes the terminal, as a shell gives it to a
+		// foreground job, so the build can read it (a background group
+		// that reads its terminal is stopped by SIGTTIN); attest-build
+		// takes it back when the build is over.
+		cmd.SysProcAttr.Foreground, cmd.SysProcAttr.Ctty = true, tty
+		defer takeForeground(tty)
+	}
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, ForwardedSignals...)
+	signal.Notify(sigs, forwardedSignals()...)
 	defer signal.Stop(sigs)
 
 	res := &RunResult{StartedOn: time.Now().UTC()}
@@ -116,6 +153,34 @@ loop:
 		res.Signal = syscall.SIGTERM
 	}
 	return res, nil
+}
+
+// foregroundTerminal returns stdin's descriptor when stdin is attest-build's
+// controlling terminal and attest-build's process group is in its
+// foreground. A build in a group of its own must then be put in the
+// foreground to read it. When attest-build runs in the background, the
+// build stays there too.
+func foregroundTerminal(stdin io.Reader) (int, bool) {
+	f, ok := stdin.(*os.File)
+	if !ok {
+		return 0, false
+	}
+	fd := int(f.Fd())
+	// TIOCGPGRP fails (ENOTTY) unless fd is our controlling terminal.
+	pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	if err != nil || pgrp != unix.Getpgrp() {
+		return 0, false
+	}
+	return fd, true
+}
+
+// takeForeground makes attest-build's process group the terminal's
+// foreground group again. It is then in the background, where tcsetpgrp
+// raises SIGTTOU unless that is ignored, as shells do.
+func takeForeground(tty int) {
+	signal.Ignore(syscall.SIGTTOU)
+	defer signal.Reset(syscall.SIGTTOU)
+	_ = unix.IoctlSetPointerInt(tty, unix.TIOCSPGRP, unix.Getpgrp())
 }
 
 func or[T comparable](v, def T) T {

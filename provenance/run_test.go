@@ -93,3 +93,36 @@ func TestRunForwardsSIGTERM(t *testing.T) {
 		t.Fatalf("the build did not see SIGTERM: %q %v", b, err)
 	}
 }
+
+// The build never sees the variables that may hold the signing key or its
+// password, whether the environment is the caller's or given.
+func TestRunHidesKeyEnv(t *testing.T) {
+	secrets := map[string]string{
+		"ATTEST_BUILD_KEY":          "-----BEGIN PRIVATE KEY-----\nMIGHAgEAsecret\n-----END PRIVATE KEY-----",
+		"ATTEST_BUILD_KEY_PASSWORD": "hunter2",
+		"INPUT_KEY":                 "-----BEGIN PRIVATE KEY-----\nMIGHAgEAinput",
+		"INPUT_KEY-PASSWORD":        "hunter3",
+		"INPUT_KEY_PASSWORD":        "hunter4",
+	}
+	given := []string{"KEEP=1", "PATH=" + os.Getenv("PATH")}
+	for k, v := range secrets {
+		given = append(given, k+"="+v)
+		t.Setenv(k, v) // INPUT_KEY-PASSWORD: Setenv accepts the hyphen as the runner does
+	}
+	t.Setenv("KEEP", "1")
+	for _, env := range [][]string{nil, given} {
+		var out bytes.Buffer
+		res, err := provenance.Run(context.Background(), provenance.Command{Argv: []string{"env"}, Env: env, Stdout: &out})
+		if err != nil || res.ExitStatus != 0 {
+			t.Fatalf("env: %v %+v", err, res)
+		}
+		if !strings.Contains(out.String(), "\nKEEP=1\n") && !strings.HasPrefix(out.String(), "KEEP=1\n") {
+			t.Fatalf("caller's env %t: KEEP=1 missing from the build's environment:\n%s", env == nil, out.String())
+		}
+		for k, v := range secrets {
+			if strings.Contains(out.String(), k+"=") || strings.Contains(out.String(), v) {
+				t.Errorf("caller's env %t: the build sees %s:\n%s", env == nil, k, out.String())
+			}
+		}
+	}
+}

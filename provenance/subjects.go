@@ -21,15 +21,24 @@ import (
 // ErrNoSubjects reports that a build produced no subjects to attest.
 var ErrNoSubjects = errors.New("no subjects")
 
+// ErrOutsideWorkDir reports an artifact pattern that leads out of the
+// working directory once symbolic links are resolved (a symlinked directory
+// pointing elsewhere, "..", or an absolute path): attest-build attests, and
+// writes attestations, only inside the working directory.
+var ErrOutsideWorkDir = errors.New("outside the working directory")
+
 // MatchArtifacts expands glob patterns into the regular files they name.
 // Patterns are relative to dir (or absolute) with slash separators; "*", "?"
 // and "[...]" match within one path element (path.Match), and an element
 // "**" matches any number of directories, including none. Each pattern must
-// match at least one regular file. Names are returned relative to dir when
-// inside it (slash-separated), sorted and without duplicates; exclude names
-// files never to return (the attestation itself).
+// match at least one regular file. The directory a pattern is walked from
+// (its longest literal prefix) must resolve, symbolic links followed, to dir
+// or a directory under it (else ErrOutsideWorkDir); the walk itself follows
+// no symbolic link, so every match is inside dir too. Names are returned
+// relative to dir (slash-separated), sorted and without duplicates; exclude
+// names files never to return (the attestation itself).
 func MatchArtifacts(dir string, patterns []string, exclude ...string) ([]string, error) {
-	absDir, err := filepath.Abs(dir)
+	absDir, realDir, err := resolveDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("matching artifacts: %w", err)
 	}
@@ -57,16 +66,23 @@ func MatchArtifacts(dir string, patterns []string, exclude ...string) ([]string,
 		}
 		root := "/" + strings.Join(segs[:lit], "/")
 		rest := segs[lit:]
+		realRoot, err := filepath.EvalSymlinks(root)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("artifact pattern %q: %w: it matches no regular file", pat, ErrNoSubjects)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("artifact pattern %q: %w", pat, err)
+		}
+		if !inside(realDir, realRoot) {
+			return nil, fmt.Errorf("artifact pattern %q: %w: %s is %s, not under %s", pat, ErrOutsideWorkDir, root, realRoot, realDir)
+		}
 		matched := 0
-		err := filepath.WalkDir(root, func(fp string, d fs.DirEntry, err error) error {
+		err = filepath.WalkDir(realRoot, func(fp string, d fs.DirEntry, err error) error {
 			if err != nil {
-				if fp == root && errors.Is(err, fs.ErrNotExist) {
-					return fs.SkipAll
-				}
 				return err
 			}
-			rel := strings.TrimPrefix(filepath.ToSlash(fp), strings.TrimSuffix(root, "/")+"/")
-			if fp == root {
+			rel := strings.TrimPrefix(filepath.ToSlash(fp), strings.TrimSuffix(filepath.ToSlash(realRoot), "/")+"/")
+			if fp == realRoot {
 				rel = ""
 			}
 			var relSegs []string
@@ -74,7 +90,7 @@ func MatchArtifacts(dir string, patterns []string, exclude ...string) ([]string,
 				relSegs = strings.Split(rel, "/")
 			}
 			if d.IsDir() {
-				if fp != root && !prefixCanMatch(rest, relSegs) {
+				if fp != realRoot && !prefixCanMatch(rest, relSegs) {
 					return fs.SkipDir
 				}
 				return nil
@@ -82,6 +98,8 @@ func MatchArtifacts(dir string, patterns []string, exclude ...string) ([]string,
 			if !d.Type().IsRegular() || !globMatch(rest, relSegs) {
 				return nil
 			}
+			// Named as the pattern spelt it, through root.
+			fp = filepath.Join(root, filepath.FromSlash(rel))
 			name := subjectName(absDir, fp)
 			if skip[filepath.Clean(fp)] {
 				return nil
@@ -102,6 +120,45 @@ func MatchArtifacts(dir string, patterns []string, exclude ...string) ([]string,
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// resolveDir returns dir as an absolute path and with its symbolic links
+// resolved.
+func resolveDir(dir string) (abs, real string, err error) {
+	if abs, err = filepath.Abs(dir); err != nil {
+		return "", "", err
+	}
+	if real, err = filepath.EvalSymlinks(abs); err != nil {
+		return "", "", err
+	}
+	return abs, real, nil
+}
+
+// inside reports whether the resolved path p is dir or under it.
+func inside(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// resolvesInside reports whether p (absolute), symbolic links resolved,
+// stays inside dir (absolute). A p that does not exist yet is judged by its
+// parent directory.
+func resolvesInside(dir, p string) (bool, error) {
+	_, realDir, err := resolveDir(dir)
+	if err != nil {
+		return false, err
+	}
+	realP, err := filepath.EvalSymlinks(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		var parent string
+		if parent, err = filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+			realP = filepath.Join(parent, filepath.Base(p))
+		}
+	}
+	if err != nil {
+		return false, err
+	}
+	return inside(realDir, realP), nil
 }
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
@@ -165,6 +222,10 @@ func excludeSet(dir string, exclude []string) map[string]bool {
 			e = filepath.Join(dir, e)
 		}
 		m[filepath.Clean(e)] = true
+		// And as a walk of the resolved directory meets it.
+		if parent, err := filepath.EvalSymlinks(filepath.Dir(e)); err == nil {
+			m[filepath.Join(parent, filepath.Base(e))] = true
+		}
 	}
 	return m
 }
@@ -187,14 +248,16 @@ type Snapshot struct {
 // skipDirs are directories discovery never looks into.
 var skipDirs = map[string]bool{".git": true}
 
-// TakeSnapshot records the regular files under dir (not .git/).
+// TakeSnapshot records the regular files under dir (not .git/). The walk
+// starts from dir with its symbolic links resolved and follows no symbolic
+// link below it, so every file found is inside dir.
 func TakeSnapshot(dir string) (*Snapshot, error) {
-	absDir, err := filepath.Abs(dir)
+	_, realDir, err := resolveDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("snapshotting %s: %w", dir, err)
 	}
-	s := &Snapshot{dir: absDir, files: map[string]fileState{}}
-	err = walkRegular(absDir, func(fp string, st fileState) { s.files[fp] = st })
+	s := &Snapshot{dir: realDir, files: map[string]fileState{}}
+	err = walkRegular(realDir, func(fp string, st fileState) { s.files[fp] = st })
 	if err != nil {
 		return nil, fmt.Errorf("snapshotting %s: %w", dir, err)
 	}

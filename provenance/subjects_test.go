@@ -103,3 +103,68 @@ func TestHashSubjects(t *testing.T) {
 		t.Fatal("hashing a missing file is not an error")
 	}
 }
+
+// Symbolic links never lead a pattern out of the working directory, whether
+// the link is the walk's root, a folder above it, or reached by "**"; links
+// that stay inside, and a working directory reached through a link, work.
+func TestMatchArtifactsSymlinks(t *testing.T) {
+	top := t.TempDir()
+	work, outside := filepath.Join(top, "work"), filepath.Join(top, "outside")
+	writeFiles(t, top, "work/sub/in.bin", "outside/x.bin", "outside/sub/x.bin")
+	for link, target := range map[string]string{
+		"work/link":   "../outside",     // a folder outside
+		"work/inlink": "sub",            // a folder inside
+		"worklink":    "work",           // the working directory itself
+		"work/sub/up": "../../outside/", // deeper, pointing out
+	} {
+		if err := os.Symlink(target, filepath.Join(top, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		dir      string
+		patterns []string
+		want     []string
+		err      error
+	}{
+		{work, []string{"link/sub/*.bin"}, nil, provenance.ErrOutsideWorkDir},
+		{work, []string{"link/x.bin"}, nil, provenance.ErrOutsideWorkDir},
+		{work, []string{"link/**"}, nil, provenance.ErrOutsideWorkDir},
+		{work, []string{"link/*/x.bin"}, nil, provenance.ErrOutsideWorkDir},
+		{work, []string{"sub/up/sub/x.bin"}, nil, provenance.ErrOutsideWorkDir},
+		{work, []string{"../outside/x.bin"}, nil, provenance.ErrOutsideWorkDir},
+		{work, []string{filepath.Join(outside, "*.bin")}, nil, provenance.ErrOutsideWorkDir},
+		{work, []string{"sub/*.bin", "link/sub/x.bin"}, nil, provenance.ErrOutsideWorkDir},
+		{work, []string{"**/*.bin"}, []string{"sub/in.bin"}, nil}, // the walk follows no link
+		{work, []string{"inlink/*.bin"}, []string{"inlink/in.bin"}, nil},
+		{work, []string{"inlink/in.bin"}, []string{"inlink/in.bin"}, nil},
+		{filepath.Join(top, "worklink"), []string{"sub/*.bin"}, []string{"sub/in.bin"}, nil},
+		{filepath.Join(top, "worklink"), []string{"**/*.bin"}, []string{"sub/in.bin"}, nil},
+		{filepath.Join(top, "worklink"), []string{"link/x.bin"}, nil, provenance.ErrOutsideWorkDir},
+		{work, []string{"missing/*.bin"}, nil, provenance.ErrNoSubjects},
+	}
+	for _, tt := range tests {
+		got, err := provenance.MatchArtifacts(tt.dir, tt.patterns)
+		if tt.err != nil {
+			if !errors.Is(err, tt.err) {
+				t.Errorf("%s %v: err %v, want %v", filepath.Base(tt.dir), tt.patterns, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s %v: got %v, %v; want %v", filepath.Base(tt.dir), tt.patterns, got, err, tt.want)
+		}
+	}
+
+	// Default discovery from a working directory reached through a link.
+	snap, err := provenance.TakeSnapshot(filepath.Join(top, "worklink"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, work, "dist/new.bin")
+	writeFiles(t, outside, "new-outside.bin")
+	got, err := snap.Changed(filepath.Join(top, "worklink", "dist", "new.bin.intoto.jsonl"))
+	if err != nil || !reflect.DeepEqual(got, []string{"dist/new.bin"}) {
+		t.Fatalf("discovery through a linked working directory: %v, %v; want [dist/new.bin]", got, err)
+	}
+}

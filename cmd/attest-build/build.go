@@ -4,17 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/tpm"
 )
-
-// keyEnv names the environment variable that gives the signing key when
-// -k/--key is not set.
-const keyEnv = "ATTEST_BUILD_KEY"
 
 // buildOptions are the root command's flags: running and attesting a build.
 type buildOptions struct {
@@ -31,9 +27,9 @@ type buildOptions struct {
 // AddFlags registers the build flags on cmd.
 func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob (`**` matches any number of directories), relative to the working directory; repeatable (default: the regular files the build created or modified)")
+	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob (`**` matches any number of directories), relative to the working directory and inside it (symbolic links resolved); repeatable (default: the regular files the build created or modified)")
 	fs.StringVarP(&o.output, "output", "o", "", "the attestation file (default: ARTIFACT.intoto.jsonl beside a single artifact, else attestation.intoto.jsonl)")
-	fs.StringVarP(&o.key, "key", "k", "", "the signing key: a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+") (default $"+keyEnv+")")
+	fs.StringVarP(&o.key, "key", "k", "", "the signing key: a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
 	o.tpm.AddFlags(cmd)
 	o.ak.AddFlags(cmd)
 	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log (binary form) (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
@@ -61,13 +57,10 @@ func attachBuild(root *cobra.Command) {
 func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	keyRef := o.key
 	if keyRef == "" {
-		keyRef = os.Getenv(keyEnv)
+		keyRef = os.Getenv(provenance.KeyEnv)
 	}
 	if keyRef == "" {
-		return usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", keyEnv)
-	}
-	if strings.Contains(keyRef, "://") {
-		return usagef("signing key %q: KMS URIs are not supported yet; give a PEM key file", keyRef)
+		return usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", provenance.KeyEnv)
 	}
 	sel, err := tpm.ParsePCRSelection(o.pcrs)
 	if err != nil {
@@ -85,6 +78,9 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 		password = []byte(pw)
 	}
 	signer, err := provenance.LoadSigner(keyRef, password)
+	if errors.Is(err, provenance.ErrUnsupportedKeyRef) {
+		return &usageError{err: err}
+	}
 	if err != nil {
 		return err
 	}
@@ -108,6 +104,12 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	var be *provenance.BuildError
 	if errors.As(err, &be) {
 		return &exitError{code: be.ExitStatus, err: err}
+	}
+	var ie *provenance.InterruptedError
+	if errors.As(err, &ie) {
+		if s, ok := ie.Signal.(syscall.Signal); ok {
+			return &exitError{code: 128 + int(s), err: err}
+		}
 	}
 	if err != nil {
 		return err

@@ -2,12 +2,14 @@ package main
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/attest-build/attest-build/internal/swtpmtest"
+	"github.com/attest-build/attest-build/provenance"
 )
 
 func TestBuildUsageErrors(t *testing.T) {
@@ -19,12 +21,67 @@ func TestBuildUsageErrors(t *testing.T) {
 		{"--", "true"}, // no key
 		{"key", "generate"},
 	} {
-		t.Setenv(keyEnv, "")
+		t.Setenv(provenance.KeyEnv, "")
 		_, err := runCLI(t, args...)
 		if err == nil || !isUsage(err) {
 			t.Errorf("%q: err %v, want a usage error (exit 2)", args, err)
 		}
 	}
+}
+
+// A signing key given as PEM text in ATTEST_BUILD_KEY (as a CI secret holds
+// it) never appears in what the command prints or returns, whatever fails.
+func TestBuildKeyTextNotShown(t *testing.T) {
+	prefix := filepath.Join(t.TempDir(), "signing")
+	if _, err := provenance.GenerateKey(prefix, provenance.KeyECDSAP256, []byte("pw")); err != nil {
+		t.Fatal(err)
+	}
+	keyText, err := os.ReadFile(prefix + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(keyText)), "\n")
+	for _, tt := range []struct {
+		name, key string
+		password  *string
+		want      error
+	}{
+		{"encrypted, no password", string(keyText), nil, provenance.ErrKeyPassword},
+		{"encrypted, wrong password", string(keyText), ptr("wrong"), provenance.ErrKeyPassword},
+		{"no BEGIN line", strings.Join(lines[1:], "\n"), nil, errPathError},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(provenance.KeyEnv, tt.key)
+			t.Setenv(provenance.KeyPasswordEnv, "")
+			if tt.password == nil {
+				os.Unsetenv(provenance.KeyPasswordEnv)
+			} else {
+				t.Setenv(provenance.KeyPasswordEnv, *tt.password)
+			}
+			out, err := runCLI(t, "--tpm", "sim", "--", "true")
+			if !matchesErr(err, tt.want) || isUsage(err) {
+				t.Fatalf("err %v, want %v (exit 1)", err, tt.want)
+			}
+			for _, line := range lines {
+				if len(line) >= 16 && (strings.Contains(out, line) || strings.Contains(err.Error(), line)) {
+					t.Fatalf("the key's text %q is shown: %v\n%s", line, err, out)
+				}
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// errPathError stands for "any *fs.PathError" in error tables.
+var errPathError = errors.New("a *fs.PathError")
+
+func matchesErr(err, want error) bool {
+	var pe *fs.PathError
+	if want == errPathError {
+		return errors.As(err, &pe)
+	}
+	return errors.Is(err, want)
 }
 
 // The CLI end to end on a real swtpm: key generate, a build with
@@ -42,7 +99,7 @@ func TestBuildCLISwtpm(t *testing.T) {
 	if fi, err := os.Stat(prefix + ".key"); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("private key: %v %v", fi, err)
 	}
-	t.Setenv(keyEnv, prefix+".key")
+	t.Setenv(provenance.KeyEnv, prefix+".key")
 	t.Chdir(dir)
 	out, err = runCLI(t, "--tpm", s.Ref(), "--ima-log", filepath.Join(dir, "none"), "-a", "out/*.bin", "--", "sh", "-c", "mkdir out && echo x > out/a.bin")
 	if err != nil {
@@ -61,6 +118,17 @@ func TestBuildCLISwtpm(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "fail.intoto.jsonl")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a failing build wrote an attestation (%v)", err)
 	}
+
+	// The key's PEM text in ATTEST_BUILD_KEY (a CI secret) works as well.
+	keyText, err := os.ReadFile(prefix + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(provenance.KeyEnv, string(keyText))
+	if out, err := runCLI(t, "--tpm", s.Ref(), "--ima-log", filepath.Join(dir, "none"), "-o", "text.intoto.jsonl", "--", "sh", "-c", "echo y > y.bin"); err != nil {
+		t.Fatalf("build with the key's PEM text in %s: %v\n%s", provenance.KeyEnv, err, out)
+	}
+	t.Setenv(provenance.KeyEnv, prefix+".key")
 
 	t.Setenv("ATTEST_BUILD_KEY_PASSWORD", "wrong")
 	if _, err := runCLI(t, "--tpm", s.Ref(), "--", "true"); err == nil || isUsage(err) {

@@ -1,5 +1,5 @@
 # Step "Run and attest the build" (mode: build).
-# Runs: attest-build --tpm T [-a PATTERN]... -o OUT --key KEY -- bash -eo pipefail -c COMMAND
+# Runs: ATTEST_BUILD_KEY=KEY attest-build --tpm T [-a PATTERN]... -o OUT -- bash -eo pipefail -c COMMAND
 # Provenance (repository, commit, workflow, run) comes from the GITHUB_* (or
 # GitLab's CI_*) variables the runner sets; attest-build reads them itself.
 set -euo pipefail
@@ -17,20 +17,26 @@ for p in "${patterns[@]}"; do
 	args+=(--artifact "$p")
 done
 
-# The key: PEM text (a secret) goes to a 0600 file in a 0700 folder that is
-# removed when the step ends; a path is passed as it is. Never echoed.
-if [[ -z ${INPUT_KEY:-} ]]; then
+# The key and its password reach attest-build only, through ATTEST_BUILD_KEY
+# and ATTEST_BUILD_KEY_PASSWORD set for its process alone: never in a file, in
+# argv (which every user can read with ps) or in the output. attest-build
+# removes both, and INPUT_KEY*, from the build's environment; they are unset
+# here first so nothing else this script runs inherits them.
+key=${INPUT_KEY:-} password=${INPUT_KEY_PASSWORD:-}
+unset INPUT_KEY INPUT_KEY_PASSWORD
+if [[ -z $key ]]; then
 	[[ -n ${ATTEST_BUILD_KEY:-} ]] || die "input 'key' is empty: pass the signing key, e.g. key: \${{ secrets.ATTEST_BUILD_KEY }} (make one with: attest-build key generate --out signing)"
-elif [[ $INPUT_KEY == *"-----BEGIN "* ]]; then
-	key_dir=$(mktemp -d "${RUNNER_TEMP:-/tmp}/attest-build-key.XXXXXX")
-	trap 'rm -rf "$key_dir"' EXIT
-	(umask 077 && printf '%s\n' "$INPUT_KEY" >"$key_dir/signing.key")
-	args+=(--key "$key_dir/signing.key")
-elif [[ -f $INPUT_KEY ]]; then
-	args+=(--key "$INPUT_KEY")
-else
-	die "input 'key' is neither PEM key text nor a readable file (the value is not shown)"
+	key=$ATTEST_BUILD_KEY
 fi
+if [[ $key != *"-----BEGIN "* ]]; then
+	[[ -f $key && -r $key ]] || die "input 'key' is neither PEM key text nor a readable file (the value is not shown)"
+	case $(realpath -- "$key")/ in
+	"$(realpath -- "${GITHUB_WORKSPACE:-/nonexistent}")"/*)
+		echo "::warning title=attest-build::the signing key file is inside the workspace, where the build can read it; a build that can read the key can sign anything (keep it outside, readable only by the runner's user, and run builds as another user)" ;;
+	esac
+fi
+[[ -n $password ]] || password=${ATTEST_BUILD_KEY_PASSWORD:-}
+unset ATTEST_BUILD_KEY ATTEST_BUILD_KEY_PASSWORD
 
 out=${INPUT_OUTPUT:-}
 if [[ -z $out ]]; then
@@ -44,9 +50,14 @@ args+=(--output "$out")
 
 echo "running: attest-build ${args[*]} -- bash -eo pipefail -c \"\$INPUT_COMMAND\""
 set +e
-"$bin" "${args[@]}" -- bash --noprofile --norc -eo pipefail -c "$INPUT_COMMAND"
+(
+	export ATTEST_BUILD_KEY=$key
+	[[ -z $password ]] || export ATTEST_BUILD_KEY_PASSWORD=$password
+	exec "$bin" "${args[@]}" -- bash --noprofile --norc -eo pipefail -c "$INPUT_COMMAND"
+)
 status=$?
 set -e
+unset key password
 if [[ $status -ne 0 ]]; then
 	echo "::error title=attest-build::the build or its attestation failed (exit status $status); no attestation was written"
 	exit "$status"
