@@ -60,7 +60,7 @@ func simBuilds(t *testing.T) {
 	t.Helper()
 	t.Chdir(t.TempDir())
 	t.Setenv(provenance.KeyPasswordEnv, "")
-	t.Setenv(keyEnv, "")
+	t.Setenv(provenance.KeyEnv, "")
 	for _, prefix := range []string{"signer", "other"} {
 		if out, err := runCLI(t, "key", "generate", "--out", prefix); err != nil {
 			t.Fatalf("key generate: %v\n%s", err, out)
