@@ -123,6 +123,9 @@ type imaPolicy struct {
 	maxEntries      int
 	maxLogBytes     int64
 	allowViolations bool
+	// templates names templates the verifier cannot decode into a path and
+	// digest whose entries are accepted unchecked.
+	templates []string
 	// exact maps a path to its accepted digests ("alg:hex"); from allow rules
 	// without wildcards and from Keylime's digests.
 	exact    map[string]map[string]bool
@@ -178,6 +181,7 @@ type imaYAML struct {
 	MaxEntries             int         `yaml:"maxEntries"`
 	MaxLogBytes            int64       `yaml:"maxLogBytes"`
 	AllowViolations        bool        `yaml:"allowViolations"`
+	Templates              []string    `yaml:"templates"`
 	Allow                  []allowYAML `yaml:"allow"`
 	Exclude                []string    `yaml:"exclude"`
 	Deny                   []string    `yaml:"deny"`
@@ -553,6 +557,15 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		return p, l.errf([]any{"ima", "maxLogBytes"}, "negative")
 	} else if raw.MaxLogBytes > 0 {
 		p.maxLogBytes = raw.MaxLogBytes
+	}
+	for i, name := range raw.Templates {
+		if name == "" {
+			return p, l.errf([]any{"ima", "templates", i}, "empty template name")
+		}
+		if templateDecoding(name) == "" {
+			return p, l.errf([]any{"ima", "templates", i}, "template %q decodes into a path and digest, which the rules check: list only templates this verifier cannot decode", name)
+		}
+		p.templates = append(p.templates, name)
 	}
 	for i, a := range raw.Allow {
 		at := []any{"ima", "allow", i}

@@ -384,6 +384,7 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 		return err
 	}
 	n := 0
+	var templates templateCache
 	scopeStart := w.Start
 	if pol.scope == ScopeBoot {
 		scopeStart = 0
@@ -398,7 +399,7 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 					return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: %w", ErrIMALog, err), "template hashes of the template data", "a mismatch")
 				}
 				if n >= scopeStart {
-					ev.add(toMeasurement(e))
+					ev.add(toMeasurement(e, &templates))
 				}
 			}
 			n++
@@ -429,10 +430,19 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	return nil
 }
 
-func toMeasurement(e *evidence.Entry) measurement {
-	m := measurement{index: e.Index, path: e.Path, violation: e.Violation()}
+// toMeasurement returns the entry as the rules see it; templates says
+// whether its template decodes into a path and file digest.
+func toMeasurement(e *evidence.Entry, templates *templateCache) measurement {
+	m := measurement{index: e.Index, template: e.TemplateName, path: e.Path, violation: e.Violation()}
 	if len(e.FileDigest) > 0 {
 		m.digest = strings.ToLower(e.FileDigestAlg) + ":" + hex.EncodeToString(e.FileDigest)
+	}
+	switch m.undecoded = templates.decoding(e.TemplateName); {
+	case m.undecoded != "":
+	case m.path == "":
+		m.undecoded = "empty path"
+	case m.digest == "":
+		m.undecoded = "empty file digest"
 	}
 	return m
 }
@@ -472,7 +482,11 @@ func (vr *verification) checkIMARules() error {
 		return vr.rep.fail(CheckIMARules, fmt.Errorf("%w: %d of %d entries in scope, first %s", ErrIMARule, f.FindingsTotal, f.InScope, first),
 			"every entry in scope allowed by the policy", fmt.Sprintf("%s (rule %s)", first, first.Rule))
 	}
-	vr.rep.pass(CheckIMARules, fmt.Sprintf("%d entries in scope (%s), %d excluded, %d violations", f.InScope, f.Scope, f.Excluded, f.Violations))
+	detail := fmt.Sprintf("%d entries in scope (%s), %d excluded, %d violations", f.InScope, f.Scope, f.Excluded, f.Violations)
+	if f.Unchecked > 0 {
+		detail += fmt.Sprintf(", %d unchecked (ima.templates)", f.Unchecked)
+	}
+	vr.rep.pass(CheckIMARules, detail)
 	return nil
 }
 

@@ -102,6 +102,9 @@ type IMAFacts struct {
 	InScope    int `json:"inScope"`
 	Excluded   int `json:"excluded"`
 	Violations int `json:"violations"`
+	// Unchecked entries in scope are of templates the verifier cannot
+	// decode into a path and digest, accepted unchecked by ima.templates.
+	Unchecked int `json:"unchecked,omitempty"`
 	// Findings are the entries that broke a rule (at most maxFindings).
 	Findings []IMAFinding `json:"findings,omitempty"`
 	// FindingsTotal counts every entry that broke a rule.
@@ -113,7 +116,7 @@ type IMAFinding struct {
 	Index  int    `json:"index"`
 	Path   string `json:"path"`
 	Digest string `json:"digest,omitempty"` // alg:hex
-	Rule   string `json:"rule"`             // "violation", "deny", "allowlist"
+	Rule   string `json:"rule"`             // "violation", "template", "deny", "allowlist"
 	Detail string `json:"detail"`
 }
 

@@ -1,0 +1,104 @@
+//go:build simulator && cgo
+
+package provenance_test
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/attest-build/attest-build/evidence"
+	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/tpm"
+)
+
+// simAttestation makes a good attestation with the in-process simulator
+// around the vm-debian12-swtpm log: 30 entries before the build, 19 in
+// the window (the last, entry 48, is /bin/tpmprobe).
+func simAttestation(t *testing.T) *attested {
+	t.Helper()
+	log := loadVMLog(t)
+	tp, err := tpm.Open("sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.Close() })
+	sel, err := tpm.ParsePCRSelection("sha256:0-10+sha1:10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rig{open: provenance.SharedTPM(tp, sel, tpm.AKOptions{}), extend: func(t testing.TB, entries []*evidence.Entry) {
+		for _, e := range entries {
+			pcr10Extend(t, tp.Transport(), e)
+		}
+	}}
+	return attestAround(t, r, log, 30, "hello sim")
+}
+
+// relabelled returns the attestation with entry idx's template renamed, as
+// a lying signer would: the log, its SHA-256, the window entry and
+// ima.template changed and the statement re-signed.
+func relabelled(t *testing.T, a *attested, good []byte, idx int, name string) []byte {
+	t.Helper()
+	changed, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		editLog(t, pred, func(raw []byte) []byte { return relabel(t, raw, idx, name) })
+		imaOf(pred)["template"] = "mixed"
+		for _, we := range imaOf(pred)["window"].(map[string]any)["entries"].([]any) {
+			if m := we.(map[string]any); jsonInt(m["index"]) == idx {
+				m["template"] = name
+				delete(m, "path")
+				delete(m, "digest")
+				delete(m, "digestAlg")
+			}
+		}
+	})(t, a, lines(t, good))
+	return changed
+}
+
+// TestVerifyUndecodableTemplate: the kernel does not hash an entry's
+// template name, so a lying signer can rename one; an entry the verifier
+// cannot decode into a path and digest must not slip past a deny-only
+// policy (no allowlist).
+func TestVerifyUndecodableTemplate(t *testing.T) {
+	a := simAttestation(t)
+	good, err := os.ReadFile(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	denyBin := func(templates ...string) *provenance.Policy {
+		return policyFor(t, a, provenance.ScopeWindow, editPolicy(t, func(m map[string]any) {
+			ima := m["ima"].(map[string]any)
+			delete(ima, "allow")
+			ima["deny"] = []any{"/bin/**"}
+			if len(templates) > 0 {
+				ima["templates"] = templates
+			}
+		}))
+	}
+	p := denyBin()
+	_, err = verifyBytes(t, p, good, a.artifact)
+	if f := wantFinding(t, wantCheck(t, err, provenance.CheckIMARules).Report, "deny"); f.Index != 48 || f.Path != "/bin/tpmprobe" {
+		t.Fatalf("good attestation: first finding %s, want entry 48 /bin/tpmprobe", f)
+	}
+	for _, name := range []string{"ima-xx", "d-ng|buf", "d-ng|sig"} {
+		t.Run(name, func(t *testing.T) {
+			_, err := verifyBytes(t, p, relabelled(t, a, good, 48, name), a.artifact)
+			ce := wantCheck(t, err, provenance.CheckIMARules)
+			if !errors.Is(err, provenance.ErrIMARule) {
+				t.Errorf("err = %v, want errors.Is ErrIMARule", err)
+			}
+			if f := wantFinding(t, ce.Report, "template"); f.Index != 48 {
+				t.Errorf("finding %s, want entry 48", f)
+			}
+		})
+	}
+	t.Run("accepted by ima.templates", func(t *testing.T) {
+		rep, err := verifyBytes(t, denyBin("ima-xx"), relabelled(t, a, good, 48, "ima-xx"), a.artifact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Facts.IMA.Unchecked != 1 {
+			t.Errorf("unchecked = %d, want 1", rep.Facts.IMA.Unchecked)
+		}
+	})
+}
