@@ -46,6 +46,11 @@ const (
 	ScopeBoot IMAScope = "boot"
 )
 
+// DefaultIMABanks are the PCR banks an IMA log may be replayed against when
+// a policy names none: the attestation picks the bank, and sha1 is left out
+// so that a signer cannot choose the weak one when the quotes cover both.
+func DefaultIMABanks() []string { return []string{"sha256", "sha384", "sha512"} }
+
 // ParseIMAScope parses "window" or "boot".
 func ParseIMAScope(s string) (IMAScope, error) {
 	switch IMAScope(s) {
@@ -123,6 +128,8 @@ type imaPolicy struct {
 	maxEntries      int
 	maxLogBytes     int64
 	allowViolations bool
+	// banks are the PCR banks the IMA log may be replayed against.
+	banks []string
 	// templates names templates the verifier cannot decode into a path and
 	// digest whose entries are accepted unchecked.
 	templates []string
@@ -182,6 +189,7 @@ type imaYAML struct {
 	MaxLogBytes            int64       `yaml:"maxLogBytes"`
 	AllowViolations        bool        `yaml:"allowViolations"`
 	Templates              []string    `yaml:"templates"`
+	Banks                  []string    `yaml:"banks"`
 	Allow                  []allowYAML `yaml:"allow"`
 	Exclude                []string    `yaml:"exclude"`
 	Deny                   []string    `yaml:"deny"`
@@ -557,6 +565,19 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		return p, l.errf([]any{"ima", "maxLogBytes"}, "negative")
 	} else if raw.MaxLogBytes > 0 {
 		p.maxLogBytes = raw.MaxLogBytes
+	}
+	p.banks = DefaultIMABanks()
+	if raw.Banks != nil {
+		if len(raw.Banks) == 0 {
+			return p, l.errf([]any{"ima", "banks"}, "empty: name at least one of sha256, sha384, sha512, sha1")
+		}
+		p.banks = nil
+		for i, b := range raw.Banks {
+			if _, ok := bankSizes[b]; !ok {
+				return p, l.errf([]any{"ima", "banks", i}, "unknown bank %q (want sha1, sha256, sha384 or sha512)", b)
+			}
+			p.banks = append(p.banks, b)
+		}
 	}
 	for i, name := range raw.Templates {
 		if name == "" {

@@ -59,6 +59,7 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 		ima: imaPolicy{
 			scope: opts.Scope, maxEntries: DefaultMaxIMAEntries, maxLogBytes: DefaultMaxIMALogBytes,
 			allowViolations: true, exact: map[string]map[string]bool{},
+			banks: append(DefaultIMABanks(), "sha1"), // the reference's bank is written out, sha1 with a warning
 		},
 	}
 	v := &Verifier{policy: boot, maxBytes: DefaultMaxAttestationBytes, maxSubjects: DefaultMaxSubjects, now: opts.Now, bootstrapUnsafe: true}
@@ -201,6 +202,13 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 		}
 		allow.Content = append(allow.Content, mapping("path", quoted(path), "digests", ds))
 	}
+	imaBanks := flowSeq()
+	for _, b := range DefaultIMABanks() {
+		imaBanks.Content = append(imaBanks.Content, scalar(b))
+	}
+	if p.IMA.Present && !slices.Contains(DefaultIMABanks(), p.IMA.Bank) {
+		imaBanks.Content = append(imaBanks.Content, scalar(p.IMA.Bank))
+	}
 	required := "true"
 	if !p.IMA.Present {
 		required = "false"
@@ -208,6 +216,7 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 	ima := mapping(
 		"required", scalar(required),
 		"scope", scalar(string(opts.Scope)),
+		"banks", imaBanks,
 		"allowViolations", scalar(strconv.FormatBool(violations > 0)),
 		"allow", allow,
 		"exclude", flowSeq(),
@@ -217,6 +226,11 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 		comment(ima, "required", "Kernel IMA evidence must be present.")
 	} else {
 		comment(ima, "required", "The reference attestation carries no IMA log ("+p.IMA.Reason+"): set true to demand one.")
+	}
+	if p.IMA.Present && p.IMA.Bank == "sha1" {
+		comment(ima, "banks", "PCR banks the IMA log may be replayed against. The reference attestation replays against\nsha1, so it is named here: remove it if your TPMs have a sha256 bank (sha1 is weak, and the\nattestation chooses the bank).")
+	} else {
+		comment(ima, "banks", "PCR banks the IMA log may be replayed against (the attestation chooses; sha1 only if named).")
 	}
 	comment(ima, "scope", "window: entries appended during the build; boot: every entry since boot.")
 	if violations > 0 {

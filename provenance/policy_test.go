@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,6 +63,9 @@ func TestParsePolicyDefaults(t *testing.T) {
 	}
 	if p.ima.maxEntries != DefaultMaxIMAEntries {
 		t.Errorf("maxEntries = %d", p.ima.maxEntries)
+	}
+	if !slices.Equal(p.ima.banks, []string{"sha256", "sha384", "sha512"}) {
+		t.Errorf("ima banks = %v, want sha256, sha384, sha512 (no sha1) by default", p.ima.banks)
 	}
 	if len(p.signers) != 1 || p.signers[0].name != "release" || !strings.HasPrefix(p.signers[0].fingerprint, "sha256:") {
 		t.Errorf("signers = %+v", p.signers)
@@ -135,6 +139,8 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"allow without digests", base + "ima:\n  allow:\n    - path: /bin/sh\n", baseLines + 3, "ima.allow[0].digests", "no digest"},
 		{"bad digest", base + "ima:\n  allow:\n    - path: /bin/sh\n      digests: [sha256:abcd]\n", baseLines + 4, "ima.allow[0].digests[0]", "needs 32 bytes"},
 		{"decodable template accepted unchecked", base + "ima:\n  templates: [ima-cgpath, ima-ng]\n", baseLines + 2, "ima.templates[1]", "decodes into a path and digest"},
+		{"bad ima bank", base + "ima:\n  banks: [sha256, md5]\n", baseLines + 2, "ima.banks[1]", "unknown bank"},
+		{"empty ima banks", base + "ima:\n  banks: []\n", baseLines + 2, "ima.banks", "empty"},
 		{"bad maxAge", base + "maxAge: soon\n", baseLines + 1, "maxAge", "duration"},
 		{"bad signer pem", strings.Replace(base, "-----BEGIN PUBLIC KEY-----", "-----BEGIN NONSENSE-----", 1), 4, "signers[0].publicKey", "PEM"},
 		{"builder without keys", base + "builders:\n  - name: x\n", baseLines + 2, "", "builders"},

@@ -50,8 +50,8 @@ func sameKeyAsTPMTPublic(tpmtPublic []byte, trusted crypto.PublicKey) error {
 //     carried beside it, which cover exactly the quoted selection;
 //  12. same-boot: equal resetCount, restartCount, firmware version and
 //     signer name, and the end quote's clock later than the start's;
-//  13. ima-log: IMA evidence present when the policy requires it; bank,
-//     PCR 10, declared entry count within the policy's limit, window within
+//  13. ima-log: IMA evidence present when the policy requires it; bank
+//     one of the policy's ima.banks (the attestation chooses it), PCR 10, declared entry count within the policy's limit, window within
 //     the log, both quotes cover PCR 10 of that bank;
 //  14. ima-replay: the log, decompressed within the byte limit and decoded
 //     as a stream within the entry limit, replays (template hashes checked)
@@ -188,6 +188,9 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 	bank, err := evidence.ParseBank(m.Bank)
 	if err != nil {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.bank: %w", ErrMalformed, err), "sha1, sha256, sha384 or sha512", m.Bank)
+	}
+	if !slices.Contains(pol.banks, m.Bank) {
+		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: %s", ErrIMABank, m.Bank), "one of "+strings.Join(pol.banks, ", ")+" (ima.banks)", m.Bank)
 	}
 	if m.PCR != imaPCR {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.pcr", ErrMalformed), "10", fmt.Sprint(m.PCR))

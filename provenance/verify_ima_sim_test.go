@@ -102,3 +102,35 @@ func TestVerifyUndecodableTemplate(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyIMABank: the attestation names the bank its log replays
+// against; when the quotes cover sha1:10 too, a lying signer could pick
+// sha1. The policy's ima.banks decides (sha1 only when named).
+func TestVerifyIMABank(t *testing.T) {
+	a := simAttestation(t)
+	good, err := os.ReadFile(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha1, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		imaOf(pred)["bank"] = "sha1"
+	})(t, a, lines(t, good))
+	_, err = verifyBytes(t, policyFor(t, a, provenance.ScopeWindow, nil), sha1, a.artifact)
+	wantCheck(t, err, provenance.CheckIMALog)
+	if !errors.Is(err, provenance.ErrIMABank) {
+		t.Fatalf("err = %v, want errors.Is ErrIMABank", err)
+	}
+	withSHA1 := policyFor(t, a, provenance.ScopeWindow, editPolicy(t, func(m map[string]any) {
+		m["ima"].(map[string]any)["banks"] = []any{"sha1"}
+	}))
+	rep, err := verifyBytes(t, withSHA1, sha1, a.artifact)
+	if err != nil {
+		t.Fatalf("sha1 named by the policy: %v", err)
+	}
+	if rep.Facts.IMA.Bank != "sha1" {
+		t.Errorf("bank %s, want sha1", rep.Facts.IMA.Bank)
+	}
+	// The good attestation (sha256) fails a policy that names only sha1.
+	_, err = verifyBytes(t, withSHA1, good, a.artifact)
+	wantCheck(t, err, provenance.CheckIMALog)
+}

@@ -149,6 +149,7 @@ var (
 	ErrReboot           = errors.New("TPM reset or restarted during the build")
 	ErrIMAMissing       = errors.New("IMA evidence required")
 	ErrIMALog           = errors.New("IMA log does not match its quotes")
+	ErrIMABank          = errors.New("IMA bank not accepted by the policy")
 	ErrGoldenPCR        = errors.New("PCR differs from the golden value")
 	ErrIMARule          = errors.New("IMA entries break the policy")
 	ErrTooOld           = errors.New("attestation too old")

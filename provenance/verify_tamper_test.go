@@ -111,6 +111,9 @@ var tamperCases = []tamperCase{
 		w := imaOf(pred)["window"].(map[string]any)
 		w["end"] = jsonInt(w["end"]) - 1
 	})},
+	{"ima.bank sha1 (re-signed)", provenance.CheckIMALog, provenance.ErrIMABank, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		imaOf(pred)["bank"] = "sha1"
+	})},
 	{"template name of a window entry (re-signed)", provenance.CheckIMARules, provenance.ErrIMARule, "template", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		editLog(t, pred, func(raw []byte) []byte {
 			return relabel(t, raw, jsonInt(imaOf(pred)["window"].(map[string]any)["end"])-1, "ima-xx")
