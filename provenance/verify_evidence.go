@@ -57,7 +57,10 @@ func sameKeyAsTPMTPublic(tpmtPublic []byte, trusted crypto.PublicKey) error {
 //     as a stream within the entry limit, replays (template hashes checked)
 //     to the start quote's PCR 10 after window.start entries and to the end
 //     quote's after window.end; every entry up to window.end is for PCR 10;
-//     the entry count and SHA-256 of the log are as declared;
+//     the entry count and SHA-256 of the log are as declared; the
+//     predicate's window entries (shown to readers by inspect and the
+//     action) equal the decoded entries [window.start, window.end) and its
+//     ima.template the template of the entries up to window.end;
 //  15. golden-pcrs: every PCR the policy names is in both quotes with the
 //     golden value;
 //  16. ima-rules: the entries in scope (window, or boot: 0 to window.end)
@@ -388,6 +391,7 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	}
 	n := 0
 	var templates templateCache
+	template := "" // of the entries up to w.End, as CollectIMA names it
 	scopeStart := w.Start
 	if pol.scope == ScopeBoot {
 		scopeStart = 0
@@ -400,6 +404,20 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 				}
 				if err := rp.Extend(e); err != nil {
 					return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: %w", ErrIMALog, err), "template hashes of the template data", "a mismatch")
+				}
+				if n >= w.Start {
+					if n-w.Start >= len(w.Entries) {
+						return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries", ErrIMALog), fmt.Sprintf("%d window entries ([%d, %d))", w.End-w.Start, w.Start, w.End), fmt.Sprint(len(w.Entries)))
+					}
+					if got, shown := windowEntryOf(e), w.Entries[n-w.Start]; got != shown {
+						return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries[%d] is not entry %d of the log", ErrIMALog, n-w.Start, n), fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", shown))
+					}
+				}
+				switch {
+				case template == "":
+					template = e.TemplateName
+				case template != e.TemplateName:
+					template = "mixed"
 				}
 				if n >= scopeStart {
 					ev.add(toMeasurement(e, &templates))
@@ -426,11 +444,29 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	if n != m.Log.Entries || n < w.End {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: entry count", ErrIMALog), fmt.Sprintf("%d entries (ima.log.entries)", m.Log.Entries), fmt.Sprint(n))
 	}
+	if len(w.Entries) != w.End-w.Start {
+		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries", ErrIMALog), fmt.Sprintf("%d window entries ([%d, %d))", w.End-w.Start, w.Start, w.End), fmt.Sprint(len(w.Entries)))
+	}
+	if template == "" {
+		template = "none"
+	}
+	if template != m.Template {
+		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.template", ErrIMALog), template, orNone(m.Template))
+	}
 	inflated.stop() // capped.h is complete: the parser read to the end
 	if sum := hex.EncodeToString(capped.h.Sum(nil)); !strings.EqualFold(sum, m.Log.SHA256) {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: log SHA-256", ErrIMALog), m.Log.SHA256, sum)
 	}
 	return nil
+}
+
+// windowEntryOf returns the entry as the predicate's window shows it.
+func windowEntryOf(e *evidence.Entry) predicates.WindowEntry {
+	we := predicates.WindowEntry{Index: e.Index, Template: e.TemplateName, DigestAlg: e.FileDigestAlg, Path: e.Path, Violation: e.Violation()}
+	if len(e.FileDigest) > 0 {
+		we.Digest = hex.EncodeToString(e.FileDigest)
+	}
+	return we
 }
 
 // toMeasurement returns the entry as the rules see it; templates says

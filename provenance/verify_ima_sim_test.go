@@ -36,21 +36,13 @@ func simAttestation(t *testing.T) *attested {
 }
 
 // relabelled returns the attestation with entry idx's template renamed, as
-// a lying signer would: the log, its SHA-256, the window entry and
-// ima.template changed and the statement re-signed.
+// a lying signer would: the log, its SHA-256, the window entries and
+// ima.template changed to match and the statement re-signed.
 func relabelled(t *testing.T, a *attested, good []byte, idx int, name string) []byte {
 	t.Helper()
 	changed, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		editLog(t, pred, func(raw []byte) []byte { return relabel(t, raw, idx, name) })
-		imaOf(pred)["template"] = "mixed"
-		for _, we := range imaOf(pred)["window"].(map[string]any)["entries"].([]any) {
-			if m := we.(map[string]any); jsonInt(m["index"]) == idx {
-				m["template"] = name
-				delete(m, "path")
-				delete(m, "digest")
-				delete(m, "digestAlg")
-			}
-		}
+		showLog(t, pred)
 	})(t, a, lines(t, good))
 	return changed
 }
@@ -133,4 +125,48 @@ func TestVerifyIMABank(t *testing.T) {
 	// The good attestation (sha256) fails a policy that names only sha1.
 	_, err = verifyBytes(t, withSHA1, good, a.artifact)
 	wantCheck(t, err, provenance.CheckIMALog)
+}
+
+// TestVerifyWindowEntries: the window entries and ima.template that inspect
+// and the action show readers must be those of the replayed log.
+func TestVerifyWindowEntries(t *testing.T) {
+	a := simAttestation(t)
+	good, err := os.ReadFile(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := policyFor(t, a, provenance.ScopeWindow, nil)
+	for _, tc := range []struct {
+		name string
+		edit func(m map[string]any)
+	}{
+		{"path", func(m map[string]any) { windowEntry(m, 18)["path"] = "/usr/bin/true" }},
+		{"digest", func(m map[string]any) { e := windowEntry(m, 3); e["digest"] = flipHexChar(e["digest"].(string)) }},
+		{"digest algorithm", func(m map[string]any) { windowEntry(m, 3)["digestAlg"] = "sha1" }},
+		{"index", func(m map[string]any) { windowEntry(m, 0)["index"] = 31 }},
+		{"template", func(m map[string]any) { windowEntry(m, 5)["template"] = "ima-sig" }},
+		{"violation", func(m map[string]any) { windowEntry(m, 7)["violation"] = true }},
+		{"one left out", func(m map[string]any) {
+			w := m["window"].(map[string]any)
+			w["entries"] = w["entries"].([]any)[1:]
+		}},
+		{"one added", func(m map[string]any) {
+			w := m["window"].(map[string]any)
+			w["entries"] = append(w["entries"].([]any), windowEntry(m, 0))
+		}},
+		{"ima.template", func(m map[string]any) { m["template"] = "ima-sig" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			changed, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) { tc.edit(imaOf(pred)) })(t, a, lines(t, good))
+			_, err := verifyBytes(t, p, changed, a.artifact)
+			wantCheck(t, err, provenance.CheckIMAReplay)
+			if !errors.Is(err, provenance.ErrIMALog) {
+				t.Errorf("err = %v, want errors.Is ErrIMALog", err)
+			}
+		})
+	}
+}
+
+func windowEntry(ima map[string]any, i int) map[string]any {
+	return ima["window"].(map[string]any)["entries"].([]any)[i].(map[string]any)
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -114,10 +116,15 @@ var tamperCases = []tamperCase{
 	{"ima.bank sha1 (re-signed)", provenance.CheckIMALog, provenance.ErrIMABank, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		imaOf(pred)["bank"] = "sha1"
 	})},
+	{"window entry path shown to readers (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		entries := imaOf(pred)["window"].(map[string]any)["entries"].([]any)
+		entries[len(entries)-1].(map[string]any)["path"] = "/usr/bin/true"
+	})},
 	{"template name of a window entry (re-signed)", provenance.CheckIMARules, provenance.ErrIMARule, "template", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		editLog(t, pred, func(raw []byte) []byte {
 			return relabel(t, raw, jsonInt(imaOf(pred)["window"].(map[string]any)["end"])-1, "ima-xx")
 		})
+		showLog(t, pred)
 	})},
 	{"artifact B presented", provenance.CheckSubjects, provenance.ErrSubjectMissing, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
 		b := filepath.Join(t.TempDir(), "b.bin")
@@ -225,6 +232,57 @@ func editLog(t testing.TB, pred map[string]any, edit func(raw []byte) []byte) {
 	}
 	lg["data"] = base64.StdEncoding.EncodeToString(b.Bytes())
 	lg["sha256"] = sha256hex(raw)
+}
+
+// showLog rewrites the predicate's window entries and ima.template from its
+// log, as a lying signer would after editing the log.
+func showLog(t testing.TB, pred map[string]any) {
+	t.Helper()
+	m := imaOf(pred)
+	lg := m["log"].(map[string]any)
+	gz, err := base64.StdEncoding.DecodeString(lg["data"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := m["window"].(map[string]any)
+	start, end := jsonInt(w["start"]), jsonInt(w["end"])
+	r, err := evidence.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []any
+	template := ""
+	for i := 0; i < end; i++ {
+		e, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case template == "":
+			template = e.TemplateName
+		case template != e.TemplateName:
+			template = "mixed"
+		}
+		if i < start {
+			continue
+		}
+		we := map[string]any{"index": e.Index, "template": e.TemplateName}
+		if e.FileDigestAlg != "" {
+			we["digestAlg"] = e.FileDigestAlg
+		}
+		if len(e.FileDigest) > 0 {
+			we["digest"] = hex.EncodeToString(e.FileDigest)
+		}
+		if e.Path != "" {
+			we["path"] = e.Path
+		}
+		if e.Violation() {
+			we["violation"] = true
+		}
+		entries = append(entries, we)
+	}
+	w["entries"] = entries
+	m["template"] = template
 }
 
 // relabel rewrites the template name of entry idx of a binary log (sha1
