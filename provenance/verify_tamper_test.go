@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/attest-build/attest-build/evidence"
+	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -91,6 +92,9 @@ var tamperCases = []tamperCase{
 		n := pred["nonce"].(map[string]any)
 		s := n["start"].(string)
 		n["start"] = flipHexChar(s)
+	})},
+	{"nonce construction of one subject (re-signed)", provenance.CheckNonce, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		pred["nonce"].(map[string]any)["construction"] = predicates.NonceSubjectList
 	})},
 	{"PCR value (re-signed)", provenance.CheckPCRDigest, tpm.ErrPCRDigest, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		pcrs := quote(pred, "end")["pcrs"].([]any)
