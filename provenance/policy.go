@@ -133,6 +133,9 @@ type imaPolicy struct {
 	// templates names templates the verifier cannot decode into a path and
 	// digest whose entries are accepted unchecked.
 	templates []string
+	// anyTemplate accepts entries of every undecodable template unchecked:
+	// InitPolicy's reading of its reference only, never from a file.
+	anyTemplate bool
 	// exact maps a path to its accepted digests ("alg:hex"); from allow rules
 	// without wildcards and from Keylime's digests.
 	exact    map[string]map[string]bool

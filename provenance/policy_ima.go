@@ -92,7 +92,7 @@ func (ev *imaEvaluation) add(m measurement) {
 		return
 	}
 	if m.undecoded != "" {
-		if slices.Contains(p.templates, m.template) {
+		if p.anyTemplate || slices.Contains(p.templates, m.template) {
 			ev.facts.Unchecked++
 			return
 		}

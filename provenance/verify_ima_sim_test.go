@@ -3,9 +3,15 @@
 package provenance_test
 
 import (
+	"context"
+	"crypto"
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/provenance"
@@ -15,7 +21,7 @@ import (
 // simAttestation makes a good attestation with the in-process simulator
 // around the vm-debian12-swtpm log: 30 entries before the build, 19 in
 // the window (the last, entry 48, is /bin/tpmprobe).
-func simAttestation(t *testing.T) *attested {
+func simAttestation(t testing.TB) *attested {
 	t.Helper()
 	log := loadVMLog(t)
 	tp, err := tpm.Open("sim")
@@ -169,4 +175,86 @@ func TestVerifyWindowEntries(t *testing.T) {
 
 func windowEntry(ima map[string]any, i int) map[string]any {
 	return ima["window"].(map[string]any)["entries"].([]any)[i].(map[string]any)
+}
+
+// TestPolicyInitStrict: policy init keeps the strict defaults when its
+// reference log has violations or entries it cannot decode: it writes
+// allowViolations: false and no accepted template, with comments naming
+// what it found, so the policy refuses its own reference for those reasons
+// until a person decides.
+func TestPolicyInitStrict(t *testing.T) {
+	a := simAttestation(t)
+	good, err := os.ReadFile(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("violation in boot scope", func(t *testing.T) {
+		var doc map[string]any
+		p := policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) { doc = m }))
+		if v := doc["ima"].(map[string]any)["allowViolations"]; v != false {
+			t.Errorf("allowViolations: %v, want false", v)
+		}
+		_, err := verifyBytes(t, p, good, a.artifact)
+		if f := wantFinding(t, wantCheck(t, err, provenance.CheckIMARules).Report, "violation"); f.Index != 8 {
+			t.Errorf("finding %s, want entry 8", f)
+		}
+		if c := imaComment(t, a, provenance.ScopeBoot, "allowViolations"); !strings.Contains(c, "entry 8 (/work/out/build.log)") {
+			t.Errorf("allowViolations comment does not name entry 8:\n%s", c)
+		}
+	})
+	t.Run("undecodable template in window scope", func(t *testing.T) {
+		ref := *a
+		ref.att = filepath.Join(t.TempDir(), "relabelled.intoto.jsonl")
+		if err := os.WriteFile(ref.att, relabelled(t, a, good, 48, "ima-xx"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		att := mustRead(t, ref.att)
+		p := policyFor(t, &ref, provenance.ScopeWindow, nil)
+		_, err := verifyBytes(t, p, att, a.artifact)
+		if f := wantFinding(t, wantCheck(t, err, provenance.CheckIMARules).Report, "template"); f.Index != 48 {
+			t.Errorf("finding %s, want entry 48", f)
+		}
+		if c := imaComment(t, &ref, provenance.ScopeWindow, "templates"); !strings.Contains(c, "ima-xx") {
+			t.Errorf("templates comment does not name ima-xx:\n%s", c)
+		}
+		named := policyFor(t, &ref, provenance.ScopeWindow, editPolicy(t, func(m map[string]any) {
+			m["ima"].(map[string]any)["templates"] = []any{"ima-xx"}
+		}))
+		if _, err := verifyBytes(t, named, att, a.artifact); err != nil {
+			t.Fatalf("ima-xx named in ima.templates: %v", err)
+		}
+	})
+}
+
+// imaComment returns the head comment of key under ima in the policy that
+// policy init writes for the attestation.
+func imaComment(t *testing.T, a *attested, scope provenance.IMAScope, key string) string {
+	t.Helper()
+	f, err := os.Open(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out, err := provenance.InitPolicy(context.Background(), f, provenance.PolicyInitOptions{Scope: scope, SignerKeys: []crypto.PublicKey{a.signer.PublicKey()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Content[0]
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value != "ima" {
+			continue
+		}
+		ima := root.Content[i+1]
+		for j := 0; j+1 < len(ima.Content); j += 2 {
+			if ima.Content[j].Value == key {
+				return ima.Content[j].HeadComment
+			}
+		}
+	}
+	t.Fatalf("no ima.%s in the policy:\n%s", key, out)
+	return ""
 }
