@@ -5,8 +5,10 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"runtime"
+	"strconv"
 	"testing"
 )
 
@@ -129,6 +131,40 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := ParseBank("md5"); !errors.Is(err, ErrUnknownAlgorithm) {
 		t.Errorf("ParseBank(md5): %v", err)
+	}
+}
+
+// TestASCIIErrorChain: the ascii reader's errors keep the decoder's error
+// in the chain beside ErrMalformed.
+func TestASCIIErrorChain(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		in   string
+		as   func(error) bool
+	}{
+		{"template hash hex", "10 zz" + hex40[2:] + " ima-ng sha256:00 /a\n", func(err error) bool { var e hex.InvalidByteError; return errors.As(err, &e) }},
+		{"digest hex", "10 " + hex40 + " ima sha1:zz /a\n", func(err error) bool { var e hex.InvalidByteError; return errors.As(err, &e) }},
+		{"d-ng hex", "10 " + hex40 + " ima-ng sha256:zz /a\n", func(err error) bool { var e hex.InvalidByteError; return errors.As(err, &e) }},
+		{"uint", "10 " + hex40 + " d-ng|n-ng|iuid sha256:00 /a x\n", func(err error) bool { return errors.Is(err, strconv.ErrSyntax) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := readAll(t, []byte(c.in))
+			if !errors.Is(err, ErrMalformed) || !c.as(err) {
+				t.Errorf("err = %v: want ErrMalformed with the decoder's error in the chain", err)
+			}
+		})
+	}
+}
+
+// TestBanksCopy: Banks returns a copy; changing it changes nothing.
+func TestBanksCopy(t *testing.T) {
+	b := Banks()
+	b[0] = 0x1234
+	if got := Banks(); got[0] != SHA1 || len(got) != 4 {
+		t.Errorf("Banks() = %v after changing a returned slice", got)
+	}
+	if _, err := ParseBank("sha1"); err != nil {
+		t.Errorf("ParseBank(sha1) after changing a returned slice: %v", err)
 	}
 }
 

@@ -413,7 +413,7 @@ func (r *Reader) detectHashSize() int {
 		}
 		return true
 	}
-	for _, b := range Banks {
+	for _, b := range banks {
 		if plausible(b.Size()) {
 			return b.Size()
 		}

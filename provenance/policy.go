@@ -422,7 +422,7 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 	if raw.MaxAge != "" {
 		d, err := parseAge(raw.MaxAge)
 		if err != nil {
-			return nil, l.errf([]any{"maxAge"}, "%v", err)
+			return nil, l.errf([]any{"maxAge"}, "%w", err)
 		}
 		p.maxAge = d
 	}
@@ -465,18 +465,18 @@ func (l *policyLoader) key(item []any, k keyYAML) (trustedKey, error) {
 		at = append(item, "publicKeyFile")
 		var err error
 		if pemBytes, err = readCapped(path, 1<<20); err != nil {
-			return trustedKey{}, l.errf(at, "reading %s: %v", path, err)
+			return trustedKey{}, l.errf(at, "reading %s: %w", path, err)
 		}
 	default:
 		return trustedKey{}, l.errf(item, "publicKey or publicKeyFile required")
 	}
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
 	if err != nil {
-		return trustedKey{}, l.errf(at, "not a PEM public key: %v", err)
+		return trustedKey{}, l.errf(at, "not a PEM public key: %w", err)
 	}
 	fp, err := tpm.Fingerprint(pub)
 	if err != nil {
-		return trustedKey{}, l.errf(at, "%v", err)
+		return trustedKey{}, l.errf(at, "%w", err)
 	}
 	if k.Fingerprint != "" && k.Fingerprint != fp {
 		return trustedKey{}, l.errf(append(item, "fingerprint"), "the key's fingerprint is %s, the policy says %s", fp, k.Fingerprint)
@@ -603,7 +603,7 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		for j, d := range a.Digests {
 			c, err := parseDigest(d)
 			if err != nil {
-				return p, l.errf(append(at, "digests", j), "%v", err)
+				return p, l.errf(append(at, "digests", j), "%w", err)
 			}
 			set[c] = true
 		}
@@ -613,21 +613,21 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		}
 		re, err := globRegexp(a.Path)
 		if err != nil {
-			return p, l.errf(append(at, "path"), "%v", err)
+			return p, l.errf(append(at, "path"), "%w", err)
 		}
 		p.patterns = append(p.patterns, patternRule{pattern: a.Path, re: re, digests: set})
 	}
 	for i, g := range raw.Exclude {
 		re, err := globRegexp(g)
 		if err != nil {
-			return p, l.errf([]any{"ima", "exclude", i}, "%v", err)
+			return p, l.errf([]any{"ima", "exclude", i}, "%w", err)
 		}
 		p.excludes = append(p.excludes, re)
 	}
 	for i, g := range raw.Deny {
 		re, err := globRegexp(g)
 		if err != nil {
-			return p, l.errf([]any{"ima", "deny", i}, "%v", err)
+			return p, l.errf([]any{"ima", "deny", i}, "%w", err)
 		}
 		p.deny = append(p.deny, patternRule{pattern: g, re: re})
 	}
@@ -639,11 +639,11 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		}
 		data, err := readCapped(path, maxPolicyBytes)
 		if err != nil {
-			return p, l.errf(at, "reading Keylime runtime policy: %v", err)
+			return p, l.errf(at, "reading Keylime runtime policy: %w", err)
 		}
 		kp, err := ParseKeylimeRuntimePolicy(data)
 		if err != nil {
-			return p, l.errf(at, "%s: %v", path, err)
+			return p, l.errf(at, "%s: %w", path, err)
 		}
 		kp.mergeInto(&p)
 		p.keylime = append(p.keylime, f)

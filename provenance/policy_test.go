@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -375,5 +376,34 @@ func TestKeylimeImport(t *testing.T) {
 		if _, err := ParseKeylimeRuntimePolicy([]byte(bad)); !errors.Is(err, ErrKeylime) {
 			t.Errorf("%s: err = %v, want ErrKeylime", name, err)
 		}
+	}
+}
+
+// TestPolicyErrorChain: a policy error keeps the cause in its chain beside
+// ErrPolicy (a missing key file or Keylime policy is fs.ErrNotExist).
+func TestPolicyErrorChain(t *testing.T) {
+	dir := t.TempDir()
+	base := basePolicy(t)
+	for _, doc := range []string{
+		base + "ima:\n  keylimeRuntimePolicy: [missing.json]\n",
+		"version: 1\nsigners:\n  - publicKeyFile: missing.pem\n",
+	} {
+		path := filepath.Join(dir, "p.yaml")
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadPolicy(path)
+		if !errors.Is(err, ErrPolicy) || !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("err = %v: want ErrPolicy and fs.ErrNotExist in the chain", err)
+		}
+	}
+}
+
+// TestAllChecksCopy: AllChecks returns a copy; changing it changes nothing.
+func TestAllChecksCopy(t *testing.T) {
+	c := AllChecks()
+	c[0] = "changed"
+	if got := AllChecks(); got[0] != CheckEnvelope || len(got) != 17 {
+		t.Errorf("AllChecks() = %v after changing a returned slice", got)
 	}
 }

@@ -3,11 +3,12 @@ package provenance
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
-// Check names one step of Verify. The steps run in the order of AllChecks,
+// Check names one step of Verify. The steps run in the order of AllChecks(),
 // cheapest refusal first; the first that fails stops the verification.
 type Check string
 
@@ -32,8 +33,10 @@ const (
 	CheckMaxAge         Check = "max-age"         // the build finished recently enough
 )
 
-// AllChecks lists the checks in the order Verify runs them.
-var AllChecks = []Check{
+// AllChecks returns the checks in the order Verify runs them (a new slice).
+func AllChecks() []Check { return slices.Clone(allChecks[:]) }
+
+var allChecks = [...]Check{
 	CheckEnvelope, CheckSignature, CheckStatement, CheckSubjects, CheckBuilder, CheckPredicate,
 	CheckTPMMode, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
 	CheckIMALog, CheckIMAReplay, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
@@ -209,7 +212,7 @@ func (r *reporter) fail(c Check, err error, expected, found string) error {
 	r.report.Verdict = StatusFail
 	r.report.Checks = append(r.report.Checks, CheckResult{Check: c, Status: StatusFail, Detail: errText(err), Expected: expected, Found: found})
 	seen := false
-	for _, k := range AllChecks {
+	for _, k := range allChecks {
 		if k == c {
 			seen = true
 			continue
