@@ -241,6 +241,9 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// errPipeStopped is what a chunkPipe's reader gets after stop.
+var errPipeStopped = errors.New("IMA log reading stopped")
+
 // chunkPipe reads src on its own goroutine into a few buffers, ahead of
 // its reader, so that the two sides run at once.
 type chunkPipe struct {
@@ -302,7 +305,13 @@ func (p *chunkPipe) Read(b []byte) (int, error) {
 		if p.cur.b != nil {
 			p.free <- p.cur.b[:cap(p.cur.b)]
 		}
-		p.cur, p.off = <-p.full, 0
+		select {
+		case p.cur = <-p.full:
+			p.off = 0
+		case <-p.done: // stopped: a reader still running must not block
+			p.cur = chunk{err: errPipeStopped}
+			return 0, p.cur.err
+		}
 	}
 	n := copy(b, p.cur.b[p.off:])
 	p.off += n
@@ -318,18 +327,11 @@ func (p *chunkPipe) stop() {
 	<-p.stopped
 }
 
-// entryBatch is a run of decoded entries passed from the decoder goroutine.
-type entryBatch struct {
-	entries []*evidence.Entry
-	err     error // io.EOF at the end
-}
-
-const replayBatch = 512
-
 // replay decodes the carried log as a stream and replays PCR 10, checking
 // the values at the window bounds, and feeds the entries in scope to ev.
-// Three stages run at once: base64 and gunzip (which also hashes the log)
-// on one goroutine, parsing on another, hashing and the extend chain on the
+// The stages run at once: base64 and gunzip (which also hashes the log) on
+// one goroutine, parsing on another, hashing template data on every core
+// (evidence.ReplayEntries), the extend chain and the checks on the
 // caller's. The compressed log is never held whole: it is read from the
 // statement's base64 text.
 func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *imaEvaluation) error {
@@ -350,43 +352,16 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	if r.Format() != evidence.FormatBinary {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log format", ErrMalformed), "binary_runtime_measurements", r.Format().String())
 	}
-	batches := make(chan entryBatch, 4)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		defer close(batches)
-		for {
-			b := entryBatch{entries: make([]*evidence.Entry, 0, replayBatch)}
-			for len(b.entries) < replayBatch {
-				e, err := r.Next()
-				if err != nil {
-					b.err = err
-					break
-				}
-				b.entries = append(b.entries, e)
-			}
-			select {
-			case batches <- b:
-			case <-done:
-				return
-			}
-			if b.err != nil {
-				return
-			}
+	atBound := func(n int, value []byte) error {
+		if n == w.Start && !bytes.Equal(value, startPCR) {
+			return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: window start %d", ErrIMALog, w.Start), "start quote's PCR 10 "+hex.EncodeToString(startPCR), hex.EncodeToString(value)+fmt.Sprintf(" after %d entries", n))
 		}
-	}()
-
-	rp := evidence.NewReplayer(bank, imaPCR)
-	atBound := func(n int) error {
-		if n == w.Start && !bytes.Equal(rp.Value(), startPCR) {
-			return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: window start %d", ErrIMALog, w.Start), "start quote's PCR 10 "+hex.EncodeToString(startPCR), hex.EncodeToString(rp.Value())+fmt.Sprintf(" after %d entries", n))
-		}
-		if n == w.End && !bytes.Equal(rp.Value(), endPCR) {
-			return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: window end %d", ErrIMALog, w.End), "end quote's PCR 10 "+hex.EncodeToString(endPCR), hex.EncodeToString(rp.Value())+fmt.Sprintf(" after %d entries", n))
+		if n == w.End && !bytes.Equal(value, endPCR) {
+			return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: window end %d", ErrIMALog, w.End), "end quote's PCR 10 "+hex.EncodeToString(endPCR), hex.EncodeToString(value)+fmt.Sprintf(" after %d entries", n))
 		}
 		return nil
 	}
-	if err := atBound(0); err != nil {
+	if err := atBound(0, make([]byte, bank.Size())); err != nil {
 		return err
 	}
 	n := 0
@@ -396,50 +371,60 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	if pol.scope == ScopeBoot {
 		scopeStart = 0
 	}
-	for b := range batches {
-		for _, e := range b.entries {
-			if n < w.End {
-				if e.PCR != imaPCR {
-					return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: entry %d", ErrIMALog, e.Index), "entries for PCR 10 (the quoted PCR)", fmt.Sprintf("PCR %d", e.PCR))
+	var failed error
+	visit := func(e *evidence.Entry, value []byte, herr error) bool {
+		if n < w.End {
+			if e.PCR != imaPCR {
+				failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: entry %d", ErrIMALog, e.Index), "entries for PCR 10 (the quoted PCR)", fmt.Sprintf("PCR %d", e.PCR))
+				return false
+			}
+			if herr != nil {
+				failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: %w", ErrIMALog, herr), "template hashes of the template data", "a mismatch")
+				return false
+			}
+			if n >= w.Start {
+				if n-w.Start >= len(w.Entries) {
+					failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries", ErrIMALog), fmt.Sprintf("%d window entries ([%d, %d))", w.End-w.Start, w.Start, w.End), fmt.Sprint(len(w.Entries)))
+					return false
 				}
-				if err := rp.Extend(e); err != nil {
-					return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: %w", ErrIMALog, err), "template hashes of the template data", "a mismatch")
-				}
-				if n >= w.Start {
-					if n-w.Start >= len(w.Entries) {
-						return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries", ErrIMALog), fmt.Sprintf("%d window entries ([%d, %d))", w.End-w.Start, w.Start, w.End), fmt.Sprint(len(w.Entries)))
-					}
-					if got, shown := windowEntryOf(e), w.Entries[n-w.Start]; got != shown {
-						return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries[%d] is not entry %d of the log", ErrIMALog, n-w.Start, n), fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", shown))
-					}
-				}
-				switch {
-				case template == "":
-					template = e.TemplateName
-				case template != e.TemplateName:
-					template = "mixed"
-				}
-				if n >= scopeStart {
-					ev.add(toMeasurement(e, &templates))
+				if got, shown := windowEntryOf(e), w.Entries[n-w.Start]; got != shown {
+					failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries[%d] is not entry %d of the log", ErrIMALog, n-w.Start, n), fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", shown))
+					return false
 				}
 			}
-			n++
-			if err := atBound(n); err != nil {
-				return err
+			switch {
+			case template == "":
+				template = e.TemplateName
+			case template != e.TemplateName:
+				template = "mixed"
+			}
+			if n >= scopeStart {
+				ev.add(toMeasurement(e, &templates))
 			}
 		}
-		if b.err != nil && b.err != io.EOF {
-			err := b.err
-			exp, found := "a well-formed log", "malformed"
-			if errors.Is(err, errLogTooLarge) {
-				err = fmt.Errorf("%w: %w", ErrTooLarge, err)
-				exp, found = fmt.Sprintf("at most %d bytes uncompressed (ima.maxLogBytes)", pol.maxLogBytes), "more"
-			} else if errors.Is(err, evidence.ErrTooManyEntries) {
-				err = fmt.Errorf("%w: %w", ErrTooLarge, err)
-				exp, found = fmt.Sprintf("at most %d entries (ima.maxEntries)", pol.maxEntries), "more"
-			}
-			return vr.rep.fail(CheckIMAReplay, err, exp, found)
+		n++
+		if err := atBound(n, value); err != nil {
+			failed = err
+			return false
 		}
+		return true
+	}
+	// Template data is hashed on every core; entries before the scope are
+	// decoded without their path, which the rules do not read.
+	err = evidence.ReplayEntries(r, bank, imaPCR, visit, evidence.WithPathsFrom(scopeStart))
+	if failed != nil {
+		return failed
+	}
+	if err != nil {
+		exp, found := "a well-formed log", "malformed"
+		if errors.Is(err, errLogTooLarge) {
+			err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+			exp, found = fmt.Sprintf("at most %d bytes uncompressed (ima.maxLogBytes)", pol.maxLogBytes), "more"
+		} else if errors.Is(err, evidence.ErrTooManyEntries) {
+			err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+			exp, found = fmt.Sprintf("at most %d entries (ima.maxEntries)", pol.maxEntries), "more"
+		}
+		return vr.rep.fail(CheckIMAReplay, err, exp, found)
 	}
 	if n != m.Log.Entries || n < w.End {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: entry count", ErrIMALog), fmt.Sprintf("%d entries (ima.log.entries)", m.Log.Entries), fmt.Sprint(n))
