@@ -87,7 +87,7 @@ func (r *Reader) nextASCII() (*Entry, error) {
 	e.PCR = uint32(pcr)
 	e.TemplateHash, err = hex.AppendDecode(nil, toks[1].b)
 	if err != nil {
-		return nil, r.perr(toks[1].off, "template_hash", fmt.Errorf("%w: %v", ErrMalformed, err))
+		return nil, r.perr(toks[1].off, "template_hash", fmt.Errorf("%w: %w", ErrMalformed, err))
 	}
 	if _, ok := bankOfSize(len(e.TemplateHash)); !ok || (r.cfg.hashSize != 0 && r.cfg.hashSize != len(e.TemplateHash)) {
 		return nil, r.perr(toks[1].off, "template_hash",
@@ -160,14 +160,14 @@ func parseASCIIField(d fieldDef, tok []byte, cfg readerConfig) ([]byte, error) {
 	case kindDigest, kindHex:
 		b, err := hex.AppendDecode(nil, tok)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 		return b, nil
 	case kindDigestWithAlgo:
 		i := bytes.LastIndexByte(tok, ':')
 		dig, err := hex.AppendDecode(nil, tok[i+1:])
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 		if i < 0 {
 			return dig, nil
@@ -181,7 +181,7 @@ func parseASCIIField(d fieldDef, tok []byte, cfg readerConfig) ([]byte, error) {
 	case kindUint:
 		v, err := strconv.ParseUint(string(tok), 10, d.size*8)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 		switch d.size {
 		case 2:

@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"fmt"
 	"hash"
+	"slices"
 )
 
 // Bank is a PCR bank, named by its TPM 2.0 hash algorithm. Its value is the
@@ -21,12 +22,15 @@ const (
 	SHA512 Bank = 0x000D
 )
 
-// Banks lists every supported bank, in TPM_ALG_ID order.
-var Banks = []Bank{SHA1, SHA256, SHA384, SHA512}
+// banks lists every supported bank, in TPM_ALG_ID order.
+var banks = [...]Bank{SHA1, SHA256, SHA384, SHA512}
+
+// Banks returns every supported bank, in TPM_ALG_ID order (a new slice).
+func Banks() []Bank { return slices.Clone(banks[:]) }
 
 // ParseBank returns the bank named s ("sha1", "sha256", "sha384", "sha512").
 func ParseBank(s string) (Bank, error) {
-	for _, b := range Banks {
+	for _, b := range banks {
 		if b.String() == s {
 			return b, nil
 		}
@@ -105,7 +109,7 @@ func (b Bank) sum(dst, p []byte) []byte {
 
 // bankOfSize returns the bank whose digests are n bytes long.
 func bankOfSize(n int) (Bank, bool) {
-	for _, b := range Banks {
+	for _, b := range banks {
 		if b.Size() == n {
 			return b, true
 		}

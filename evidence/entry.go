@@ -164,6 +164,23 @@ func templateFields(name string) ([]fieldDef, bool) {
 	return defs, true
 }
 
+// TemplateFields returns the field ids of a template name as the reader
+// decodes it ("ima-ng": ["d-ng", "n-ng"]; a custom format "d-ng|n-ng|sig"
+// by its own ids), and false for a template it keeps as raw fields only
+// (such as ima-cgpath). The kernel does not hash the template name, so a
+// verifier must not trust an entry's template name beyond this decoding.
+func TemplateFields(name string) ([]string, bool) {
+	defs, ok := templateFields(name)
+	if !ok {
+		return nil, false
+	}
+	ids := make([]string, len(defs))
+	for i, d := range defs {
+		ids[i] = d.id
+	}
+	return ids, true
+}
+
 // splitFields splits length-prefixed template data into its fields.
 // It returns the offset of the first bad length on failure.
 func splitFields(fields [][]byte, data []byte, order binary.ByteOrder, hint int) ([][]byte, int, bool) {

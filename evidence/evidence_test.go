@@ -5,8 +5,11 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"runtime"
+	"strconv"
 	"testing"
 )
 
@@ -129,6 +132,40 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := ParseBank("md5"); !errors.Is(err, ErrUnknownAlgorithm) {
 		t.Errorf("ParseBank(md5): %v", err)
+	}
+}
+
+// TestASCIIErrorChain: the ascii reader's errors keep the decoder's error
+// in the chain beside ErrMalformed.
+func TestASCIIErrorChain(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		in   string
+		as   func(error) bool
+	}{
+		{"template hash hex", "10 zz" + hex40[2:] + " ima-ng sha256:00 /a\n", func(err error) bool { var e hex.InvalidByteError; return errors.As(err, &e) }},
+		{"digest hex", "10 " + hex40 + " ima sha1:zz /a\n", func(err error) bool { var e hex.InvalidByteError; return errors.As(err, &e) }},
+		{"d-ng hex", "10 " + hex40 + " ima-ng sha256:zz /a\n", func(err error) bool { var e hex.InvalidByteError; return errors.As(err, &e) }},
+		{"uint", "10 " + hex40 + " d-ng|n-ng|iuid sha256:00 /a x\n", func(err error) bool { return errors.Is(err, strconv.ErrSyntax) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := readAll(t, []byte(c.in))
+			if !errors.Is(err, ErrMalformed) || !c.as(err) {
+				t.Errorf("err = %v: want ErrMalformed with the decoder's error in the chain", err)
+			}
+		})
+	}
+}
+
+// TestBanksCopy: Banks returns a copy; changing it changes nothing.
+func TestBanksCopy(t *testing.T) {
+	b := Banks()
+	b[0] = 0x1234
+	if got := Banks(); got[0] != SHA1 || len(got) != 4 {
+		t.Errorf("Banks() = %v after changing a returned slice", got)
+	}
+	if _, err := ParseBank("sha1"); err != nil {
+		t.Errorf("ParseBank(sha1) after changing a returned slice: %v", err)
 	}
 }
 
@@ -333,5 +370,90 @@ func TestBank(t *testing.T) {
 		if err != nil || b != c.bank || b.String() != c.name || b.Size() != c.size || b.New().Size() != c.size {
 			t.Errorf("%s: %v %v %d", c.name, b, err, b.Size())
 		}
+	}
+}
+
+// TestReplayEntries: the streaming replay visits every entry in order with
+// the value a sequential Replayer reaches after it, on one worker or
+// several; paths are decoded from WithPathsFrom's index only; a template
+// hash mismatch is reported for its entry; visit can stop early; a parse
+// error comes after the entries before it.
+func TestReplayEntries(t *testing.T) {
+	var rs []rec
+	for i := range 1500 { // several batches
+		pcr := uint32(10)
+		if i%97 == 5 {
+			pcr = 11
+		}
+		r := ngRecord(pcr, fmt.Sprintf("/p/%d", i), byte(i))
+		r.violation = i%211 == 7
+		rs = append(rs, r)
+	}
+	log := concat(rs...)
+	bad := bytes.Clone(log)
+	badIndex := 1234
+	second := int64(0)
+	{
+		r, _ := NewReader(bytes.NewReader(log))
+		for range badIndex + 1 {
+			e, err := r.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			second = e.Offset + int64(e.Len) - 3
+		}
+	}
+	bad[second] ^= 1 // in the path of entry badIndex: its template hash no longer matches
+
+	for _, workers := range []int{1, 3} {
+		t.Run(fmt.Sprintf("workers %d", workers), func(t *testing.T) {
+			seq := NewReplayer(SHA256, 10)
+			want := [][]byte{}
+			r, _ := NewReader(bytes.NewReader(bad))
+			for {
+				e, err := r.Next()
+				if err != nil {
+					break
+				}
+				seq.Extend(e)
+				want = append(want, seq.Value())
+			}
+			r, _ = NewReader(bytes.NewReader(bad))
+			n, mismatches := 0, 0
+			err := ReplayEntries(r, SHA256, 10, func(e *Entry, value []byte, herr error) bool {
+				if e.Index != n || !bytes.Equal(value, want[n]) {
+					t.Fatalf("entry %d (index %d): value %x, want %x", n, e.Index, value, want[n])
+				}
+				if wantPath := fmt.Sprintf("/p/%d", n); (n >= 1000) != (e.Path != "") || (n >= 1000 && n != badIndex && e.Path != wantPath) {
+					t.Fatalf("entry %d: path %q, want it only from 1000", n, e.Path)
+				}
+				var the *TemplateHashError
+				if herr != nil {
+					mismatches++
+					if !errors.As(herr, &the) || the.Index != badIndex || n != badIndex {
+						t.Fatalf("entry %d: template hash error %v, want one for entry %d", n, herr, badIndex)
+					}
+				}
+				n++
+				return true
+			}, WithWorkers(workers), WithPathsFrom(1000))
+			if err != nil || n != len(rs) || mismatches != 1 {
+				t.Fatalf("ReplayEntries: err %v, %d entries visited (want %d), %d mismatches (want 1)", err, n, len(rs), mismatches)
+			}
+
+			r, _ = NewReader(bytes.NewReader(log))
+			n = 0
+			if err := ReplayEntries(r, SHA256, 10, func(e *Entry, _ []byte, _ error) bool { n++; return n < 700 }, WithWorkers(workers)); err != nil || n != 700 {
+				t.Fatalf("stopping at 700: err %v, %d visited", err, n)
+			}
+
+			r, _ = NewReader(bytes.NewReader(log[:len(log)-5]))
+			n = 0
+			err = ReplayEntries(r, SHA256, 10, func(e *Entry, _ []byte, _ error) bool { n++; return true }, WithWorkers(workers))
+			var pe *ParseError
+			if !errors.As(err, &pe) || pe.Index != len(rs)-1 || n != len(rs)-1 {
+				t.Fatalf("truncated log: err %v after %d entries, want a *ParseError for entry %d after %d", err, n, len(rs)-1, len(rs)-1)
+			}
+		})
 	}
 }

@@ -115,7 +115,13 @@ type Reader struct {
 	lastDefs  []fieldDef
 	lastKnown bool
 	lean      bool // reading into a reused Entry for replay
+	// pathsFrom is the first index whose Path a replay decodes into a
+	// reused Entry (set by scan; leanAll: none).
+	pathsFrom int
 }
+
+// leanAll is a pathsFrom that no entry reaches.
+const leanAll = int(^uint(0) >> 1)
 
 const readBufSize = 256 << 10
 
@@ -129,7 +135,7 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 			return nil, err
 		}
 	}
-	rd := &Reader{cfg: cfg, br: bufio.NewReaderSize(r, readBufSize)}
+	rd := &Reader{cfg: cfg, br: bufio.NewReaderSize(r, readBufSize), pathsFrom: leanAll}
 	if magic, _ := rd.br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(rd.br)
 		if err != nil {
@@ -156,14 +162,15 @@ func (r *Reader) Compressed() bool { return r.gz }
 func (r *Reader) Next() (*Entry, error) { return r.next(nil) }
 
 // next reads the next entry, into reuse when it is not nil (keeping its
-// buffers, and skipping the Path string, which replay does not need).
+// buffers, and skipping the Path string, which replay does not need, for
+// entries before r.pathsFrom).
 func (r *Reader) next(reuse *Entry) (*Entry, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
 	var e *Entry
 	var err error
-	r.lean = reuse != nil
+	r.lean = reuse != nil && r.index < r.pathsFrom
 	if r.format == FormatASCII {
 		e, err = r.nextASCII()
 	} else {
@@ -413,7 +420,7 @@ func (r *Reader) detectHashSize() int {
 		}
 		return true
 	}
-	for _, b := range Banks {
+	for _, b := range banks {
 		if plausible(b.Size()) {
 			return b.Size()
 		}

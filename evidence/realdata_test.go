@@ -167,7 +167,7 @@ func TestBinaryAndASCIIFormsAgree(t *testing.T) {
 					t.Fatalf("entry %d: template hash of %d bytes, want %d", i, len(bin[i].TemplateHash), c.hashSize)
 				}
 			}
-			for _, bank := range Banks {
+			for _, bank := range Banks() {
 				rb, err := Replay(newReader(t, readFile(t, realtest.RealData(t, c.bin))), bank, 10)
 				if err != nil {
 					t.Fatal(err)

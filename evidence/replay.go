@@ -12,6 +12,7 @@ type replayConfig struct {
 	initial   []byte
 	paddedSHA bool
 	workers   int
+	pathsFrom int // 0: unset (no paths); else the first index + 1
 }
 
 // ReplayOption configures a Replayer, Replay and the prefix matchers.
@@ -36,6 +37,14 @@ func WithPaddedSHA1Rule() ReplayOption {
 // The extend chain itself is always sequential.
 func WithWorkers(n int) ReplayOption {
 	return func(c *replayConfig) { c.workers = n }
+}
+
+// WithPathsFrom makes ReplayEntries decode the Path of entries from index i
+// on (the others are decoded without it, which saves an allocation per
+// entry). Without it ReplayEntries decodes no Path; Replay and the prefix
+// matchers never need one.
+func WithPathsFrom(i int) ReplayOption {
+	return func(c *replayConfig) { c.pathsFrom = max(i, 0) + 1 }
 }
 
 // Replayer computes one PCR of one bank from log entries, as the kernel
@@ -214,6 +223,30 @@ func Replay(r *Reader, bank Bank, pcr uint32, opts ...ReplayOption) (*Result, er
 	}
 	res.Value = rp.Value()
 	return res, nil
+}
+
+// ReplayEntries reads every entry of r and replays PCR pcr of bank as Replay
+// does (template data hashed on WithWorkers goroutines, the extend chain in
+// order), calling visit on the calling goroutine, in log order, for each
+// entry of any PCR with the PCR value after it and the entry's template hash
+// error (nil, or a *TemplateHashError for an entry of this PCR whose logged
+// hash is wrong; its digest of the template data was extended). visit
+// returns false to stop reading. It returns a *ParseError for malformed
+// input, after visiting the entries before it, or a read error.
+//
+// The Entry and value are valid only during the call: both are reused
+// afterwards (a Path string may be kept). Entries carry their Path only from
+// the index WithPathsFrom names. As for Replay, nothing is trusted before the
+// caller compares a value with a PCR value from a verified quote.
+func ReplayEntries(r *Reader, bank Bank, pcr uint32, visit func(e *Entry, value []byte, herr error) bool, opts ...ReplayOption) error {
+	rp, err := newReplayerChecked(bank, pcr, opts)
+	if err != nil {
+		return err
+	}
+	if rp.cfg.pathsFrom > 0 {
+		r.pathsFrom = rp.cfg.pathsFrom - 1 // r is consumed: never reset
+	}
+	return scan(r, rp, func(e *Entry, herr error) bool { return visit(e, rp.value, herr) })
 }
 
 func newReplayerChecked(bank Bank, pcr uint32, opts []ReplayOption) (*Replayer, error) {

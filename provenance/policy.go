@@ -46,6 +46,11 @@ const (
 	ScopeBoot IMAScope = "boot"
 )
 
+// DefaultIMABanks are the PCR banks an IMA log may be replayed against when
+// a policy names none: the attestation picks the bank, and sha1 is left out
+// so that a signer cannot choose the weak one when the quotes cover both.
+func DefaultIMABanks() []string { return []string{"sha256", "sha384", "sha512"} }
+
 // ParseIMAScope parses "window" or "boot".
 func ParseIMAScope(s string) (IMAScope, error) {
 	switch IMAScope(s) {
@@ -123,6 +128,14 @@ type imaPolicy struct {
 	maxEntries      int
 	maxLogBytes     int64
 	allowViolations bool
+	// banks are the PCR banks the IMA log may be replayed against.
+	banks []string
+	// templates names templates the verifier cannot decode into a path and
+	// digest whose entries are accepted unchecked.
+	templates []string
+	// anyTemplate accepts entries of every undecodable template unchecked:
+	// InitPolicy's reading of its reference only, never from a file.
+	anyTemplate bool
 	// exact maps a path to its accepted digests ("alg:hex"); from allow rules
 	// without wildcards and from Keylime's digests.
 	exact    map[string]map[string]bool
@@ -178,6 +191,8 @@ type imaYAML struct {
 	MaxEntries             int         `yaml:"maxEntries"`
 	MaxLogBytes            int64       `yaml:"maxLogBytes"`
 	AllowViolations        bool        `yaml:"allowViolations"`
+	Templates              []string    `yaml:"templates"`
+	Banks                  []string    `yaml:"banks"`
 	Allow                  []allowYAML `yaml:"allow"`
 	Exclude                []string    `yaml:"exclude"`
 	Deny                   []string    `yaml:"deny"`
@@ -407,7 +422,7 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 	if raw.MaxAge != "" {
 		d, err := parseAge(raw.MaxAge)
 		if err != nil {
-			return nil, l.errf([]any{"maxAge"}, "%v", err)
+			return nil, l.errf([]any{"maxAge"}, "%w", err)
 		}
 		p.maxAge = d
 	}
@@ -450,18 +465,18 @@ func (l *policyLoader) key(item []any, k keyYAML) (trustedKey, error) {
 		at = append(item, "publicKeyFile")
 		var err error
 		if pemBytes, err = readCapped(path, 1<<20); err != nil {
-			return trustedKey{}, l.errf(at, "reading %s: %v", path, err)
+			return trustedKey{}, l.errf(at, "reading %s: %w", path, err)
 		}
 	default:
 		return trustedKey{}, l.errf(item, "publicKey or publicKeyFile required")
 	}
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
 	if err != nil {
-		return trustedKey{}, l.errf(at, "not a PEM public key: %v", err)
+		return trustedKey{}, l.errf(at, "not a PEM public key: %w", err)
 	}
 	fp, err := tpm.Fingerprint(pub)
 	if err != nil {
-		return trustedKey{}, l.errf(at, "%v", err)
+		return trustedKey{}, l.errf(at, "%w", err)
 	}
 	if k.Fingerprint != "" && k.Fingerprint != fp {
 		return trustedKey{}, l.errf(append(item, "fingerprint"), "the key's fingerprint is %s, the policy says %s", fp, k.Fingerprint)
@@ -554,6 +569,28 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 	} else if raw.MaxLogBytes > 0 {
 		p.maxLogBytes = raw.MaxLogBytes
 	}
+	p.banks = DefaultIMABanks()
+	if raw.Banks != nil {
+		if len(raw.Banks) == 0 {
+			return p, l.errf([]any{"ima", "banks"}, "empty: name at least one of sha256, sha384, sha512, sha1")
+		}
+		p.banks = nil
+		for i, b := range raw.Banks {
+			if _, ok := bankSizes[b]; !ok {
+				return p, l.errf([]any{"ima", "banks", i}, "unknown bank %q (want sha1, sha256, sha384 or sha512)", b)
+			}
+			p.banks = append(p.banks, b)
+		}
+	}
+	for i, name := range raw.Templates {
+		if name == "" {
+			return p, l.errf([]any{"ima", "templates", i}, "empty template name")
+		}
+		if templateDecoding(name) == "" {
+			return p, l.errf([]any{"ima", "templates", i}, "template %q decodes into a path and digest, which the rules check: list only templates this verifier cannot decode", name)
+		}
+		p.templates = append(p.templates, name)
+	}
 	for i, a := range raw.Allow {
 		at := []any{"ima", "allow", i}
 		if a.Path == "" {
@@ -566,7 +603,7 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		for j, d := range a.Digests {
 			c, err := parseDigest(d)
 			if err != nil {
-				return p, l.errf(append(at, "digests", j), "%v", err)
+				return p, l.errf(append(at, "digests", j), "%w", err)
 			}
 			set[c] = true
 		}
@@ -576,21 +613,21 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		}
 		re, err := globRegexp(a.Path)
 		if err != nil {
-			return p, l.errf(append(at, "path"), "%v", err)
+			return p, l.errf(append(at, "path"), "%w", err)
 		}
 		p.patterns = append(p.patterns, patternRule{pattern: a.Path, re: re, digests: set})
 	}
 	for i, g := range raw.Exclude {
 		re, err := globRegexp(g)
 		if err != nil {
-			return p, l.errf([]any{"ima", "exclude", i}, "%v", err)
+			return p, l.errf([]any{"ima", "exclude", i}, "%w", err)
 		}
 		p.excludes = append(p.excludes, re)
 	}
 	for i, g := range raw.Deny {
 		re, err := globRegexp(g)
 		if err != nil {
-			return p, l.errf([]any{"ima", "deny", i}, "%v", err)
+			return p, l.errf([]any{"ima", "deny", i}, "%w", err)
 		}
 		p.deny = append(p.deny, patternRule{pattern: g, re: re})
 	}
@@ -602,11 +639,11 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		}
 		data, err := readCapped(path, maxPolicyBytes)
 		if err != nil {
-			return p, l.errf(at, "reading Keylime runtime policy: %v", err)
+			return p, l.errf(at, "reading Keylime runtime policy: %w", err)
 		}
 		kp, err := ParseKeylimeRuntimePolicy(data)
 		if err != nil {
-			return p, l.errf(at, "%s: %v", path, err)
+			return p, l.errf(at, "%s: %w", path, err)
 		}
 		kp.mergeInto(&p)
 		p.keylime = append(p.keylime, f)

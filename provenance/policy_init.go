@@ -58,7 +58,8 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 		modes: []string{predicates.ModeDevice, predicates.ModeSwtpm, predicates.ModeSim},
 		ima: imaPolicy{
 			scope: opts.Scope, maxEntries: DefaultMaxIMAEntries, maxLogBytes: DefaultMaxIMALogBytes,
-			allowViolations: true, exact: map[string]map[string]bool{},
+			allowViolations: true, anyTemplate: true, exact: map[string]map[string]bool{},
+			banks: append(DefaultIMABanks(), "sha1"), // the reference's bank is written out, sha1 with a warning
 		},
 	}
 	v := &Verifier{policy: boot, maxBytes: DefaultMaxAttestationBytes, maxSubjects: DefaultMaxSubjects, now: opts.Now, bootstrapUnsafe: true}
@@ -71,31 +72,61 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 			return nil, err
 		}
 	}
-	var paths []string
-	digests := map[string][]string{}
-	violations := 0
-	v.collect = func(m measurement) {
-		if m.violation {
-			violations++
-			return
-		}
-		if _, ok := digests[m.path]; !ok {
-			paths = append(paths, m.path)
-		}
-		for _, d := range digests[m.path] {
-			if d == m.digest {
-				return
-			}
-		}
-		digests[m.path] = append(digests[m.path], m.digest)
-	}
+	ref := &referenceIMA{digests: map[string][]string{}, templates: map[string]int{}}
+	v.collect = ref.add
 	h := sha256.New()
 	vr, err := v.verify(ctx, io.TeeReader(attestation, h), sizeHint(attestation), nil)
 	if err != nil {
 		return nil, fmt.Errorf("the reference attestation does not verify: %w", err)
 	}
 	w := &policyWriter{}
-	return w.write(vr, opts, hex.EncodeToString(h.Sum(nil)), paths, digests, violations)
+	return w.write(vr, opts, hex.EncodeToString(h.Sum(nil)), ref)
+}
+
+// maxNamed caps the violations and templates a comment names.
+const maxNamed = 5
+
+// referenceIMA is what InitPolicy saw of the reference log's entries in
+// scope: the measured paths with their digests, the violations and the
+// entries the verifier cannot decode (by template).
+type referenceIMA struct {
+	paths      []string
+	digests    map[string][]string
+	violations []string // "entry N (path)", the first maxNamed
+	nViolation int
+	templates  map[string]int // undecodable template -> entries
+}
+
+func (r *referenceIMA) add(m measurement) {
+	switch {
+	case m.violation:
+		r.nViolation++
+		if len(r.violations) < maxNamed {
+			r.violations = append(r.violations, fmt.Sprintf("entry %d (%s)", m.index, orNone(m.path)))
+		}
+		return
+	case m.undecoded != "":
+		// Refused by the rule template unless named in ima.templates; no
+		// allowlist entry could match it.
+		r.templates[m.template]++
+		return
+	}
+	if _, ok := r.digests[m.path]; !ok {
+		r.paths = append(r.paths, m.path)
+	}
+	if !slices.Contains(r.digests[m.path], m.digest) {
+		r.digests[m.path] = append(r.digests[m.path], m.digest)
+	}
+}
+
+// undecodable describes the undecodable templates seen, sorted.
+func (r *referenceIMA) undecodable() (names []string, entries int) {
+	for name, n := range r.templates {
+		names = append(names, name)
+		entries += n
+	}
+	sort.Strings(names)
+	return names, entries
 }
 
 // policyWriter builds the YAML document as a node tree, so that values are
@@ -144,7 +175,7 @@ func pemOf(pub crypto.PublicKey) (string, error) {
 	return string(b), err
 }
 
-func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA string, paths []string, digests map[string][]string, violations int) ([]byte, error) {
+func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA string, ref *referenceIMA) ([]byte, error) {
 	p := vr.pred
 	facts := vr.rep.report.Facts
 	mode := p.TPM.Mode
@@ -187,19 +218,20 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 	}
 
 	allow := seq()
-	for _, path := range paths {
+	for _, path := range ref.paths {
 		ds := seq()
 		ds.Style = yaml.FlowStyle
-		for _, d := range digests[path] {
-			if d == "" {
-				continue
-			}
+		for _, d := range ref.digests[path] {
 			ds.Content = append(ds.Content, scalar(d))
 		}
-		if len(ds.Content) == 0 {
-			continue // an entry without a file digest cannot be allowlisted
-		}
 		allow.Content = append(allow.Content, mapping("path", quoted(path), "digests", ds))
+	}
+	imaBanks := flowSeq()
+	for _, b := range DefaultIMABanks() {
+		imaBanks.Content = append(imaBanks.Content, scalar(b))
+	}
+	if p.IMA.Present && !slices.Contains(DefaultIMABanks(), p.IMA.Bank) {
+		imaBanks.Content = append(imaBanks.Content, scalar(p.IMA.Bank))
 	}
 	required := "true"
 	if !p.IMA.Present {
@@ -208,7 +240,9 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 	ima := mapping(
 		"required", scalar(required),
 		"scope", scalar(string(opts.Scope)),
-		"allowViolations", scalar(strconv.FormatBool(violations > 0)),
+		"banks", imaBanks,
+		"allowViolations", scalar("false"),
+		"templates", flowSeq(),
 		"allow", allow,
 		"exclude", flowSeq(),
 		"deny", flowSeq(),
@@ -218,11 +252,28 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 	} else {
 		comment(ima, "required", "The reference attestation carries no IMA log ("+p.IMA.Reason+"): set true to demand one.")
 	}
+	if p.IMA.Present && p.IMA.Bank == "sha1" {
+		comment(ima, "banks", "PCR banks the IMA log may be replayed against. The reference attestation replays against\nsha1, so it is named here: remove it if your TPMs have a sha256 bank (sha1 is weak, and the\nattestation chooses the bank).")
+	} else {
+		comment(ima, "banks", "PCR banks the IMA log may be replayed against (the attestation chooses; sha1 only if named).")
+	}
 	comment(ima, "scope", "window: entries appended during the build; boot: every entry since boot.")
-	if violations > 0 {
-		comment(ima, "allowViolations", fmt.Sprintf("The reference log has %d violation(s) in scope, so they are allowed here: set false to refuse any.", violations))
+	if ref.nViolation > 0 {
+		named := strings.Join(ref.violations, ", ")
+		if ref.nViolation > len(ref.violations) {
+			named += fmt.Sprintf(" and %d more", ref.nViolation-len(ref.violations))
+		}
+		comment(ima, "allowViolations", fmt.Sprintf("IMA violations (files measured while open for write) are refused. The reference log has\n%d in scope, so this policy REFUSES its own reference until you decide: %s.\nSet true only if such violations are expected.", ref.nViolation, named))
 	} else {
 		comment(ima, "allowViolations", "IMA violations (files measured while open for write) are refused.")
+	}
+	if names, n := ref.undecodable(); n > 0 {
+		if len(names) > maxNamed {
+			names = append(names[:maxNamed], "...")
+		}
+		comment(ima, "templates", fmt.Sprintf("Entries of templates this verifier cannot decode into a path and digest are refused. The\nreference log has %d in scope (templates %s), so this policy REFUSES its own\nreference until you decide. Naming a template accepts its entries unchecked, and the\nkernel does not hash template names: read docs/policy.md (Templates) first.", n, strings.Join(names, ", ")))
+	} else {
+		comment(ima, "templates", "Templates whose entries are accepted without path checks (none: every entry in scope decodes).")
 	}
 	comment(ima, "allow", fmt.Sprintf("Every path measured in scope (%d) with the digests seen. Tighten: remove what the build\nshould not run or read; widen with patterns (/usr/lib/**/*.so*); import Keylime\nruntime policies with keylimeRuntimePolicy: [FILE].", len(allow.Content)))
 	comment(ima, "exclude", "Paths whose measurements are not checked, e.g. [\"/var/log/**\"].")

@@ -5,8 +5,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,6 +64,9 @@ func TestParsePolicyDefaults(t *testing.T) {
 	}
 	if p.ima.maxEntries != DefaultMaxIMAEntries {
 		t.Errorf("maxEntries = %d", p.ima.maxEntries)
+	}
+	if !slices.Equal(p.ima.banks, []string{"sha256", "sha384", "sha512"}) {
+		t.Errorf("ima banks = %v, want sha256, sha384, sha512 (no sha1) by default", p.ima.banks)
 	}
 	if len(p.signers) != 1 || p.signers[0].name != "release" || !strings.HasPrefix(p.signers[0].fingerprint, "sha256:") {
 		t.Errorf("signers = %+v", p.signers)
@@ -134,6 +139,9 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"pcr index", base + "pcrs:\n  sha1:\n    24: " + strings.Repeat("00", 20) + "\n", baseLines + 3, "pcrs.sha1.24", "outside"},
 		{"allow without digests", base + "ima:\n  allow:\n    - path: /bin/sh\n", baseLines + 3, "ima.allow[0].digests", "no digest"},
 		{"bad digest", base + "ima:\n  allow:\n    - path: /bin/sh\n      digests: [sha256:abcd]\n", baseLines + 4, "ima.allow[0].digests[0]", "needs 32 bytes"},
+		{"decodable template accepted unchecked", base + "ima:\n  templates: [ima-cgpath, ima-ng]\n", baseLines + 2, "ima.templates[1]", "decodes into a path and digest"},
+		{"bad ima bank", base + "ima:\n  banks: [sha256, md5]\n", baseLines + 2, "ima.banks[1]", "unknown bank"},
+		{"empty ima banks", base + "ima:\n  banks: []\n", baseLines + 2, "ima.banks", "empty"},
 		{"bad maxAge", base + "maxAge: soon\n", baseLines + 1, "maxAge", "duration"},
 		{"bad signer pem", strings.Replace(base, "-----BEGIN PUBLIC KEY-----", "-----BEGIN NONSENSE-----", 1), 4, "signers[0].publicKey", "PEM"},
 		{"builder without keys", base + "builders:\n  - name: x\n", baseLines + 2, "", "builders"},
@@ -264,6 +272,12 @@ func TestIMARules(t *testing.T) {
 		{measurement{path: "/var/log/x", digest: d("99")}, ""},
 		{measurement{path: "/tmp/evil", digest: d("11")}, "deny"},
 		{measurement{path: "/usr/bin/make", violation: true}, "violation"},
+		// An entry without a path and digest is refused before deny, which
+		// could not match it.
+		{measurement{template: "ima-xx", digest: d("11"), undecoded: templateDecoding("ima-xx")}, "template"},
+		{measurement{template: "d-ng|buf", digest: d("11"), undecoded: templateDecoding("d-ng|buf")}, "template"},
+		{measurement{template: "ima-ng", path: "/usr/bin/make", undecoded: "empty file digest"}, "template"},
+		{measurement{template: "ima-xx", violation: true, undecoded: templateDecoding("ima-xx")}, "violation"},
 	}
 	for _, tc := range tests {
 		ev := &imaEvaluation{p: &p.ima}
@@ -275,6 +289,42 @@ func TestIMARules(t *testing.T) {
 		if got != tc.rule {
 			t.Errorf("%+v: rule %q, want %q (%+v)", tc.m, got, tc.rule, ev.facts.Findings)
 		}
+	}
+}
+
+// TestTemplateDecoding: which templates give the rules a path and a file
+// digest. The kernel does not hash the template name, so this decides
+// whether a renamed entry can hide from deny.
+func TestTemplateDecoding(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		decodable bool
+	}{
+		{"ima", true}, {"ima-ng", true}, {"ima-ngv2", true}, {"ima-sig", true}, {"ima-buf", true}, {"ima-modsig", true},
+		{"d-ng|n-ng", true}, {"d|n", true}, {"n-ng|d-ng|sig", true},
+		{"ima-xx", false}, {"ima-cgpath", false}, {"d-ng|buf", false}, {"n-ng|sig", false}, {"d-ng|xattrnames", false}, {"", false},
+	} {
+		if got := templateDecoding(tc.name) == ""; got != tc.decodable {
+			t.Errorf("templateDecoding(%q) decodable = %t, want %t (%s)", tc.name, got, tc.decodable, templateDecoding(tc.name))
+		}
+	}
+}
+
+// TestIMAAcceptedTemplates: ima.templates accepts entries of the named
+// undecodable templates unchecked (counted), and no others.
+func TestIMAAcceptedTemplates(t *testing.T) {
+	p, err := ParsePolicy([]byte(basePolicy(t)+"ima:\n  templates: [ima-cgpath]\n  deny: [/tmp/**]\n"), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &imaEvaluation{p: &p.ima}
+	ev.add(measurement{index: 1, template: "ima-cgpath", undecoded: templateDecoding("ima-cgpath")})
+	if ev.facts.FindingsTotal != 0 || ev.facts.Unchecked != 1 {
+		t.Errorf("ima-cgpath entry: %d findings, %d unchecked; want 0 and 1", ev.facts.FindingsTotal, ev.facts.Unchecked)
+	}
+	ev.add(measurement{index: 2, template: "ima-xx", undecoded: templateDecoding("ima-xx")})
+	if ev.facts.FindingsTotal != 1 || ev.facts.Findings[0].Rule != "template" || ev.facts.Findings[0].Index != 2 {
+		t.Errorf("ima-xx entry: findings %+v, want one of rule template for entry 2", ev.facts.Findings)
 	}
 }
 
@@ -326,5 +376,34 @@ func TestKeylimeImport(t *testing.T) {
 		if _, err := ParseKeylimeRuntimePolicy([]byte(bad)); !errors.Is(err, ErrKeylime) {
 			t.Errorf("%s: err = %v, want ErrKeylime", name, err)
 		}
+	}
+}
+
+// TestPolicyErrorChain: a policy error keeps the cause in its chain beside
+// ErrPolicy (a missing key file or Keylime policy is fs.ErrNotExist).
+func TestPolicyErrorChain(t *testing.T) {
+	dir := t.TempDir()
+	base := basePolicy(t)
+	for _, doc := range []string{
+		base + "ima:\n  keylimeRuntimePolicy: [missing.json]\n",
+		"version: 1\nsigners:\n  - publicKeyFile: missing.pem\n",
+	} {
+		path := filepath.Join(dir, "p.yaml")
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadPolicy(path)
+		if !errors.Is(err, ErrPolicy) || !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("err = %v: want ErrPolicy and fs.ErrNotExist in the chain", err)
+		}
+	}
+}
+
+// TestAllChecksCopy: AllChecks returns a copy; changing it changes nothing.
+func TestAllChecksCopy(t *testing.T) {
+	c := AllChecks()
+	c[0] = "changed"
+	if got := AllChecks(); got[0] != CheckEnvelope || len(got) != 17 {
+		t.Errorf("AllChecks() = %v after changing a returned slice", got)
 	}
 }

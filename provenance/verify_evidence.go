@@ -50,14 +50,17 @@ func sameKeyAsTPMTPublic(tpmtPublic []byte, trusted crypto.PublicKey) error {
 //     carried beside it, which cover exactly the quoted selection;
 //  12. same-boot: equal resetCount, restartCount, firmware version and
 //     signer name, and the end quote's clock later than the start's;
-//  13. ima-log: IMA evidence present when the policy requires it; bank,
-//     PCR 10, declared entry count within the policy's limit, window within
+//  13. ima-log: IMA evidence present when the policy requires it; bank
+//     one of the policy's ima.banks (the attestation chooses it), PCR 10, declared entry count within the policy's limit, window within
 //     the log, both quotes cover PCR 10 of that bank;
 //  14. ima-replay: the log, decompressed within the byte limit and decoded
 //     as a stream within the entry limit, replays (template hashes checked)
 //     to the start quote's PCR 10 after window.start entries and to the end
 //     quote's after window.end; every entry up to window.end is for PCR 10;
-//     the entry count and SHA-256 of the log are as declared;
+//     the entry count and SHA-256 of the log are as declared; the
+//     predicate's window entries (shown to readers by inspect and the
+//     action) equal the decoded entries [window.start, window.end) and its
+//     ima.template the template of the entries up to window.end;
 //  15. golden-pcrs: every PCR the policy names is in both quotes with the
 //     golden value;
 //  16. ima-rules: the entries in scope (window, or boot: 0 to window.end)
@@ -189,6 +192,9 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 	if err != nil {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.bank: %w", ErrMalformed, err), "sha1, sha256, sha384 or sha512", m.Bank)
 	}
+	if !slices.Contains(pol.banks, m.Bank) {
+		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: %s", ErrIMABank, m.Bank), "one of "+strings.Join(pol.banks, ", ")+" (ima.banks)", m.Bank)
+	}
 	if m.PCR != imaPCR {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.pcr", ErrMalformed), "10", fmt.Sprint(m.PCR))
 	}
@@ -234,6 +240,9 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 	c.h.Write(p[:n])
 	return n, err
 }
+
+// errPipeStopped is what a chunkPipe's reader gets after stop.
+var errPipeStopped = errors.New("IMA log reading stopped")
 
 // chunkPipe reads src on its own goroutine into a few buffers, ahead of
 // its reader, so that the two sides run at once.
@@ -296,7 +305,13 @@ func (p *chunkPipe) Read(b []byte) (int, error) {
 		if p.cur.b != nil {
 			p.free <- p.cur.b[:cap(p.cur.b)]
 		}
-		p.cur, p.off = <-p.full, 0
+		select {
+		case p.cur = <-p.full:
+			p.off = 0
+		case <-p.done: // stopped: a reader still running must not block
+			p.cur = chunk{err: errPipeStopped}
+			return 0, p.cur.err
+		}
 	}
 	n := copy(b, p.cur.b[p.off:])
 	p.off += n
@@ -312,18 +327,11 @@ func (p *chunkPipe) stop() {
 	<-p.stopped
 }
 
-// entryBatch is a run of decoded entries passed from the decoder goroutine.
-type entryBatch struct {
-	entries []*evidence.Entry
-	err     error // io.EOF at the end
-}
-
-const replayBatch = 512
-
 // replay decodes the carried log as a stream and replays PCR 10, checking
 // the values at the window bounds, and feeds the entries in scope to ev.
-// Three stages run at once: base64 and gunzip (which also hashes the log)
-// on one goroutine, parsing on another, hashing and the extend chain on the
+// The stages run at once: base64 and gunzip (which also hashes the log) on
+// one goroutine, parsing on another, hashing template data on every core
+// (evidence.ReplayEntries), the extend chain and the checks on the
 // caller's. The compressed log is never held whole: it is read from the
 // statement's base64 text.
 func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *imaEvaluation) error {
@@ -344,83 +352,91 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	if r.Format() != evidence.FormatBinary {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log format", ErrMalformed), "binary_runtime_measurements", r.Format().String())
 	}
-	batches := make(chan entryBatch, 4)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		defer close(batches)
-		for {
-			b := entryBatch{entries: make([]*evidence.Entry, 0, replayBatch)}
-			for len(b.entries) < replayBatch {
-				e, err := r.Next()
-				if err != nil {
-					b.err = err
-					break
-				}
-				b.entries = append(b.entries, e)
-			}
-			select {
-			case batches <- b:
-			case <-done:
-				return
-			}
-			if b.err != nil {
-				return
-			}
+	atBound := func(n int, value []byte) error {
+		if n == w.Start && !bytes.Equal(value, startPCR) {
+			return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: window start %d", ErrIMALog, w.Start), "start quote's PCR 10 "+hex.EncodeToString(startPCR), hex.EncodeToString(value)+fmt.Sprintf(" after %d entries", n))
 		}
-	}()
-
-	rp := evidence.NewReplayer(bank, imaPCR)
-	atBound := func(n int) error {
-		if n == w.Start && !bytes.Equal(rp.Value(), startPCR) {
-			return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: window start %d", ErrIMALog, w.Start), "start quote's PCR 10 "+hex.EncodeToString(startPCR), hex.EncodeToString(rp.Value())+fmt.Sprintf(" after %d entries", n))
-		}
-		if n == w.End && !bytes.Equal(rp.Value(), endPCR) {
-			return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: window end %d", ErrIMALog, w.End), "end quote's PCR 10 "+hex.EncodeToString(endPCR), hex.EncodeToString(rp.Value())+fmt.Sprintf(" after %d entries", n))
+		if n == w.End && !bytes.Equal(value, endPCR) {
+			return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: window end %d", ErrIMALog, w.End), "end quote's PCR 10 "+hex.EncodeToString(endPCR), hex.EncodeToString(value)+fmt.Sprintf(" after %d entries", n))
 		}
 		return nil
 	}
-	if err := atBound(0); err != nil {
+	if err := atBound(0, make([]byte, bank.Size())); err != nil {
 		return err
 	}
 	n := 0
+	var templates templateCache
+	template := "" // of the entries up to w.End, as CollectIMA names it
 	scopeStart := w.Start
 	if pol.scope == ScopeBoot {
 		scopeStart = 0
 	}
-	for b := range batches {
-		for _, e := range b.entries {
-			if n < w.End {
-				if e.PCR != imaPCR {
-					return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: entry %d", ErrIMALog, e.Index), "entries for PCR 10 (the quoted PCR)", fmt.Sprintf("PCR %d", e.PCR))
+	var failed error
+	visit := func(e *evidence.Entry, value []byte, herr error) bool {
+		if n < w.End {
+			if e.PCR != imaPCR {
+				failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: entry %d", ErrIMALog, e.Index), "entries for PCR 10 (the quoted PCR)", fmt.Sprintf("PCR %d", e.PCR))
+				return false
+			}
+			if herr != nil {
+				failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: %w", ErrIMALog, herr), "template hashes of the template data", "a mismatch")
+				return false
+			}
+			if n >= w.Start {
+				if n-w.Start >= len(w.Entries) {
+					failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries", ErrIMALog), fmt.Sprintf("%d window entries ([%d, %d))", w.End-w.Start, w.Start, w.End), fmt.Sprint(len(w.Entries)))
+					return false
 				}
-				if err := rp.Extend(e); err != nil {
-					return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: %w", ErrIMALog, err), "template hashes of the template data", "a mismatch")
-				}
-				if n >= scopeStart {
-					ev.add(toMeasurement(e))
+				if got, shown := windowEntryOf(e), w.Entries[n-w.Start]; got != shown {
+					failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries[%d] is not entry %d of the log", ErrIMALog, n-w.Start, n), fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", shown))
+					return false
 				}
 			}
-			n++
-			if err := atBound(n); err != nil {
-				return err
+			switch {
+			case template == "":
+				template = e.TemplateName
+			case template != e.TemplateName:
+				template = "mixed"
+			}
+			if n >= scopeStart {
+				ev.add(toMeasurement(e, &templates))
 			}
 		}
-		if b.err != nil && b.err != io.EOF {
-			err := b.err
-			exp, found := "a well-formed log", "malformed"
-			if errors.Is(err, errLogTooLarge) {
-				err = fmt.Errorf("%w: %w", ErrTooLarge, err)
-				exp, found = fmt.Sprintf("at most %d bytes uncompressed (ima.maxLogBytes)", pol.maxLogBytes), "more"
-			} else if errors.Is(err, evidence.ErrTooManyEntries) {
-				err = fmt.Errorf("%w: %w", ErrTooLarge, err)
-				exp, found = fmt.Sprintf("at most %d entries (ima.maxEntries)", pol.maxEntries), "more"
-			}
-			return vr.rep.fail(CheckIMAReplay, err, exp, found)
+		n++
+		if err := atBound(n, value); err != nil {
+			failed = err
+			return false
 		}
+		return true
+	}
+	// Template data is hashed on every core; entries before the scope are
+	// decoded without their path, which the rules do not read.
+	err = evidence.ReplayEntries(r, bank, imaPCR, visit, evidence.WithPathsFrom(scopeStart))
+	if failed != nil {
+		return failed
+	}
+	if err != nil {
+		exp, found := "a well-formed log", "malformed"
+		if errors.Is(err, errLogTooLarge) {
+			err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+			exp, found = fmt.Sprintf("at most %d bytes uncompressed (ima.maxLogBytes)", pol.maxLogBytes), "more"
+		} else if errors.Is(err, evidence.ErrTooManyEntries) {
+			err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+			exp, found = fmt.Sprintf("at most %d entries (ima.maxEntries)", pol.maxEntries), "more"
+		}
+		return vr.rep.fail(CheckIMAReplay, err, exp, found)
 	}
 	if n != m.Log.Entries || n < w.End {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: entry count", ErrIMALog), fmt.Sprintf("%d entries (ima.log.entries)", m.Log.Entries), fmt.Sprint(n))
+	}
+	if len(w.Entries) != w.End-w.Start {
+		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries", ErrIMALog), fmt.Sprintf("%d window entries ([%d, %d))", w.End-w.Start, w.Start, w.End), fmt.Sprint(len(w.Entries)))
+	}
+	if template == "" {
+		template = "none"
+	}
+	if template != m.Template {
+		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.template", ErrIMALog), template, orNone(m.Template))
 	}
 	inflated.stop() // capped.h is complete: the parser read to the end
 	if sum := hex.EncodeToString(capped.h.Sum(nil)); !strings.EqualFold(sum, m.Log.SHA256) {
@@ -429,10 +445,28 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	return nil
 }
 
-func toMeasurement(e *evidence.Entry) measurement {
-	m := measurement{index: e.Index, path: e.Path, violation: e.Violation()}
+// windowEntryOf returns the entry as the predicate's window shows it.
+func windowEntryOf(e *evidence.Entry) predicates.WindowEntry {
+	we := predicates.WindowEntry{Index: e.Index, Template: e.TemplateName, DigestAlg: e.FileDigestAlg, Path: e.Path, Violation: e.Violation()}
+	if len(e.FileDigest) > 0 {
+		we.Digest = hex.EncodeToString(e.FileDigest)
+	}
+	return we
+}
+
+// toMeasurement returns the entry as the rules see it; templates says
+// whether its template decodes into a path and file digest.
+func toMeasurement(e *evidence.Entry, templates *templateCache) measurement {
+	m := measurement{index: e.Index, template: e.TemplateName, path: e.Path, violation: e.Violation()}
 	if len(e.FileDigest) > 0 {
 		m.digest = strings.ToLower(e.FileDigestAlg) + ":" + hex.EncodeToString(e.FileDigest)
+	}
+	switch m.undecoded = templates.decoding(e.TemplateName); {
+	case m.undecoded != "":
+	case m.path == "":
+		m.undecoded = "empty path"
+	case m.digest == "":
+		m.undecoded = "empty file digest"
 	}
 	return m
 }
@@ -472,7 +506,11 @@ func (vr *verification) checkIMARules() error {
 		return vr.rep.fail(CheckIMARules, fmt.Errorf("%w: %d of %d entries in scope, first %s", ErrIMARule, f.FindingsTotal, f.InScope, first),
 			"every entry in scope allowed by the policy", fmt.Sprintf("%s (rule %s)", first, first.Rule))
 	}
-	vr.rep.pass(CheckIMARules, fmt.Sprintf("%d entries in scope (%s), %d excluded, %d violations", f.InScope, f.Scope, f.Excluded, f.Violations))
+	detail := fmt.Sprintf("%d entries in scope (%s), %d excluded, %d violations", f.InScope, f.Scope, f.Excluded, f.Violations)
+	if f.Unchecked > 0 {
+		detail += fmt.Sprintf(", %d unchecked (ima.templates)", f.Unchecked)
+	}
+	vr.rep.pass(CheckIMARules, detail)
 	return nil
 }
 

@@ -127,7 +127,15 @@ func TestVerifySwtpm(t *testing.T) {
 	log := loadVMLog(t)
 	r, sw := swtpmRig(t)
 	a := attestAround(t, r, log, 30, "hello swtpm")
-	p := policyFor(t, a, provenance.ScopeBoot, func(doc string) string { return doc })
+	// Boot scope covers entry 8 of the log, a violation: allowed knowingly
+	// (policy init writes allowViolations: false).
+	bootPolicy := func(t testing.TB, edit func(m map[string]any)) *provenance.Policy {
+		return policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) {
+			m["ima"].(map[string]any)["allowViolations"] = true
+			edit(m)
+		}))
+	}
+	p := bootPolicy(t, func(map[string]any) {})
 
 	t.Run("tamper", func(t *testing.T) { runTamperMatrix(t, a, p) })
 
@@ -140,7 +148,7 @@ func TestVerifySwtpm(t *testing.T) {
 	victimDigest := victim.FileDigestAlg + ":" + hex.EncodeToString(victim.FileDigest)
 
 	t.Run("allowlist entry removed names the path", func(t *testing.T) {
-		p := policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) {
+		p := bootPolicy(t, func(m map[string]any) {
 			ima := m["ima"].(map[string]any)
 			var kept []any
 			for _, it := range ima["allow"].([]any) {
@@ -149,7 +157,7 @@ func TestVerifySwtpm(t *testing.T) {
 				}
 			}
 			ima["allow"] = kept
-		}))
+		})
 		_, err := verifyBytes(t, p, good, a.artifact)
 		ce := wantCheck(t, err, provenance.CheckIMARules)
 		f := ce.Report.Facts.IMA.Findings
@@ -158,13 +166,13 @@ func TestVerifySwtpm(t *testing.T) {
 		}
 	})
 	t.Run("allowlisted digest removed names the path", func(t *testing.T) {
-		p := policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) {
+		p := bootPolicy(t, func(m map[string]any) {
 			for _, it := range m["ima"].(map[string]any)["allow"].([]any) {
 				if e := it.(map[string]any); e["path"] == victim.Path {
 					e["digests"] = []any{"sha256:" + sha256hex([]byte("another file"))}
 				}
 			}
-		}))
+		})
 		_, err := verifyBytes(t, p, good, a.artifact)
 		ce := wantCheck(t, err, provenance.CheckIMARules)
 		f := ce.Report.Facts.IMA.Findings
@@ -194,11 +202,11 @@ func TestVerifySwtpm(t *testing.T) {
 			return path
 		}
 		withKeylime := func(path string) *provenance.Policy {
-			return policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) {
+			return bootPolicy(t, func(m map[string]any) {
 				ima := m["ima"].(map[string]any)
 				delete(ima, "allow")
 				ima["keylimeRuntimePolicy"] = []any{path}
-			}))
+			})
 		}
 		if _, err := verifyBytes(t, withKeylime(write(digests, nil)), good, a.artifact); err != nil {
 			t.Fatalf("Keylime policy for the log: %v", err)
@@ -221,17 +229,17 @@ func TestVerifySwtpm(t *testing.T) {
 
 	t.Run("AK not in policy", func(t *testing.T) {
 		other, _ := testKeyPair(t)
-		p := policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) {
+		p := bootPolicy(t, func(m map[string]any) {
 			ak := m["builders"].([]any)[0].(map[string]any)["attestationKeys"].([]any)[0].(map[string]any)
 			ak["publicKey"] = other
 			delete(ak, "fingerprint")
-		}))
+		})
 		_, err := verifyBytes(t, p, good, a.artifact)
 		wantCheck(t, err, provenance.CheckAttestationKey)
 	})
 
 	t.Run("swtpm attestation vs a device-only policy", func(t *testing.T) {
-		p := policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) { m["tpmModes"] = []any{"device"} }))
+		p := bootPolicy(t, func(m map[string]any) { m["tpmModes"] = []any{"device"} })
 		_, err := verifyBytes(t, p, good, a.artifact)
 		wantCheck(t, err, provenance.CheckTPMMode)
 	})

@@ -3,11 +3,12 @@ package provenance
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
-// Check names one step of Verify. The steps run in the order of AllChecks,
+// Check names one step of Verify. The steps run in the order of AllChecks(),
 // cheapest refusal first; the first that fails stops the verification.
 type Check string
 
@@ -32,8 +33,10 @@ const (
 	CheckMaxAge         Check = "max-age"         // the build finished recently enough
 )
 
-// AllChecks lists the checks in the order Verify runs them.
-var AllChecks = []Check{
+// AllChecks returns the checks in the order Verify runs them (a new slice).
+func AllChecks() []Check { return slices.Clone(allChecks[:]) }
+
+var allChecks = [...]Check{
 	CheckEnvelope, CheckSignature, CheckStatement, CheckSubjects, CheckBuilder, CheckPredicate,
 	CheckTPMMode, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
 	CheckIMALog, CheckIMAReplay, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
@@ -102,6 +105,9 @@ type IMAFacts struct {
 	InScope    int `json:"inScope"`
 	Excluded   int `json:"excluded"`
 	Violations int `json:"violations"`
+	// Unchecked entries in scope are of templates the verifier cannot
+	// decode into a path and digest, accepted unchecked by ima.templates.
+	Unchecked int `json:"unchecked,omitempty"`
 	// Findings are the entries that broke a rule (at most maxFindings).
 	Findings []IMAFinding `json:"findings,omitempty"`
 	// FindingsTotal counts every entry that broke a rule.
@@ -113,7 +119,7 @@ type IMAFinding struct {
 	Index  int    `json:"index"`
 	Path   string `json:"path"`
 	Digest string `json:"digest,omitempty"` // alg:hex
-	Rule   string `json:"rule"`             // "violation", "deny", "allowlist"
+	Rule   string `json:"rule"`             // "violation", "template", "deny", "allowlist"
 	Detail string `json:"detail"`
 }
 
@@ -146,6 +152,7 @@ var (
 	ErrReboot           = errors.New("TPM reset or restarted during the build")
 	ErrIMAMissing       = errors.New("IMA evidence required")
 	ErrIMALog           = errors.New("IMA log does not match its quotes")
+	ErrIMABank          = errors.New("IMA bank not accepted by the policy")
 	ErrGoldenPCR        = errors.New("PCR differs from the golden value")
 	ErrIMARule          = errors.New("IMA entries break the policy")
 	ErrTooOld           = errors.New("attestation too old")
@@ -205,7 +212,7 @@ func (r *reporter) fail(c Check, err error, expected, found string) error {
 	r.report.Verdict = StatusFail
 	r.report.Checks = append(r.report.Checks, CheckResult{Check: c, Status: StatusFail, Detail: errText(err), Expected: expected, Found: found})
 	seen := false
-	for _, k := range AllChecks {
+	for _, k := range allChecks {
 		if k == c {
 			seen = true
 			continue

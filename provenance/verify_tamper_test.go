@@ -1,12 +1,20 @@
 package provenance_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/attest-build/attest-build/evidence"
+	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -16,7 +24,8 @@ import (
 type tamperCase struct {
 	name  string
 	check provenance.Check
-	is    error // a sentinel the error must match, or nil
+	is    error  // a sentinel the error must match, or nil
+	rule  string // for ima-rules: the rule of the first finding, or ""
 	edit  func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string)
 }
 
@@ -39,16 +48,16 @@ func quote(pred map[string]any, which string) map[string]any {
 func imaOf(pred map[string]any) map[string]any { return pred["ima"].(map[string]any) }
 
 var tamperCases = []tamperCase{
-	{"DSSE signature", provenance.CheckSignature, provenance.ErrBadSignature, func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"DSSE signature", provenance.CheckSignature, provenance.ErrBadSignature, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
 		envs[0].Signatures[0].Sig = flipB64(t, envs[0].Signatures[0].Sig, -3)
 		return joinLines(t, envs), ""
 	}},
-	{"payload byte", provenance.CheckSignature, provenance.ErrBadSignature, func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"payload byte", provenance.CheckSignature, provenance.ErrBadSignature, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
 		i := tpmIndex(t, envs)
 		envs[i].Payload = flipB64(t, envs[i].Payload, 40)
 		return joinLines(t, envs), ""
 	}},
-	{"subject digest (re-signed, artifact B presented)", provenance.CheckNonce, tpm.ErrNonce, func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"subject digest (re-signed, artifact B presented)", provenance.CheckNonce, tpm.ErrNonce, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
 		b := filepath.Join(t.TempDir(), "out.bin")
 		if err := os.WriteFile(b, []byte("artifact B"), 0o644); err != nil {
 			t.Fatal(err)
@@ -60,59 +69,75 @@ var tamperCases = []tamperCase{
 		}
 		return joinLines(t, envs), b
 	}},
-	{"predicateType (re-signed)", provenance.CheckStatement, provenance.ErrWrongType, func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"predicateType (re-signed)", provenance.CheckStatement, provenance.ErrWrongType, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
 		i := tpmIndex(t, envs)
 		st := statementOf(t, envs[i])
 		st["predicateType"] = "https://github.com/attest-build/attest-build/predicates/tpm-ima/v9"
 		envs[i] = resign(t, a.signer, st)
 		return joinLines(t, envs), ""
 	}},
-	{"attestation key (re-signed)", provenance.CheckAttestationKey, provenance.ErrUntrustedAK, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"attestation key (re-signed)", provenance.CheckAttestationKey, provenance.ErrUntrustedAK, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		other, _ := testKeyPair(t)
 		pred["attestationKey"].(map[string]any)["publicKeyPem"] = other
 	})},
-	{"end quote attest bytes (re-signed)", provenance.CheckQuoteSignature, tpm.ErrSignature, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"end quote attest bytes (re-signed)", provenance.CheckQuoteSignature, tpm.ErrSignature, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		q := quote(pred, "end")
 		q["attest"] = flipB64(t, q["attest"].(string), -5)
 	})},
-	{"start quote signature (re-signed)", provenance.CheckQuoteSignature, tpm.ErrSignature, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"start quote signature (re-signed)", provenance.CheckQuoteSignature, tpm.ErrSignature, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		q := quote(pred, "start")
 		q["signature"] = flipB64(t, q["signature"].(string), -2)
 	})},
-	{"start nonce (re-signed)", provenance.CheckNonce, tpm.ErrNonce, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"start nonce (re-signed)", provenance.CheckNonce, tpm.ErrNonce, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		n := pred["nonce"].(map[string]any)
 		s := n["start"].(string)
 		n["start"] = flipHexChar(s)
 	})},
-	{"PCR value (re-signed)", provenance.CheckPCRDigest, tpm.ErrPCRDigest, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"nonce construction of one subject (re-signed)", provenance.CheckNonce, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		pred["nonce"].(map[string]any)["construction"] = predicates.NonceSubjectList
+	})},
+	{"PCR value (re-signed)", provenance.CheckPCRDigest, tpm.ErrPCRDigest, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		pcrs := quote(pred, "end")["pcrs"].([]any)
 		p := pcrs[0].(map[string]any)
 		p["value"] = flipHexChar(p["value"].(string))
 	})},
-	{"resetCount byte in the start quote (re-signed)", provenance.CheckQuoteSignature, tpm.ErrSignature, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"resetCount byte in the start quote (re-signed)", provenance.CheckQuoteSignature, tpm.ErrSignature, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		q := quote(pred, "start")
 		q["attest"] = flipResetCount(t, q["attest"].(string))
 	})},
-	{"IMA log byte (re-signed)", provenance.CheckIMAReplay, nil, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"IMA log byte (re-signed)", provenance.CheckIMAReplay, nil, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		log := imaOf(pred)["log"].(map[string]any)
 		log["data"] = flipGzipPayload(t, log["data"].(string))
 	})},
-	{"window start (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"window start (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		w := imaOf(pred)["window"].(map[string]any)
 		w["start"] = jsonInt(w["start"]) - 1
 	})},
-	{"window end (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"window end (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		w := imaOf(pred)["window"].(map[string]any)
 		w["end"] = jsonInt(w["end"]) - 1
 	})},
-	{"artifact B presented", provenance.CheckSubjects, provenance.ErrSubjectMissing, func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"ima.bank sha1 (re-signed)", provenance.CheckIMALog, provenance.ErrIMABank, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		imaOf(pred)["bank"] = "sha1"
+	})},
+	{"window entry path shown to readers (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		entries := imaOf(pred)["window"].(map[string]any)["entries"].([]any)
+		entries[len(entries)-1].(map[string]any)["path"] = "/usr/bin/true"
+	})},
+	{"template name of a window entry (re-signed)", provenance.CheckIMARules, provenance.ErrIMARule, "template", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		editLog(t, pred, func(raw []byte) []byte {
+			return relabel(t, raw, jsonInt(imaOf(pred)["window"].(map[string]any)["end"])-1, "ima-xx")
+		})
+		showLog(t, pred)
+	})},
+	{"artifact B presented", provenance.CheckSubjects, provenance.ErrSubjectMissing, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
 		b := filepath.Join(t.TempDir(), "b.bin")
 		if err := os.WriteFile(b, []byte("artifact B"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return joinLines(t, envs), b
 	}},
-	{"signed by an untrusted key", provenance.CheckSignature, provenance.ErrUntrustedSigner, func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"signed by an untrusted key", provenance.CheckSignature, provenance.ErrUntrustedSigner, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
 		other := newSigner(t)
 		for i := range envs {
 			envs[i] = resign(t, other, statementOf(t, envs[i]))
@@ -148,6 +173,9 @@ func runTamperMatrix(t *testing.T, a *attested, p *provenance.Policy) {
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Errorf("err = %v, want errors.Is %v", err, tc.is)
 			}
+			if tc.rule != "" {
+				wantFinding(t, ce.Report, tc.rule)
+			}
 			if ce.Expected == "" || ce.Found == "" {
 				t.Errorf("failed check without expected/found: %+v", ce)
 			}
@@ -164,6 +192,126 @@ func runTamperMatrix(t *testing.T, a *attested, p *provenance.Policy) {
 			}
 		})
 	}
+}
+
+// wantFinding asserts that the report's first IMA finding is of rule and
+// returns it.
+func wantFinding(t testing.TB, rep *provenance.Report, rule string) provenance.IMAFinding {
+	t.Helper()
+	if rep.Facts.IMA == nil || len(rep.Facts.IMA.Findings) == 0 {
+		t.Fatalf("no IMA findings in the report, want one of rule %s", rule)
+	}
+	f := rep.Facts.IMA.Findings[0]
+	if f.Rule != rule {
+		t.Fatalf("first finding %s is of rule %s, want %s", f, f.Rule, rule)
+	}
+	return f
+}
+
+// editLog replaces the predicate's IMA log by edit of its uncompressed
+// bytes, with ima.log.sha256 to match (a lying signer's edit).
+func editLog(t testing.TB, pred map[string]any, edit func(raw []byte) []byte) {
+	t.Helper()
+	lg := imaOf(pred)["log"].(map[string]any)
+	gz, err := base64.StdEncoding.DecodeString(lg["data"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = edit(raw)
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lg["data"] = base64.StdEncoding.EncodeToString(b.Bytes())
+	lg["sha256"] = sha256hex(raw)
+}
+
+// showLog rewrites the predicate's window entries and ima.template from its
+// log, as a lying signer would after editing the log.
+func showLog(t testing.TB, pred map[string]any) {
+	t.Helper()
+	m := imaOf(pred)
+	lg := m["log"].(map[string]any)
+	gz, err := base64.StdEncoding.DecodeString(lg["data"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := m["window"].(map[string]any)
+	start, end := jsonInt(w["start"]), jsonInt(w["end"])
+	r, err := evidence.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []any
+	template := ""
+	for i := 0; i < end; i++ {
+		e, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case template == "":
+			template = e.TemplateName
+		case template != e.TemplateName:
+			template = "mixed"
+		}
+		if i < start {
+			continue
+		}
+		we := map[string]any{"index": e.Index, "template": e.TemplateName}
+		if e.FileDigestAlg != "" {
+			we["digestAlg"] = e.FileDigestAlg
+		}
+		if len(e.FileDigest) > 0 {
+			we["digest"] = hex.EncodeToString(e.FileDigest)
+		}
+		if e.Path != "" {
+			we["path"] = e.Path
+		}
+		if e.Violation() {
+			we["violation"] = true
+		}
+		entries = append(entries, we)
+	}
+	w["entries"] = entries
+	m["template"] = template
+}
+
+// relabel rewrites the template name of entry idx of a binary log (sha1
+// template hashes, little-endian). The kernel does not hash the template
+// name, so the replay still reaches the quoted PCR 10.
+func relabel(t testing.TB, raw []byte, idx int, name string) []byte {
+	t.Helper()
+	l := splitLog(t, raw)
+	if idx >= len(l.records) {
+		t.Fatalf("relabel: entry %d of %d", idx, len(l.records))
+	}
+	var out bytes.Buffer
+	for i, rec := range l.records {
+		if i != idx {
+			out.Write(rec)
+			continue
+		}
+		e := l.entries[i]
+		out.Write(rec[:4+len(e.TemplateHash)])
+		out.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(name))))
+		out.WriteString(name)
+		out.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(e.TemplateData))))
+		out.Write(e.TemplateData)
+	}
+	return out.Bytes()
 }
 
 func flipHexChar(s string) string {

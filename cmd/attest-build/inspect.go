@@ -34,7 +34,10 @@ and the IMA entries measured during the build with their paths and digests;
 for SLSA provenance the builder, the source and the invocation.
 
 inspect VERIFIES NOTHING. It shows what the file says, signed or not, true or
-not. Use 'attest-build verify' to decide whether to trust an artifact.`,
+not. Use 'attest-build verify' to decide whether to trust an artifact.
+
+Exit status: 0 when the file was read, 1 when it is malformed, 2 for usage
+errors or unreadable input.`,
 		Example: `  # Read the attestation beside an artifact
   attest-build inspect dist/hello.tar.gz.intoto.jsonl
 
@@ -61,9 +64,12 @@ func (o *inspectOptions) Exec(cmd *cobra.Command, path string) error {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("inspecting %s: %w", path, err)
+		return usagef("inspecting: %w", err) // unreadable input: exit 2, as verify
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || st.IsDir() {
+		return usagef("inspecting %s: not a readable file", path)
+	}
 	s, err := provenance.Inspect(f, provenance.InspectOptions{})
 	if err != nil {
 		return fmt.Errorf("inspecting %s: %w", path, err)

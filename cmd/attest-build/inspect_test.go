@@ -14,6 +14,10 @@ func TestInspectCommand(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{"payloadType":"text/plain","payload":"aGk=","signatures":[]}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	bad := filepath.Join(dir, "bad.intoto.jsonl")
+	if err := os.WriteFile(bad, []byte("not json\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args  []string
 		usage bool
@@ -24,7 +28,11 @@ func TestInspectCommand(t *testing.T) {
 		{args: []string{"inspect", "--format", "json", file}, out: `"verified": false`},
 		{args: []string{"inspect", "--format", "yaml", file}, usage: true, fails: true},
 		{args: []string{"inspect"}, usage: true, fails: true},
-		{args: []string{"inspect", filepath.Join(dir, "missing.intoto.jsonl")}, fails: true},
+		// Unreadable input is exit status 2, as for verify.
+		{args: []string{"inspect", filepath.Join(dir, "missing.intoto.jsonl")}, usage: true, fails: true},
+		{args: []string{"inspect", dir}, usage: true, fails: true},
+		// Malformed content is exit status 1.
+		{args: []string{"inspect", bad}, fails: true},
 	} {
 		cmd := New()
 		var out bytes.Buffer

@@ -119,7 +119,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 		}
 		f, err := os.Open(att)
 		if err != nil {
-			return usagef("opening attestation: %v", err)
+			return usagef("opening attestation: %w", err)
 		}
 		rep, err := v.Verify(cmd.Context(), f, arts[0], arts[1:]...)
 		f.Close()
@@ -131,7 +131,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 			failed = true
 			res.Verdict, res.Checks, res.Facts, res.Error = provenance.StatusFail, ce.Report.Checks, ce.Report.Facts, err.Error()
 		default:
-			return usagef("%s: %v", att, err) // unreadable input
+			return usagef("%s: %w", att, err) // unreadable input
 		}
 		results = append(results, res)
 	}

@@ -114,7 +114,7 @@ func TestVerifyCLISimulator(t *testing.T) {
 		if want := "PASS  out/a.bin, out/b.bin (multi.intoto.jsonl)"; first != want {
 			t.Errorf("first line %q, want %q", first, want)
 		}
-		for _, c := range provenance.AllChecks {
+		for _, c := range provenance.AllChecks() {
 			if !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "ok   "+string(c)) }) {
 				t.Errorf("no passed line for check %s in\n%s", c, out)
 			}
@@ -142,8 +142,8 @@ func TestVerifyCLISimulator(t *testing.T) {
 					t.Errorf("%s: check %s is %s", name, c.Check, c.Status)
 				}
 			}
-			if !slices.Equal(checks, provenance.AllChecks) {
-				t.Errorf("%s: checks %v, want %v", name, checks, provenance.AllChecks)
+			if !slices.Equal(checks, provenance.AllChecks()) {
+				t.Errorf("%s: checks %v, want %v", name, checks, provenance.AllChecks())
 			}
 			if r.Facts.TPMMode != "sim" || len(r.Facts.Subjects) != 1 || r.Facts.Subjects[0].Name != name || r.Facts.AKFingerprint == "" {
 				t.Errorf("%s: facts %+v", name, r.Facts)

@@ -190,17 +190,17 @@ func (h *harness) verify(t *testing.T, policy, att, artifact string) (int, verif
 	return code, out.Results[0]
 }
 
-// wantChecks asserts that the checks of r ran in provenance.AllChecks order
+// wantChecks asserts that the checks of r ran in provenance.AllChecks() order
 // and passed up to failAt, which failed, the rest skipped ("" : all passed).
 func wantChecks(t *testing.T, r verifyResult, failAt provenance.Check) {
 	t.Helper()
-	if len(r.Checks) != len(provenance.AllChecks) {
-		t.Fatalf("verify reported %d checks, want %d: %+v", len(r.Checks), len(provenance.AllChecks), r.Checks)
+	if len(r.Checks) != len(provenance.AllChecks()) {
+		t.Fatalf("verify reported %d checks, want %d: %+v", len(r.Checks), len(provenance.AllChecks()), r.Checks)
 	}
 	want := provenance.StatusPass
 	for i, c := range r.Checks {
-		if c.Check != provenance.AllChecks[i] {
-			t.Fatalf("verify check %d is %q, want %q", i, c.Check, provenance.AllChecks[i])
+		if c.Check != provenance.AllChecks()[i] {
+			t.Fatalf("verify check %d is %q, want %q", i, c.Check, provenance.AllChecks()[i])
 		}
 		if c.Check == failAt {
 			want = provenance.StatusFail

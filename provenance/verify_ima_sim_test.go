@@ -1,0 +1,260 @@
+//go:build simulator && cgo
+
+package provenance_test
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/attest-build/attest-build/evidence"
+	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/tpm"
+)
+
+// simAttestation makes a good attestation with the in-process simulator
+// around the vm-debian12-swtpm log: 30 entries before the build, 19 in
+// the window (the last, entry 48, is /bin/tpmprobe).
+func simAttestation(t testing.TB) *attested {
+	t.Helper()
+	log := loadVMLog(t)
+	tp, err := tpm.Open("sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.Close() })
+	sel, err := tpm.ParsePCRSelection("sha256:0-10+sha1:10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rig{open: provenance.SharedTPM(tp, sel, tpm.AKOptions{}), extend: func(t testing.TB, entries []*evidence.Entry) {
+		for _, e := range entries {
+			pcr10Extend(t, tp.Transport(), e)
+		}
+	}}
+	return attestAround(t, r, log, 30, "hello sim")
+}
+
+// relabelled returns the attestation with entry idx's template renamed, as
+// a lying signer would: the log, its SHA-256, the window entries and
+// ima.template changed to match and the statement re-signed.
+func relabelled(t *testing.T, a *attested, good []byte, idx int, name string) []byte {
+	t.Helper()
+	changed, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		editLog(t, pred, func(raw []byte) []byte { return relabel(t, raw, idx, name) })
+		showLog(t, pred)
+	})(t, a, lines(t, good))
+	return changed
+}
+
+// TestVerifyUndecodableTemplate: the kernel does not hash an entry's
+// template name, so a lying signer can rename one; an entry the verifier
+// cannot decode into a path and digest must not slip past a deny-only
+// policy (no allowlist).
+func TestVerifyUndecodableTemplate(t *testing.T) {
+	a := simAttestation(t)
+	good, err := os.ReadFile(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	denyBin := func(templates ...string) *provenance.Policy {
+		return policyFor(t, a, provenance.ScopeWindow, editPolicy(t, func(m map[string]any) {
+			ima := m["ima"].(map[string]any)
+			delete(ima, "allow")
+			ima["deny"] = []any{"/bin/**"}
+			if len(templates) > 0 {
+				ima["templates"] = templates
+			}
+		}))
+	}
+	p := denyBin()
+	_, err = verifyBytes(t, p, good, a.artifact)
+	if f := wantFinding(t, wantCheck(t, err, provenance.CheckIMARules).Report, "deny"); f.Index != 48 || f.Path != "/bin/tpmprobe" {
+		t.Fatalf("good attestation: first finding %s, want entry 48 /bin/tpmprobe", f)
+	}
+	for _, name := range []string{"ima-xx", "d-ng|buf", "d-ng|sig"} {
+		t.Run(name, func(t *testing.T) {
+			_, err := verifyBytes(t, p, relabelled(t, a, good, 48, name), a.artifact)
+			ce := wantCheck(t, err, provenance.CheckIMARules)
+			if !errors.Is(err, provenance.ErrIMARule) {
+				t.Errorf("err = %v, want errors.Is ErrIMARule", err)
+			}
+			if f := wantFinding(t, ce.Report, "template"); f.Index != 48 {
+				t.Errorf("finding %s, want entry 48", f)
+			}
+		})
+	}
+	t.Run("accepted by ima.templates", func(t *testing.T) {
+		rep, err := verifyBytes(t, denyBin("ima-xx"), relabelled(t, a, good, 48, "ima-xx"), a.artifact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Facts.IMA.Unchecked != 1 {
+			t.Errorf("unchecked = %d, want 1", rep.Facts.IMA.Unchecked)
+		}
+	})
+}
+
+// TestVerifyIMABank: the attestation names the bank its log replays
+// against; when the quotes cover sha1:10 too, a lying signer could pick
+// sha1. The policy's ima.banks decides (sha1 only when named).
+func TestVerifyIMABank(t *testing.T) {
+	a := simAttestation(t)
+	good, err := os.ReadFile(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha1, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		imaOf(pred)["bank"] = "sha1"
+	})(t, a, lines(t, good))
+	_, err = verifyBytes(t, policyFor(t, a, provenance.ScopeWindow, nil), sha1, a.artifact)
+	wantCheck(t, err, provenance.CheckIMALog)
+	if !errors.Is(err, provenance.ErrIMABank) {
+		t.Fatalf("err = %v, want errors.Is ErrIMABank", err)
+	}
+	withSHA1 := policyFor(t, a, provenance.ScopeWindow, editPolicy(t, func(m map[string]any) {
+		m["ima"].(map[string]any)["banks"] = []any{"sha1"}
+	}))
+	rep, err := verifyBytes(t, withSHA1, sha1, a.artifact)
+	if err != nil {
+		t.Fatalf("sha1 named by the policy: %v", err)
+	}
+	if rep.Facts.IMA.Bank != "sha1" {
+		t.Errorf("bank %s, want sha1", rep.Facts.IMA.Bank)
+	}
+	// The good attestation (sha256) fails a policy that names only sha1.
+	_, err = verifyBytes(t, withSHA1, good, a.artifact)
+	wantCheck(t, err, provenance.CheckIMALog)
+}
+
+// TestVerifyWindowEntries: the window entries and ima.template that inspect
+// and the action show readers must be those of the replayed log.
+func TestVerifyWindowEntries(t *testing.T) {
+	a := simAttestation(t)
+	good, err := os.ReadFile(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := policyFor(t, a, provenance.ScopeWindow, nil)
+	for _, tc := range []struct {
+		name string
+		edit func(m map[string]any)
+	}{
+		{"path", func(m map[string]any) { windowEntry(m, 18)["path"] = "/usr/bin/true" }},
+		{"digest", func(m map[string]any) { e := windowEntry(m, 3); e["digest"] = flipHexChar(e["digest"].(string)) }},
+		{"digest algorithm", func(m map[string]any) { windowEntry(m, 3)["digestAlg"] = "sha1" }},
+		{"index", func(m map[string]any) { windowEntry(m, 0)["index"] = 31 }},
+		{"template", func(m map[string]any) { windowEntry(m, 5)["template"] = "ima-sig" }},
+		{"violation", func(m map[string]any) { windowEntry(m, 7)["violation"] = true }},
+		{"one left out", func(m map[string]any) {
+			w := m["window"].(map[string]any)
+			w["entries"] = w["entries"].([]any)[1:]
+		}},
+		{"one added", func(m map[string]any) {
+			w := m["window"].(map[string]any)
+			w["entries"] = append(w["entries"].([]any), windowEntry(m, 0))
+		}},
+		{"ima.template", func(m map[string]any) { m["template"] = "ima-sig" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			changed, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) { tc.edit(imaOf(pred)) })(t, a, lines(t, good))
+			_, err := verifyBytes(t, p, changed, a.artifact)
+			wantCheck(t, err, provenance.CheckIMAReplay)
+			if !errors.Is(err, provenance.ErrIMALog) {
+				t.Errorf("err = %v, want errors.Is ErrIMALog", err)
+			}
+		})
+	}
+}
+
+func windowEntry(ima map[string]any, i int) map[string]any {
+	return ima["window"].(map[string]any)["entries"].([]any)[i].(map[string]any)
+}
+
+// TestPolicyInitStrict: policy init keeps the strict defaults when its
+// reference log has violations or entries it cannot decode: it writes
+// allowViolations: false and no accepted template, with comments naming
+// what it found, so the policy refuses its own reference for those reasons
+// until a person decides.
+func TestPolicyInitStrict(t *testing.T) {
+	a := simAttestation(t)
+	good, err := os.ReadFile(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("violation in boot scope", func(t *testing.T) {
+		var doc map[string]any
+		p := policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) { doc = m }))
+		if v := doc["ima"].(map[string]any)["allowViolations"]; v != false {
+			t.Errorf("allowViolations: %v, want false", v)
+		}
+		_, err := verifyBytes(t, p, good, a.artifact)
+		if f := wantFinding(t, wantCheck(t, err, provenance.CheckIMARules).Report, "violation"); f.Index != 8 {
+			t.Errorf("finding %s, want entry 8", f)
+		}
+		if c := imaComment(t, a, provenance.ScopeBoot, "allowViolations"); !strings.Contains(c, "entry 8 (/work/out/build.log)") {
+			t.Errorf("allowViolations comment does not name entry 8:\n%s", c)
+		}
+	})
+	t.Run("undecodable template in window scope", func(t *testing.T) {
+		ref := *a
+		ref.att = filepath.Join(t.TempDir(), "relabelled.intoto.jsonl")
+		if err := os.WriteFile(ref.att, relabelled(t, a, good, 48, "ima-xx"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		att := mustRead(t, ref.att)
+		p := policyFor(t, &ref, provenance.ScopeWindow, nil)
+		_, err := verifyBytes(t, p, att, a.artifact)
+		if f := wantFinding(t, wantCheck(t, err, provenance.CheckIMARules).Report, "template"); f.Index != 48 {
+			t.Errorf("finding %s, want entry 48", f)
+		}
+		if c := imaComment(t, &ref, provenance.ScopeWindow, "templates"); !strings.Contains(c, "ima-xx") {
+			t.Errorf("templates comment does not name ima-xx:\n%s", c)
+		}
+		named := policyFor(t, &ref, provenance.ScopeWindow, editPolicy(t, func(m map[string]any) {
+			m["ima"].(map[string]any)["templates"] = []any{"ima-xx"}
+		}))
+		if _, err := verifyBytes(t, named, att, a.artifact); err != nil {
+			t.Fatalf("ima-xx named in ima.templates: %v", err)
+		}
+	})
+}
+
+// imaComment returns the head comment of key under ima in the policy that
+// policy init writes for the attestation.
+func imaComment(t *testing.T, a *attested, scope provenance.IMAScope, key string) string {
+	t.Helper()
+	f, err := os.Open(a.att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out, err := provenance.InitPolicy(context.Background(), f, provenance.PolicyInitOptions{Scope: scope, SignerKeys: []crypto.PublicKey{a.signer.PublicKey()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Content[0]
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value != "ima" {
+			continue
+		}
+		ima := root.Content[i+1]
+		for j := 0; j+1 < len(ima.Content); j += 2 {
+			if ima.Content[j].Value == key {
+				return ima.Content[j].HeadComment
+			}
+		}
+	}
+	t.Fatalf("no ima.%s in the policy:\n%s", key, out)
+	return ""
+}
