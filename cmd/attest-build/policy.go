@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto"
 	"errors"
 	"fmt"
 	"os"
@@ -63,13 +62,9 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 	if err != nil {
 		return usagef("--scope: %v", err)
 	}
-	var keys []crypto.PublicKey
-	for _, k := range o.Keys {
-		pub, err := readSignerKey(k)
-		if err != nil {
-			return usagef("--key %s: %v", k, err)
-		}
-		keys = append(keys, pub)
+	keys, err := readSignerKeys(o.Keys)
+	if err != nil {
+		return err
 	}
 	f, err := os.Open(o.From)
 	if err != nil {
@@ -87,31 +82,7 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 		_, err := cmd.OutOrStdout().Write(out)
 		return err
 	}
-	return writePolicyFile(o.Output, out, 0o644)
-}
-
-// writePolicyFile writes data to a temporary file beside path, then renames it.
-func writePolicyFile(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return provenance.WriteFileAtomic(o.Output, out, 0o644)
 }
 
 func newPolicyCheckCommand() *cobra.Command {

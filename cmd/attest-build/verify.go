@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/spf13/cobra"
 
 	"github.com/attest-build/attest-build/provenance"
@@ -78,13 +77,9 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	var keys []crypto.PublicKey
-	for _, k := range o.Keys {
-		pub, err := readSignerKey(k)
-		if err != nil {
-			return usagef("--key %s: %v", k, err)
-		}
-		keys = append(keys, pub)
+	keys, err := readSignerKeys(o.Keys)
+	if err != nil {
+		return err
 	}
 	v, err := provenance.NewVerifier(policy, provenance.WithSignerKeys(keys...))
 	if err != nil {
@@ -164,12 +159,22 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	return nil
 }
 
-func readSignerKey(path string) (crypto.PublicKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+// readSignerKeys reads the --key files (PEM public keys); a file that cannot
+// be read or parsed is a usage error.
+func readSignerKeys(paths []string) ([]crypto.PublicKey, error) {
+	var keys []crypto.PublicKey
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, usagef("--key: %w", err)
+		}
+		pub, err := provenance.LoadPublicKey(b)
+		if err != nil {
+			return nil, usagef("--key %s: %w", p, err)
+		}
+		keys = append(keys, pub)
 	}
-	return cryptoutils.UnmarshalPEMToPublicKey(b)
+	return keys, nil
 }
 
 // writeTextReport prints a report a person reads at a glance.
