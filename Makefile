@@ -2,16 +2,18 @@
 #   make demo   the main job on the embedded TPM simulator (scripts/quickstart.sh)
 #   make test   every test (installs the Debian packages the tests need when run as root)
 #   make e2e    the real-kernel end-to-end test alone
-#   make bench  benchmarks (see docs/benchmarks.md)
+#   make bench  benchmarks against their references (see docs/benchmarks.md)
+#   make fuzz   every fuzz target for FUZZTIME (default 30s) each
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 export GOTOOLCHAIN := local
 GO ?= go
 BIN := bin/attest-build
 
-# Debian packages the tests use: real TPMs (swtpm), independent checkers
-# (tpm2-tools, ima-evm-utils), the real-kernel VM (qemu, cpio).
-TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils qemu-system-x86 cpio
+# Debian packages the tests and benchmarks use: real TPMs (swtpm), independent
+# checkers (tpm2-tools, ima-evm-utils), the real-kernel VM (qemu, cpio), timing
+# (hyperfine, GNU time).
+TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils qemu-system-x86 cpio hyperfine time
 
 .PHONY: all build demo test deps vet e2e bench fuzz clean
 
@@ -40,6 +42,18 @@ test: deps vet
 # The real-kernel e2e alone (QEMU + swtpm + Debian's kernel; downloads cached in test/e2e/.work).
 e2e: deps
 	$(GO) test -count=1 -v -timeout 20m ./test/e2e/
+
+# Whole-process comparisons (scripts/bench-*.sh) and the Go benchmarks that
+# docs/benchmarks.md quotes. Needs hyperfine, evmctl, swtpm (make deps).
+bench: deps
+	./scripts/bench-ima.sh
+	./scripts/bench-verify.sh
+	$(GO) test -tags simulator -run '^$$' -bench . -benchtime 20x ./tpm/
+	$(GO) test -tags simulator -run '^$$' -bench 'AttestOverhead|HashSubjects1GiB' -benchtime 3x ./provenance/
+
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do 	  for t in $$($(GO) test -tags simulator -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do 	    echo "== $$pkg $$t"; $(GO) test -tags simulator -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x $$pkg; 	  done; 	done
 
 clean:
 	rm -rf bin

@@ -13,6 +13,7 @@ import (
 	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/tpm"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
 // bigAttestation makes, with the simulator, an attestation that carries the
@@ -77,6 +78,13 @@ func TestWriteBenchFixture(t *testing.T) {
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := cryptoutils.MarshalPublicKeyToPEM(a.signer.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "signer.pub"), pub, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
