@@ -46,6 +46,9 @@ func attachBuild(root *cobra.Command) {
 			return usagef("no build command: attest-build [flags] -- COMMAND [ARG...] (see --help)")
 		}
 		if cmd.ArgsLenAtDash() != 0 {
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				return usagef("unknown command %q: did you mean %q? (a build command goes after --: attest-build [flags] -- COMMAND [ARG...])", args[0], s[0])
+			}
 			return usagef("unknown command %q: put the build command after -- (attest-build [flags] -- COMMAND [ARG...])", args[0])
 		}
 		return nil

@@ -61,7 +61,6 @@ func newIMACommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ima",
 		Short: "Read, print and replay Linux IMA measurement logs",
-		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newIMAReplayCommand(), newIMAShowCommand())
 	return cmd

@@ -26,8 +26,6 @@ func newKeyCommand() *cobra.Command {
 	key := &cobra.Command{
 		Use:   "key",
 		Short: "Manage attestation signing keys",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return usagef("key: missing subcommand (generate)") },
 	}
 	o := &keyGenerateOptions{}
 	gen := &cobra.Command{

@@ -15,7 +15,6 @@ func newPolicyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
 		Short: "Make and check trust policies for attest-build verify",
-		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newPolicyInitCommand(), newPolicyCheckCommand())
 	return cmd
