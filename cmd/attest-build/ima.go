@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/attest-build/attest-build/evidence"
+	"github.com/attest-build/attest-build/tpm"
 )
 
 // imaLogOptions are the flags that say how to read a measurement log.
@@ -86,15 +87,16 @@ func (o *imaReplayOptions) AddFlags(cmd *cobra.Command) {
 
 // imaReplayJSON is the --format json output of ima replay.
 type imaReplayJSON struct {
-	Bank            string `json:"bank"`
-	PCR             uint32 `json:"pcr"`
-	Value           string `json:"value"`
-	Entries         int    `json:"entries"`
-	Extended        int    `json:"extended"`
-	Violations      int    `json:"violations"`
-	Mismatches      int    `json:"template_hash_mismatches"`
-	MismatchIndices []int  `json:"mismatch_indices,omitempty"`
-	Matched         *int   `json:"matched_entries,omitempty"`
+	Bank            string  `json:"bank"`
+	PCR             uint32  `json:"pcr"`
+	Value           string  `json:"value"`
+	Entries         int     `json:"entries"`
+	Extended        int     `json:"extended"`
+	Violations      int     `json:"violations"`
+	Mismatches      int     `json:"template_hash_mismatches"`
+	MismatchIndices []int   `json:"mismatch_indices,omitempty"`
+	MismatchOffsets []int64 `json:"mismatch_offsets,omitempty"`
+	Matched         *int    `json:"matched_entries,omitempty"`
 }
 
 func (o *imaReplayOptions) Exec(cmd *cobra.Command) error {
@@ -104,6 +106,9 @@ func (o *imaReplayOptions) Exec(cmd *cobra.Command) error {
 	}
 	if o.Format != "text" && o.Format != "json" {
 		return usagef("--format %q: want text or json", o.Format)
+	}
+	if o.PCR >= tpm.NumPCRs {
+		return usagef("--pcr %d: want a PCR index from 0 to %d", o.PCR, tpm.NumPCRs-1)
 	}
 	var want []byte
 	if o.Match != "" {
@@ -140,14 +145,46 @@ func (o *imaReplayOptions) Exec(cmd *cobra.Command) error {
 		return fmt.Errorf("replaying %s: %w", o.Log, err)
 	}
 	if o.Format == "json" {
-		return writeJSON(out, imaReplayJSON{
+		j := imaReplayJSON{
 			Bank: bank.String(), PCR: o.PCR, Value: hex.EncodeToString(res.Value),
 			Entries: res.Entries, Extended: res.Extended, Violations: res.Violations,
 			Mismatches: res.Mismatches, MismatchIndices: res.MismatchIndices,
-		})
+		}
+		for _, m := range res.MismatchErrors {
+			j.MismatchOffsets = append(j.MismatchOffsets, m.Offset)
+		}
+		if err := writeJSON(out, j); err != nil {
+			return err
+		}
+	} else if res.Mismatches == 0 {
+		_, err = fmt.Fprintln(out, hex.EncodeToString(res.Value))
+		return err
 	}
-	_, err = fmt.Fprintln(out, hex.EncodeToString(res.Value))
-	return err
+	return o.mismatchError(cmd.ErrOrStderr(), res)
+}
+
+// maxMismatchLines bounds the template hash mismatches listed on stderr.
+const maxMismatchLines = 10
+
+// mismatchError lists the first template hash mismatches on w and returns
+// the error (exit status 1) for a replay that has any; nil when none. A log
+// whose template data does not hash to its logged template hashes is not
+// the log the kernel extended: text output then prints no value.
+func (o *imaReplayOptions) mismatchError(w io.Writer, res *evidence.Result) error {
+	if res.Mismatches == 0 {
+		return nil
+	}
+	for i, m := range res.MismatchErrors {
+		if i == maxMismatchLines {
+			break
+		}
+		fmt.Fprintf(w, "attest-build: %v\n", m)
+	}
+	if more := res.Mismatches - min(len(res.MismatchErrors), maxMismatchLines); more > 0 {
+		fmt.Fprintf(w, "attest-build: ... and %d more template hash mismatches\n", more)
+	}
+	return fmt.Errorf("replaying %s: %d of %d entries of PCR %d have a template hash that does not match their template data (first: entry %d)",
+		o.Log, res.Mismatches, res.Extended, o.PCR, res.MismatchIndices[0])
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -165,6 +202,12 @@ func newIMAReplayCommand() *cobra.Command {
 the way the kernel extends it, checking every entry's template hash against its
 template data. With --match it prints instead the number of leading entries
 whose replay reaches the given PCR value (exit status 1 when none does).
+
+Exit status: 0 on success; 1 for a malformed log or when any entry's
+template hash does not match its template data (each listed on stderr with
+its index and byte offset, the first 10; text output then prints no value,
+json output still does, with the mismatches); 2 for usage errors and a log
+that cannot be read.
 
 A replayed value proves nothing by itself: compare it with a PCR value from a
 verified TPM quote.`,
