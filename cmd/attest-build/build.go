@@ -58,16 +58,12 @@ func attachBuild(root *cobra.Command) {
 
 // Exec runs the build and writes its attestation.
 func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
-	keyRef := o.key
-	if keyRef == "" {
-		keyRef = os.Getenv(provenance.KeyEnv)
-	}
-	if keyRef == "" {
-		return usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", provenance.KeyEnv)
-	}
 	sel, err := tpm.ParsePCRSelection(o.pcrs)
+	if err == nil {
+		err = provenance.CheckPCRSelection(sel)
+	}
 	if err != nil {
-		return &usageError{err: fmt.Errorf("--pcrs: %w", err)}
+		return usagef("--pcrs: %w", err)
 	}
 	if _, err := provenance.BuilderID("device", o.builderID); err != nil {
 		return &usageError{err: fmt.Errorf("--builder-id: %w", err)}
@@ -75,6 +71,13 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	akOpts, err := o.ak.Options()
 	if err != nil {
 		return err
+	}
+	keyRef := o.key
+	if keyRef == "" {
+		keyRef = os.Getenv(provenance.KeyEnv)
+	}
+	if keyRef == "" {
+		return usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", provenance.KeyEnv)
 	}
 	var password []byte
 	if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {

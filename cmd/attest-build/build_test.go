@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,6 +18,9 @@ func TestBuildUsageErrors(t *testing.T) {
 		{},
 		{"make"},
 		{"--pcrs", "sha999:1", "-k", "x", "--", "true"},
+		{"--pcrs", "sha1:0", "-k", "x", "--", "true"},                          // no PCR 10: refused before the key or the TPM is opened
+		{"--pcrs", "sha256:0-9+sha1:0", "--tpm", "/nonexistent", "--", "true"}, // ... and before the missing key is reported
+		{"--pcr", "10", "-k", "x", "--", "true"},                               // --pcr is ima replay's
 		{"--builder-id", "not a uri", "-k", "x", "--", "true"},
 		{"--", "true"}, // no key
 		{"key", "generate"},
@@ -25,6 +29,9 @@ func TestBuildUsageErrors(t *testing.T) {
 		_, err := runCLI(t, args...)
 		if err == nil || !isUsage(err) {
 			t.Errorf("%q: err %v, want a usage error (exit 2)", args, err)
+		}
+		if slices.Contains(args, "--pcrs") && !strings.Contains(err.Error(), "--pcrs: ") {
+			t.Errorf("%q: err %v, want the --pcrs mistake named", args, err)
 		}
 	}
 }
