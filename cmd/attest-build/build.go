@@ -88,7 +88,7 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 		return &usageError{err: err}
 	}
 	if err != nil {
-		return err
+		return inputError(err) // 2 when the key file cannot be read
 	}
 	opener, release, err := provenance.OpenTPM(provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts})
 	if err != nil {

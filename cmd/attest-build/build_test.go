@@ -52,10 +52,12 @@ func TestBuildKeyTextNotShown(t *testing.T) {
 		name, key string
 		password  *string
 		want      error
+		code      int
 	}{
-		{"encrypted, no password", string(keyText), nil, provenance.ErrKeyPassword},
-		{"encrypted, wrong password", string(keyText), ptr("wrong"), provenance.ErrKeyPassword},
-		{"no BEGIN line", strings.Join(lines[1:], "\n"), nil, errPathError},
+		{"encrypted, no password", string(keyText), nil, provenance.ErrKeyPassword, 1},
+		{"encrypted, wrong password", string(keyText), ptr("wrong"), provenance.ErrKeyPassword, 1},
+		// Not PEM text, so a file name, and no such file: unreadable input.
+		{"no BEGIN line", strings.Join(lines[1:], "\n"), nil, errPathError, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(provenance.KeyEnv, tt.key)
@@ -66,8 +68,8 @@ func TestBuildKeyTextNotShown(t *testing.T) {
 				t.Setenv(provenance.KeyPasswordEnv, *tt.password)
 			}
 			out, err := runCLI(t, "--tpm", "sim", "--", "true")
-			if !matchesErr(err, tt.want) || isUsage(err) {
-				t.Fatalf("err %v, want %v (exit 1)", err, tt.want)
+			if !matchesErr(err, tt.want) || isUsage(err) != (tt.code == 2) {
+				t.Fatalf("err %v, want %v (exit %d)", err, tt.want, tt.code)
 			}
 			for _, line := range lines {
 				if len(line) >= 16 && (strings.Contains(out, line) || strings.Contains(err.Error(), line)) {

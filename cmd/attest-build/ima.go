@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,14 +47,14 @@ func (o *imaLogOptions) open(stdin io.Reader) (*evidence.Reader, func(), error) 
 	if o.Log != "-" {
 		f, err := os.Open(o.Log)
 		if err != nil {
-			return nil, nil, fmt.Errorf("opening IMA log: %w", err)
+			return nil, nil, inputError(fmt.Errorf("opening IMA log: %w", err))
 		}
 		in, closeFn = f, func() { f.Close() }
 	}
 	r, err := evidence.NewReader(in, opts...)
 	if err != nil {
 		closeFn()
-		return nil, nil, fmt.Errorf("reading IMA log %s: %w", o.Log, err)
+		return nil, nil, inputError(fmt.Errorf("reading IMA log %s: %w", o.Log, err))
 	}
 	return r, closeFn, nil
 }
@@ -131,7 +132,7 @@ func (o *imaReplayOptions) Exec(cmd *cobra.Command) error {
 	if want != nil {
 		n, err := evidence.MatchPrefix(r, bank, o.PCR, want, ropts...)
 		if err != nil {
-			return fmt.Errorf("matching %s PCR %d against %s: %w", bank, o.PCR, o.Log, err)
+			return inputError(fmt.Errorf("matching %s PCR %d against %s: %w", bank, o.PCR, o.Log, err))
 		}
 		if o.Format == "json" {
 			return writeJSON(out, imaReplayJSON{Bank: bank.String(), PCR: o.PCR, Value: hex.EncodeToString(want), Matched: &n})
@@ -142,7 +143,7 @@ func (o *imaReplayOptions) Exec(cmd *cobra.Command) error {
 
 	res, err := evidence.Replay(r, bank, o.PCR, ropts...)
 	if err != nil {
-		return fmt.Errorf("replaying %s: %w", o.Log, err)
+		return inputError(fmt.Errorf("replaying %s: %w", o.Log, err))
 	}
 	if o.Format == "json" {
 		j := imaReplayJSON{
@@ -245,7 +246,11 @@ kernel's ascii file byte for byte. Fields of templates unknown to attest-build
 			}
 			defer closeLog()
 			if _, err := evidence.WriteASCII(cmd.OutOrStdout(), r); err != nil {
-				return fmt.Errorf("showing %s: %w", o.Log, err)
+				err = fmt.Errorf("showing %s: %w", o.Log, err)
+				if pe := (*evidence.ParseError)(nil); errors.As(err, &pe) {
+					return inputError(err) // reading the log, not writing stdout
+				}
+				return err
 			}
 			return nil
 		},

@@ -64,15 +64,12 @@ func (o *inspectOptions) Exec(cmd *cobra.Command, path string) error {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return usagef("inspecting: %w", err) // unreadable input: exit 2, as verify
+		return inputError(fmt.Errorf("inspecting: %w", err))
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || st.IsDir() {
-		return usagef("inspecting %s: not a readable file", path)
-	}
 	s, err := provenance.Inspect(f, provenance.InspectOptions{})
 	if err != nil {
-		return fmt.Errorf("inspecting %s: %w", path, err)
+		return inputError(fmt.Errorf("inspecting %s: %w", path, err))
 	}
 	if o.format == "json" {
 		enc := json.NewEncoder(cmd.OutOrStdout())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,15 +66,14 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 	}
 	f, err := os.Open(o.From)
 	if err != nil {
-		return usagef("--from: %v", err)
+		return inputError(fmt.Errorf("--from: %w", err))
 	}
 	defer f.Close()
 	out, err := provenance.InitPolicy(cmd.Context(), f, provenance.PolicyInitOptions{Scope: scope, SignerKeys: keys, Source: filepath.Base(o.From)})
 	if err != nil {
-		if errors.Is(err, provenance.ErrVerification) {
-			return err // exit 1: the reference attestation does not hold
-		}
-		return usagef("%v", err)
+		// exit 2 when the file cannot be read, 1 when the reference
+		// attestation is malformed or does not hold
+		return inputError(fmt.Errorf("--from %s: %w", o.From, err))
 	}
 	if o.Output == "" {
 		_, err := cmd.OutOrStdout().Write(out)
@@ -92,7 +90,7 @@ func newPolicyCheckCommand() *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := provenance.LoadPolicy(args[0]); err != nil {
-				return err
+				return inputError(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
 			return nil
