@@ -27,14 +27,14 @@ type buildOptions struct {
 // AddFlags registers the build flags on cmd.
 func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob (`**` matches any number of directories), relative to the working directory and inside it (symbolic links resolved); repeatable (default: the regular files the build created or modified)")
-	fs.StringVarP(&o.output, "output", "o", "", "the attestation file (default: ARTIFACT.intoto.jsonl beside a single artifact, else attestation.intoto.jsonl)")
-	fs.StringVarP(&o.key, "key", "k", "", "the signing key: a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
+	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob `PATTERN` (** matches any number of directories), relative to the working directory and inside it (symbolic links resolved); repeatable (default: the regular files the build created or modified)")
+	fs.StringVarP(&o.output, "output", "o", "", "write the attestation to `FILE` (default: ARTIFACT.intoto.jsonl beside a single artifact, else attestation.intoto.jsonl)")
+	fs.StringVarP(&o.key, "key", "k", "", "the signing key `REF`: a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
 	o.tpm.AddFlags(cmd)
 	o.ak.AddFlags(cmd)
-	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log (binary form) (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
-	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCRs to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
-	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id; the TPM mode is appended as its fragment (default: one id per TPM mode)")
+	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log `PATH`, binary form (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
+	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCR `SELECTION` to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
+	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id, a `URI`; the TPM mode is appended as its fragment (default: one id per TPM mode)")
 }
 
 // attachBuild makes root run a build: attest-build [flags] -- COMMAND [ARG...].

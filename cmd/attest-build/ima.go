@@ -23,9 +23,9 @@ type imaLogOptions struct {
 }
 
 func (o *imaLogOptions) AddFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.Log, "log", "", "IMA measurement log: binary, ascii or gzip-compressed (- for stdin)")
+	cmd.Flags().StringVar(&o.Log, "log", "", "the IMA measurement log `FILE`: binary, ascii or gzip-compressed (- for stdin)")
 	cmd.Flags().BoolVar(&o.BigEndian, "big-endian", false, "the binary log is big-endian (a big-endian kernel without ima_canonical_fmt)")
-	cmd.Flags().StringVar(&o.PerBank, "per-bank", "", "the log is a per-bank log (binary_runtime_measurements_BANK) of this bank; detected when unset")
+	cmd.Flags().StringVar(&o.PerBank, "per-bank", "", "the log is a per-bank log (binary_runtime_measurements_BANK) of this `BANK`; detected when unset")
 	_ = cmd.MarkFlagRequired("log")
 }
 
@@ -79,10 +79,10 @@ type imaReplayOptions struct {
 
 func (o *imaReplayOptions) AddFlags(cmd *cobra.Command) {
 	o.imaLogOptions.AddFlags(cmd)
-	cmd.Flags().StringVar(&o.Bank, "bank", "sha256", "PCR bank: sha1, sha256, sha384 or sha512")
-	cmd.Flags().Uint32Var(&o.PCR, "pcr", 10, "PCR to replay")
-	cmd.Flags().StringVar(&o.Format, "format", "text", "output: text (the PCR value in hex) or json")
-	cmd.Flags().StringVar(&o.Match, "match", "", "a PCR value in hex: print how many leading entries replay to it")
+	cmd.Flags().StringVar(&o.Bank, "bank", "sha256", "PCR `BANK`: sha1, sha256, sha384 or sha512")
+	cmd.Flags().Uint32Var(&o.PCR, "pcr", 10, "the `PCR` to replay, 0-23")
+	cmd.Flags().StringVar(&o.Format, "format", "text", "output `FORMAT`: text (the PCR value in hex) or json")
+	cmd.Flags().StringVar(&o.Match, "match", "", "a PCR value in `HEX`: print how many leading entries replay to it")
 	cmd.Flags().BoolVar(&o.Padded, "sha1-padded", false, "replay by the rule of kernels before 5.8 (sha1 template hash zero-padded into every bank)")
 }
 
@@ -202,16 +202,16 @@ func newIMAReplayCommand() *cobra.Command {
 		Long: `Replay computes a PCR (10 by default) of one bank from an IMA measurement log
 the way the kernel extends it, checking every entry's template hash against its
 template data. With --match it prints instead the number of leading entries
-whose replay reaches the given PCR value (exit status 1 when none does).
-
-Exit status: 0 on success; 1 for a malformed log or when any entry's
-template hash does not match its template data (each listed on stderr with
-its index and byte offset, the first 10; text output then prints no value,
-json output still does, with the mismatches); 2 for usage errors and a log
-that cannot be read.
+whose replay reaches the given PCR value.
 
 A replayed value proves nothing by itself: compare it with a PCR value from a
-verified TPM quote.`,
+verified TPM quote.
+
+Exit status: 0 on success; 1 for a malformed log, when no prefix reaches the
+--match value, or when an entry's template hash does not match its template
+data (the first 10 such entries listed on stderr with index and byte offset;
+text output then prints no value, json output still does, with the counts);
+2 for usage errors and a log that cannot be read.`,
 		Example: `  # final PCR 10 of the sha256 bank
   attest-build ima replay --log /sys/kernel/security/ima/binary_runtime_measurements --bank sha256
 
@@ -235,7 +235,10 @@ func newIMAShowCommand() *cobra.Command {
 		Long: `Show prints every entry of an IMA log (binary, ascii or gzip) as the kernel
 prints ascii_runtime_measurements: for a real binary log the output equals the
 kernel's ascii file byte for byte. Fields of templates unknown to attest-build
-(such as ima-cgpath) are printed in hex.`,
+(such as ima-cgpath) are printed in hex.
+
+Exit status: 0 on success; 1 for a malformed log; 2 for usage errors and a
+log that cannot be read.`,
 		Example: `  attest-build ima show --log /sys/kernel/security/ima/binary_runtime_measurements
   attest-build ima show --log testdata/ima/vm-debian12-swtpm.bin | diff - testdata/ima/vm-debian12-swtpm.ascii`,
 		Args: cobra.NoArgs,

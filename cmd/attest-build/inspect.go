@@ -18,8 +18,8 @@ type inspectOptions struct {
 }
 
 func (o *inspectOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.format, "format", "text", "output format: text or json")
-	fs.IntVar(&o.maxEntries, "max-entries", 50, "IMA window entries listed in text output (0: all)")
+	fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json")
+	fs.IntVar(&o.maxEntries, "max-entries", 50, "list at most `N` IMA window entries in text output (0: all)")
 }
 
 func newInspectCmd() *cobra.Command {

@@ -85,8 +85,13 @@ func asGroup(cmd *cobra.Command) {
 		return strings.Join(s, ", ")
 	}
 	// Runnable now, the group would show "attest-build ima [flags]" as a
-	// usage line: only "attest-build ima [command]" is one.
-	cmd.SetUsageTemplate(strings.Replace(cmd.UsageTemplate(), "{{if .Runnable}}\n  {{.UseLine}}{{end}}", "", 1))
+	// usage line: only "attest-build ima [command]" is one. Its subcommands
+	// keep the template they had (they would inherit the group's).
+	tmpl := cmd.UsageTemplate()
+	for _, sub := range cmd.Commands() {
+		sub.SetUsageTemplate(sub.UsageTemplate())
+	}
+	cmd.SetUsageTemplate(strings.Replace(tmpl, "{{if .Runnable}}\n  {{.UseLine}}{{end}}", "", 1))
 	if cmd.SuggestionsMinimumDistance <= 0 {
 		cmd.SuggestionsMinimumDistance = 2
 	}

@@ -23,10 +23,10 @@ type verifyOptions struct {
 }
 
 func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.Attestation, "attestation", "", "attestation file (default: ARTIFACT.intoto.jsonl beside each artifact)")
-	cmd.Flags().StringVar(&o.Policy, "policy", "", "trust policy file (YAML, see docs/policy.md)")
-	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "trusted signer public key, PEM (repeatable; added to the policy's signers)")
-	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text or json")
+	cmd.Flags().StringVar(&o.Attestation, "attestation", "", "the attestation `FILE` (default: ARTIFACT.intoto.jsonl beside each artifact)")
+	cmd.Flags().StringVar(&o.Policy, "policy", "", "the trust policy `FILE` (YAML, see docs/policy.md)")
+	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "trusted signer public key `FILE`, PEM (repeatable; added to the policy's signers)")
+	cmd.Flags().StringVar(&o.Format, "format", "text", "output `FORMAT`: text or json")
 	_ = cmd.MarkFlagRequired("policy")
 }
 
