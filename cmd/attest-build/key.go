@@ -42,7 +42,13 @@ secretbox format, readable by cosign). Existing files are never overwritten.`,
 			if o.out == "" {
 				return usagef("key generate: --out PREFIX is required")
 			}
-			s, err := provenance.GenerateKey(o.out, provenance.KeyAlgorithm(o.algorithm), []byte(os.Getenv(provenance.KeyPasswordEnv)))
+			alg := provenance.KeyAlgorithm(o.algorithm)
+			switch alg {
+			case provenance.KeyECDSAP256, provenance.KeyECDSAP384, provenance.KeyEd25519, provenance.KeyRSA3072:
+			default:
+				return usagef("key generate: --algorithm %q: want ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072", o.algorithm)
+			}
+			s, err := provenance.GenerateKey(o.out, alg, []byte(os.Getenv(provenance.KeyPasswordEnv)))
 			if err != nil {
 				return err
 			}
