@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -178,6 +179,9 @@ type Result struct {
 	// MismatchIndices lists the indices of the first MaxMismatchIndices
 	// mismatched entries.
 	MismatchIndices []int
+	// MismatchErrors holds those entries' errors: index, byte offset,
+	// logged and computed template hash.
+	MismatchErrors []*TemplateHashError
 }
 
 // MaxMismatchIndices bounds Result.MismatchIndices.
@@ -214,6 +218,9 @@ func Replay(r *Reader, bank Bank, pcr uint32, opts ...ReplayOption) (*Result, er
 			res.Mismatches++
 			if len(res.MismatchIndices) < MaxMismatchIndices {
 				res.MismatchIndices = append(res.MismatchIndices, e.Index)
+				if te := (*TemplateHashError)(nil); errors.As(herr, &te) {
+					res.MismatchErrors = append(res.MismatchErrors, te)
+				}
 			}
 		}
 		return true

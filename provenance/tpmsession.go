@@ -21,6 +21,19 @@ type TPMConfig struct {
 	AK tpm.AKOptions
 }
 
+// CheckPCRSelection checks that a selection parsed by tpm.ParsePCRSelection
+// can serve Attest: it must include PCR 10 (IMAPCR) in at least one bank, for
+// the IMA window. OpenTPM calls it; a command line can call it first to
+// report a bad --pcrs before it opens the TPM.
+func CheckPCRSelection(sel tpm.PCRSelection) error {
+	for _, bank := range []string{"sha256", "sha1", "sha384", "sha512"} {
+		if sel.Contains(bank, IMAPCR) {
+			return nil
+		}
+	}
+	return fmt.Errorf("PCR selection %s: must include PCR %d (the IMA PCR) in some bank, e.g. %s", sel, IMAPCR, tpm.DefaultPCRSelection)
+}
+
 // OpenTPM checks that the TPM named by cfg opens and has (or now has) its
 // attestation key, and returns an opener for Attest and a function that
 // releases what it holds. Every session opens the TPM afresh and closes it,
@@ -34,8 +47,8 @@ func OpenTPM(cfg TPMConfig) (TPMOpener, func() error, error) {
 			return nil, nil, err
 		}
 	}
-	if !sel.Contains("sha256", IMAPCR) && !sel.Contains("sha1", IMAPCR) && !sel.Contains("sha384", IMAPCR) && !sel.Contains("sha512", IMAPCR) {
-		return nil, nil, fmt.Errorf("PCR selection %s: must include PCR %d (the IMA PCR)", sel, IMAPCR)
+	if err := CheckPCRSelection(sel); err != nil {
+		return nil, nil, err
 	}
 	t, err := tpm.Open(cfg.Ref)
 	if err != nil {

@@ -27,14 +27,14 @@ type buildOptions struct {
 // AddFlags registers the build flags on cmd.
 func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob (`**` matches any number of directories), relative to the working directory and inside it (symbolic links resolved); repeatable (default: the regular files the build created or modified)")
-	fs.StringVarP(&o.output, "output", "o", "", "the attestation file (default: ARTIFACT.intoto.jsonl beside a single artifact, else attestation.intoto.jsonl)")
-	fs.StringVarP(&o.key, "key", "k", "", "the signing key: a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
+	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob `PATTERN` (** matches any number of directories), relative to the working directory and inside it (symbolic links resolved); repeatable (default: the regular files the build created or modified)")
+	fs.StringVarP(&o.output, "output", "o", "", "write the attestation to `FILE` (default: ARTIFACT.intoto.jsonl beside a single artifact, else attestation.intoto.jsonl)")
+	fs.StringVarP(&o.key, "key", "k", "", "the signing key `REF`: a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
 	o.tpm.AddFlags(cmd)
 	o.ak.AddFlags(cmd)
-	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log (binary form) (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
-	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCRs to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
-	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id; the TPM mode is appended as its fragment (default: one id per TPM mode)")
+	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log `PATH`, binary form (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
+	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCR `SELECTION` to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
+	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id, a `URI`; the TPM mode is appended as its fragment (default: one id per TPM mode)")
 }
 
 // attachBuild makes root run a build: attest-build [flags] -- COMMAND [ARG...].
@@ -46,6 +46,9 @@ func attachBuild(root *cobra.Command) {
 			return usagef("no build command: attest-build [flags] -- COMMAND [ARG...] (see --help)")
 		}
 		if cmd.ArgsLenAtDash() != 0 {
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				return usagef("unknown command %q: did you mean %q? (a build command goes after --: attest-build [flags] -- COMMAND [ARG...])", args[0], s[0])
+			}
 			return usagef("unknown command %q: put the build command after -- (attest-build [flags] -- COMMAND [ARG...])", args[0])
 		}
 		return nil
@@ -55,16 +58,12 @@ func attachBuild(root *cobra.Command) {
 
 // Exec runs the build and writes its attestation.
 func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
-	keyRef := o.key
-	if keyRef == "" {
-		keyRef = os.Getenv(provenance.KeyEnv)
-	}
-	if keyRef == "" {
-		return usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", provenance.KeyEnv)
-	}
 	sel, err := tpm.ParsePCRSelection(o.pcrs)
+	if err == nil {
+		err = provenance.CheckPCRSelection(sel)
+	}
 	if err != nil {
-		return &usageError{err: fmt.Errorf("--pcrs: %w", err)}
+		return usagef("--pcrs: %w", err)
 	}
 	if _, err := provenance.BuilderID("device", o.builderID); err != nil {
 		return &usageError{err: fmt.Errorf("--builder-id: %w", err)}
@@ -72,6 +71,13 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	akOpts, err := o.ak.Options()
 	if err != nil {
 		return err
+	}
+	keyRef := o.key
+	if keyRef == "" {
+		keyRef = os.Getenv(provenance.KeyEnv)
+	}
+	if keyRef == "" {
+		return usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", provenance.KeyEnv)
 	}
 	var password []byte
 	if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {
@@ -82,7 +88,7 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 		return &usageError{err: err}
 	}
 	if err != nil {
-		return err
+		return inputError(err) // 2 when the key file cannot be read
 	}
 	opener, release, err := provenance.OpenTPM(provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,6 +18,9 @@ func TestBuildUsageErrors(t *testing.T) {
 		{},
 		{"make"},
 		{"--pcrs", "sha999:1", "-k", "x", "--", "true"},
+		{"--pcrs", "sha1:0", "-k", "x", "--", "true"},                          // no PCR 10: refused before the key or the TPM is opened
+		{"--pcrs", "sha256:0-9+sha1:0", "--tpm", "/nonexistent", "--", "true"}, // ... and before the missing key is reported
+		{"--pcr", "10", "-k", "x", "--", "true"},                               // --pcr is ima replay's
 		{"--builder-id", "not a uri", "-k", "x", "--", "true"},
 		{"--", "true"}, // no key
 		{"key", "generate"},
@@ -25,6 +29,9 @@ func TestBuildUsageErrors(t *testing.T) {
 		_, err := runCLI(t, args...)
 		if err == nil || !isUsage(err) {
 			t.Errorf("%q: err %v, want a usage error (exit 2)", args, err)
+		}
+		if slices.Contains(args, "--pcrs") && !strings.Contains(err.Error(), "--pcrs: ") {
+			t.Errorf("%q: err %v, want the --pcrs mistake named", args, err)
 		}
 	}
 }
@@ -45,10 +52,12 @@ func TestBuildKeyTextNotShown(t *testing.T) {
 		name, key string
 		password  *string
 		want      error
+		code      int
 	}{
-		{"encrypted, no password", string(keyText), nil, provenance.ErrKeyPassword},
-		{"encrypted, wrong password", string(keyText), ptr("wrong"), provenance.ErrKeyPassword},
-		{"no BEGIN line", strings.Join(lines[1:], "\n"), nil, errPathError},
+		{"encrypted, no password", string(keyText), nil, provenance.ErrKeyPassword, 1},
+		{"encrypted, wrong password", string(keyText), ptr("wrong"), provenance.ErrKeyPassword, 1},
+		// Not PEM text, so a file name, and no such file: unreadable input.
+		{"no BEGIN line", strings.Join(lines[1:], "\n"), nil, errPathError, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(provenance.KeyEnv, tt.key)
@@ -59,8 +68,8 @@ func TestBuildKeyTextNotShown(t *testing.T) {
 				t.Setenv(provenance.KeyPasswordEnv, *tt.password)
 			}
 			out, err := runCLI(t, "--tpm", "sim", "--", "true")
-			if !matchesErr(err, tt.want) || isUsage(err) {
-				t.Fatalf("err %v, want %v (exit 1)", err, tt.want)
+			if !matchesErr(err, tt.want) || isUsage(err) != (tt.code == 2) {
+				t.Fatalf("err %v, want %v (exit %d)", err, tt.want, tt.code)
 			}
 			for _, line := range lines {
 				if len(line) >= 16 && (strings.Contains(out, line) || strings.Contains(err.Error(), line)) {

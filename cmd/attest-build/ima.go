@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/attest-build/attest-build/evidence"
+	"github.com/attest-build/attest-build/tpm"
 )
 
 // imaLogOptions are the flags that say how to read a measurement log.
@@ -21,9 +23,9 @@ type imaLogOptions struct {
 }
 
 func (o *imaLogOptions) AddFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.Log, "log", "", "IMA measurement log: binary, ascii or gzip-compressed (- for stdin)")
+	cmd.Flags().StringVar(&o.Log, "log", "", "the IMA measurement log `FILE`: binary, ascii or gzip-compressed (- for stdin)")
 	cmd.Flags().BoolVar(&o.BigEndian, "big-endian", false, "the binary log is big-endian (a big-endian kernel without ima_canonical_fmt)")
-	cmd.Flags().StringVar(&o.PerBank, "per-bank", "", "the log is a per-bank log (binary_runtime_measurements_BANK) of this bank; detected when unset")
+	cmd.Flags().StringVar(&o.PerBank, "per-bank", "", "the log is a per-bank log (binary_runtime_measurements_BANK) of this `BANK`; detected when unset")
 	_ = cmd.MarkFlagRequired("log")
 }
 
@@ -45,14 +47,14 @@ func (o *imaLogOptions) open(stdin io.Reader) (*evidence.Reader, func(), error) 
 	if o.Log != "-" {
 		f, err := os.Open(o.Log)
 		if err != nil {
-			return nil, nil, fmt.Errorf("opening IMA log: %w", err)
+			return nil, nil, inputError(fmt.Errorf("opening IMA log: %w", err))
 		}
 		in, closeFn = f, func() { f.Close() }
 	}
 	r, err := evidence.NewReader(in, opts...)
 	if err != nil {
 		closeFn()
-		return nil, nil, fmt.Errorf("reading IMA log %s: %w", o.Log, err)
+		return nil, nil, inputError(fmt.Errorf("reading IMA log %s: %w", o.Log, err))
 	}
 	return r, closeFn, nil
 }
@@ -61,7 +63,6 @@ func newIMACommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ima",
 		Short: "Read, print and replay Linux IMA measurement logs",
-		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newIMAReplayCommand(), newIMAShowCommand())
 	return cmd
@@ -78,24 +79,25 @@ type imaReplayOptions struct {
 
 func (o *imaReplayOptions) AddFlags(cmd *cobra.Command) {
 	o.imaLogOptions.AddFlags(cmd)
-	cmd.Flags().StringVar(&o.Bank, "bank", "sha256", "PCR bank: sha1, sha256, sha384 or sha512")
-	cmd.Flags().Uint32Var(&o.PCR, "pcr", 10, "PCR to replay")
-	cmd.Flags().StringVar(&o.Format, "format", "text", "output: text (the PCR value in hex) or json")
-	cmd.Flags().StringVar(&o.Match, "match", "", "a PCR value in hex: print how many leading entries replay to it")
+	cmd.Flags().StringVar(&o.Bank, "bank", "sha256", "PCR `BANK`: sha1, sha256, sha384 or sha512")
+	cmd.Flags().Uint32Var(&o.PCR, "pcr", 10, "the `PCR` to replay, 0-23")
+	cmd.Flags().StringVar(&o.Format, "format", "text", "output `FORMAT`: text (the PCR value in hex) or json")
+	cmd.Flags().StringVar(&o.Match, "match", "", "a PCR value in `HEX`: print how many leading entries replay to it")
 	cmd.Flags().BoolVar(&o.Padded, "sha1-padded", false, "replay by the rule of kernels before 5.8 (sha1 template hash zero-padded into every bank)")
 }
 
 // imaReplayJSON is the --format json output of ima replay.
 type imaReplayJSON struct {
-	Bank            string `json:"bank"`
-	PCR             uint32 `json:"pcr"`
-	Value           string `json:"value"`
-	Entries         int    `json:"entries"`
-	Extended        int    `json:"extended"`
-	Violations      int    `json:"violations"`
-	Mismatches      int    `json:"template_hash_mismatches"`
-	MismatchIndices []int  `json:"mismatch_indices,omitempty"`
-	Matched         *int   `json:"matched_entries,omitempty"`
+	Bank            string  `json:"bank"`
+	PCR             uint32  `json:"pcr"`
+	Value           string  `json:"value"`
+	Entries         int     `json:"entries"`
+	Extended        int     `json:"extended"`
+	Violations      int     `json:"violations"`
+	Mismatches      int     `json:"template_hash_mismatches"`
+	MismatchIndices []int   `json:"mismatch_indices,omitempty"`
+	MismatchOffsets []int64 `json:"mismatch_offsets,omitempty"`
+	Matched         *int    `json:"matched_entries,omitempty"`
 }
 
 func (o *imaReplayOptions) Exec(cmd *cobra.Command) error {
@@ -105,6 +107,9 @@ func (o *imaReplayOptions) Exec(cmd *cobra.Command) error {
 	}
 	if o.Format != "text" && o.Format != "json" {
 		return usagef("--format %q: want text or json", o.Format)
+	}
+	if o.PCR >= tpm.NumPCRs {
+		return usagef("--pcr %d: want a PCR index from 0 to %d", o.PCR, tpm.NumPCRs-1)
 	}
 	var want []byte
 	if o.Match != "" {
@@ -127,7 +132,7 @@ func (o *imaReplayOptions) Exec(cmd *cobra.Command) error {
 	if want != nil {
 		n, err := evidence.MatchPrefix(r, bank, o.PCR, want, ropts...)
 		if err != nil {
-			return fmt.Errorf("matching %s PCR %d against %s: %w", bank, o.PCR, o.Log, err)
+			return inputError(fmt.Errorf("matching %s PCR %d against %s: %w", bank, o.PCR, o.Log, err))
 		}
 		if o.Format == "json" {
 			return writeJSON(out, imaReplayJSON{Bank: bank.String(), PCR: o.PCR, Value: hex.EncodeToString(want), Matched: &n})
@@ -138,17 +143,49 @@ func (o *imaReplayOptions) Exec(cmd *cobra.Command) error {
 
 	res, err := evidence.Replay(r, bank, o.PCR, ropts...)
 	if err != nil {
-		return fmt.Errorf("replaying %s: %w", o.Log, err)
+		return inputError(fmt.Errorf("replaying %s: %w", o.Log, err))
 	}
 	if o.Format == "json" {
-		return writeJSON(out, imaReplayJSON{
+		j := imaReplayJSON{
 			Bank: bank.String(), PCR: o.PCR, Value: hex.EncodeToString(res.Value),
 			Entries: res.Entries, Extended: res.Extended, Violations: res.Violations,
 			Mismatches: res.Mismatches, MismatchIndices: res.MismatchIndices,
-		})
+		}
+		for _, m := range res.MismatchErrors {
+			j.MismatchOffsets = append(j.MismatchOffsets, m.Offset)
+		}
+		if err := writeJSON(out, j); err != nil {
+			return err
+		}
+	} else if res.Mismatches == 0 {
+		_, err = fmt.Fprintln(out, hex.EncodeToString(res.Value))
+		return err
 	}
-	_, err = fmt.Fprintln(out, hex.EncodeToString(res.Value))
-	return err
+	return o.mismatchError(cmd.ErrOrStderr(), res)
+}
+
+// maxMismatchLines bounds the template hash mismatches listed on stderr.
+const maxMismatchLines = 10
+
+// mismatchError lists the first template hash mismatches on w and returns
+// the error (exit status 1) for a replay that has any; nil when none. A log
+// whose template data does not hash to its logged template hashes is not
+// the log the kernel extended: text output then prints no value.
+func (o *imaReplayOptions) mismatchError(w io.Writer, res *evidence.Result) error {
+	if res.Mismatches == 0 {
+		return nil
+	}
+	for i, m := range res.MismatchErrors {
+		if i == maxMismatchLines {
+			break
+		}
+		fmt.Fprintf(w, "attest-build: %v\n", m)
+	}
+	if more := res.Mismatches - min(len(res.MismatchErrors), maxMismatchLines); more > 0 {
+		fmt.Fprintf(w, "attest-build: ... and %d more template hash mismatches\n", more)
+	}
+	return fmt.Errorf("replaying %s: %d of %d entries of PCR %d have a template hash that does not match their template data (first: entry %d)",
+		o.Log, res.Mismatches, res.Extended, o.PCR, res.MismatchIndices[0])
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -165,10 +202,16 @@ func newIMAReplayCommand() *cobra.Command {
 		Long: `Replay computes a PCR (10 by default) of one bank from an IMA measurement log
 the way the kernel extends it, checking every entry's template hash against its
 template data. With --match it prints instead the number of leading entries
-whose replay reaches the given PCR value (exit status 1 when none does).
+whose replay reaches the given PCR value.
 
 A replayed value proves nothing by itself: compare it with a PCR value from a
-verified TPM quote.`,
+verified TPM quote.
+
+Exit status: 0 on success; 1 for a malformed log, when no prefix reaches the
+--match value, or when an entry's template hash does not match its template
+data (the first 10 such entries listed on stderr with index and byte offset;
+text output then prints no value, json output still does, with the counts);
+2 for usage errors and a log that cannot be read.`,
 		Example: `  # final PCR 10 of the sha256 bank
   attest-build ima replay --log /sys/kernel/security/ima/binary_runtime_measurements --bank sha256
 
@@ -192,7 +235,10 @@ func newIMAShowCommand() *cobra.Command {
 		Long: `Show prints every entry of an IMA log (binary, ascii or gzip) as the kernel
 prints ascii_runtime_measurements: for a real binary log the output equals the
 kernel's ascii file byte for byte. Fields of templates unknown to attest-build
-(such as ima-cgpath) are printed in hex.`,
+(such as ima-cgpath) are printed in hex.
+
+Exit status: 0 on success; 1 for a malformed log; 2 for usage errors and a
+log that cannot be read.`,
 		Example: `  attest-build ima show --log /sys/kernel/security/ima/binary_runtime_measurements
   attest-build ima show --log testdata/ima/vm-debian12-swtpm.bin | diff - testdata/ima/vm-debian12-swtpm.ascii`,
 		Args: cobra.NoArgs,
@@ -203,7 +249,11 @@ kernel's ascii file byte for byte. Fields of templates unknown to attest-build
 			}
 			defer closeLog()
 			if _, err := evidence.WriteASCII(cmd.OutOrStdout(), r); err != nil {
-				return fmt.Errorf("showing %s: %w", o.Log, err)
+				err = fmt.Errorf("showing %s: %w", o.Log, err)
+				if pe := (*evidence.ParseError)(nil); errors.As(err, &pe) {
+					return inputError(err) // reading the log, not writing stdout
+				}
+				return err
 			}
 			return nil
 		},

@@ -18,8 +18,8 @@ type inspectOptions struct {
 }
 
 func (o *inspectOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.format, "format", "text", "output format: text or json")
-	fs.IntVar(&o.maxEntries, "max-entries", 50, "IMA window entries listed in text output (0: all)")
+	fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json")
+	fs.IntVar(&o.maxEntries, "max-entries", 50, "list at most `N` IMA window entries in text output (0: all)")
 }
 
 func newInspectCmd() *cobra.Command {
@@ -64,15 +64,12 @@ func (o *inspectOptions) Exec(cmd *cobra.Command, path string) error {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return usagef("inspecting: %w", err) // unreadable input: exit 2, as verify
+		return inputError(fmt.Errorf("inspecting: %w", err))
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || st.IsDir() {
-		return usagef("inspecting %s: not a readable file", path)
-	}
 	s, err := provenance.Inspect(f, provenance.InspectOptions{})
 	if err != nil {
-		return fmt.Errorf("inspecting %s: %w", path, err)
+		return inputError(fmt.Errorf("inspecting %s: %w", path, err))
 	}
 	if o.format == "json" {
 		enc := json.NewEncoder(cmd.OutOrStdout())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,7 +14,6 @@ func newPolicyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
 		Short: "Make and check trust policies for attest-build verify",
-		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newPolicyInitCommand(), newPolicyCheckCommand())
 	return cmd
@@ -30,10 +28,10 @@ type policyInitOptions struct {
 }
 
 func (o *policyInitOptions) AddFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.From, "from", "", "a known-good attestation (FILE.intoto.jsonl)")
-	cmd.Flags().StringVar(&o.Scope, "scope", "window", "IMA scope of the rules: window (the build) or boot (the whole log)")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "write the policy to FILE (default: standard output)")
-	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "signer public key, PEM (repeatable): the attestation must verify with it; written as a trusted signer")
+	cmd.Flags().StringVar(&o.From, "from", "", "a known-good attestation `FILE` (.intoto.jsonl)")
+	cmd.Flags().StringVar(&o.Scope, "scope", "window", "IMA `SCOPE` of the rules: window (the build) or boot (the whole log)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "write the policy to `FILE` (default: standard output)")
+	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "signer public key `FILE`, PEM (repeatable): the attestation must verify with it; written as a trusted signer")
 	_ = cmd.MarkFlagRequired("from")
 }
 
@@ -47,7 +45,11 @@ signer (with --key), its attestation key, builder id and TPM mode, the PCR
 values of its end quote, and every path measured in the IMA scope with its
 digests. The attestation's quotes and IMA log are checked first. A policy made
 from a simulator or swtpm attestation accepts that mode, and says so.
-Review and tighten it before use.`,
+Review and tighten it before use.
+
+Exit status: 0 when the policy was written; 1 when the attestation is
+malformed or does not verify; 2 for usage errors and input files that cannot
+be read.`,
 		Example: `  attest-build policy init --from app.tar.intoto.jsonl --key release.pub -o policy.yaml
   attest-build policy init --from app.tar.intoto.jsonl --scope boot > policy.yaml`,
 		Args: cobra.NoArgs,
@@ -68,15 +70,14 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 	}
 	f, err := os.Open(o.From)
 	if err != nil {
-		return usagef("--from: %v", err)
+		return inputError(fmt.Errorf("--from: %w", err))
 	}
 	defer f.Close()
 	out, err := provenance.InitPolicy(cmd.Context(), f, provenance.PolicyInitOptions{Scope: scope, SignerKeys: keys, Source: filepath.Base(o.From)})
 	if err != nil {
-		if errors.Is(err, provenance.ErrVerification) {
-			return err // exit 1: the reference attestation does not hold
-		}
-		return usagef("%v", err)
+		// exit 2 when the file cannot be read, 1 when the reference
+		// attestation is malformed or does not hold
+		return inputError(fmt.Errorf("--from %s: %w", o.From, err))
 	}
 	if o.Output == "" {
 		_, err := cmd.OutOrStdout().Write(out)
@@ -87,13 +88,18 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 
 func newPolicyCheckCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:     "check FILE",
-		Short:   "Load and validate a policy file, naming the line of each problem",
+		Use:   "check FILE",
+		Short: "Load and validate a policy file, naming the line of each problem",
+		Long: `check loads a policy file as verify does (key files and Keylime runtime
+policies it names included) and reports the first problem with its line.
+
+Exit status: 0 when the policy is valid; 1 when it is not; 2 for usage
+errors and a policy file that cannot be read.`,
 		Example: `  attest-build policy check policy.yaml`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := provenance.LoadPolicy(args[0]); err != nil {
-				return err
+				return inputError(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
 			return nil

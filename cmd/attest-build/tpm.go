@@ -19,7 +19,7 @@ type tpmOptions struct {
 // AddFlags registers --tpm on cmd.
 func (o *tpmOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Ref, "tpm", tpm.RefAuto,
-		"TPM to use: auto (/dev/tpmrm0, then /dev/tpm0), a device path, swtpm:SOCKET, or sim (in-process simulator, fixed seed: tests and demos only)")
+		"the TPM to use, a `REF`: auto (/dev/tpmrm0, then /dev/tpm0), a device path, swtpm:SOCKET, or sim (in-process simulator, fixed seed: tests and demos only)")
 }
 
 // Open opens the TPM the flag names.
@@ -35,9 +35,9 @@ type akOptions struct {
 
 // AddFlags registers --ak-alg and --ak-handle on cmd.
 func (o *akOptions) AddFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.Alg, "ak-alg", string(tpm.AKECCP256), "attestation key algorithm: ecc-p256 or rsa-2048")
+	cmd.Flags().StringVar(&o.Alg, "ak-alg", string(tpm.AKECCP256), "attestation key `ALGORITHM`: ecc-p256 or rsa-2048")
 	cmd.Flags().StringVar(&o.Handle, "ak-handle", "",
-		fmt.Sprintf("persistent handle of the attestation key (default 0x%08x for ecc-p256, 0x%08x for rsa-2048)", tpm.DefaultAKHandleECC, tpm.DefaultAKHandleRSA))
+		fmt.Sprintf("persistent `HANDLE` of the attestation key (default 0x%08x for ecc-p256, 0x%08x for rsa-2048)", tpm.DefaultAKHandleECC, tpm.DefaultAKHandleRSA))
 }
 
 // Options validates the flags into tpm.AKOptions (a usage error when bad).
@@ -93,7 +93,7 @@ what a policy's trusted attestation keys list.`,
 	}
 	o.tpm.AddFlags(cmd)
 	o.ak.AddFlags(cmd)
-	cmd.Flags().StringVar(&o.Out, "out", "", "also write the AK public key (PEM) to this file")
+	cmd.Flags().StringVar(&o.Out, "out", "", "also write the AK public key (PEM) to `FILE`")
 	return cmd
 }
 

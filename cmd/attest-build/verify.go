@@ -23,10 +23,10 @@ type verifyOptions struct {
 }
 
 func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.Attestation, "attestation", "", "attestation file (default: ARTIFACT.intoto.jsonl beside each artifact)")
-	cmd.Flags().StringVar(&o.Policy, "policy", "", "trust policy file (YAML, see docs/policy.md)")
-	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "trusted signer public key, PEM (repeatable; added to the policy's signers)")
-	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text or json")
+	cmd.Flags().StringVar(&o.Attestation, "attestation", "", "the attestation `FILE` (default: ARTIFACT.intoto.jsonl beside each artifact)")
+	cmd.Flags().StringVar(&o.Policy, "policy", "", "the trust policy `FILE` (YAML, see docs/policy.md)")
+	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "trusted signer public key `FILE`, PEM (repeatable; added to the policy's signers)")
+	cmd.Flags().StringVar(&o.Format, "format", "text", "output `FORMAT`: text or json")
 	_ = cmd.MarkFlagRequired("policy")
 }
 
@@ -75,7 +75,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	}
 	policy, err := provenance.LoadPolicy(o.Policy)
 	if err != nil {
-		return usagef("%v", err)
+		return inputError(err) // 2 when it cannot be read, 1 when malformed
 	}
 	keys, err := readSignerKeys(o.Keys)
 	if err != nil {
@@ -92,7 +92,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	for _, path := range artifacts {
 		a, err := provenance.ArtifactFromFile(path)
 		if err != nil {
-			return usagef("%v", err)
+			return inputError(err)
 		}
 		att := o.Attestation
 		if att == "" {
@@ -114,7 +114,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 		}
 		f, err := os.Open(att)
 		if err != nil {
-			return usagef("opening attestation: %w", err)
+			return inputError(fmt.Errorf("opening attestation: %w", err))
 		}
 		rep, err := v.Verify(cmd.Context(), f, arts[0], arts[1:]...)
 		f.Close()
@@ -126,7 +126,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 			failed = true
 			res.Verdict, res.Checks, res.Facts, res.Error = provenance.StatusFail, ce.Report.Checks, ce.Report.Facts, err.Error()
 		default:
-			return usagef("%s: %w", att, err) // unreadable input
+			return inputError(fmt.Errorf("%s: %w", att, err)) // 2 when it cannot be read
 		}
 		results = append(results, res)
 	}
@@ -159,18 +159,18 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	return nil
 }
 
-// readSignerKeys reads the --key files (PEM public keys); a file that cannot
-// be read or parsed is a usage error.
+// readSignerKeys reads the --key files (PEM public keys): a file that cannot
+// be read is a usage error (exit 2), one that holds no public key exit 1.
 func readSignerKeys(paths []string) ([]crypto.PublicKey, error) {
 	var keys []crypto.PublicKey
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, usagef("--key: %w", err)
+			return nil, inputError(fmt.Errorf("--key: %w", err))
 		}
 		pub, err := provenance.LoadPublicKey(b)
 		if err != nil {
-			return nil, usagef("--key %s: %w", p, err)
+			return nil, fmt.Errorf("--key %s: %w", p, err)
 		}
 		keys = append(keys, pub)
 	}
