@@ -74,8 +74,8 @@ func KeyRefIsPEM(ref string) bool { return strings.Contains(ref, "-----BEGIN") }
 // (RSA PRIVATE KEY), encrypted PKCS #8, or a cosign / sigstore encrypted key.
 // ref is the path of the key file or, when KeyRefIsPEM, the PEM text itself
 // (as a CI secret holds it). password decrypts an encrypted key; it may be nil
-// for a plain one. Neither the password nor a ref that may hold key material
-// (PEM text, or any text with a newline or "-----") is ever put in an error.
+// for a plain one. Neither the password nor a ref that is not a readable file
+// (it may be key material) is ever put in an error.
 func LoadSigner(ref string, password []byte) (*Signer, error) {
 	var (
 		data []byte
@@ -90,10 +90,11 @@ func LoadSigner(ref string, password []byte) (*Signer, error) {
 		var err error
 		if data, err = os.ReadFile(ref); err != nil {
 			var pe *fs.PathError
-			if errors.As(err, &pe) && mayHoldKey(ref) {
-				// Something like a key without its BEGIN line: keep
-				// the error's kind, drop the value.
-				err = &fs.PathError{Op: pe.Op, Path: "(the value is not a file name; not shown)", Err: pe.Err}
+			if errors.As(err, &pe) {
+				// The reference may be key material that is not PEM
+				// (a key body pasted without its armour): never echo
+				// it. Keep the error's kind.
+				err = &fs.PathError{Op: pe.Op, Path: "(the -k/--key or " + KeyEnv + " value, not shown)", Err: pe.Err}
 			}
 			return nil, fmt.Errorf("reading signing key: %w", err)
 		}
@@ -118,12 +119,6 @@ func LoadSigner(ref string, password []byte) (*Signer, error) {
 		return nil, fmt.Errorf("signing key %s: %w", name, err)
 	}
 	return s, nil
-}
-
-// mayHoldKey reports whether a key reference that is not a readable file
-// looks like key material rather than a path, so that it must not be echoed.
-func mayHoldKey(ref string) bool {
-	return strings.ContainsAny(ref, "\n\r") || strings.Contains(ref, "-----") || len(ref) > 1024
 }
 
 // KeyID returns the key's fingerprint, the envelopes' keyid.

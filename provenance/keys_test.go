@@ -184,6 +184,9 @@ func TestLoadSignerPEMText(t *testing.T) {
 		{"encrypted, wrong password", string(encPEM), []byte("wrong"), provenance.ErrKeyPassword},
 		{"truncated", strings.Join(lines[:2], "\n"), nil, nil},
 		{"no BEGIN line", strings.Join(lines[1:], "\n"), nil, errPathError},
+		// A secret pasted without its armour and line breaks: one line of base64.
+		{"base64 body on one line", strings.Join(lines[1:len(lines)-1], ""), nil, errPathError},
+		{"base64 body, first line", lines[1], nil, errPathError},
 		{"KMS URI", "gcpkms://projects/p/keys/k", nil, provenance.ErrUnsupportedKeyRef},
 	}
 	for _, tt := range tests {
