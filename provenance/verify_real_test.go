@@ -138,6 +138,7 @@ func TestVerifySwtpm(t *testing.T) {
 	p := bootPolicy(t, func(map[string]any) {})
 
 	t.Run("tamper", func(t *testing.T) { runTamperMatrix(t, a, p) })
+	t.Run("policy", func(t *testing.T) { runPolicyMatrix(t, a, allowViolations) })
 
 	good, err := os.ReadFile(a.att)
 	if err != nil {
