@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -30,7 +31,13 @@ import (
 // the window (the last, entry 48, is /bin/tpmprobe).
 func simAttestation(t testing.TB) *attested {
 	t.Helper()
-	log := loadVMLog(t)
+	return simAttestationOf(t, loadVMLog(t), "hello sim")
+}
+
+// simAttestationOf makes an attestation of content with a new in-process
+// simulator around log: 30 entries before the build, the rest during it.
+func simAttestationOf(t testing.TB, log realIMALog, content string) *attested {
+	t.Helper()
 	tp, err := tpm.Open("sim")
 	if err != nil {
 		t.Fatal(err)
@@ -42,10 +49,10 @@ func simAttestation(t testing.TB) *attested {
 	}
 	r := rig{open: provenance.SharedTPM(tp, sel, tpm.AKOptions{}), extend: func(t testing.TB, entries []*evidence.Entry) {
 		for _, e := range entries {
-			pcr10Extend(t, tp.Transport(), e)
+			pcrExtend(t, tp.Transport(), e)
 		}
 	}}
-	return attestAround(t, r, log, 30, "hello sim")
+	return attestAround(t, r, log, 30, content)
 }
 
 // relabelled returns the attestation with entry idx's template renamed, as
@@ -339,5 +346,41 @@ func TestVerifySameBootFirmwareSigner(t *testing.T) {
 			_, err := verifyBytes(t, p, requote(t, a, good, k, tc.edit), a.artifact)
 			wantReboot(t, err)
 		})
+	}
+}
+
+// TestVerifyOtherPCRInWindow: the kernel extends IMA entries into PCR 10
+// (unless its policy says otherwise); an entry of another PCR up to
+// window.end is covered by no quote the verifier checks, so it is refused
+// even when the TPM really extended that PCR and PCR 10 replays.
+func TestVerifyOtherPCRInWindow(t *testing.T) {
+	// The policy of a good attestation; the simulator (one per process, its
+	// AK the same in every run) is closed when the subtest ends.
+	var p *provenance.Policy
+	t.Run("good attestation", func(t *testing.T) {
+		a := simAttestation(t)
+		p = policyFor(t, a, provenance.ScopeWindow, nil)
+		if _, err := verifyBytes(t, p, mustRead(t, a.att), a.artifact); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if p == nil {
+		t.FailNow()
+	}
+	log := loadVMLog(t)
+	const idx = 35 // in the window [30, 49)
+	var raw []byte
+	for i, rec := range log.records {
+		if i == idx {
+			rec = bytes.Clone(rec)
+			binary.LittleEndian.PutUint32(rec, 11)
+		}
+		raw = append(raw, rec...)
+	}
+	b := simAttestationOf(t, splitLog(t, raw), "hello sim")
+	_, err := verifyBytes(t, p, mustRead(t, b.att), b.artifact, provenance.WithSignerKeys(b.signer.PublicKey()))
+	ce := wantCheck(t, err, provenance.CheckIMAReplay)
+	if !errors.Is(err, provenance.ErrIMALog) || ce.Found != "PCR 11" {
+		t.Fatalf("err = %v (found %q), want ErrIMALog for the PCR 11 entry", err, ce.Found)
 	}
 }

@@ -100,7 +100,7 @@ func swtpmRig(t *testing.T) (rig, *swtpmtest.SWTPM) {
 		}
 		defer tp.Close()
 		for _, e := range entries {
-			pcr10Extend(t, tp.Transport(), e)
+			pcrExtend(t, tp.Transport(), e)
 		}
 	}}, sw
 }
