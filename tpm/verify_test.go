@@ -185,7 +185,7 @@ func (s softQuote) bytes() []byte {
 	return append(b, s.trailer...)
 }
 
-func signSoft(t *testing.T, k *ecdsa.PrivateKey, msg []byte) []byte {
+func signSoft(t testing.TB, k *ecdsa.PrivateKey, msg []byte) []byte {
 	t.Helper()
 	d := sha256.Sum256(msg)
 	r, s, err := ecdsa.Sign(rand.Reader, k, d[:])
