@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -82,6 +83,16 @@ func TestBadInput(t *testing.T) {
 	bePCR := bytes.Clone(good)
 	binary.BigEndian.PutUint32(bePCR, 10)
 
+	// A second record whose template name is n bytes long (the bound is 255).
+	nameOf := func(n int) []byte {
+		b := binary.LittleEndian.AppendUint32(bytes.Clone(good[:first]), 10)
+		b = binary.LittleEndian.AppendUint32(append(b, make([]byte, 20)...), uint32(n))
+		return binary.LittleEndian.AppendUint32(append(b, bytes.Repeat([]byte{'x'}, n)...), 0)
+	}
+	if es, err := readAll(t, nameOf(255)); err != nil || len(es) != 2 || es[1].TemplateName != strings.Repeat("x", 255) {
+		t.Errorf("255-byte template name: %d entries, %v", len(es), err)
+	}
+
 	cases := []struct {
 		name   string
 		in     []byte
@@ -94,6 +105,7 @@ func TestBadInput(t *testing.T) {
 		{"truncated data", good[:len(good)-5], nil, ErrTruncated, 1, int64(first + 4 + 20 + 4 + 6 + 4), "template_data"},
 		{"truncated name", good[:first+4+20+4+3], nil, ErrTruncated, 1, int64(first + 4 + 20 + 4), "template_name"},
 		{"trailing bytes", append(bytes.Clone(good), 0, 0, 0), nil, ErrTrailingBytes, 2, int64(len(good)), "record header"},
+		{"256-byte name", nameOf(256), nil, ErrLengthTooLarge, 1, int64(first + 24), "template_name_len"},
 		{"4 GiB name length", hugeName, nil, ErrLengthTooLarge, 1, int64(first + 24), "template_name_len"},
 		{"4 GiB data length", hugeData, nil, ErrLengthTooLarge, 1, int64(first + 34), "template_data_len"},
 		{"data length past the end", pastEnd, nil, ErrTruncated, 1, int64(first + 38), "template_data"},

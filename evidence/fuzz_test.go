@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -94,4 +95,81 @@ func (s *sliceReader) Read(p []byte) (int, error) {
 	n := copy(p, s.b)
 	s.b = s.b[n:]
 	return n, nil
+}
+
+// FuzzMatchPrefixes: the prefix search under every reader option (byte
+// order, per-bank template hash size) and bank. It never panics; the
+// all-zero start value is matched by 0 entries; every count it returns
+// replays, on a fresh reader, to the value it was asked for; failures are
+// parse, template hash or no-match errors.
+func FuzzMatchPrefixes(f *testing.F) {
+	log := readFile(f, testdataPath(f, "vm-debian12-swtpm.bin"))
+	es, err := readAll(f, log)
+	if err != nil {
+		f.Fatal(err)
+	}
+	rp := NewReplayer(SHA256, 10)
+	for _, e := range es[:5] {
+		if err := rp.Extend(e); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Add(log, uint8(1<<1), rp.Value()) // sha256, after 5 entries
+	f.Add(log, uint8(0), []byte{})
+	f.Add(log, uint8(1|1<<1|1<<3), []byte{}) // big-endian, per-bank sha256 log
+	f.Fuzz(func(t *testing.T, data []byte, flags uint8, want []byte) {
+		bank := banks[(flags>>1)&3]
+		opts := []Option{WithMaxRecordSize(1 << 20), WithMaxEntries(10000)}
+		if flags&1 != 0 {
+			opts = append(opts, WithBigEndian())
+		}
+		if flags&(1<<3) != 0 {
+			opts = append(opts, WithPerBankLog(bank))
+		}
+		r, err := NewReader(bytesReader(data), opts...)
+		if err != nil {
+			return
+		}
+		w := make([]byte, bank.Size())
+		copy(w, want)
+		wants := [][]byte{make([]byte, bank.Size()), w}
+		counts, err := MatchPrefixes(r, bank, 10, wants)
+		if err != nil {
+			var pe *ParseError
+			var the *TemplateHashError
+			if !errors.As(err, &pe) && !errors.As(err, &the) && !errors.Is(err, ErrNoPrefixMatch) && !r.Compressed() {
+				t.Fatalf("MatchPrefixes: %v (%T)", err, err)
+			}
+			if !errors.Is(err, ErrNoPrefixMatch) {
+				return
+			}
+		}
+		if counts[0] != 0 {
+			t.Fatalf("the zero start value matched after %d entries", counts[0])
+		}
+		for i, n := range counts {
+			if n < 0 {
+				continue
+			}
+			r, err := NewReader(bytesReader(data), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rp := NewReplayer(bank, 10)
+			for range n {
+				e, err := r.Next()
+				if err != nil {
+					t.Fatalf("entry of the %d matched: %v", n, err)
+				}
+				if e.PCR == 10 {
+					if err := rp.Extend(e); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if !bytes.Equal(rp.Value(), wants[i]) {
+				t.Fatalf("value %d matched after %d entries, but they replay to %x, not %x", i, n, rp.Value(), wants[i])
+			}
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/predicates"
 )
 
@@ -28,8 +29,8 @@ func TestSubjectsNonceSingle(t *testing.T) {
 // The documented shell recipe computes the same nonce:
 // sha256sum A B | LC_ALL=C sort -k2 | sha256sum.
 func TestSubjectsNonceListMatchesShell(t *testing.T) {
-	if _, err := exec.LookPath("sha256sum"); err != nil {
-		t.Skip("sha256sum not installed")
+	for _, prog := range []string{"sh", "sha256sum", "sort", "cut"} {
+		realtest.LookPath(t, prog, "coreutils")
 	}
 	dir := t.TempDir()
 	names := []string{"zeta.bin", "alpha with space.tar", "Beta.txt", "dir/nested.o"}

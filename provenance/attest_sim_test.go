@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -280,10 +281,16 @@ func TestAttestInterruptedAfterBuild(t *testing.T) {
 		Signer:  signer,
 		TPM: func() (provenance.TPMSession, error) {
 			if opens++; opens == 2 { // the end quote: the build is over
+				// os/signal sends a signal to every registered channel, Attest's
+				// and ours, under one lock that Stop also takes: once ours has
+				// it and Stop returned, Attest's channel holds it too.
+				seen := make(chan os.Signal, 1)
+				signal.Notify(seen, syscall.SIGINT)
 				if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
 					t.Fatal(err)
 				}
-				time.Sleep(200 * time.Millisecond) // let os/signal deliver it
+				<-seen
+				signal.Stop(seen)
 			}
 			return open()
 		},

@@ -269,10 +269,36 @@ func FuzzInspect(f *testing.F) {
 			"predicate": map[string]any{"quotes": map[string]any{"start": map[string]any{"attest": msg}, "end": map[string]any{"attest": msg}}}})
 		f.Add([]byte(`{"payloadType":"application/vnd.in-toto+json","payload":"` + base64.StdEncoding.EncodeToString(st) + `"}`))
 	}
+	// Limits: the whole input at most MaxBytes, at most MaxEnvelopes
+	// envelopes, one per non-empty line, Verified never set; failures are
+	// *InspectError values naming a line of the input.
+	const maxBytes, maxEnvelopes = 1 << 16, 4
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := provenance.Inspect(bytes.NewReader(data), provenance.InspectOptions{MaxBytes: 1 << 16})
-		if err == nil {
-			_ = s.WriteText(&bytes.Buffer{}, provenance.TextOptions{})
+		s, err := provenance.Inspect(bytes.NewReader(data), provenance.InspectOptions{MaxBytes: maxBytes, MaxEnvelopes: maxEnvelopes})
+		lines := bytes.Count(data, []byte("\n")) + 1
+		if err != nil {
+			var ie *provenance.InspectError
+			if !errors.As(err, &ie) || ie.Line < 1 || ie.Line > lines {
+				t.Fatalf("err = %v, want an *InspectError naming a line in 1..%d", err, lines)
+			}
+			if len(data) > maxBytes && !errors.Is(err, provenance.ErrInspectLimit) {
+				t.Fatalf("%d bytes: err = %v, want ErrInspectLimit", len(data), err)
+			}
+			return
+		}
+		if len(data) > maxBytes {
+			t.Fatalf("%d bytes inspected, limit %d", len(data), maxBytes)
+		}
+		if len(s.Envelopes) == 0 || len(s.Envelopes) > maxEnvelopes || s.Verified {
+			t.Fatalf("%d envelopes (limit %d), verified %t", len(s.Envelopes), maxEnvelopes, s.Verified)
+		}
+		for i, e := range s.Envelopes {
+			if e.Line < 1 || e.Line > lines || (i > 0 && e.Line <= s.Envelopes[i-1].Line) {
+				t.Fatalf("envelope %d on line %d of %d", i, e.Line, lines)
+			}
+		}
+		if err := s.WriteText(&bytes.Buffer{}, provenance.TextOptions{}); err != nil {
+			t.Fatalf("WriteText: %v", err)
 		}
 	})
 }

@@ -39,7 +39,7 @@ func bigAttestation(tb testing.TB) (*attested, *provenance.Policy, []byte) {
 	}
 	rg := rig{open: provenance.SharedTPM(tp, sel, tpm.AKOptions{}), extend: func(t testing.TB, entries []*evidence.Entry) {
 		for _, e := range entries {
-			pcr10Extend(t, tp.Transport(), e)
+			pcrExtend(t, tp.Transport(), e)
 		}
 	}}
 	a := attestAround(tb, rg, l, n-1000, "big")

@@ -7,8 +7,13 @@ import (
 	"testing"
 )
 
-// FuzzVerify feeds arbitrary attestation bytes to a verifier: it must never
-// panic and must refuse with a *CheckError.
+// FuzzVerify fuzzes the envelope layer: the file is split into lines, each
+// decoded as a DSSE envelope within the size and count caps, and each
+// signature tried against the trusted key. A fuzzed input cannot carry a
+// signature by that key, so it must be refused at the envelope or
+// signature check, never later: nothing unsigned reaches the statement
+// parser. FuzzVerifySigned (simulator tag) signs its inputs and fuzzes
+// everything after the signature.
 func FuzzVerify(f *testing.F) {
 	f.Add([]byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"keyid":"","sig":"AAAA"}]}`))
 	f.Add([]byte("\n\n{}\n"))
@@ -26,6 +31,9 @@ func FuzzVerify(f *testing.F) {
 		var ce *CheckError
 		if !errors.As(err, &ce) {
 			t.Fatalf("err = %v, want a *CheckError", err)
+		}
+		if ce.Check != CheckEnvelope && ce.Check != CheckSignature {
+			t.Fatalf("unsigned input refused at check %s, want %s or %s", ce.Check, CheckEnvelope, CheckSignature)
 		}
 	})
 }

@@ -69,9 +69,9 @@ func splitLog(t testing.TB, raw []byte) realIMALog {
 	return l
 }
 
-// pcr10Extend extends PCR 10 of both banks with an entry's digests, as the
-// kernel does (a violation extends all 0xff).
-func pcr10Extend(t testing.TB, tr transport.TPM, e *evidence.Entry) {
+// pcrExtend extends the entry's PCR (10 in every real log) of both banks
+// with its digests, as the kernel does (a violation extends all 0xff).
+func pcrExtend(t testing.TB, tr transport.TPM, e *evidence.Entry) {
 	t.Helper()
 	var digests []tpm2.TPMTHA
 	for _, b := range []struct {
@@ -85,11 +85,11 @@ func pcr10Extend(t testing.TB, tr transport.TPM, e *evidence.Entry) {
 		digests = append(digests, tpm2.TPMTHA{HashAlg: b.alg, Digest: d})
 	}
 	_, err := tpm2.PCRExtend{
-		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(10), Auth: tpm2.PasswordAuth(nil)},
+		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(e.PCR), Auth: tpm2.PasswordAuth(nil)},
 		Digests:   tpm2.TPMLDigestValues{Digests: digests},
 	}.Execute(tr)
 	if err != nil {
-		t.Fatalf("extending PCR 10: %v", err)
+		t.Fatalf("extending PCR %d: %v", e.PCR, err)
 	}
 }
 

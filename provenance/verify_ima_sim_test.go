@@ -3,14 +3,22 @@
 package provenance_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-tpm/tpm2"
 	"gopkg.in/yaml.v3"
 
 	"github.com/attest-build/attest-build/evidence"
@@ -23,7 +31,13 @@ import (
 // the window (the last, entry 48, is /bin/tpmprobe).
 func simAttestation(t testing.TB) *attested {
 	t.Helper()
-	log := loadVMLog(t)
+	return simAttestationOf(t, loadVMLog(t), "hello sim")
+}
+
+// simAttestationOf makes an attestation of content with a new in-process
+// simulator around log: 30 entries before the build, the rest during it.
+func simAttestationOf(t testing.TB, log realIMALog, content string) *attested {
+	t.Helper()
 	tp, err := tpm.Open("sim")
 	if err != nil {
 		t.Fatal(err)
@@ -35,10 +49,10 @@ func simAttestation(t testing.TB) *attested {
 	}
 	r := rig{open: provenance.SharedTPM(tp, sel, tpm.AKOptions{}), extend: func(t testing.TB, entries []*evidence.Entry) {
 		for _, e := range entries {
-			pcr10Extend(t, tp.Transport(), e)
+			pcrExtend(t, tp.Transport(), e)
 		}
 	}}
-	return attestAround(t, r, log, 30, "hello sim")
+	return attestAround(t, r, log, 30, content)
 }
 
 // relabelled returns the attestation with entry idx's template renamed, as
@@ -257,4 +271,116 @@ func imaComment(t *testing.T, a *attested, scope provenance.IMAScope, key string
 	}
 	t.Fatalf("no ima.%s in the policy:\n%s", key, out)
 	return ""
+}
+
+// requote re-signs both quotes of an attestation with a software key k
+// standing in for the AK, after edit changes the end quote's TPMS_ATTEST,
+// and carries k as the attestation key: a TPM cannot make quotes of one
+// boot that differ in firmware version or signer name, but the verifier
+// must still refuse them.
+func requote(t *testing.T, a *attested, good []byte, k *ecdsa.PrivateKey, edit func(end *tpm2.TPMSAttest)) []byte {
+	t.Helper()
+	pemBytes, err := tpm.PublicKeyPEM(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := tpm.Fingerprint(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		ak := pred["attestationKey"].(map[string]any)
+		ak["publicKeyPem"], ak["tpmtPublic"], ak["fingerprint"] = string(pemBytes), base64.StdEncoding.EncodeToString(akTPMTPublic(t, &k.PublicKey)), fp
+		for _, which := range []string{"start", "end"} {
+			q := quote(pred, which)
+			at := attestOf(t, q)
+			if which == "end" {
+				edit(at)
+			}
+			msg := tpm2.Marshal(at)
+			d := sha256.Sum256(msg)
+			r, s, err := ecdsa.Sign(rand.Reader, k, d[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig := tpm2.Marshal(&tpm2.TPMTSignature{SigAlg: tpm2.TPMAlgECDSA, Signature: tpm2.NewTPMUSignature(tpm2.TPMAlgECDSA,
+				&tpm2.TPMSSignatureECC{Hash: tpm2.TPMAlgSHA256, SignatureR: tpm2.TPM2BECCParameter{Buffer: r.Bytes()}, SignatureS: tpm2.TPM2BECCParameter{Buffer: s.Bytes()}})})
+			q["attest"], q["signature"] = base64.StdEncoding.EncodeToString(msg), base64.StdEncoding.EncodeToString(sig)
+		}
+	})(t, a, lines(t, good))
+	return changed
+}
+
+// TestVerifySameBootFirmwareSigner: quotes that agree on reset and restart
+// counts but differ in firmware version or qualified signer are not of one
+// boot and one AK. The quotes are re-signed by a software key the policy
+// trusts (made from the unchanged re-signed attestation, which passes).
+func TestVerifySameBootFirmwareSigner(t *testing.T) {
+	a := simAttestation(t)
+	good := mustRead(t, a.att)
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := *a
+	ref.att = filepath.Join(t.TempDir(), "requoted.intoto.jsonl")
+	if err := os.WriteFile(ref.att, requote(t, a, good, k, func(*tpm2.TPMSAttest) {}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := policyFor(t, &ref, provenance.ScopeWindow, nil)
+	if _, err := verifyBytes(t, p, mustRead(t, ref.att), a.artifact); err != nil {
+		t.Fatalf("re-signed by the software AK, unchanged: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(end *tpm2.TPMSAttest)
+	}{
+		{"firmware version", func(end *tpm2.TPMSAttest) { end.FirmwareVersion++ }},
+		{"qualified signer", func(end *tpm2.TPMSAttest) {
+			n := bytes.Clone(end.QualifiedSigner.Buffer)
+			n[len(n)-1] ^= 1
+			end.QualifiedSigner.Buffer = n
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := verifyBytes(t, p, requote(t, a, good, k, tc.edit), a.artifact)
+			wantReboot(t, err)
+		})
+	}
+}
+
+// TestVerifyOtherPCRInWindow: the kernel extends IMA entries into PCR 10
+// (unless its policy says otherwise); an entry of another PCR up to
+// window.end is covered by no quote the verifier checks, so it is refused
+// even when the TPM really extended that PCR and PCR 10 replays.
+func TestVerifyOtherPCRInWindow(t *testing.T) {
+	// The policy of a good attestation; the simulator (one per process, its
+	// AK the same in every run) is closed when the subtest ends.
+	var p *provenance.Policy
+	t.Run("good attestation", func(t *testing.T) {
+		a := simAttestation(t)
+		p = policyFor(t, a, provenance.ScopeWindow, nil)
+		if _, err := verifyBytes(t, p, mustRead(t, a.att), a.artifact); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if p == nil {
+		t.FailNow()
+	}
+	log := loadVMLog(t)
+	const idx = 35 // in the window [30, 49)
+	var raw []byte
+	for i, rec := range log.records {
+		if i == idx {
+			rec = bytes.Clone(rec)
+			binary.LittleEndian.PutUint32(rec, 11)
+		}
+		raw = append(raw, rec...)
+	}
+	b := simAttestationOf(t, splitLog(t, raw), "hello sim")
+	_, err := verifyBytes(t, p, mustRead(t, b.att), b.artifact, provenance.WithSignerKeys(b.signer.PublicKey()))
+	ce := wantCheck(t, err, provenance.CheckIMAReplay)
+	if !errors.Is(err, provenance.ErrIMALog) || ce.Found != "PCR 11" {
+		t.Fatalf("err = %v (found %q), want ErrIMALog for the PCR 11 entry", err, ce.Found)
+	}
 }

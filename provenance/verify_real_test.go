@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -22,6 +23,7 @@ import (
 	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/internal/swtpmtest"
+	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -98,7 +100,7 @@ func swtpmRig(t *testing.T) (rig, *swtpmtest.SWTPM) {
 		}
 		defer tp.Close()
 		for _, e := range entries {
-			pcr10Extend(t, tp.Transport(), e)
+			pcrExtend(t, tp.Transport(), e)
 		}
 	}}, sw
 }
@@ -138,6 +140,7 @@ func TestVerifySwtpm(t *testing.T) {
 	p := bootPolicy(t, func(map[string]any) {})
 
 	t.Run("tamper", func(t *testing.T) { runTamperMatrix(t, a, p) })
+	t.Run("policy", func(t *testing.T) { runPolicyMatrix(t, a, allowViolations) })
 
 	good, err := os.ReadFile(a.att)
 	if err != nil {
@@ -244,33 +247,132 @@ func TestVerifySwtpm(t *testing.T) {
 		wantCheck(t, err, provenance.CheckTPMMode)
 	})
 
-	t.Run("TPM reset between the quotes", func(t *testing.T) {
-		ioctl := realtest.LookPath(t, "swtpm_ioctl", "swtpm-tools")
-		if out, err := exec.Command(ioctl, "--unix", sw.Ctrl, "-i").CombinedOutput(); err != nil {
-			t.Fatalf("swtpm_ioctl -i: %v: %s", err, out)
-		}
-		tp, err := tpm.Open(sw.Ref()) // power-on: the platform sends TPM2_Startup(CLEAR), a TPM reset
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = tpm2.Startup{StartupType: tpm2.TPMSUClear}.Execute(tp.Transport())
-		tp.Close()
-		if err != nil {
-			t.Fatalf("TPM2_Startup: %v", err)
-		}
-		b := attestAround(t, r, log, 30, "hello swtpm")
-		envsA, envsB := lines(t, good), lines(t, mustRead(t, b.att))
-		ia, ib := tpmIndex(t, envsA), tpmIndex(t, envsB)
-		stA, stB := statementOf(t, envsA[ia]), statementOf(t, envsB[ib])
-		predA, predB := stA["predicate"].(map[string]any), stB["predicate"].(map[string]any)
-		// B's end quote with A's start quote (and its nonce): before the reset.
-		predB["quotes"].(map[string]any)["start"] = quote(predA, "start")
-		predB["nonce"].(map[string]any)["start"] = predA["nonce"].(map[string]any)["start"]
-		envsB[ib] = resign(t, a.signer, stB)
-		envsB[1-ib] = resign(t, a.signer, statementOf(t, envsB[1-ib]))
-		_, err = verifyBytes(t, p, joinLines(t, envsB), b.artifact)
-		wantCheck(t, err, provenance.CheckSameBoot)
+	// A quote taken after the build, in the same boot, given as the start
+	// quote with its nonce: its clock is later than the end quote's.
+	t.Run("start quote later than the end quote", func(t *testing.T) {
+		nonce := []byte("a later start quote")
+		changed, _ := predicateEdit(func(t *testing.T, _ *attested, pred map[string]any) {
+			pred["quotes"].(map[string]any)["start"] = freshQuote(t, sw, nonce)
+			pred["nonce"].(map[string]any)["start"] = hex.EncodeToString(nonce)
+		})(t, a, lines(t, good))
+		_, err := verifyBytes(t, p, changed, a.artifact)
+		wantReboot(t, err)
 	})
+
+	// TPM2_Shutdown(STATE), power cycle, TPM2_Startup(CLEAR): a TPM
+	// restart (PCRs reset, restartCount + 1; resetCount and clock go on).
+	t.Run("TPM restart between the quotes", func(t *testing.T) {
+		powerCycle(t, sw, tpm2.TPMSUState, tpm2.TPMSUClear)
+		b := attestAround(t, r, log, 30, "hello swtpm")
+		sa, sb := attestOf(t, quote(predicateMap(t, good), "start")), attestOf(t, quote(predicateMap(t, mustRead(t, b.att)), "end"))
+		if sa.ClockInfo.ResetCount != sb.ClockInfo.ResetCount || sa.ClockInfo.RestartCount+1 != sb.ClockInfo.RestartCount || sb.ClockInfo.Clock <= sa.ClockInfo.Clock {
+			t.Fatalf("clock info before %+v, after %+v: want restartCount + 1 only", sa.ClockInfo, sb.ClockInfo)
+		}
+		_, err := verifyBytes(t, p, spliceStart(t, a.signer, mustRead(t, b.att), good), b.artifact)
+		wantReboot(t, err)
+	})
+
+	t.Run("TPM reset between the quotes", func(t *testing.T) {
+		powerCycle(t, sw, tpm2.TPMSUClear, tpm2.TPMSUClear)
+		b := attestAround(t, r, log, 30, "hello swtpm")
+		// B's end quote with A's start quote (and its nonce): before the reset.
+		_, err := verifyBytes(t, p, spliceStart(t, a.signer, mustRead(t, b.att), good), b.artifact)
+		wantReboot(t, err)
+	})
+}
+
+// powerCycle sends TPM2_Shutdown(shutdown), power-cycles the swtpm
+// (swtpm_ioctl -i) and sends TPM2_Startup(startup), as firmware would.
+func powerCycle(t *testing.T, sw *swtpmtest.SWTPM, shutdown, startup tpm2.TPMSU) {
+	t.Helper()
+	ioctl := realtest.LookPath(t, "swtpm_ioctl", "swtpm-tools")
+	tp, err := tpm.Open(sw.Ref())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tpm2.Shutdown{ShutdownType: shutdown}.Execute(tp.Transport())
+	tp.Close()
+	if err != nil {
+		t.Fatalf("TPM2_Shutdown: %v", err)
+	}
+	if out, err := exec.Command(ioctl, "--unix", sw.Ctrl, "-i").CombinedOutput(); err != nil {
+		t.Fatalf("swtpm_ioctl -i: %v: %s", err, out)
+	}
+	if tp, err = tpm.Open(sw.Ref()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tpm2.Startup{StartupType: startup}.Execute(tp.Transport())
+	tp.Close()
+	if err != nil {
+		t.Fatalf("TPM2_Startup: %v", err)
+	}
+}
+
+// freshQuote has the swtpm quote the attestation's selection with the
+// default AK over nonce, and returns it as a predicate quote.
+func freshQuote(t testing.TB, sw *swtpmtest.SWTPM, nonce []byte) map[string]any {
+	t.Helper()
+	tp, err := tpm.Open(sw.Ref())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	sel, err := tpm.ParsePCRSelection("sha256:0-10+sha1:10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ak, err := tp.EnsureAK(tpm.AKOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := tp.Quote(ak, sel, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pq := predicates.Quote{Attest: q.Attest, Signature: q.Signature}
+	for _, v := range q.PCRs {
+		pq.PCRs = append(pq.PCRs, predicates.PCR{Bank: v.Bank, Index: v.Index, Value: hex.EncodeToString(v.Value)})
+	}
+	b, err := json.Marshal(pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// spliceStart returns the attestation base with the start quote (and start
+// nonce) of from, both statements re-signed by signer.
+func spliceStart(t testing.TB, signer *provenance.Signer, base, from []byte) []byte {
+	t.Helper()
+	envs := lines(t, base)
+	i := tpmIndex(t, envs)
+	st := statementOf(t, envs[i])
+	pred, src := st["predicate"].(map[string]any), predicateMap(t, from)
+	pred["quotes"].(map[string]any)["start"] = quote(src, "start")
+	pred["nonce"].(map[string]any)["start"] = src["nonce"].(map[string]any)["start"]
+	envs[i] = resign(t, signer, st)
+	envs[1-i] = resign(t, signer, statementOf(t, envs[1-i]))
+	return joinLines(t, envs)
+}
+
+// predicateMap returns the TPM/IMA predicate of an attestation file.
+func predicateMap(t testing.TB, att []byte) map[string]any {
+	t.Helper()
+	envs := lines(t, att)
+	return statementOf(t, envs[tpmIndex(t, envs)])["predicate"].(map[string]any)
+}
+
+// wantReboot asserts a same-boot failure.
+func wantReboot(t testing.TB, err error) {
+	t.Helper()
+	wantCheck(t, err, provenance.CheckSameBoot)
+	if !errors.Is(err, provenance.ErrReboot) {
+		t.Fatalf("err = %v, want errors.Is ErrReboot", err)
+	}
 }
 
 func mustRead(t testing.TB, path string) []byte {

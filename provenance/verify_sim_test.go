@@ -15,6 +15,7 @@ func TestVerifySimulator(t *testing.T) {
 	a := simAttestation(t)
 	p := policyFor(t, a, provenance.ScopeWindow, nil)
 	t.Run("tamper", func(t *testing.T) { runTamperMatrix(t, a, p) })
+	t.Run("policy", func(t *testing.T) { runPolicyMatrix(t, a, allowViolations) })
 
 	good, err := os.ReadFile(a.att)
 	if err != nil {

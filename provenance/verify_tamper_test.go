@@ -3,15 +3,20 @@ package provenance_test
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/ecdsa"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-tpm/tpm2"
 
 	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/predicates"
@@ -129,6 +134,41 @@ var tamperCases = []tamperCase{
 			return relabel(t, raw, jsonInt(imaOf(pred)["window"].(map[string]any)["end"])-1, "ima-xx")
 		})
 		showLog(t, pred)
+	})},
+	{"SLSA envelope signature", provenance.CheckSignature, provenance.ErrBadSignature, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+		i := 1 - tpmIndex(t, envs)
+		envs[i].Signatures[0].Sig = flipB64(t, envs[i].Signatures[0].Sig, -3)
+		return joinLines(t, envs), ""
+	}},
+	{"SLSA subject digest (re-signed)", provenance.CheckSubjects, provenance.ErrSubjectsMismatch, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+		i := 1 - tpmIndex(t, envs)
+		st := statementOf(t, envs[i])
+		st["subject"].([]any)[0].(map[string]any)["digest"] = map[string]any{"sha256": sha256hex([]byte("artifact B"))}
+		envs[i] = resign(t, a.signer, st)
+		return joinLines(t, envs), ""
+	}},
+	{"attestationKey.tpmtPublic of another key (re-signed)", provenance.CheckAttestationKey, provenance.ErrUntrustedAK, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		_, other := testKeyPair(t)
+		pred["attestationKey"].(map[string]any)["tpmtPublic"] = base64.StdEncoding.EncodeToString(akTPMTPublic(t, &other.PublicKey))
+	})},
+	{"end quote as the start quote: equal clocks (re-signed)", provenance.CheckSameBoot, provenance.ErrReboot, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		end := quote(pred, "end")
+		pred["quotes"].(map[string]any)["start"] = end
+		pred["nonce"].(map[string]any)["start"] = hex.EncodeToString(attestOf(t, end).ExtraData.Buffer)
+	})},
+	{"ima.log.sha256 (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		lg := imaOf(pred)["log"].(map[string]any)
+		lg["sha256"] = flipHexChar(lg["sha256"].(string))
+	})},
+	{"ima.log.entries + 1 (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		lg := imaOf(pred)["log"].(map[string]any)
+		lg["entries"] = jsonInt(lg["entries"]) + 1
+	})},
+	// The window ends at the last entry: one fewer declared leaves it
+	// outside the log, refused before the replay.
+	{"ima.log.entries - 1 (re-signed)", provenance.CheckPredicate, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		lg := imaOf(pred)["log"].(map[string]any)
+		lg["entries"] = jsonInt(lg["entries"]) - 1
 	})},
 	{"artifact B presented", provenance.CheckSubjects, provenance.ErrSubjectMissing, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
 		b := filepath.Join(t.TempDir(), "b.bin")
@@ -314,6 +354,42 @@ func relabel(t testing.TB, raw []byte, idx int, name string) []byte {
 	return out.Bytes()
 }
 
+// akTPMTPublic returns the TPMT_PUBLIC of an attestation key (the AK
+// template: restricted, signing, fixedTPM) holding pub.
+func akTPMTPublic(t testing.TB, pub *ecdsa.PublicKey) []byte {
+	t.Helper()
+	tmpl, err := tpm.AKTemplate(tpm.AKECCP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecdh, err := pub.ECDH()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := ecdh.Bytes() // 0x04 || X || Y
+	n := (len(pt) - 1) / 2
+	tmpl.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{X: tpm2.TPM2BECCParameter{Buffer: pt[1 : 1+n]}, Y: tpm2.TPM2BECCParameter{Buffer: pt[1+n:]}})
+	b := tpm2.Marshal(tmpl)
+	if got, err := tpm.ParseAKPublic(b); err != nil || !pub.Equal(got) {
+		t.Fatalf("akTPMTPublic: ParseAKPublic = %v, %v", got, err)
+	}
+	return b
+}
+
+// attestOf decodes a predicate quote's TPMS_ATTEST.
+func attestOf(t testing.TB, q map[string]any) *tpm2.TPMSAttest {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(q["attest"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := tpm2.Unmarshal[tpm2.TPMSAttest](b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func flipHexChar(s string) string {
 	c := "0"
 	if s[0] == '0' {
@@ -345,3 +421,171 @@ func policyWithout(s string) func(string) string {
 		return strings.Join(out, "\n")
 	}
 }
+
+// policyCase verifies the good attestation against a policy made by policy
+// init and changed by edit, at a clock; check "" means it must pass.
+type policyCase struct {
+	name  string
+	scope provenance.IMAScope
+	edit  func(m map[string]any, p *predicates.TPMIMA)
+	now   func(p *predicates.TPMIMA) time.Time // nil: the real clock
+	check provenance.Check
+	is    error
+	// rule and index: for ima-rules, the first finding's rule and entry.
+	rule  string
+	index func(p *predicates.TPMIMA) int
+	// found, when set, is the failed check's exact found value.
+	found func(p *predicates.TPMIMA) string
+}
+
+// quotedValue returns the hex value of bank:index in a predicate's quote.
+func quotedValue(q predicates.Quote, bank string, index int) string {
+	for _, v := range q.PCRs {
+		if v.Bank == bank && v.Index == index {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+func golden(bank string, index int, value string) func(m map[string]any, p *predicates.TPMIMA) {
+	return func(m map[string]any, p *predicates.TPMIMA) {
+		m["pcrs"] = map[string]any{bank: map[int]any{index: value}}
+	}
+}
+
+func maxAge(d string) func(m map[string]any, p *predicates.TPMIMA) {
+	return func(m map[string]any, p *predicates.TPMIMA) { m["maxAge"] = d }
+}
+
+func finishedPlus(d time.Duration) func(p *predicates.TPMIMA) time.Time {
+	return func(p *predicates.TPMIMA) time.Time { return p.Build.FinishedOn.Add(d) }
+}
+
+func imaPolicyOf(m map[string]any) map[string]any { return m["ima"].(map[string]any) }
+
+// withoutAllowed removes path from the policy's allowlist.
+func withoutAllowed(m map[string]any, path string) {
+	ima := imaPolicyOf(m)
+	var kept []any
+	for _, it := range ima["allow"].([]any) {
+		if it.(map[string]any)["path"] != path {
+			kept = append(kept, it)
+		}
+	}
+	ima["allow"] = kept
+}
+
+func windowStart(p *predicates.TPMIMA) int { return p.IMA.Window.Start }
+func firstEntry(*predicates.TPMIMA) int    { return 0 }
+
+var policyCases = []policyCase{
+	// golden-pcrs: both quotes must hold the golden value (PCR 0 of the
+	// simulator and swtpm is all zeros: no firmware measures into it).
+	{name: "golden sha256:0 as quoted", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+		golden("sha256", 0, quotedValue(p.Quotes.End, "sha256", 0))(m, p)
+	}},
+	{name: "golden sha256:0 wrong", scope: provenance.ScopeWindow, edit: golden("sha256", 0, strings.Repeat("01", 32)),
+		check: provenance.CheckGoldenPCRs, is: provenance.ErrGoldenPCR},
+	{name: "golden sha256:10 that only the start quote holds", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+		golden("sha256", 10, quotedValue(p.Quotes.Start, "sha256", 10))(m, p)
+	}, check: provenance.CheckGoldenPCRs, is: provenance.ErrGoldenPCR, found: func(p *predicates.TPMIMA) string { return quotedValue(p.Quotes.End, "sha256", 10) }},
+	{name: "golden sha256:10 that only the end quote holds", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+		golden("sha256", 10, quotedValue(p.Quotes.End, "sha256", 10))(m, p)
+	}, check: provenance.CheckGoldenPCRs, is: provenance.ErrGoldenPCR, found: func(p *predicates.TPMIMA) string { return quotedValue(p.Quotes.Start, "sha256", 10) }},
+	{name: "golden PCR not quoted", scope: provenance.ScopeWindow, edit: golden("sha256", 15, strings.Repeat("00", 32)),
+		check: provenance.CheckGoldenPCRs, is: provenance.ErrGoldenPCR, found: func(*predicates.TPMIMA) string { return "not quoted" }},
+
+	// max-age: at most maxAge old, at most maxAgeSkew (5 min) in the future.
+	{name: "59 minutes old, maxAge 1h", scope: provenance.ScopeWindow, edit: maxAge("1h"), now: finishedPlus(59 * time.Minute)},
+	{name: "61 minutes old, maxAge 1h", scope: provenance.ScopeWindow, edit: maxAge("1h"), now: finishedPlus(61 * time.Minute),
+		check: provenance.CheckMaxAge, is: provenance.ErrTooOld},
+	{name: "finished 4 minutes in the future", scope: provenance.ScopeWindow, edit: maxAge("1h"), now: finishedPlus(-4 * time.Minute)},
+	{name: "finished 6 minutes in the future", scope: provenance.ScopeWindow, edit: maxAge("1h"), now: finishedPlus(-6 * time.Minute),
+		check: provenance.CheckMaxAge, is: provenance.ErrTooOld},
+
+	// ima-rules: the first entry of the scope is in it.
+	{name: "deny the first window entry", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+		imaPolicyOf(m)["deny"] = []any{p.IMA.Window.Entries[0].Path}
+	}, check: provenance.CheckIMARules, is: provenance.ErrIMARule, rule: "deny", index: windowStart},
+	{name: "first window entry not allowlisted", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+		withoutAllowed(m, p.IMA.Window.Entries[0].Path)
+	}, check: provenance.CheckIMARules, is: provenance.ErrIMARule, rule: "allowlist", index: windowStart},
+	{name: "boot scope: deny the first entry of the log", scope: provenance.ScopeBoot, edit: func(m map[string]any, p *predicates.TPMIMA) {
+		imaPolicyOf(m)["deny"] = []any{"boot_aggregate"}
+	}, check: provenance.CheckIMARules, is: provenance.ErrIMARule, rule: "deny", index: firstEntry},
+	{name: "boot scope: first entry of the log not allowlisted", scope: provenance.ScopeBoot, edit: func(m map[string]any, p *predicates.TPMIMA) {
+		withoutAllowed(m, "boot_aggregate")
+	}, check: provenance.CheckIMARules, is: provenance.ErrIMARule, rule: "allowlist", index: firstEntry},
+
+	// ima.maxEntries bounds the log: equal passes, one fewer refuses.
+	{name: "maxEntries = log entries", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+		imaPolicyOf(m)["maxEntries"] = p.IMA.Log.Entries
+	}},
+	{name: "maxEntries = log entries - 1", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+		imaPolicyOf(m)["maxEntries"] = p.IMA.Log.Entries - 1
+	}, check: provenance.CheckIMALog, is: provenance.ErrTooLarge},
+}
+
+// predicateOf decodes the TPM/IMA predicate of an attestation file.
+func predicateOf(t testing.TB, att []byte) *predicates.TPMIMA {
+	t.Helper()
+	envs := lines(t, att)
+	b, err := json.Marshal(statementOf(t, envs[tpmIndex(t, envs)])["predicate"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p predicates.TPMIMA
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	return &p
+}
+
+// runPolicyMatrix verifies the good attestation against each policy case;
+// base applies to every policy first (the log's violations, for instance).
+func runPolicyMatrix(t *testing.T, a *attested, base func(m map[string]any)) {
+	good := mustRead(t, a.att)
+	pred := predicateOf(t, good)
+	for _, tc := range policyCases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := policyFor(t, a, tc.scope, editPolicy(t, func(m map[string]any) {
+				if base != nil {
+					base(m)
+				}
+				tc.edit(m, pred)
+			}))
+			var opts []provenance.VerifierOption
+			if tc.now != nil {
+				now := tc.now(pred)
+				opts = append(opts, provenance.WithClock(func() time.Time { return now }))
+			}
+			rep, err := verifyBytes(t, p, good, a.artifact, opts...)
+			if tc.check == "" {
+				if err != nil {
+					t.Fatalf("want a pass: %v", err)
+				}
+				if rep.Verdict != provenance.StatusPass {
+					t.Fatalf("verdict %s", rep.Verdict)
+				}
+				return
+			}
+			ce := wantCheck(t, err, tc.check)
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("err = %v, want errors.Is %v", err, tc.is)
+			}
+			if tc.rule != "" {
+				if f := wantFinding(t, ce.Report, tc.rule); f.Index != tc.index(pred) {
+					t.Errorf("first finding %s, want entry %d", f, tc.index(pred))
+				}
+			}
+			if tc.found != nil && ce.Found != tc.found(pred) {
+				t.Errorf("found %q, want %q", ce.Found, tc.found(pred))
+			}
+		})
+	}
+}
+
+// allowViolations allows the violation at entry 8 of the vm-debian12-swtpm
+// log, in boot scope (policy init writes allowViolations: false).
+func allowViolations(m map[string]any) { imaPolicyOf(m)["allowViolations"] = true }

@@ -1,6 +1,7 @@
 package tpm
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -52,6 +53,47 @@ func FuzzVerifyQuote(f *testing.F) {
 	f.Fuzz(func(t *testing.T, attest, sig []byte) {
 		if vq, err := VerifyQuote(attest, sig, &k.PublicKey, VerifyOptions{}); err == nil {
 			t.Fatalf("accepted under an unrelated key: %+v", vq)
+		}
+	})
+}
+
+// FuzzVerifySignedQuote: arbitrary attest bytes signed by the AK, so the
+// checks after the signature (decoding, type, nonce, PCR selection and
+// digest) see fuzzed bytes. The PCR values given are cut from pcrBytes in
+// the decoded selection's order (zero-padded). Seeds are the real quotes
+// with their nonce and PCR values, which pass every check. What verifies
+// must be what was given: the nonce, and values hashing to pcrDigest.
+func FuzzVerifySignedQuote(f *testing.F) {
+	for _, q := range loadRealQuotes(f) {
+		vq, err := VerifyQuote(q.attest, q.sig, q.ak, VerifyOptions{Nonce: q.nonce, PCRs: q.pcrs})
+		if err != nil {
+			f.Fatalf("%s: %v", q.name, err)
+		}
+		var values []byte
+		for _, v := range vq.PCRs {
+			values = append(values, v.Value...)
+		}
+		f.Add(q.attest, q.nonce, values)
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, attest, nonce, pcrBytes []byte) {
+		var pcrs []PCRValue
+		if a, err := parseAttest(attest); err == nil {
+			for _, sl := range a.slots {
+				v := make([]byte, sl.hash.Size())
+				pcrBytes = pcrBytes[copy(v, pcrBytes):]
+				pcrs = append(pcrs, PCRValue{Bank: sl.bank, Index: sl.index, Value: v})
+			}
+		}
+		vq, err := VerifyQuote(attest, signSoft(t, k, attest), &k.PublicKey, VerifyOptions{Nonce: nonce, PCRs: pcrs})
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(vq.ExtraData, nonce) || len(vq.PCRs) != len(pcrs) || !bytes.Equal(pcrDigest(vq.SignatureHash, vq.PCRs), vq.PCRDigest) {
+			t.Fatalf("verified %+v for nonce %x and %d PCR values", vq, nonce, len(pcrs))
 		}
 	})
 }

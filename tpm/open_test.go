@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-tpm/tpm2"
+
+	"github.com/attest-build/attest-build/internal/realtest"
 )
 
 func TestOpenErrors(t *testing.T) {
@@ -116,7 +118,7 @@ func TestSimulatorKeysStable(t *testing.T) {
 	fp := func() string {
 		tp, err := Open(RefSim)
 		if errors.Is(err, ErrSimulatorUnavailable) {
-			t.Skip("simulator not built in")
+			realtest.Missing(t, "TPM simulator", "run the tests with cgo and -tags simulator")
 		}
 		if err != nil {
 			t.Fatal(err)

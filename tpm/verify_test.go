@@ -63,6 +63,7 @@ func TestVerifyRealQuotesTampered(t *testing.T) {
 					cases = append(cases, tc{"nonce byte", q.attest, q.sig, flip(q.nonce, i), q.pcrs, ErrNonce})
 				}
 			}
+			cases = append(cases, tc{"signature + 0x00", q.attest, append(bytes.Clone(q.sig), 0), q.nonce, q.pcrs, ErrSignature})
 			cases = append(cases, tc{"nonce longer", q.attest, q.sig, append(bytes.Clone(q.nonce), 0), q.pcrs, ErrNonce})
 			for i := range q.pcrs {
 				for _, at := range []int{0, len(q.pcrs[i].Value) - 1} {
@@ -106,6 +107,33 @@ func TestVerifyMismatchErrorCarriesValues(t *testing.T) {
 	_, err = VerifyQuote(q.attest, q.sig, q.ak, VerifyOptions{Nonce: q.nonce, PCRs: bad})
 	if !errors.As(err, &me) || me.Check != ErrPCRDigest || len(me.Expected) != 64 || len(me.Found) != 64 || me.Expected == me.Found {
 		t.Fatalf("got %#v (%v), want a pcrDigest MismatchError with two sha256 hex values", me, err)
+	}
+}
+
+// TestVerifyRSAKeySize: a real quote's attest bytes signed (RSASSA-SHA256)
+// by a 2048-bit software key verify; signed by a 1024-bit key they fail
+// with ErrSignature (VerifyQuote wants RSA keys of at least 2048 bits).
+func TestVerifyRSAKeySize(t *testing.T) {
+	q := loadRealQuotes(t)[0]
+	for _, c := range []struct {
+		bits int
+		want error
+	}{{2048, nil}, {1024, ErrSignature}} {
+		k, err := rsa.GenerateKey(rand.Reader, c.bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := sha256.Sum256(q.attest)
+		raw, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, d[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := tpm2.Marshal(&tpm2.TPMTSignature{SigAlg: tpm2.TPMAlgRSASSA, Signature: tpm2.NewTPMUSignature(tpm2.TPMAlgRSASSA,
+			&tpm2.TPMSSignatureRSA{Hash: tpm2.TPMAlgSHA256, Sig: tpm2.TPM2BPublicKeyRSA{Buffer: raw}})})
+		vq, err := VerifyQuote(q.attest, sig, &k.PublicKey, VerifyOptions{Nonce: q.nonce, PCRs: q.pcrs})
+		if !errors.Is(err, c.want) || (c.want != nil) != (vq == nil) {
+			t.Errorf("RSA-%d: got (%v, %v), want error %v", c.bits, vq, err, c.want)
+		}
 	}
 }
 
@@ -157,7 +185,7 @@ func (s softQuote) bytes() []byte {
 	return append(b, s.trailer...)
 }
 
-func signSoft(t *testing.T, k *ecdsa.PrivateKey, msg []byte) []byte {
+func signSoft(t testing.TB, k *ecdsa.PrivateKey, msg []byte) []byte {
 	t.Helper()
 	d := sha256.Sum256(msg)
 	r, s, err := ecdsa.Sign(rand.Reader, k, d[:])
