@@ -46,8 +46,13 @@ fetch() {
 	# apt drops privileges to _apt for downloads: the folder must be writable by it.
 	chmod 777 "$WORK/debs"
 	if ! (cd "$WORK/debs" && apt-get download "$pkg" >"$WORK/apt-$pkg.log" 2>&1); then
-		say "apt-get download $pkg failed: $(tail -2 "$WORK/apt-$pkg.log" | tr '\n' ' ')"
-		exit 3
+		# Stale package lists name versions the mirror no longer has: refresh once.
+		say "apt-get download $pkg failed; running apt-get update and trying again"
+		apt-get update -qq >/dev/null 2>&1 || true
+		if ! (cd "$WORK/debs" && apt-get download "$pkg" >"$WORK/apt-$pkg.log" 2>&1); then
+			say "apt-get download $pkg failed: $(tail -2 "$WORK/apt-$pkg.log" | tr '\n' ' ')"
+			exit 3
+		fi
 	fi
 }
 
