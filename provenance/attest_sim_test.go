@@ -4,7 +4,6 @@ package provenance_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -191,14 +190,7 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 		rec, _, _ := imaRecord(p)
 		wantLog = append(wantLog, rec...)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(ima.Log.Data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotLog, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gotLog := gunzip(t, ima.Log.Data)
 	if !bytes.Equal(gotLog, wantLog) || ima.Log.Entries != len(before)+len(during) {
 		t.Fatalf("log: %d bytes, %d entries; want %d bytes, %d entries", len(gotLog), ima.Log.Entries, len(wantLog), len(before)+len(during))
 	}
