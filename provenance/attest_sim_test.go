@@ -102,12 +102,20 @@ func simExtender(t *testing.T, tp *tpm.TPM, mu *sync.Mutex) func([20]byte, [32]b
 	}
 }
 
+// lockedSimulator opens a new simulator with the default PCR selection and
+// returns it with an opener for Attest and a PCR 10 extender for the test,
+// serialised by one lock.
+func lockedSimulator(t *testing.T) (*tpm.TPM, provenance.TPMOpener, func([20]byte, [32]byte)) {
+	t.Helper()
+	tp, sel := openSimulator(t, tpm.DefaultPCRSelection)
+	mu := new(sync.Mutex)
+	return tp, lockedOpener(provenance.SharedTPM(tp, sel, tpm.AKOptions{}), mu), simExtender(t, tp, mu)
+}
+
 func TestAttestSimulatorIMAWindow(t *testing.T) {
 	dir, flags := t.TempDir(), t.TempDir()
 	signer, keyPrefix := testSigner(t)
-	tp, sel := openSimulator(t, tpm.DefaultPCRSelection)
-	var mu sync.Mutex
-	extend := simExtender(t, tp, &mu)
+	_, open, extend := lockedSimulator(t)
 	log := filepath.Join(flags, "ima.bin")
 	before := []string{"boot_aggregate", "/usr/bin/bash", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/bin/make", "/etc/ld.so.cache"}
 	appendIMA(t, log, before, extend)
@@ -119,7 +127,7 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command: provenance.Command{Argv: argv, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
 		Signer:  signer,
-		TPM:     lockedOpener(provenance.SharedTPM(tp, sel, tpm.AKOptions{}), &mu),
+		TPM:     open,
 		IMALog:  log,
 	})
 	if err != nil {

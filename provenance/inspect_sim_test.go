@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/attest-build/attest-build/predicates"
@@ -26,9 +25,7 @@ import (
 func TestInspectRealAttestation(t *testing.T) {
 	dir, flags := t.TempDir(), t.TempDir()
 	signer, keyPrefix := testSigner(t)
-	tp, sel := openSimulator(t, tpm.DefaultPCRSelection)
-	var mu sync.Mutex
-	extend := simExtender(t, tp, &mu)
+	tp, open, extend := lockedSimulator(t)
 	log := filepath.Join(flags, "ima.bin")
 	appendIMA(t, log, []string{"boot_aggregate", "/usr/bin/make"}, extend)
 	during := []string{"/usr/bin/tar", "/usr/bin/gzip"}
@@ -37,7 +34,7 @@ func TestInspectRealAttestation(t *testing.T) {
 		Command:   provenance.Command{Argv: argv, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
 		Artifacts: []string{"app.bin"},
 		Signer:    signer,
-		TPM:       lockedOpener(provenance.SharedTPM(tp, sel, tpm.AKOptions{}), &mu),
+		TPM:       open,
 		IMALog:    log,
 	})
 	if err != nil {
