@@ -4,7 +4,6 @@ package provenance_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -17,10 +16,10 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/schemas"
@@ -63,6 +62,31 @@ func lockedOpener(open provenance.TPMOpener, mu *sync.Mutex) provenance.TPMOpene
 	}
 }
 
+// openSimulator opens a new in-process simulator, closed when the test
+// ends, and parses pcrs, the selection its quotes cover.
+func openSimulator(t testing.TB, pcrs string) (*tpm.TPM, tpm.PCRSelection) {
+	t.Helper()
+	tp, err := tpm.Open("sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.Close() })
+	sel, err := tpm.ParsePCRSelection(pcrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp, sel
+}
+
+// simRig is a rig on an open simulator: it extends PCR 10 of tp directly.
+func simRig(tp *tpm.TPM, sel tpm.PCRSelection) rig {
+	return rig{open: provenance.SharedTPM(tp, sel, tpm.AKOptions{}), extend: func(t testing.TB, entries []*evidence.Entry) {
+		for _, e := range entries {
+			pcrExtend(t, tp.Transport(), e)
+		}
+	}}
+}
+
 // simExtender extends PCR 10 of an open TPM in the sha256 bank.
 func simExtender(t *testing.T, tp *tpm.TPM, mu *sync.Mutex) func([20]byte, [32]byte) {
 	return func(_ [20]byte, td [32]byte) {
@@ -78,20 +102,20 @@ func simExtender(t *testing.T, tp *tpm.TPM, mu *sync.Mutex) func([20]byte, [32]b
 	}
 }
 
+// lockedSimulator opens a new simulator with the default PCR selection and
+// returns it with an opener for Attest and a PCR 10 extender for the test,
+// serialised by one lock.
+func lockedSimulator(t *testing.T) (*tpm.TPM, provenance.TPMOpener, func([20]byte, [32]byte)) {
+	t.Helper()
+	tp, sel := openSimulator(t, tpm.DefaultPCRSelection)
+	mu := new(sync.Mutex)
+	return tp, lockedOpener(provenance.SharedTPM(tp, sel, tpm.AKOptions{}), mu), simExtender(t, tp, mu)
+}
+
 func TestAttestSimulatorIMAWindow(t *testing.T) {
 	dir, flags := t.TempDir(), t.TempDir()
 	signer, keyPrefix := testSigner(t)
-	tp, err := tpm.Open("sim")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tp.Close()
-	sel, err := tpm.ParsePCRSelection(tpm.DefaultPCRSelection)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	extend := simExtender(t, tp, &mu)
+	_, open, extend := lockedSimulator(t)
 	log := filepath.Join(flags, "ima.bin")
 	before := []string{"boot_aggregate", "/usr/bin/bash", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/bin/make", "/etc/ld.so.cache"}
 	appendIMA(t, log, before, extend)
@@ -99,23 +123,12 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 	// The build waits until the test has grown the log (and extended PCR
 	// 10) as the kernel would while it runs.
 	during := []string{"/usr/bin/cc", "/usr/libexec/gcc/cc1", "/usr/bin/ld"}
-	started, proceed := filepath.Join(flags, "started"), filepath.Join(flags, "go")
-	go func() {
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if _, err := os.Stat(started); err == nil {
-				appendIMA(t, log, during, extend)
-				os.WriteFile(proceed, nil, 0o644)
-				return
-			}
-		}
-	}()
-	script := `touch "$1"; while [ ! -e "$2" ]; do sleep 0.01; done; printf hello > out.bin`
+	argv := buildGrowingLog(t, flags, log, during, extend, "printf hello > out.bin")
 	res, err := provenance.Attest(context.Background(), provenance.Options{
-		Command: provenance.Command{Argv: []string{"sh", "-c", script, "sh", started, proceed}, Dir: dir,
-			Stdout: io.Discard, Stderr: io.Discard},
-		Signer: signer,
-		TPM:    lockedOpener(provenance.SharedTPM(tp, sel, tpm.AKOptions{}), &mu),
-		IMALog: log,
+		Command: provenance.Command{Argv: argv, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
+		Signer:  signer,
+		TPM:     open,
+		IMALog:  log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -185,14 +198,7 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 		rec, _, _ := imaRecord(p)
 		wantLog = append(wantLog, rec...)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(ima.Log.Data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotLog, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gotLog := gunzip(t, ima.Log.Data)
 	if !bytes.Equal(gotLog, wantLog) || ima.Log.Entries != len(before)+len(during) {
 		t.Fatalf("log: %d bytes, %d entries; want %d bytes, %d entries", len(gotLog), ima.Log.Entries, len(wantLog), len(before)+len(during))
 	}
@@ -236,15 +242,7 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 func TestAttestSimulatorSkipsKernelIMALog(t *testing.T) {
 	dir := t.TempDir()
 	signer, keyPrefix := testSigner(t)
-	tp, err := tpm.Open("sim")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tp.Close()
-	sel, err := tpm.ParsePCRSelection(tpm.DefaultPCRSelection)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tp, sel := openSimulator(t, tpm.DefaultPCRSelection)
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command: provenance.Command{Argv: []string{"sh", "-c", "printf x > out.bin"}, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
 		Signer:  signer,
@@ -266,17 +264,9 @@ func TestAttestSimulatorSkipsKernelIMALog(t *testing.T) {
 func TestAttestInterruptedAfterBuild(t *testing.T) {
 	dir := t.TempDir()
 	signer, _ := testSigner(t)
-	tp, err := tpm.Open("sim")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tp.Close()
-	sel, err := tpm.ParsePCRSelection(tpm.DefaultPCRSelection)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tp, sel := openSimulator(t, tpm.DefaultPCRSelection)
 	open, opens := provenance.SharedTPM(tp, sel, tpm.AKOptions{}), 0
-	_, err = provenance.Attest(context.Background(), provenance.Options{
+	_, err := provenance.Attest(context.Background(), provenance.Options{
 		Command: provenance.Command{Argv: []string{"sh", "-c", "printf x > out.bin"}, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
 		Signer:  signer,
 		TPM: func() (provenance.TPMSession, error) {

@@ -10,9 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
@@ -27,36 +25,16 @@ import (
 func TestInspectRealAttestation(t *testing.T) {
 	dir, flags := t.TempDir(), t.TempDir()
 	signer, keyPrefix := testSigner(t)
-	tp, err := tpm.Open("sim")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tp.Close()
-	sel, err := tpm.ParsePCRSelection(tpm.DefaultPCRSelection)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	extend := simExtender(t, tp, &mu)
+	tp, open, extend := lockedSimulator(t)
 	log := filepath.Join(flags, "ima.bin")
 	appendIMA(t, log, []string{"boot_aggregate", "/usr/bin/make"}, extend)
 	during := []string{"/usr/bin/tar", "/usr/bin/gzip"}
-	started, proceed := filepath.Join(flags, "started"), filepath.Join(flags, "go")
-	go func() {
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if _, err := os.Stat(started); err == nil {
-				appendIMA(t, log, during, extend)
-				os.WriteFile(proceed, nil, 0o644)
-				return
-			}
-		}
-	}()
+	argv := buildGrowingLog(t, flags, log, during, extend, "printf app > app.bin")
 	res, err := provenance.Attest(context.Background(), provenance.Options{
-		Command: provenance.Command{Argv: []string{"sh", "-c", `touch "$1"; while [ ! -e "$2" ]; do sleep 0.01; done; printf app > app.bin`, "sh", started, proceed},
-			Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
+		Command:   provenance.Command{Argv: argv, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
 		Artifacts: []string{"app.bin"},
 		Signer:    signer,
-		TPM:       lockedOpener(provenance.SharedTPM(tp, sel, tpm.AKOptions{}), &mu),
+		TPM:       open,
 		IMALog:    log,
 	})
 	if err != nil {

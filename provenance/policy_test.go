@@ -280,14 +280,8 @@ func TestIMARules(t *testing.T) {
 		{measurement{template: "ima-xx", violation: true, undecoded: templateDecoding("ima-xx")}, "violation"},
 	}
 	for _, tc := range tests {
-		ev := &imaEvaluation{p: &p.ima}
-		ev.add(tc.m)
-		got := ""
-		if len(ev.facts.Findings) > 0 {
-			got = ev.facts.Findings[0].Rule
-		}
-		if got != tc.rule {
-			t.Errorf("%+v: rule %q, want %q (%+v)", tc.m, got, tc.rule, ev.facts.Findings)
+		if got, findings := firstIMARule(p, tc.m); got != tc.rule {
+			t.Errorf("%+v: rule %q, want %q (%+v)", tc.m, got, tc.rule, findings)
 		}
 	}
 }
@@ -308,6 +302,17 @@ func TestTemplateDecoding(t *testing.T) {
 			t.Errorf("templateDecoding(%q) decodable = %t, want %t (%s)", tc.name, got, tc.decodable, templateDecoding(tc.name))
 		}
 	}
+}
+
+// firstIMARule evaluates m alone against p's IMA rules and returns the rule
+// of the first finding ("" for none) and the findings.
+func firstIMARule(p *Policy, m measurement) (string, []IMAFinding) {
+	ev := &imaEvaluation{p: &p.ima}
+	ev.add(m)
+	if len(ev.facts.Findings) == 0 {
+		return "", nil
+	}
+	return ev.facts.Findings[0].Rule, ev.facts.Findings
 }
 
 // TestIMAAcceptedTemplates: ima.templates accepts entries of the named
@@ -355,13 +360,7 @@ func TestKeylimeImport(t *testing.T) {
 		{measurement{path: "/usr/var/lib/x", digest: "sha256:" + strings.Repeat("12", 32)}, "allowlist"}, // re.match anchors at the start
 		{measurement{path: "/usr/bin/cc", digest: "sha256:" + strings.Repeat("11", 32)}, "allowlist"},
 	} {
-		ev := &imaEvaluation{p: &p.ima}
-		ev.add(tc.m)
-		got := ""
-		if len(ev.facts.Findings) > 0 {
-			got = ev.facts.Findings[0].Rule
-		}
-		if got != tc.rule {
+		if got, _ := firstIMARule(p, tc.m); got != tc.rule {
 			t.Errorf("%+v: rule %q, want %q", tc.m, got, tc.rule)
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/internal/swtpmtest"
@@ -68,19 +67,9 @@ func TestAttestSwtpm(t *testing.T) {
 	appendIMA(t, log, before, extend)
 
 	during := []string{"/usr/bin/gcc", "/usr/libexec/gcc/x86_64-linux-gnu/12/cc1", "/usr/bin/as", "/usr/bin/ld"}
-	started, proceed := filepath.Join(side, "started"), filepath.Join(side, "go")
-	go func() {
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if _, err := os.Stat(started); err == nil {
-				appendIMA(t, log, during, extend)
-				os.WriteFile(proceed, nil, 0o644)
-				return
-			}
-		}
-	}()
-	script := `touch "$1"; while [ ! -e "$2" ]; do sleep 0.01; done; mkdir -p dist; printf 'artifact bytes' > dist/app.tar`
+	argv := buildGrowingLog(t, side, log, during, extend, `mkdir -p dist; printf 'artifact bytes' > dist/app.tar`)
 	res, err := provenance.Attest(context.Background(), provenance.Options{
-		Command:   provenance.Command{Argv: []string{"sh", "-c", script, "sh", started, proceed}, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
+		Command:   provenance.Command{Argv: argv, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
 		Artifacts: []string{"dist/*.tar"},
 		Signer:    signer,
 		TPM:       open,

@@ -10,9 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/provenance"
-	"github.com/attest-build/attest-build/tpm"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
@@ -28,21 +26,7 @@ func bigAttestation(tb testing.TB) (*attested, *provenance.Policy, []byte) {
 	}
 	l := splitLog(tb, mustRead(tb, logPath))
 	n := len(l.entries)
-	tp, err := tpm.Open("sim")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { tp.Close() })
-	sel, err := tpm.ParsePCRSelection("sha256:0-10")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rg := rig{open: provenance.SharedTPM(tp, sel, tpm.AKOptions{}), extend: func(t testing.TB, entries []*evidence.Entry) {
-		for _, e := range entries {
-			pcrExtend(t, tp.Transport(), e)
-		}
-	}}
-	a := attestAround(tb, rg, l, n-1000, "big")
+	a := attestAround(tb, simRig(openSimulator(tb, "sha256:0-10")), l, n-1000, "big")
 	f, err := os.Open(a.att)
 	if err != nil {
 		tb.Fatal(err)

@@ -21,7 +21,6 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"gopkg.in/yaml.v3"
 
-	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -38,21 +37,7 @@ func simAttestation(t testing.TB) *attested {
 // simulator around log: 30 entries before the build, the rest during it.
 func simAttestationOf(t testing.TB, log realIMALog, content string) *attested {
 	t.Helper()
-	tp, err := tpm.Open("sim")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tp.Close() })
-	sel, err := tpm.ParsePCRSelection("sha256:0-10+sha1:10")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rig{open: provenance.SharedTPM(tp, sel, tpm.AKOptions{}), extend: func(t testing.TB, entries []*evidence.Entry) {
-		for _, e := range entries {
-			pcrExtend(t, tp.Transport(), e)
-		}
-	}}
-	return attestAround(t, r, log, 30, content)
+	return attestAround(t, simRig(openSimulator(t, "sha256:0-10+sha1:10")), log, 30, content)
 }
 
 // relabelled returns the attestation with entry idx's template renamed, as

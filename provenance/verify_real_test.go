@@ -2,7 +2,6 @@ package provenance_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,18 +60,7 @@ func flipResetCount(t testing.TB, attestB64 string) string {
 // a gzip-compressed binary log.
 func flipGzipPayload(t testing.TB, dataB64 string) string {
 	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(dataB64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := gunzipBase64(t, dataB64)
 	r, err := evidence.NewReader(bytes.NewReader(log))
 	if err != nil {
 		t.Fatal(err)
@@ -84,11 +71,7 @@ func flipGzipPayload(t testing.TB, dataB64 string) string {
 		t.Fatal(err)
 	}
 	log[e.Offset+int64(e.Len)-3] ^= 1 // inside the path of entry 1
-	var out bytes.Buffer
-	zw := gzip.NewWriter(&out)
-	zw.Write(log)
-	zw.Close()
-	return base64.StdEncoding.EncodeToString(out.Bytes())
+	return gzipBase64(t, log)
 }
 
 func swtpmRig(t *testing.T) (rig, *swtpmtest.SWTPM) {

@@ -253,10 +253,24 @@ func wantFinding(t testing.TB, rep *provenance.Report, rule string) provenance.I
 func editLog(t testing.TB, pred map[string]any, edit func(raw []byte) []byte) {
 	t.Helper()
 	lg := imaOf(pred)["log"].(map[string]any)
-	gz, err := base64.StdEncoding.DecodeString(lg["data"].(string))
+	raw := edit(gunzipBase64(t, lg["data"].(string)))
+	lg["data"] = gzipBase64(t, raw)
+	lg["sha256"] = sha256hex(raw)
+}
+
+// gunzipBase64 returns the bytes of a base64-encoded gzip stream.
+func gunzipBase64(t testing.TB, s string) []byte {
+	t.Helper()
+	gz, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return gunzip(t, gz)
+}
+
+// gunzip returns the bytes of a gzip stream.
+func gunzip(t testing.TB, gz []byte) []byte {
+	t.Helper()
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +279,13 @@ func editLog(t testing.TB, pred map[string]any, edit func(raw []byte) []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw = edit(raw)
+	return raw
+}
+
+// gzipBase64 compresses raw with gzip and encodes the stream in base64, as
+// a predicate carries an IMA log.
+func gzipBase64(t testing.TB, raw []byte) string {
+	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
 	if _, err := zw.Write(raw); err != nil {
@@ -274,8 +294,7 @@ func editLog(t testing.TB, pred map[string]any, edit func(raw []byte) []byte) {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	lg["data"] = base64.StdEncoding.EncodeToString(b.Bytes())
-	lg["sha256"] = sha256hex(raw)
+	return base64.StdEncoding.EncodeToString(b.Bytes())
 }
 
 // showLog rewrites the predicate's window entries and ima.template from its
