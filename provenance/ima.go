@@ -2,7 +2,6 @@ package provenance
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/predicates"
@@ -98,8 +99,12 @@ func CollectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, er
 	}
 	raw := data[:size]
 	sum := sha256.Sum256(raw)
+	// The default level, not the fastest: its longer matches make the
+	// verifier's inflating, on every deploy, about 15 % faster and the log
+	// 7 % smaller, for about 0.1 s more here, once per build
+	// (docs/benchmarks.md).
 	var gz bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	zw, err := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}
