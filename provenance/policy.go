@@ -543,7 +543,7 @@ func parseDigest(s string) (string, error) {
 func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 	p := imaPolicy{
 		required:        true,
-		scope:           ScopeWindow,
+		scope:           ScopeBoot,
 		maxEntries:      DefaultMaxIMAEntries,
 		maxLogBytes:     DefaultMaxIMALogBytes,
 		allowViolations: raw.AllowViolations,

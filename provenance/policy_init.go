@@ -21,7 +21,7 @@ import (
 
 // PolicyInitOptions configure InitPolicy.
 type PolicyInitOptions struct {
-	// Scope of the IMA rules: ScopeWindow (default) or ScopeBoot.
+	// Scope of the IMA rules: ScopeBoot (default) or ScopeWindow.
 	Scope IMAScope
 	// SignerKeys, when given, must verify the attestation's envelopes and
 	// become the policy's signers. Without them the signature is not checked
@@ -46,7 +46,7 @@ type PolicyInitOptions struct {
 // that mode, and says so.
 func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptions) ([]byte, error) {
 	if opts.Scope == "" {
-		opts.Scope = ScopeWindow
+		opts.Scope = ScopeBoot
 	}
 	if _, err := ParseIMAScope(string(opts.Scope)); err != nil {
 		return nil, err
@@ -257,7 +257,7 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 	} else {
 		comment(ima, "banks", "PCR banks the IMA log may be replayed against (the attestation chooses; sha1 only if named).")
 	}
-	comment(ima, "scope", "window: entries appended during the build; boot: every entry since boot.")
+	comment(ima, "scope", "boot: every entry since boot (the default); window: only the entries appended during the\nbuild, which trusts the signing key for where the window starts (docs/threat-model.md).")
 	if ref.nViolation > 0 {
 		named := strings.Join(ref.violations, ", ")
 		if ref.nViolation > len(ref.violations) {

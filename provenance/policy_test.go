@@ -59,8 +59,8 @@ func TestParsePolicyDefaults(t *testing.T) {
 	if len(p.modes) != 1 || p.modes[0] != "device" {
 		t.Errorf("modes = %v, want [device] by default", p.modes)
 	}
-	if !p.ima.required || p.ima.scope != ScopeWindow || p.ima.allowViolations {
-		t.Errorf("ima defaults = required %v scope %v violations %v, want true window false", p.ima.required, p.ima.scope, p.ima.allowViolations)
+	if !p.ima.required || p.ima.scope != ScopeBoot || p.ima.allowViolations {
+		t.Errorf("ima defaults = required %v scope %v violations %v, want true boot false", p.ima.required, p.ima.scope, p.ima.allowViolations)
 	}
 	if p.ima.maxEntries != DefaultMaxIMAEntries {
 		t.Errorf("maxEntries = %d", p.ima.maxEntries)

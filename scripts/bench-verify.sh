@@ -19,7 +19,7 @@ go run ./evidence/internal/imagen/cmd/imagen -n "$n" -o "$dir/ima.bin" >/dev/nul
 # attestation and the signer's public key.
 ATTEST_BUILD_BENCH_LOG="$dir/ima.bin" ATTEST_BUILD_BENCH_DIR="$dir" \
 	go test -tags simulator -count=1 -run '^TestWriteBenchFixture$' ./provenance/ >/dev/null
-"$dir/attest-build" policy init --from "$dir/out.bin.intoto.jsonl" --key "$dir/signer.pub" -o "$dir/policy-window.yaml"
+"$dir/attest-build" policy init --scope window --from "$dir/out.bin.intoto.jsonl" --key "$dir/signer.pub" -o "$dir/policy-window.yaml"
 echo "log: $n entries, $(wc -c <"$dir/ima.bin") bytes; attestation $(wc -c <"$dir/out.bin.intoto.jsonl") bytes"
 
 # verify must pass before its speed means anything.

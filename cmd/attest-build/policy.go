@@ -29,7 +29,7 @@ type policyInitOptions struct {
 
 func (o *policyInitOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.From, "from", "", "a known-good attestation `FILE` (.intoto.jsonl)")
-	cmd.Flags().StringVar(&o.Scope, "scope", "window", "IMA `SCOPE` of the rules: window (the build) or boot (the whole log)")
+	cmd.Flags().StringVar(&o.Scope, "scope", "boot", "IMA `SCOPE` of the rules: boot (the whole log since boot) or window (the build's entries only; trusts the signer for where the window starts)")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "write the policy to `FILE` (default: standard output)")
 	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "signer public key `FILE`, PEM (repeatable): the attestation must verify with it; written as a trusted signer")
 	_ = cmd.MarkFlagRequired("from")

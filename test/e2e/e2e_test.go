@@ -360,12 +360,13 @@ func checkFacts(t *testing.T, b *boot, r verifyResult) {
 		t.Errorf("verified AK %s, the attestation carries %s", f.AKFingerprint, a.tpmima.AttestationKey.Fingerprint)
 	}
 	m := f.IMA
-	if m == nil || !m.Present || m.Bank != "sha256" || m.Scope != provenance.ScopeWindow {
-		t.Fatalf("verified IMA facts %+v: want present, sha256, window scope", m)
+	// policy init's default scope: every entry since boot, not only the window.
+	if m == nil || !m.Present || m.Bank != "sha256" || m.Scope != provenance.ScopeBoot {
+		t.Fatalf("verified IMA facts %+v: want present, sha256, boot scope", m)
 	}
 	w := a.tpmima.IMA.Window
-	if m.WindowStart != w.Start || m.WindowEnd != w.End || m.LogEntries != w.End || m.InScope != w.End-w.Start || m.Excluded != 1 {
-		t.Errorf("verified IMA facts %+v: want window [%d, %d) ending the log, all of it in scope, 1 excluded (the artifact)", m, w.Start, w.End)
+	if m.WindowStart != w.Start || m.WindowEnd != w.End || m.LogEntries != w.End || m.InScope != w.End || m.Excluded != 1 {
+		t.Errorf("verified IMA facts %+v: want window [%d, %d) ending the log, the whole log in scope, 1 excluded (the artifact)", m, w.Start, w.End)
 	}
 }
 
