@@ -231,3 +231,23 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// VerifyOutput is what `attest-build verify --format json` prints: the overall
+// verdict and one result per attestation file. Deploy scripts and tests decode
+// it; its JSON shape is a public contract.
+type VerifyOutput struct {
+	Verdict Status              `json:"verdict"`
+	Results []AttestationResult `json:"results"`
+}
+
+// AttestationResult is one attestation file's outcome for the artifacts that
+// named it: the verdict, the error that refused it (if any), every check and
+// the facts established by the checks that passed.
+type AttestationResult struct {
+	Attestation string        `json:"attestation"`
+	Artifacts   []string      `json:"artifacts"`
+	Verdict     Status        `json:"verdict"`
+	Error       string        `json:"error,omitempty"`
+	Checks      []CheckResult `json:"checks"`
+	Facts       Facts         `json:"facts"`
+}

@@ -59,16 +59,6 @@ with the expected and found values), 2 for usage errors or unreadable input.`,
 	return cmd
 }
 
-// verifyResult is one attestation's outcome, for output.
-type verifyResult struct {
-	Attestation string                   `json:"attestation"`
-	Artifacts   []string                 `json:"artifacts"`
-	Verdict     provenance.Status        `json:"verdict"`
-	Error       string                   `json:"error,omitempty"`
-	Checks      []provenance.CheckResult `json:"checks"`
-	Facts       provenance.Facts         `json:"facts"`
-}
-
 func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	if o.Format != "text" && o.Format != "json" {
 		return usagef("--format %q: want text or json", o.Format)
@@ -104,11 +94,11 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 		groups[att] = append(groups[att], a)
 	}
 
-	var results []verifyResult
+	var results []provenance.AttestationResult
 	failed := false
 	for _, att := range order {
 		arts := groups[att]
-		res := verifyResult{Attestation: att}
+		res := provenance.AttestationResult{Attestation: att}
 		for _, a := range arts {
 			res.Artifacts = append(res.Artifacts, a.Name)
 		}
@@ -139,10 +129,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
-			Verdict provenance.Status `json:"verdict"`
-			Results []verifyResult    `json:"results"`
-		}{verdict, results}); err != nil {
+		if err := enc.Encode(provenance.VerifyOutput{Verdict: verdict, Results: results}); err != nil {
 			return err
 		}
 	} else {
@@ -178,7 +165,7 @@ func readSignerKeys(paths []string) ([]crypto.PublicKey, error) {
 }
 
 // writeTextReport prints a report a person reads at a glance.
-func writeTextReport(w io.Writer, r verifyResult) {
+func writeTextReport(w io.Writer, r provenance.AttestationResult) {
 	verdict := "PASS"
 	if r.Verdict != provenance.StatusPass {
 		verdict = "FAIL"

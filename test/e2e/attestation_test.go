@@ -151,19 +151,9 @@ func (a *attestation) imaLog(t *testing.T) []byte {
 	return raw
 }
 
-// verifyResult is one result of `attest-build verify --format json`.
-type verifyResult struct {
-	Attestation string                   `json:"attestation"`
-	Artifacts   []string                 `json:"artifacts"`
-	Verdict     provenance.Status        `json:"verdict"`
-	Error       string                   `json:"error"`
-	Checks      []provenance.CheckResult `json:"checks"`
-	Facts       provenance.Facts         `json:"facts"`
-}
-
 // verify runs attest-build verify --format json on artifact with attestation
 // file att under policy and returns its exit status and its one result.
-func (h *harness) verify(t *testing.T, policy, att, artifact string) (int, verifyResult) {
+func (h *harness) verify(t *testing.T, policy, att, artifact string) (int, provenance.AttestationResult) {
 	t.Helper()
 	cmd := exec.Command(h.bin, "verify", "--format", "json", "--policy", policy, "--attestation", att, artifact)
 	var stdout, stderr bytes.Buffer
@@ -175,10 +165,7 @@ func (h *harness) verify(t *testing.T, policy, att, artifact string) (int, verif
 	} else if err != nil {
 		t.Fatalf("attest-build verify: %v", err)
 	}
-	var out struct {
-		Verdict provenance.Status `json:"verdict"`
-		Results []verifyResult    `json:"results"`
-	}
+	var out provenance.VerifyOutput
 	dec := json.NewDecoder(&stdout)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&out); err != nil {
@@ -192,7 +179,7 @@ func (h *harness) verify(t *testing.T, policy, att, artifact string) (int, verif
 
 // wantChecks asserts that the checks of r ran in provenance.AllChecks() order
 // and passed up to failAt, which failed, the rest skipped ("" : all passed).
-func wantChecks(t *testing.T, r verifyResult, failAt provenance.Check) {
+func wantChecks(t *testing.T, r provenance.AttestationResult, failAt provenance.Check) {
 	t.Helper()
 	if len(r.Checks) != len(provenance.AllChecks()) {
 		t.Fatalf("verify reported %d checks, want %d: %+v", len(r.Checks), len(provenance.AllChecks()), r.Checks)

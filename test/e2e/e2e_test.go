@@ -346,7 +346,7 @@ func disallowedDigest() string {
 // checkFacts asserts the facts every verification of boot b establishes up
 // to the IMA rules: the artifact as the one subject, the TPM device, the AK
 // the attestation carries, and the IMA window.
-func checkFacts(t *testing.T, b *boot, r verifyResult) {
+func checkFacts(t *testing.T, b *boot, r provenance.AttestationResult) {
 	t.Helper()
 	a := b.att
 	f := r.Facts
