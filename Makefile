@@ -13,7 +13,7 @@ BIN := bin/attest-build
 # Debian packages the tests and benchmarks use: real TPMs (swtpm), independent
 # checkers (tpm2-tools, ima-evm-utils), the real-kernel VM (qemu, cpio), timing
 # (hyperfine, GNU time).
-TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils qemu-system-x86 cpio hyperfine time
+TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio hyperfine time
 
 .PHONY: all build demo test deps vet e2e bench fuzz clean
 

@@ -1,7 +1,7 @@
 // Package evidence reads and replays Linux IMA measurement logs.
 //
 // NewReader streams a log (binary_runtime_measurements, its per-bank and
-// big-endian variants, ascii_runtime_measurements, or gzip of any), one
+// big-endian variants, ascii_runtime_measurements, or gzip or zstd of any), one
 // Entry at a time. Replay computes a PCR of one bank from the log by the
 // kernel's rules; MatchPrefix and MatchPrefixes find how many leading
 // entries a quoted PCR value covers. docs/ima.md gives the rules.

@@ -40,12 +40,12 @@ func realtestAvailable() bool {
 }
 
 // fuzzRead reads every entry: it must never panic, and every failure of a
-// plain (not gzip) input must be a *ParseError; printing, hashing and
+// plain (not gzip or zstd) input must be a *ParseError; printing, hashing and
 // replaying each entry must not panic either.
 func fuzzRead(t *testing.T, data []byte) {
 	r, err := NewReader(bytesReader(data), WithMaxRecordSize(1<<20))
 	if err != nil {
-		return // a bad gzip header
+		return // a bad gzip header or zstd option
 	}
 	for i := 0; i < 10000; i++ {
 		e, err := r.Next()
@@ -55,7 +55,7 @@ func fuzzRead(t *testing.T, data []byte) {
 		if err != nil {
 			var pe *ParseError
 			if !errors.As(err, &pe) && r.Compressed() {
-				return // errors of the gzip stream itself
+				return // errors of the gzip or zstd stream itself
 			}
 			if !errors.As(err, &pe) {
 				t.Fatalf("error %v is not a *ParseError", err)
@@ -74,6 +74,9 @@ func FuzzBinaryReader(f *testing.F) {
 	seedFuzz(f, "vm-debian12-swtpm.bin",
 		"ima/tpm2-tss/sml-ima-sha1.bin", "ima/tpm2-tss/sml-ima-ng-sha1.bin", "ima/tpm2-tss/sml-ima-sig-sha256.bin",
 		"ima/tpm2-tss/sml-ima-sig-sha256-invalidated.bin", "ima/global-trust-authority/ima.bin")
+	own := readFile(f, testdataPath(f, "vm-debian12-swtpm.bin"))
+	f.Add(gz(f, own))
+	f.Add(zstdOf(f, own))
 	f.Fuzz(fuzzRead)
 }
 

@@ -8,7 +8,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/klauspost/compress/zstd"
 )
+
+// MaxZstdWindow is the largest zstd window NewReader accepts (and the one
+// attest-build compresses carried logs with): a frame that asks for more is
+// refused before its history is allocated, so a few bytes of input cannot
+// claim more memory than this. zstd(1) stays within it at every level but
+// with --long.
+const MaxZstdWindow = 8 << 20
+
+// NewZstdReader returns a zstd decoder of r bounded as NewReader bounds
+// one: a window of at most MaxZstdWindow, frame checksums checked, decoded
+// synchronously on the caller's goroutine (nothing to close).
+func NewZstdReader(r io.Reader) (io.Reader, error) {
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(MaxZstdWindow))
+	if err != nil {
+		return nil, fmt.Errorf("reading zstd: %w", err)
+	}
+	return zr, nil
+}
+
+// zstdMagic starts every zstd frame (RFC 8878, 3.1.1).
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
 // Format is the form of a measurement log.
 type Format int
@@ -99,7 +122,7 @@ type Reader struct {
 	cfg    readerConfig
 	br     *bufio.Reader
 	format Format
-	gz     bool
+	zipped bool // gzip or zstd
 	index  int
 	off    int64
 	err    error // sticky
@@ -125,8 +148,8 @@ const leanAll = int(^uint(0) >> 1)
 
 const readBufSize = 256 << 10
 
-// NewReader returns a Reader of the log in r, detecting its form: gzip (by
-// its magic bytes, then the form inside), binary (the first byte is a PCR
+// NewReader returns a Reader of the log in r, detecting its form: gzip or
+// zstd (by their magic bytes, then the form inside), binary (the first byte is a PCR
 // number's low byte, below 0x20) or ascii (a digit or space).
 func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 	cfg := readerConfig{order: binary.LittleEndian, maxRecordSize: DefaultMaxRecordSize}
@@ -136,12 +159,21 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 		}
 	}
 	rd := &Reader{cfg: cfg, br: bufio.NewReaderSize(r, readBufSize), pathsFrom: leanAll}
-	if magic, _ := rd.br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+	magic, _ := rd.br.Peek(len(zstdMagic))
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
 		zr, err := gzip.NewReader(rd.br)
 		if err != nil {
 			return nil, fmt.Errorf("reading gzip header: %w", err)
 		}
-		rd.gz = true
+		rd.zipped = true
+		rd.br = bufio.NewReaderSize(zr, readBufSize)
+	case bytes.Equal(magic, zstdMagic):
+		zr, err := NewZstdReader(rd.br)
+		if err != nil {
+			return nil, err
+		}
+		rd.zipped = true
 		rd.br = bufio.NewReaderSize(zr, readBufSize)
 	}
 	if first, _ := rd.br.Peek(1); len(first) == 1 && first[0] >= 0x20 {
@@ -153,8 +185,8 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 // Format returns the detected form of the log.
 func (r *Reader) Format() Format { return r.format }
 
-// Compressed reports whether the input was gzip-compressed.
-func (r *Reader) Compressed() bool { return r.gz }
+// Compressed reports whether the input was gzip- or zstd-compressed.
+func (r *Reader) Compressed() bool { return r.zipped }
 
 // Next returns the next entry. At a clean end of the log it returns io.EOF;
 // malformed input gives a *ParseError naming entry, offset and field;

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -88,13 +89,28 @@ func gz(t testing.TB, b []byte) []byte {
 	return buf.Bytes()
 }
 
+// zst compresses b with the zstd(1) reference implementation, not the Go
+// library the reader decodes with.
+func zst(t testing.TB, b []byte) []byte {
+	t.Helper()
+	realtest.LookPath(t, "zstd", "zstd")
+	cmd := exec.Command("zstd", "-q", "-c", "-19")
+	cmd.Stdin = bytes.NewReader(b)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("zstd: %v", err)
+	}
+	return out
+}
+
 // The real VM log (our own, in testdata) replays to the PCR 10 the kernel
-// left in both banks, from its binary, ascii and gzip forms.
+// left in both banks, from its binary, ascii, gzip and zstd forms.
 func TestRealVMLogReplaysToSysfsPCRs(t *testing.T) {
 	pcrs := sysfsPCRs(t, testdataPath(t, "vm-debian12-swtpm.pcrs"))
 	bin := readFile(t, testdataPath(t, "vm-debian12-swtpm.bin"))
 	ascii := readFile(t, testdataPath(t, "vm-debian12-swtpm.ascii"))
-	forms := map[string][]byte{"binary": bin, "ascii": ascii, "gzip-binary": gz(t, bin), "gzip-ascii": gz(t, ascii)}
+	forms := map[string][]byte{"binary": bin, "ascii": ascii, "gzip-binary": gz(t, bin), "gzip-ascii": gz(t, ascii),
+		"zstd-binary": zst(t, bin), "zstd-ascii": zst(t, ascii)}
 	for name, log := range forms {
 		for _, bank := range []Bank{SHA1, SHA256} {
 			for _, workers := range []int{1, 4} {

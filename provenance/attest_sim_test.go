@@ -198,7 +198,10 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 		rec, _, _ := imaRecord(p)
 		wantLog = append(wantLog, rec...)
 	}
-	gotLog := gunzip(t, ima.Log.Data)
+	if ima.Log.Encoding != predicates.IMALogEncoding {
+		t.Fatalf("ima.log.encoding %q, want %q", ima.Log.Encoding, predicates.IMALogEncoding)
+	}
+	gotLog := decompress(t, ima.Log.Encoding, ima.Log.Data)
 	if !bytes.Equal(gotLog, wantLog) || ima.Log.Entries != len(before)+len(during) {
 		t.Fatalf("log: %d bytes, %d entries; want %d bytes, %d entries", len(gotLog), ima.Log.Entries, len(wantLog), len(before)+len(during))
 	}

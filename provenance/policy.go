@@ -31,7 +31,7 @@ const (
 	// log is refused before any replay.
 	DefaultMaxIMAEntries = 1_000_000
 	// DefaultMaxIMALogBytes caps the uncompressed size of a carried IMA log
-	// (a gzip bomb is refused once it inflates past it).
+	// (a zstd or gzip bomb is refused once it decompresses past it).
 	DefaultMaxIMALogBytes = 512 << 20
 )
 

@@ -327,9 +327,23 @@ func (p *chunkPipe) stop() {
 	<-p.stopped
 }
 
+// decompressor returns a decompressing reader of the carried log's bytes by
+// its declared encoding (checked by the predicate's validation), both
+// bounded in memory: zstd within evidence.MaxZstdWindow, gzip by its 32 KiB
+// window. What they produce is capped by the replay (ima.maxLogBytes).
+func decompressor(encoding string, r io.Reader) (io.Reader, error) {
+	switch encoding {
+	case predicates.IMALogEncoding:
+		return evidence.NewZstdReader(r)
+	case predicates.IMALogEncodingGzip:
+		return gzip.NewReader(r)
+	}
+	return nil, fmt.Errorf("ima.log.encoding %q", encoding)
+}
+
 // replay decodes the carried log as a stream and replays PCR 10, checking
 // the values at the window bounds, and feeds the entries in scope to ev.
-// The stages run at once: base64 and gunzip (which also hashes the log) on
+// The stages run at once: base64 and decompressing (which also hashes the log) on
 // one goroutine, parsing on another, hashing template data on every core
 // (evidence.ReplayEntries), the extend chain and the checks on the
 // caller's. The compressed log is never held whole: it is read from the
@@ -338,9 +352,9 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	m := &vr.pred.IMA
 	pol := &vr.v.policy.ima
 	w := m.Window
-	zr, err := gzip.NewReader(&b64Reader{text: vr.logB64})
+	zr, err := decompressor(m.Log.Encoding, &b64Reader{text: vr.logB64})
 	if err != nil {
-		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log gzip: %w", ErrMalformed, err), predicates.IMALogEncoding, "not gzip")
+		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log: %w", ErrMalformed, err), m.Log.Encoding, "not that encoding")
 	}
 	capped := &cappedReader{r: zr, n: pol.maxLogBytes, h: sha256.New()}
 	inflated := newChunkPipe(capped)
@@ -349,8 +363,12 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	if err != nil {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log: %w", ErrMalformed, err), "a binary IMA log", "unreadable")
 	}
-	if r.Format() != evidence.FormatBinary {
-		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log format", ErrMalformed), "binary_runtime_measurements", r.Format().String())
+	if r.Format() != evidence.FormatBinary || r.Compressed() {
+		found := r.Format().String()
+		if r.Compressed() {
+			found = "a compressed log inside the compressed log"
+		}
+		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log format", ErrMalformed), "binary_runtime_measurements", found)
 	}
 	atBound := func(n int, value []byte) error {
 		if n == w.Start && !bytes.Equal(value, startPCR) {
@@ -416,13 +434,16 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 		return failed
 	}
 	if err != nil {
-		exp, found := "a well-formed log", "malformed"
-		if errors.Is(err, errLogTooLarge) {
+		exp, found := "a well-formed "+m.Log.Encoding+" log", "malformed"
+		switch {
+		case errors.Is(err, errLogTooLarge):
 			err = fmt.Errorf("%w: %w", ErrTooLarge, err)
 			exp, found = fmt.Sprintf("at most %d bytes uncompressed (ima.maxLogBytes)", pol.maxLogBytes), "more"
-		} else if errors.Is(err, evidence.ErrTooManyEntries) {
+		case errors.Is(err, evidence.ErrTooManyEntries):
 			err = fmt.Errorf("%w: %w", ErrTooLarge, err)
 			exp, found = fmt.Sprintf("at most %d entries (ima.maxEntries)", pol.maxEntries), "more"
+		default:
+			err = fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 		return vr.rep.fail(CheckIMAReplay, err, exp, found)
 	}

@@ -562,17 +562,32 @@ func skipJSONValue(doc []byte, i int) (int, error) {
 
 // b64Reader decodes padded standard base64 text, checked beforehand to
 // hold no line break (which base64.NewDecoder would filter, byte by byte).
+// Reads of fewer than 3 bytes are served from one decoded quantum.
 type b64Reader struct {
-	text []byte
-	done bool
+	text    []byte
+	done    bool
+	pending []byte // decoded bytes of a quantum not yet read
+	quantum [3]byte
 }
 
 func (r *b64Reader) Read(p []byte) (int, error) {
+	if len(r.pending) > 0 {
+		n := copy(p, r.pending)
+		r.pending = r.pending[n:]
+		return n, nil
+	}
 	if len(r.text) == 0 || r.done {
 		return 0, io.EOF
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if len(p) < 3 {
-		return 0, io.ErrShortBuffer
+		n, err := r.Read(r.quantum[:])
+		r.pending = r.quantum[:n]
+		m := copy(p, r.pending)
+		r.pending = r.pending[m:]
+		return m, err
 	}
 	n := min(len(p)/3*4, len(r.text))
 	if n < len(r.text) && n%4 != 0 {

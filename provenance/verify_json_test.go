@@ -1,10 +1,13 @@
 package provenance
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // The envelope reader against encoding/json's and go-securesystemslib's
@@ -72,6 +75,33 @@ func TestDecodeTPMIMALogSpan(t *testing.T) {
 	} {
 		if _, _, err := decodeTPMIMA([]byte(in)); err == nil {
 			t.Errorf("%s: accepted", in)
+		}
+	}
+}
+
+// b64Reader is an io.Reader for reads of any size (zstd reads frame headers
+// a few bytes at a time), and refuses text after padding.
+func TestB64Reader(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 4, 5, 300, 4096 + 1} {
+		want := make([]byte, n)
+		for i := range want {
+			want[i] = byte(i * 7)
+		}
+		text := base64.StdEncoding.EncodeToString(want)
+		if err := iotest.TestReader(&b64Reader{text: []byte(text)}, want); err != nil {
+			t.Errorf("%d bytes: %v", n, err)
+		}
+		got, err := io.ReadAll(iotest.OneByteReader(&b64Reader{text: []byte(text)}))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%d bytes, one byte at a time: %x, %v; want %x", n, got, err, want)
+		}
+	}
+	for _, bad := range []string{"AA==AAAA", "A", "AB*D"} {
+		if _, err := io.ReadAll(&b64Reader{text: []byte(bad)}); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+		if _, err := io.ReadAll(iotest.OneByteReader(&b64Reader{text: []byte(bad)})); err == nil {
+			t.Errorf("%q, one byte at a time: no error", bad)
 		}
 	}
 }

@@ -56,11 +56,11 @@ func flipResetCount(t testing.TB, attestB64 string) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// flipGzipPayload changes one byte of the second entry's template data in
-// a gzip-compressed binary log.
-func flipGzipPayload(t testing.TB, dataB64 string) string {
+// flipLogPayload changes one byte of the second entry's template data in a
+// predicate's ima.log (sha256 unchanged).
+func flipLogPayload(t testing.TB, lg map[string]any) {
 	t.Helper()
-	log := gunzipBase64(t, dataB64)
+	log := logBytes(t, lg)
 	r, err := evidence.NewReader(bytes.NewReader(log))
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func flipGzipPayload(t testing.TB, dataB64 string) string {
 		t.Fatal(err)
 	}
 	log[e.Offset+int64(e.Len)-3] ^= 1 // inside the path of entry 1
-	return gzipBase64(t, log)
+	setLog(t, lg, log)
 }
 
 func swtpmRig(t *testing.T) (rig, *swtpmtest.SWTPM) {

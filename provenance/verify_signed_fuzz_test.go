@@ -10,6 +10,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 )
 
@@ -17,12 +18,13 @@ import (
 // is a TPM/IMA statement, signed with the trusted key and verified beside
 // the good SLSA statement against a policy made from a real simulator
 // attestation, so that statement parsing, predicate decoding, the quotes,
-// gunzip, the replay and the rules all see fuzzed bytes. The verifier must
+// decompression, the replay and the rules all see fuzzed bytes. The verifier must
 // never panic and must answer with a report or a *CheckError.
 //
 // Seeds: the TPM/IMA statement of a good attestation around the real
 // vm-debian12-swtpm log, and variants a lying signer would make (a renamed
-// template, window entries and bank edited). The inputs are large (the
+// template, window entries and bank edited, the log in the older gzip
+// encoding). The inputs are large (the
 // statement carries the log), so minimizing a new input is slow: run it
 // with -fuzzminimizetime=10x (docs/verify.md).
 func FuzzVerifySigned(f *testing.F) {
@@ -30,7 +32,7 @@ func FuzzVerifySigned(f *testing.F) {
 	good := mustRead(f, a.att)
 	envs := lines(f, good)
 	ti := tpmIndex(f, envs)
-	// Small IMA limits keep a fuzzed gzip bomb cheap; the seed fits them.
+	// Small IMA limits keep a fuzzed zstd or gzip bomb cheap; the seed fits them.
 	p := policyFor(f, a, provenance.ScopeBoot, editPolicy(f, func(m map[string]any) {
 		ima := m["ima"].(map[string]any)
 		ima["maxEntries"] = 4096
@@ -64,6 +66,7 @@ func FuzzVerifySigned(f *testing.F) {
 		},
 		func(pred map[string]any) { imaOf(pred)["bank"] = "sha1" },
 		func(pred map[string]any) { windowEntry(imaOf(pred), 0)["path"] = "/x" },
+		func(pred map[string]any) { reencodeLog(f, imaOf(pred), predicates.IMALogEncodingGzip) },
 	} {
 		st := statementOf(f, envs[ti])
 		edit(st["predicate"].(map[string]any))

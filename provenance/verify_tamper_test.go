@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-tpm/tpm2"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/predicates"
@@ -111,8 +112,30 @@ var tamperCases = []tamperCase{
 		q["attest"] = flipResetCount(t, q["attest"].(string))
 	})},
 	{"IMA log byte (re-signed)", provenance.CheckIMAReplay, nil, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
-		log := imaOf(pred)["log"].(map[string]any)
-		log["data"] = flipGzipPayload(t, log["data"].(string))
+		flipLogPayload(t, imaOf(pred)["log"].(map[string]any))
+	})},
+	{"IMA log encoding naming gzip for zstd data (re-signed)", provenance.CheckIMAReplay, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		imaOf(pred)["log"].(map[string]any)["encoding"] = predicates.IMALogEncodingGzip
+	})},
+	{"IMA log encoding unknown (re-signed)", provenance.CheckPredicate, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		imaOf(pred)["log"].(map[string]any)["encoding"] = "binary_runtime_measurements+xz"
+	})},
+	{"IMA log compressed twice (re-signed)", provenance.CheckIMAReplay, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		lg := imaOf(pred)["log"].(map[string]any)
+		setLog(t, lg, compress(t, predicates.IMALogEncoding, logBytes(t, lg)))
+	})},
+	{"IMA log in a zstd frame asking for a 16 MiB window (re-signed)", provenance.CheckIMAReplay, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		lg := imaOf(pred)["log"].(map[string]any)
+		raw := logBytes(t, lg)
+		frame := compress(t, predicates.IMALogEncoding, raw, zstd.WithSingleSegment(false))
+		// RFC 8878 3.1.1.1: after the magic, the frame header descriptor
+		// (Single_Segment_flag clear), then the window descriptor:
+		// exponent 14, mantissa 0 is 1<<(10+14) bytes.
+		if frame[4]&0x20 != 0 {
+			t.Fatalf("frame header descriptor %#x: single segment", frame[4])
+		}
+		frame[5] = 14 << 3
+		lg["data"] = base64.StdEncoding.EncodeToString(frame)
 	})},
 	{"window start (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		w := imaOf(pred)["window"].(map[string]any)
@@ -202,6 +225,14 @@ func runTamperMatrix(t *testing.T, a *attested, p *provenance.Policy) {
 			t.Errorf("good attestation: check %s is %s", c.Check, c.Status)
 		}
 	}
+	t.Run("IMA log in the gzip encoding of earlier attestations (re-signed) passes", func(t *testing.T) {
+		changed, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+			reencodeLog(t, imaOf(pred), predicates.IMALogEncodingGzip)
+		})(t, a, lines(t, good))
+		if _, err := verifyBytes(t, p, changed, a.artifact); err != nil {
+			t.Fatalf("a gzip-encoded log fails: %v", err)
+		}
+	})
 	for _, tc := range tamperCases {
 		t.Run(tc.name, func(t *testing.T) {
 			changed, artifact := tc.edit(t, a, lines(t, good))
@@ -253,48 +284,89 @@ func wantFinding(t testing.TB, rep *provenance.Report, rule string) provenance.I
 func editLog(t testing.TB, pred map[string]any, edit func(raw []byte) []byte) {
 	t.Helper()
 	lg := imaOf(pred)["log"].(map[string]any)
-	raw := edit(gunzipBase64(t, lg["data"].(string)))
-	lg["data"] = gzipBase64(t, raw)
+	raw := edit(logBytes(t, lg))
+	setLog(t, lg, raw)
 	lg["sha256"] = sha256hex(raw)
 }
 
-// gunzipBase64 returns the bytes of a base64-encoded gzip stream.
-func gunzipBase64(t testing.TB, s string) []byte {
+// reencodeLog recompresses a predicate's ima.log in another encoding.
+func reencodeLog(t testing.TB, ima map[string]any, encoding string) {
 	t.Helper()
-	gz, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return gunzip(t, gz)
+	lg := ima["log"].(map[string]any)
+	raw := logBytes(t, lg)
+	lg["encoding"] = encoding
+	setLog(t, lg, raw)
 }
 
-// gunzip returns the bytes of a gzip stream.
-func gunzip(t testing.TB, gz []byte) []byte {
+// logBytes returns the uncompressed bytes of a predicate's ima.log, by its
+// encoding.
+func logBytes(t testing.TB, lg map[string]any) []byte {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	data, err := base64.StdEncoding.DecodeString(lg["data"].(string))
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := io.ReadAll(zr)
+	return decompress(t, lg["encoding"].(string), data)
+}
+
+// setLog sets a predicate's ima.log.data to raw, compressed by its
+// encoding (sha256 unchanged).
+func setLog(t testing.TB, lg map[string]any, raw []byte) {
+	t.Helper()
+	lg["data"] = base64.StdEncoding.EncodeToString(compress(t, lg["encoding"].(string), raw))
+}
+
+// decompress returns the bytes of a compressed log of the given
+// predicates encoding.
+func decompress(t testing.TB, encoding string, data []byte) []byte {
+	t.Helper()
+	var raw []byte
+	var err error
+	switch encoding {
+	case predicates.IMALogEncoding:
+		var zr *zstd.Decoder
+		if zr, err = zstd.NewReader(nil); err == nil {
+			raw, err = zr.DecodeAll(data, nil)
+			zr.Close()
+		}
+	case predicates.IMALogEncodingGzip:
+		var zr *gzip.Reader
+		if zr, err = gzip.NewReader(bytes.NewReader(data)); err == nil {
+			raw, err = io.ReadAll(zr)
+		}
+	default:
+		t.Fatalf("unknown log encoding %q", encoding)
+	}
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("decompressing a %s log: %v", encoding, err)
 	}
 	return raw
 }
 
-// gzipBase64 compresses raw with gzip and encodes the stream in base64, as
-// a predicate carries an IMA log.
-func gzipBase64(t testing.TB, raw []byte) string {
+// compress compresses raw by the given predicates encoding.
+func compress(t testing.TB, encoding string, raw []byte, opts ...zstd.EOption) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	if _, err := zw.Write(raw); err != nil {
-		t.Fatal(err)
+	switch encoding {
+	case predicates.IMALogEncoding:
+		zw, err := zstd.NewWriter(nil, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zw.Close()
+		return zw.EncodeAll(raw, nil)
+	case predicates.IMALogEncodingGzip:
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		if _, err := zw.Write(raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return base64.StdEncoding.EncodeToString(b.Bytes())
+	t.Fatalf("unknown log encoding %q", encoding)
+	return nil
 }
 
 // showLog rewrites the predicate's window entries and ima.template from its

@@ -23,7 +23,7 @@ type imaLogOptions struct {
 }
 
 func (o *imaLogOptions) AddFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.Log, "log", "", "the IMA measurement log `FILE`: binary, ascii or gzip-compressed (- for stdin)")
+	cmd.Flags().StringVar(&o.Log, "log", "", "the IMA measurement log `FILE`: binary, ascii, or either gzip- or zstd-compressed (- for stdin)")
 	cmd.Flags().BoolVar(&o.BigEndian, "big-endian", false, "the binary log is big-endian (a big-endian kernel without ima_canonical_fmt)")
 	cmd.Flags().StringVar(&o.PerBank, "per-bank", "", "the log is a per-bank log (binary_runtime_measurements_BANK) of this `BANK`; detected when unset")
 	_ = cmd.MarkFlagRequired("log")
@@ -232,7 +232,7 @@ func newIMAShowCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show --log FILE",
 		Short: "Print an IMA log in the kernel's ascii_runtime_measurements format",
-		Long: `Show prints every entry of an IMA log (binary, ascii or gzip) as the kernel
+		Long: `Show prints every entry of an IMA log (binary, ascii, gzip or zstd) as the kernel
 prints ascii_runtime_measurements: for a real binary log the output equals the
 kernel's ascii file byte for byte. Fields of templates unknown to attest-build
 (such as ima-cgpath) are printed in hex.

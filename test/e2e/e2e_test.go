@@ -78,6 +78,7 @@ func newHarness(t *testing.T) *harness {
 		{"swtpm_setup", "swtpm-tools"},
 		{"tpm2_checkquote", "tpm2-tools"},
 		{"evmctl", "ima-evm-utils"},
+		{"zstd", "zstd"},
 		{"cpio", "cpio"},
 		{"apt-get", "apt"},
 		{"dpkg", "dpkg"},
