@@ -242,33 +242,68 @@ func readCapped(path string, limit int64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// policyLoader keeps the parsed node tree to find the line of a field.
+// policyLoader finds the line of a field in the document's node tree,
+// parsed only when an error needs it.
 type policyLoader struct {
-	file string
-	dir  string
-	root *yaml.Node
+	file    string
+	dir     string
+	data    []byte
+	parsed  bool
+	root    *yaml.Node // nil for an empty document
+	treeErr error      // of parsing the node tree
 }
 
+// parsePolicy decodes the document once, into the structs (unknown fields
+// refused); only a policy with an error is parsed again, into nodes, to
+// name the line of the field at fault.
 func parsePolicy(data []byte, file, dir string) (*Policy, error) {
-	l := &policyLoader{file: file, dir: dir}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, l.yamlErr(err)
-	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, &PolicyError{File: file, Err: fmt.Errorf("%w: empty policy (version: %d is required)", ErrPolicy, PolicyVersion)}
-	}
-	l.root = doc.Content[0]
-	if l.root.Kind != yaml.MappingNode {
-		return nil, l.errf(nil, "want a mapping at the top level")
-	}
+	l := &policyLoader{file: file, dir: dir, data: data}
 	var raw policyFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&raw); err != nil {
+		if err := l.shapeErr(); err != nil {
+			return nil, err
+		}
 		return nil, l.yamlErr(err)
 	}
-	return l.build(&raw)
+	p, err := l.build(&raw)
+	if err != nil {
+		if err := l.shapeErr(); err != nil {
+			return nil, err
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// tree returns the document's top-level node, or nil when it has none or
+// does not parse.
+func (l *policyLoader) tree() *yaml.Node {
+	if !l.parsed {
+		l.parsed = true
+		var doc yaml.Node
+		l.treeErr = yaml.Unmarshal(l.data, &doc)
+		if l.treeErr == nil && doc.Kind != 0 && len(doc.Content) > 0 {
+			l.root = doc.Content[0]
+		}
+	}
+	return l.root
+}
+
+// shapeErr names a document that does not parse, is empty or is not a
+// mapping, or returns nil.
+func (l *policyLoader) shapeErr() error {
+	root := l.tree()
+	switch {
+	case l.treeErr != nil:
+		return l.yamlErr(l.treeErr)
+	case root == nil:
+		return &PolicyError{File: l.file, Err: fmt.Errorf("%w: empty policy (version: %d is required)", ErrPolicy, PolicyVersion)}
+	case root.Kind != yaml.MappingNode:
+		return l.errf(nil, "want a mapping at the top level")
+	}
+	return nil
 }
 
 // yamlErr turns a yaml.v3 error ("yaml: line 3: ...") into a PolicyError.
@@ -325,7 +360,7 @@ func fieldPath(path []any) string {
 
 // line finds the line of the node at path, or of its nearest present parent.
 func (l *policyLoader) line(path []any) int {
-	n := l.root
+	n := l.tree()
 	if n == nil {
 		return 0
 	}

@@ -147,6 +147,10 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"builder without keys", base + "builders:\n  - name: x\n", baseLines + 2, "", "builders"},
 		{"type error", base + "ima:\n  maxEntries: many\n", baseLines + 2, "", "cannot unmarshal"},
 		{"yaml syntax", base + "ima: [\n", baseLines + 2, "", ""},
+		{"empty document", "", 0, "", "empty policy"},
+		{"comments only", "# a policy\n", 0, "", "empty policy"},
+		{"a list at the top level", "- version: 1\n", 1, "", "want a mapping at the top level"},
+		{"a string at the top level", "\n\nversion 1\n", 3, "", "want a mapping at the top level"},
 		{"fingerprint mismatch", strings.Replace(base, "  - name: release\n", "  - name: release\n    fingerprint: sha256:00\n", 1), 4, "signers[0].fingerprint", "sha256:00"},
 	}
 	for _, tc := range tests {
