@@ -10,6 +10,8 @@ import (
 	"io"
 	"io/fs"
 	"slices"
+
+	fastb64 "github.com/segmentio/asm/base64"
 )
 
 // The attestation's JSON is read by hand where it is large: a 200,000-entry
@@ -324,7 +326,7 @@ func (er *envelopeReader) readPayload() ([]byte, error) {
 	if rest := er.size - er.src.read + int64(er.br.Buffered()); rest > 0 {
 		out = make([]byte, 0, base64.StdEncoding.DecodedLen(int(rest)))
 	}
-	d := b64Stream{enc: base64.StdEncoding, out: out}
+	d := b64Stream{out: out}
 	for {
 		chunk, err := er.br.ReadSlice('"')
 		end := err == nil
@@ -356,7 +358,7 @@ func (er *envelopeReader) readPayload() ([]byte, error) {
 // was seen. A JSON escape or a raw line break in the text is refused (the
 // base64 decoder would skip the line break).
 type b64Stream struct {
-	enc      *base64.Encoding
+	url      bool // decoding the URL alphabet
 	out      []byte
 	carry    [4]byte
 	nc       int
@@ -401,10 +403,15 @@ func (d *b64Stream) decode(q []byte) error {
 	}
 	n := len(d.out)
 	d.out = slices.Grow(d.out, len(q)/4*3)[:n+len(q)/4*3] // no zeroing: Decode writes it
-	m, err := d.enc.Decode(d.out[n:], q)
-	if err != nil && d.enc == base64.StdEncoding && !d.stdChars {
-		d.enc = base64.URLEncoding
-		m, err = d.enc.Decode(d.out[n:], q)
+	var m int
+	var err error
+	if !d.url {
+		m, err = fastb64.StdEncoding.Decode(d.out[n:], q)
+	}
+	if d.url || err != nil && !d.stdChars {
+		// encoding/base64: segmentio's URL decoder also accepts '/'.
+		d.url = true
+		m, err = base64.URLEncoding.Decode(d.out[n:], q)
 	}
 	if err != nil {
 		return fmt.Errorf("invalid base64: %w", err)
@@ -595,7 +602,7 @@ func (r *b64Reader) Read(p []byte) (int, error) {
 	}
 	chunk := r.text[:n]
 	r.text = r.text[n:]
-	m, err := base64.StdEncoding.Decode(p, chunk)
+	m, err := fastb64.StdEncoding.Decode(p, chunk)
 	if err == nil && chunk[len(chunk)-1] == '=' && len(r.text) > 0 {
 		err = errors.New("text after padding")
 	}
