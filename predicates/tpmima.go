@@ -42,7 +42,8 @@ const (
 // compressed (JSON then base64-encodes the bytes).
 const (
 	// IMALogEncoding is the encoding attest-build writes: zstd (RFC 8878),
-	// one frame, with its content checksum, a window of at most 8 MiB.
+	// one frame, with its content checksum, a window of at most 8 MiB
+	// (attest-build writes 1 MiB).
 	// Decompressing it is about 4 times as fast as inflating gzip, which
 	// every verification does.
 	IMALogEncoding = "binary_runtime_measurements+zstd"
