@@ -207,7 +207,8 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: PCR 10 not quoted", ErrIMALog), m.Bank+":10 in both quotes", "missing")
 	}
 	facts.Bank, facts.LogEntries, facts.WindowStart, facts.WindowEnd = m.Bank, m.Log.Entries, w.Start, w.End
-	vr.rep.pass(CheckIMALog, fmt.Sprintf("%d entries (%s, %d bytes compressed), window [%d, %d)", m.Log.Entries, m.Bank, decodedLen(vr.logB64), w.Start, w.End))
+	_, compression, _ := strings.Cut(m.Log.Encoding, "+")
+	vr.rep.pass(CheckIMALog, fmt.Sprintf("%d entries (%s, %d bytes %s), window [%d, %d)", m.Log.Entries, m.Bank, decodedLen(vr.logB64), compression, w.Start, w.End))
 
 	ev := &imaEvaluation{p: pol, facts: *facts, collect: vr.v.collect}
 	if err := vr.replay(bank, startPCR, endPCR, ev); err != nil {
