@@ -12,18 +12,22 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// MaxZstdWindow is the largest zstd window NewReader accepts (and the one
-// attest-build compresses carried logs with): a frame that asks for more is
-// refused before its history is allocated, so a few bytes of input cannot
-// claim more memory than this. zstd(1) stays within it at every level but
-// with --long.
+// MaxZstdWindow is the largest zstd window NewReader (and a verifier of a
+// carried log) accepts: a frame that asks for more, by its window
+// descriptor or, single-segment, by its content size, is refused before
+// its history is allocated, so a few bytes of input cannot claim more
+// memory than this. zstd(1) stays within it at levels up to 19 (not with
+// --ultra -20 to -22, or --long); attest-build compresses with 1 MiB.
 const MaxZstdWindow = 8 << 20
 
 // NewZstdReader returns a zstd decoder of r bounded as NewReader bounds
-// one: a window of at most MaxZstdWindow, frame checksums checked, decoded
-// synchronously on the caller's goroutine (nothing to close).
+// one: a window of at most MaxZstdWindow (the decoder's memory limit too,
+// which its frame-header check applies to a single-segment frame's content
+// size; a stream's total output is not limited by it), frame checksums
+// checked, decoded synchronously on the caller's goroutine (nothing to
+// close).
 func NewZstdReader(r io.Reader) (io.Reader, error) {
-	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(MaxZstdWindow))
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(MaxZstdWindow), zstd.WithDecoderMaxMemory(MaxZstdWindow))
 	if err != nil {
 		return nil, fmt.Errorf("reading zstd: %w", err)
 	}

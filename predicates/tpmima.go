@@ -41,11 +41,13 @@ const (
 // Encodings of IMALog.Data: the kernel's binary_runtime_measurements bytes,
 // compressed (JSON then base64-encodes the bytes).
 const (
-	// IMALogEncoding is the encoding attest-build writes: zstd (RFC 8878),
-	// one frame, with its content checksum, a window of at most 8 MiB
-	// (attest-build writes 1 MiB).
-	// Decompressing it is about 4 times as fast as inflating gzip, which
-	// every verification does.
+	// IMALogEncoding is the encoding attest-build writes: a zstd stream
+	// (RFC 8878) with a window of at most 8 MiB. attest-build writes one
+	// frame with its content checksum and a 1 MiB window; a verifier takes
+	// any stream within the window (concatenated and skippable frames
+	// included, as the RFC allows): the decompressed bytes are what it
+	// checks, by SHA-256 and replay. Decompressing it is about 4 times as
+	// fast as inflating gzip, which every verification does.
 	IMALogEncoding = "binary_runtime_measurements+zstd"
 	// IMALogEncodingGzip is gzip (RFC 1952), the encoding of attestations
 	// made before zstd; still accepted.

@@ -619,6 +619,9 @@ func decodeTPMIMA(raw []byte) (*predicates.TPMIMA, []byte, error) {
 	}
 	if ok {
 		logB64 = raw[start+1 : end-1]
+		if len(logB64)%4 != 0 {
+			return nil, nil, fmt.Errorf("ima.log.data: %d base64 characters, not a multiple of 4 (padded base64)", len(logB64))
+		}
 		for _, bad := range []byte{'\\', '\n', '\r'} {
 			if bytes.IndexByte(logB64, bad) >= 0 {
 				return nil, nil, fmt.Errorf("ima.log.data: byte %q in base64 text (JSON escapes and line breaks are not accepted)", bad)

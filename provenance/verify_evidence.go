@@ -223,7 +223,7 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 }
 
 // errLogTooLarge ends the decompression of a log past the byte limit.
-var errLogTooLarge = errors.New("IMA log inflates past the limit")
+var errLogTooLarge = errors.New("IMA log decompresses past the limit")
 
 // cappedReader returns errLogTooLarge once more than n bytes were read.
 type cappedReader struct {
@@ -353,14 +353,15 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	m := &vr.pred.IMA
 	pol := &vr.v.policy.ima
 	w := m.Window
-	zr, err := decompressor(m.Log.Encoding, &b64Reader{text: vr.logB64})
+	text := &b64Reader{text: vr.logB64}
+	zr, err := decompressor(m.Log.Encoding, text)
 	if err != nil {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log: %w", ErrMalformed, err), m.Log.Encoding, "not that encoding")
 	}
 	capped := &cappedReader{r: zr, n: pol.maxLogBytes, h: sha256.New()}
-	inflated := newChunkPipe(capped)
-	defer inflated.stop()
-	r, err := evidence.NewReader(inflated, evidence.WithMaxEntries(pol.maxEntries))
+	decompressed := newChunkPipe(capped)
+	defer decompressed.stop()
+	r, err := evidence.NewReader(decompressed, evidence.WithMaxEntries(pol.maxEntries))
 	if err != nil {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log: %w", ErrMalformed, err), "a binary IMA log", "unreadable")
 	}
@@ -460,7 +461,14 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	if template != m.Template {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.template", ErrIMALog), template, orNone(m.Template))
 	}
-	inflated.stop() // capped.h is complete: the parser read to the end
+	decompressed.stop()   // capped.h is complete: the parser read to the end
+	if !text.consumed() { // the decompressor stopped before the end of the text
+		found := "text after the compressed stream"
+		if text.err != nil {
+			found = text.err.Error()
+		}
+		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.log.data", ErrMalformed), "base64 of the compressed log and nothing after it", found)
+	}
 	if sum := hex.EncodeToString(capped.h.Sum(nil)); !strings.EqualFold(sum, m.Log.SHA256) {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: log SHA-256", ErrIMALog), m.Log.SHA256, sum)
 	}

@@ -406,7 +406,7 @@ func (d *b64Stream) decode(q []byte) error {
 	var m int
 	var err error
 	if !d.url {
-		m, err = fastb64.StdEncoding.Decode(d.out[n:], q)
+		m, err = decodeStdBase64(d.out[n:], q)
 	}
 	if d.url || err != nil && !d.stdChars {
 		// encoding/base64: segmentio's URL decoder also accepts '/'.
@@ -568,11 +568,15 @@ func skipJSONValue(doc []byte, i int) (int, error) {
 }
 
 // b64Reader decodes padded standard base64 text, checked beforehand to
-// hold no line break (which base64.NewDecoder would filter, byte by byte).
-// Reads of fewer than 3 bytes are served from one decoded quantum.
+// hold no line break (which encoding/base64 would skip). Reads of fewer
+// than 3 bytes are served from one decoded quantum. An error comes with no
+// bytes and again on every later read, so that a caller which stops early
+// (io.ReadFull once it has what it asked for) cannot lose it; consumed
+// tells whether the whole text was decoded.
 type b64Reader struct {
 	text    []byte
-	done    bool
+	off     int // characters decoded
+	err     error
 	pending []byte // decoded bytes of a quantum not yet read
 	quantum [3]byte
 }
@@ -583,7 +587,10 @@ func (r *b64Reader) Read(p []byte) (int, error) {
 		r.pending = r.pending[n:]
 		return n, nil
 	}
-	if len(r.text) == 0 || r.done {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if len(r.text) == 0 {
 		return 0, io.EOF
 	}
 	if len(p) == 0 {
@@ -591,24 +598,42 @@ func (r *b64Reader) Read(p []byte) (int, error) {
 	}
 	if len(p) < 3 {
 		n, err := r.Read(r.quantum[:])
+		if err != nil {
+			return 0, err
+		}
 		r.pending = r.quantum[:n]
 		m := copy(p, r.pending)
 		r.pending = r.pending[m:]
-		return m, err
+		return m, nil
 	}
 	n := min(len(p)/3*4, len(r.text))
-	if n < len(r.text) && n%4 != 0 {
-		n &^= 3
-	}
 	chunk := r.text[:n]
-	r.text = r.text[n:]
-	m, err := fastb64.StdEncoding.Decode(p, chunk)
-	if err == nil && chunk[len(chunk)-1] == '=' && len(r.text) > 0 {
+	m, err := decodeStdBase64(p, chunk)
+	if err == nil && chunk[len(chunk)-1] == '=' && n < len(r.text) {
 		err = errors.New("text after padding")
 	}
 	if err != nil {
-		r.done = true
-		return m, fmt.Errorf("ima.log.data base64: %w", err)
+		r.err = fmt.Errorf("ima.log.data base64, characters from %d: %w", r.off, err)
+		r.text = nil
+		return 0, r.err
 	}
+	r.text, r.off = r.text[n:], r.off+n
 	return m, nil
+}
+
+// consumed reports whether the whole text was decoded and read, with no
+// error.
+func (r *b64Reader) consumed() bool {
+	return r.err == nil && len(r.text) == 0 && len(r.pending) == 0
+}
+
+// decodeStdBase64 decodes padded standard base64 with segmentio/asm's SIMD
+// decoder; text it refuses is decoded again by encoding/base64, whose
+// error (and offset) is returned.
+func decodeStdBase64(dst, src []byte) (int, error) {
+	n, err := fastb64.StdEncoding.Decode(dst, src)
+	if err != nil {
+		return base64.StdEncoding.Decode(dst, src)
+	}
+	return n, nil
 }

@@ -80,7 +80,8 @@ func TestDecodeTPMIMALogSpan(t *testing.T) {
 }
 
 // b64Reader is an io.Reader for reads of any size (zstd reads frame headers
-// a few bytes at a time), and refuses text after padding.
+// a few bytes at a time), and refuses text after padding; the refusal is not
+// lost by a reader that stops once it has what it asked for (io.ReadFull).
 func TestB64Reader(t *testing.T) {
 	for _, n := range []int{0, 1, 2, 3, 4, 5, 300, 4096 + 1} {
 		want := make([]byte, n)
@@ -96,12 +97,36 @@ func TestB64Reader(t *testing.T) {
 			t.Errorf("%d bytes, one byte at a time: %x, %v; want %x", n, got, err, want)
 		}
 	}
-	for _, bad := range []string{"AA==AAAA", "A", "AB*D"} {
+	for _, bad := range []string{"AA==AAAA", "A", "AB*D", "AAAAAA==AAAA", "QUJD" + "QQ==" + "!! not base64 ~~"} {
 		if _, err := io.ReadAll(&b64Reader{text: []byte(bad)}); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 		if _, err := io.ReadAll(iotest.OneByteReader(&b64Reader{text: []byte(bad)})); err == nil {
 			t.Errorf("%q, one byte at a time: no error", bad)
+		}
+		for size := 1; size <= 8; size++ {
+			if err := readFullUntilEnd(&b64Reader{text: []byte(bad)}, size); err == nil {
+				t.Errorf("%q, io.ReadFull of %d bytes at a time: no error", bad, size)
+			}
+		}
+	}
+}
+
+// readFullUntilEnd reads r with io.ReadFull of size bytes at a time, as
+// the zstd decoder reads frame fields, and returns the first error other
+// than the end of r's data.
+func readFullUntilEnd(r *b64Reader, size int) error {
+	buf := make([]byte, size)
+	for {
+		_, err := io.ReadFull(r, buf)
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			if !r.consumed() {
+				return errors.New("stopped before the end of the text")
+			}
+			return nil
+		case err != nil:
+			return err
 		}
 	}
 }

@@ -137,6 +137,31 @@ var tamperCases = []tamperCase{
 		frame[5] = 14 << 3
 		lg["data"] = base64.StdEncoding.EncodeToString(frame)
 	})},
+	{"ima.log.data: text after the log's base64 (re-signed)", provenance.CheckIMAReplay, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		lg := imaOf(pred)["log"].(map[string]any)
+		lg["data"] = lg["data"].(string) + "!! not base64 ~~"
+	})},
+	{"ima.log.data: padded base64 followed by more (re-signed)", provenance.CheckIMAReplay, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		lg := imaOf(pred)["log"].(map[string]any)
+		// A stream of the same log whose base64 ends in padding (the case
+		// the zstd decoder's small reads used to lose): the log's frame, then
+		// empty frames until the length is not a multiple of 3.
+		stream := compress(t, predicates.IMALogEncoding, logBytes(t, lg))
+		for _, empty := range [][]byte{nil, compress(t, predicates.IMALogEncoding, nil), compress(t, predicates.IMALogEncoding, nil, zstd.WithEncoderCRC(false))} {
+			if len(stream)%3 != 0 {
+				break
+			}
+			stream = append(stream, empty...)
+		}
+		if len(stream)%3 == 0 {
+			t.Fatal("no padded encoding of the log found")
+		}
+		lg["data"] = base64.StdEncoding.EncodeToString(stream) + "AAAA"
+	})},
+	{"ima.log.data: not a multiple of 4 characters (re-signed)", provenance.CheckPredicate, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+		lg := imaOf(pred)["log"].(map[string]any)
+		lg["data"] = lg["data"].(string) + "AA"
+	})},
 	{"window start (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		w := imaOf(pred)["window"].(map[string]any)
 		w["start"] = jsonInt(w["start"]) - 1
