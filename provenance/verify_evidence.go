@@ -386,7 +386,7 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	}
 	n := 0
 	var templates templateCache
-	template := "" // of the entries up to w.End, as CollectIMA names it
+	var template logTemplate // of the entries up to w.End, as CollectIMA names it
 	scopeStart := w.Start
 	if pol.scope == ScopeBoot {
 		scopeStart = 0
@@ -412,12 +412,7 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 					return false
 				}
 			}
-			switch {
-			case template == "":
-				template = e.TemplateName
-			case template != e.TemplateName:
-				template = "mixed"
-			}
+			template.add(e.TemplateName)
 			if n >= scopeStart {
 				ev.add(toMeasurement(e, &templates))
 			}
@@ -455,11 +450,8 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	if len(w.Entries) != w.End-w.Start {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries", ErrIMALog), fmt.Sprintf("%d window entries ([%d, %d))", w.End-w.Start, w.Start, w.End), fmt.Sprint(len(w.Entries)))
 	}
-	if template == "" {
-		template = "none"
-	}
-	if template != m.Template {
-		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.template", ErrIMALog), template, orNone(m.Template))
+	if template.String() != m.Template {
+		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.template", ErrIMALog), template.String(), orNone(m.Template))
 	}
 	decompressed.stop()   // capped.h is complete: the parser read to the end
 	if !text.consumed() { // the decompressor stopped before the end of the text
@@ -473,15 +465,6 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: log SHA-256", ErrIMALog), m.Log.SHA256, sum)
 	}
 	return nil
-}
-
-// windowEntryOf returns the entry as the predicate's window shows it.
-func windowEntryOf(e *evidence.Entry) predicates.WindowEntry {
-	we := predicates.WindowEntry{Index: e.Index, Template: e.TemplateName, DigestAlg: e.FileDigestAlg, Path: e.Path, Violation: e.Violation()}
-	if len(e.FileDigest) > 0 {
-		we.Digest = hex.EncodeToString(e.FileDigest)
-	}
-	return we
 }
 
 // toMeasurement returns the entry as the rules see it; templates says

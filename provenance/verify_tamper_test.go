@@ -525,19 +525,6 @@ func jsonInt(v any) int {
 	panic("not a number")
 }
 
-// policyWithout returns an edit that removes every line containing s.
-func policyWithout(s string) func(string) string {
-	return func(doc string) string {
-		var out []string
-		for _, l := range strings.Split(doc, "\n") {
-			if !strings.Contains(l, s) {
-				out = append(out, l)
-			}
-		}
-		return strings.Join(out, "\n")
-	}
-}
-
 // policyCase verifies the good attestation against a policy made by policy
 // init and changed by edit, at a clock; check "" means it must pass.
 type policyCase struct {

@@ -217,14 +217,3 @@ func (s PCRSelection) Contains(bank string, index int) bool {
 	}
 	return false
 }
-
-func (s PCRSelection) slots() []pcrSlot {
-	var out []pcrSlot
-	for _, b := range s {
-		_, h, _ := bankAlg(b.Bank)
-		for _, i := range b.Indices {
-			out = append(out, pcrSlot{bank: b.Bank, hash: h, index: i})
-		}
-	}
-	return out
-}
