@@ -10,12 +10,18 @@ export GOTOOLCHAIN := local
 GO ?= go
 BIN := bin/attest-build
 
-# Debian packages the tests and benchmarks use: real TPMs (swtpm), independent
-# checkers (tpm2-tools, ima-evm-utils), the real-kernel VM (qemu, cpio), timing
-# (hyperfine, GNU time).
-TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio hyperfine time
+# Debian packages make test installs when missing (run as root; otherwise
+# scripts/install-debs.sh names them and the tests that need them skip):
+#   swtpm, swtpm-tools      a real TPM 2.0 for the tests (and the e2e VM's TPM)
+#   tpm2-tools, ima-evm-utils  independent checkers: tpm2_checkquote, evmctl
+#   zstd                    the reference decompressor of the carried IMA log
+#   qemu-system-x86, cpio   the real-kernel e2e: the VM and its initramfs
+# README.md lists the same, with the reason for each.
+TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio
+# make bench needs these as well: timing (hyperfine) and peak RSS (GNU time).
+BENCH_DEBS := hyperfine time
 
-.PHONY: all build demo test deps vet e2e bench fuzz clean
+.PHONY: all build demo test deps bench-deps vet e2e bench fuzz clean
 
 all: build
 
@@ -23,11 +29,10 @@ build:
 	CGO_ENABLED=1 $(GO) build -tags simulator -o $(BIN) ./cmd/attest-build
 
 deps:
-	@missing=""; for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	  else echo "missing Debian packages:$$missing (run as root, or: sudo apt-get install$$missing)"; fi; \
-	fi
+	@./scripts/install-debs.sh "make test" $(TEST_DEBS)
+
+bench-deps:
+	@./scripts/install-debs.sh "make bench" $(TEST_DEBS) $(BENCH_DEBS)
 
 vet:
 	$(GO) vet -tags simulator ./...
@@ -44,8 +49,8 @@ e2e: deps
 	$(GO) test -count=1 -v -timeout 20m ./test/e2e/
 
 # Whole-process comparisons (scripts/bench-*.sh) and the Go benchmarks that
-# docs/benchmarks.md quotes. Needs hyperfine, evmctl, swtpm (make deps).
-bench: deps
+# docs/benchmarks.md quotes. Needs hyperfine, GNU time, evmctl, swtpm (make bench-deps).
+bench: bench-deps
 	./scripts/bench-ima.sh
 	./scripts/bench-verify.sh
 	$(GO) test -tags simulator -run '^$$' -bench . -benchtime 20x ./tpm/

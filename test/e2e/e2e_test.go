@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -155,6 +156,11 @@ func (h *harness) boot(t *testing.T, scenario, tpmState string) *boot {
 		t.Fatalf("e2e.sh boot %s: %v\n%s\nconsole tail:\n%s", scenario, err, out, tail(filepath.Join(dir, "console.log"), 20))
 	}
 	b := &boot{scenario: scenario, files: filepath.Join(dir, "files"), secs: time.Since(start)}
+	// On a loaded host the kernel's IO-APIC timer check can fail and panic
+	// the guest: e2e.sh turns it off.
+	if console := readOr(filepath.Join(dir, "console.log")); !regexp.MustCompile(`Command line: .*\bno_timer_check\b`).MatchString(console) {
+		t.Errorf("boot %s: the kernel's command line has no no_timer_check:\n%s", scenario, tail(filepath.Join(dir, "console.log"), 40))
+	}
 	status := strings.TrimSpace(string(b.read(t, "scenario.status")))
 	if status != "0" {
 		t.Fatalf("boot %s: guest scenario exit status %s:\n%s", scenario, status, b.read(t, "scenario.log"))
@@ -502,4 +508,44 @@ func asciiLog(t *testing.T, b *boot) *imaASCII {
 		l.digests[path] = digest
 	}
 	return l
+}
+
+// TestVMTimeoutScalesWithLoad: a boot's timeout grows with the host's load
+// (QEMU's TCG emulation slows in proportion), from 240 s on an idle host to
+// at most 1800 s; E2E_VM_TIMEOUT overrides it.
+func TestVMTimeoutScalesWithLoad(t *testing.T) {
+	nproc, err := exec.Command("nproc").Output()
+	if err != nil {
+		realtest.Missing(t, "nproc", "install coreutils")
+	}
+	cpus := strings.TrimSpace(string(nproc))
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		load, override, want string
+	}{
+		{"0.10", "", "240"},
+		{"3*" + cpus, "", "720"},
+		{"100000", "", "1800"},
+		{"100000", "60", "60"},
+	} {
+		load := tc.load
+		if n, ok := strings.CutPrefix(load, "3*"); ok {
+			var c int
+			fmt.Sscan(n, &c)
+			load = fmt.Sprint(3 * c)
+		}
+		f := filepath.Join(dir, "loadavg")
+		if err := os.WriteFile(f, []byte(load+" 1.00 1.00 1/100 1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("./e2e.sh", "timeout")
+		cmd.Env = append(os.Environ(), "E2E_LOADAVG="+f, "E2E_VM_TIMEOUT="+tc.override)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("e2e.sh timeout: %v\n%s", err, out)
+		}
+		if got := strings.TrimSpace(string(out)); got != tc.want {
+			t.Errorf("load %s, E2E_VM_TIMEOUT=%q: timeout %s s, want %s", load, tc.override, got, tc.want)
+		}
+	}
 }
