@@ -26,7 +26,7 @@ BENCH_DEBS := hyperfine time
 all: build
 
 build:
-	CGO_ENABLED=1 $(GO) build -tags simulator -o $(BIN) ./cmd/attest-build
+	CGO_ENABLED=1 $(GO) build -buildvcs=auto -tags simulator -o $(BIN) ./cmd/attest-build
 
 deps:
 	@./scripts/install-debs.sh "make test" $(TEST_DEBS)

@@ -4,39 +4,23 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/attest-build/attest-build/internal/realtest"
 )
 
-// seedFuzz adds the repository's real log and, when present, the shared
-// real logs of the given names.
-func seedFuzz(f *testing.F, own string, shared ...string) {
-	f.Add(readFile(f, testdataPath(f, own)))
-	if !realtestAvailable() {
-		return
+// seedFuzz adds the repository's real logs (testdata/ima) and, when present,
+// the shared real logs of the given names (their licenses keep them out of
+// the repository).
+func seedFuzz(f *testing.F, own []string, shared ...string) {
+	for _, o := range own {
+		f.Add(readFile(f, testdataPath(f, o)))
 	}
 	for _, s := range shared {
-		if b, err := os.ReadFile(filepath.Join(sharedDir(), "realdata", s)); err == nil {
-			f.Add(b)
+		if p, ok := realtest.FindRealData(s); ok {
+			f.Add(readFile(f, p))
 		}
 	}
-}
-
-func sharedDir() string {
-	if d := os.Getenv("ATTEST_BUILD_SHARED"); d != "" {
-		return d
-	}
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "shared")
-}
-
-func realtestAvailable() bool {
-	_, err := os.Stat(filepath.Join(sharedDir(), "realdata"))
-	return err == nil || realtest.Required()
 }
 
 // fuzzRead reads every entry: it must never panic, and every failure of a
@@ -71,9 +55,9 @@ func fuzzRead(t *testing.T, data []byte) {
 }
 
 func FuzzBinaryReader(f *testing.F) {
-	seedFuzz(f, "vm-debian12-swtpm.bin",
-		"ima/tpm2-tss/sml-ima-sha1.bin", "ima/tpm2-tss/sml-ima-ng-sha1.bin", "ima/tpm2-tss/sml-ima-sig-sha256.bin",
-		"ima/tpm2-tss/sml-ima-sig-sha256-invalidated.bin", "ima/global-trust-authority/ima.bin")
+	seedFuzz(f, []string{"vm-debian12-swtpm.bin",
+		"tpm2-tss/sml-ima-sha1.bin", "tpm2-tss/sml-ima-ng-sha1.bin", "tpm2-tss/sml-ima-sig-sha256.bin",
+		"tpm2-tss/sml-ima-sig-sha256-invalidated.bin"}, "ima/global-trust-authority/ima.bin")
 	own := readFile(f, testdataPath(f, "vm-debian12-swtpm.bin"))
 	f.Add(gz(f, own))
 	f.Add(zstdOf(f, own))
@@ -81,8 +65,8 @@ func FuzzBinaryReader(f *testing.F) {
 }
 
 func FuzzASCIIReader(f *testing.F) {
-	seedFuzz(f, "vm-debian12-swtpm.ascii",
-		"ima/rust-keylime/ascii_runtime_measurements", "ima/global-trust-authority/ima.log",
+	seedFuzz(f, []string{"vm-debian12-swtpm.ascii", "rust-keylime/ascii_runtime_measurements"},
+		"ima/global-trust-authority/ima.log",
 		"ima/ima-evm-utils/sample-ascii_runtime_measurements-pcrs-8-9")
 	f.Fuzz(fuzzRead)
 }

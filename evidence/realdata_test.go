@@ -138,21 +138,38 @@ func TestRealVMLogReplaysToSysfsPCRs(t *testing.T) {
 
 // ima show of a real binary log equals the kernel's ascii file byte for byte.
 func TestShowEqualsKernelASCII(t *testing.T) {
-	cases := []struct{ bin, ascii string }{
-		{testdataPath(t, "vm-debian12-swtpm.bin"), testdataPath(t, "vm-debian12-swtpm.ascii")},
-		{realtest.RealData(t, "ima/embrave/binary_runtime_measurements"), realtest.RealData(t, "ima/embrave/ascii_runtime_measurements")},
-		{realtest.RealData(t, "ima/global-trust-authority/ima.bin"), realtest.RealData(t, "ima/global-trust-authority/ima.log")},
+	cases := []struct {
+		name       string
+		bin, ascii func(t *testing.T) string
+	}{
+		{"vm-debian12-swtpm", own("vm-debian12-swtpm.bin"), own("vm-debian12-swtpm.ascii")},
+		{"embrave", shared("ima/embrave/binary_runtime_measurements"), shared("ima/embrave/ascii_runtime_measurements")},
+		{"global-trust-authority", shared("ima/global-trust-authority/ima.bin"), shared("ima/global-trust-authority/ima.log")},
 	}
 	for _, c := range cases {
-		var out bytes.Buffer
-		if _, err := WriteASCII(&out, newReader(t, readFile(t, c.bin))); err != nil {
-			t.Fatalf("%s: %v", c.bin, err)
-		}
-		want := readFile(t, c.ascii)
-		if !bytes.Equal(out.Bytes(), want) {
-			t.Errorf("%s: show differs from %s (%d vs %d bytes)", c.bin, c.ascii, out.Len(), len(want))
-		}
+		t.Run(c.name, func(t *testing.T) {
+			bin, ascii := c.bin(t), c.ascii(t)
+			var out bytes.Buffer
+			if _, err := WriteASCII(&out, newReader(t, readFile(t, bin))); err != nil {
+				t.Fatalf("%s: %v", bin, err)
+			}
+			want := readFile(t, ascii)
+			if !bytes.Equal(out.Bytes(), want) {
+				t.Errorf("%s: show differs from %s (%d vs %d bytes)", bin, ascii, out.Len(), len(want))
+			}
+		})
 	}
+}
+
+// own names a file of the repository's testdata/ima.
+func own(name string) func(t *testing.T) string {
+	return func(t *testing.T) string { return testdataPath(t, name) }
+}
+
+// shared names a file of ../shared/realdata that may not be copied into the
+// repository (its license): the test skips without it (fails under CI).
+func shared(rel string) func(t *testing.T) string {
+	return func(t *testing.T) string { return realtest.RealData(t, rel) }
 }
 
 // The binary and ascii forms of the same real logs give the same entries
@@ -214,13 +231,13 @@ func TestTPM2TSSLogs(t *testing.T) {
 		entries  int
 		stray    int
 	}{
-		{"ima/tpm2-tss/sml-ima-sha1.bin", "ima", 12, 1},
-		{"ima/tpm2-tss/sml-ima-ng-sha1.bin", "ima-ng", 6, 1},
-		{"ima/tpm2-tss/sml-ima-sig-sha256.bin", "ima-sig", 9, 6},
+		{"tpm2-tss/sml-ima-sha1.bin", "ima", 12, 1},
+		{"tpm2-tss/sml-ima-ng-sha1.bin", "ima-ng", 6, 1},
+		{"tpm2-tss/sml-ima-sig-sha256.bin", "ima-sig", 9, 6},
 	}
 	for _, c := range cases {
 		t.Run(c.template, func(t *testing.T) {
-			log := readFile(t, realtest.RealData(t, c.file))
+			log := readFile(t, testdataPath(t, c.file))
 			entries, err := readAll(t, log)
 			var pe *ParseError
 			if !errors.As(err, &pe) || !errors.Is(err, ErrTrailingBytes) {
@@ -284,11 +301,19 @@ func TestUnknownTemplateKeptRaw(t *testing.T) {
 
 // Ascii-only real logs (sha1 file digests) replay without mismatches.
 func TestASCIIOnlyLogs(t *testing.T) {
-	for _, f := range []string{"ima/rust-keylime/ascii_runtime_measurements", "ima/k8s-pod-attestation/ima_ng"} {
-		res, err := Replay(newReader(t, readFile(t, realtest.RealData(t, f))), SHA256, 10)
-		if err != nil || res.Mismatches != 0 || res.Entries == 0 {
-			t.Errorf("%s: %v %+v", f, err, res)
-		}
+	for _, c := range []struct {
+		name string
+		path func(t *testing.T) string
+	}{
+		{"rust-keylime", own("rust-keylime/ascii_runtime_measurements")},
+		{"k8s-pod-attestation", shared("ima/k8s-pod-attestation/ima_ng")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := Replay(newReader(t, readFile(t, c.path(t))), SHA256, 10)
+			if err != nil || res.Mismatches != 0 || res.Entries == 0 {
+				t.Errorf("%v %+v", err, res)
+			}
+		})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -46,16 +47,20 @@ func inspectStatement(predicateType string, predicate any) map[string]any {
 	}
 }
 
+// vmQuoteDir holds the real swtpm quote captured under a real Debian kernel
+// (provenance: testdata/quotes/README.md).
+var vmQuoteDir = filepath.Join("..", "testdata", "quotes", "vm-debian12-swtpm")
+
 // realQuotePredicate builds a TPM/IMA predicate around the real swtpm quote
-// captured under a real Debian kernel (../shared/realdata/vm-debian12-swtpm).
+// captured under a real Debian kernel.
 func realQuotePredicate(t *testing.T) (*predicates.TPMIMA, string) {
 	t.Helper()
-	msgPath := realtest.RealData(t, "vm-debian12-swtpm/quote.msg")
+	msgPath := filepath.Join(vmQuoteDir, "quote.msg")
 	msg, err := os.ReadFile(msgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := os.ReadFile(realtest.RealData(t, "vm-debian12-swtpm/quote.sig"))
+	sig, err := os.ReadFile(filepath.Join(vmQuoteDir, "quote.sig"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,11 +265,7 @@ func TestInspectListsUnknown(t *testing.T) {
 func FuzzInspect(f *testing.F) {
 	f.Add([]byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}`))
 	f.Add([]byte("{}\n\n{}"))
-	shared := os.Getenv("ATTEST_BUILD_SHARED")
-	if shared == "" {
-		shared = "../../shared"
-	}
-	if msg, err := os.ReadFile(shared + "/realdata/vm-debian12-swtpm/quote.msg"); err == nil {
+	if msg, err := os.ReadFile(filepath.Join(vmQuoteDir, "quote.msg")); err == nil {
 		st, _ := json.Marshal(map[string]any{"_type": "https://in-toto.io/Statement/v1", "predicateType": predicates.TPMIMAType,
 			"predicate": map[string]any{"quotes": map[string]any{"start": map[string]any{"attest": msg}, "end": map[string]any{"attest": msg}}}})
 		f.Add([]byte(`{"payloadType":"application/vnd.in-toto+json","payload":"` + base64.StdEncoding.EncodeToString(st) + `"}`))

@@ -25,7 +25,6 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/attest-build/attest-build/evidence"
-	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/provenance"
 )
 
@@ -36,11 +35,11 @@ type realIMALog struct {
 }
 
 // loadVMLog reads the vm-debian12-swtpm log: a real Debian 12 kernel's
-// IMA log (ima-ng, sha256 file digests, 49 entries, 1 violation).
+// IMA log (ima-ng, sha256 file digests, 49 entries, 1 violation), from the
+// repository's testdata/ima (provenance: testdata/ima/README.md).
 func loadVMLog(t testing.TB) realIMALog {
 	t.Helper()
-	path := filepath.Join(realtest.SharedDir(t), "realdata", "vm-debian12-swtpm", "binary_runtime_measurements")
-	raw, err := os.ReadFile(path)
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "ima", "vm-debian12-swtpm.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}

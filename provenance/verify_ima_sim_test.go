@@ -342,15 +342,17 @@ func TestVerifyOtherPCRInWindow(t *testing.T) {
 	// The policy of a good attestation; the simulator (one per process, its
 	// AK the same in every run) is closed when the subtest ends.
 	var p *provenance.Policy
-	t.Run("good attestation", func(t *testing.T) {
+	if !t.Run("good attestation", func(t *testing.T) {
 		a := simAttestation(t)
 		p = policyFor(t, a, provenance.ScopeWindow, nil)
 		if _, err := verifyBytes(t, p, mustRead(t, a.att), a.artifact); err != nil {
 			t.Fatal(err)
 		}
-	})
-	if p == nil {
+	}) {
 		t.FailNow()
+	}
+	if p == nil {
+		t.Skip("the good attestation subtest skipped (its log says why)")
 	}
 	log := loadVMLog(t)
 	const idx = 35 // in the window [30, 49)

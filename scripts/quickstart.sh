@@ -36,7 +36,7 @@ fi
 command -v go >/dev/null || { echo "quickstart: Go is not installed (Go 1.26 or later: https://go.dev/dl/)" >&2; exit 1; }
 
 step "1/5 build attest-build with the embedded TPM simulator (cgo, -tags simulator)"
-CGO_ENABLED=1 go build -tags simulator -o "$bin" ./cmd/attest-build
+CGO_ENABLED=1 go build -buildvcs=auto -tags simulator -o "$bin" ./cmd/attest-build
 echo "$bin"
 
 step "2/5 generate a signing key"

@@ -41,6 +41,14 @@ type AKOptions struct {
 	Handle uint32 // 0 means DefaultAKHandleECC or DefaultAKHandleRSA by Alg
 }
 
+// Validate reports why o cannot name an attestation key: an unknown
+// algorithm, or a handle outside the owner persistent range or reserved for
+// an SRK or EK.
+func (o AKOptions) Validate() error {
+	_, err := o.resolve()
+	return err
+}
+
 func (o AKOptions) resolve() (AKOptions, error) {
 	if o.Alg == "" {
 		o.Alg = AKECCP256

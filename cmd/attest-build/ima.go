@@ -63,6 +63,10 @@ func newIMACommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ima",
 		Short: "Read, print and replay Linux IMA measurement logs",
+		Example: `  # the kernel's log in its ascii form
+  attest-build ima show --log /sys/kernel/security/ima/binary_runtime_measurements
+  # replay it: PCR 10 of the sha256 bank
+  attest-build ima replay --log /sys/kernel/security/ima/binary_runtime_measurements --bank sha256`,
 	}
 	cmd.AddCommand(newIMAReplayCommand(), newIMAShowCommand())
 	return cmd

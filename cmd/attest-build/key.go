@@ -26,6 +26,8 @@ func newKeyCommand() *cobra.Command {
 	key := &cobra.Command{
 		Use:   "key",
 		Short: "Manage attestation signing keys",
+		Example: `  # signing.key (private, 0600) for the build, signing.pub for verifiers
+  attest-build key generate --out signing`,
 	}
 	o := &keyGenerateOptions{}
 	gen := &cobra.Command{

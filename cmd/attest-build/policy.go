@@ -14,6 +14,10 @@ func newPolicyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
 		Short: "Make and check trust policies for attest-build verify",
+		Example: `  # a starting policy from a known-good attestation, trusting its signer
+  attest-build policy init --from app.tar.intoto.jsonl --key release.pub -o policy.yaml
+  # check a reviewed policy as verify would
+  attest-build policy check policy.yaml`,
 	}
 	cmd.AddCommand(newPolicyInitCommand(), newPolicyCheckCommand())
 	return cmd

@@ -171,13 +171,32 @@ signal N.`,
 	attachBuild(root)
 	root.AddCommand(newKeyCommand())
 	root.AddCommand(newInspectCmd())
+	addVersion(root)
 	root.SuggestionsMinimumDistance = 2
 	// Cobra adds these when it runs; added now, enforceUsage reaches them.
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	writeCompletionToOut(root)
+	completeEnums(root)
+	exampleCompletion(root)
 	enforceUsage(root)
 	return root
+}
+
+// exampleCompletion gives cobra's completion command examples.
+func exampleCompletion(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Example = `  # bash, this shell only
+  source <(attest-build completion bash)
+  # bash, every new shell (Debian's bash-completion)
+  attest-build completion bash > /etc/bash_completion.d/attest-build
+  # zsh
+  attest-build completion zsh > "${fpath[1]}/_attest-build"
+  # fish
+  attest-build completion fish > ~/.config/fish/completions/attest-build.fish`
+		}
+	}
 }
 
 // writeCompletionToOut makes cobra's completion commands write to the

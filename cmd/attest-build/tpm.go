@@ -53,6 +53,9 @@ func (o *akOptions) Options() (tpm.AKOptions, error) {
 		}
 		opts.Handle = uint32(h)
 	}
+	if err := opts.Validate(); err != nil {
+		return opts, usagef("--ak-handle %s: %w", o.Handle, err)
+	}
 	return opts, nil
 }
 
@@ -60,6 +63,10 @@ func newTPMCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tpm",
 		Short: "Inspect the TPM and manage its attestation key",
+		Example: `  # the machine's TPM: manufacturer, firmware, PCR banks, EK certificates
+  attest-build tpm info
+  # create (or reuse) the attestation key and save its public key for the policy
+  attest-build tpm ak --out ak.pub`,
 	}
 	cmd.AddCommand(newTPMAKCmd(), newTPMInfoCmd())
 	return cmd

@@ -55,6 +55,9 @@ func TestTPMUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"tpm", "ak", "--ak-alg", "dsa"},
 		{"tpm", "ak", "--ak-handle", "zz"},
+		{"tpm", "ak", "--ak-handle", "0x1234"},     // outside the owner persistent range
+		{"tpm", "ak", "--ak-handle", "0x81010001"}, // an EK's
+		{"--ak-handle", "0x1234", "--tpm", "sim", "-k", "x.key", "--", "true"},
 		{"tpm", "info", "extra"},
 	} {
 		_, err := runCLI(t, args...)

@@ -40,27 +40,32 @@ func LookPath(t testing.TB, prog, pkg string) string {
 	return p
 }
 
+// sharedDir returns where the shared/ folder is looked for: $ATTEST_BUILD_SHARED;
+// else the nearest ancestor of the repository root holding shared/realdata;
+// else the repository root's sibling shared/ (where CI lays it).
+func sharedDir() string {
+	if dir := os.Getenv("ATTEST_BUILD_SHARED"); dir != "" {
+		return dir
+	}
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	for d := filepath.Dir(root); d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "shared", "realdata")); err == nil {
+			return filepath.Join(d, "shared")
+		}
+	}
+	return filepath.Join(root, "..", "shared")
+}
+
 // SharedDir returns the shared/ folder beside the repository (../shared from
 // the repository root, or the nearest ancestor's shared/; ATTEST_BUILD_SHARED
 // overrides both), or calls Missing when it is absent.
 func SharedDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("ATTEST_BUILD_SHARED")
-	if dir == "" {
-		// The repository root's sibling shared/ (CI lays it there); from a
-		// git worktree nested deeper, the nearest ancestor's shared/.
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		dir = filepath.Join(root, "..", "shared")
-		for d := filepath.Dir(root); d != filepath.Dir(d); d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "shared", "realdata")); err == nil {
-				dir = filepath.Join(d, "shared")
-				break
-			}
-		}
-	}
+	dir := sharedDir()
 	if _, err := os.Stat(filepath.Join(dir, "realdata")); err != nil {
-		Missing(t, "shared real data", "expected at "+dir+"/realdata (set ATTEST_BUILD_SHARED)")
+		Missing(t, "shared real data", "expected at "+dir+"/realdata (set ATTEST_BUILD_SHARED); "+
+			"its files may not be copied into the repository (license), see testdata/ for those that are")
 	}
 	return dir
 }
@@ -69,9 +74,18 @@ func SharedDir(t testing.TB) string {
 // Missing when it is absent.
 func RealData(t testing.TB, rel string) string {
 	t.Helper()
-	p := filepath.Join(SharedDir(t), "realdata", rel)
-	if _, err := os.Stat(p); err != nil {
-		Missing(t, "real data file "+rel, err.Error())
+	p, ok := FindRealData(rel)
+	if !ok {
+		Missing(t, "real data file shared/realdata/"+rel, "its license keeps it out of the repository's testdata/; "+
+			"expected at "+p+" (set ATTEST_BUILD_SHARED to the folder holding realdata/)")
 	}
 	return p
+}
+
+// FindRealData returns the path of a file under shared/realdata and whether
+// it exists, for optional uses such as fuzz seeds; it never skips or fails.
+func FindRealData(rel string) (string, bool) {
+	p := filepath.Join(sharedDir(), "realdata", rel)
+	_, err := os.Stat(p)
+	return p, err == nil
 }
