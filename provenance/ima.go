@@ -58,6 +58,14 @@ func CollectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, er
 		return nil, fmt.Errorf("matching the IMA log %s to the quotes: %w", path, err)
 	}
 	start, end := counts[0], counts[1]
+	if end == 0 && len(data) > 0 {
+		// The kernel extends PCR 10 with the log's first entry (the
+		// boot_aggregate) before anything can quote it: a PCR 10 still at
+		// its initial value beside a log with entries was never extended
+		// by this kernel.
+		return nil, fmt.Errorf("%w: the quoted PCR %d is its initial value (%x) but %s has entries: the kernel that wrote the log never extended this TPM's PCR %d (--tpm sim or an swtpm with the machine's log?)",
+			ErrIMAWindow, IMAPCR, endPCR, path, IMAPCR)
+	}
 	if end < start {
 		return nil, fmt.Errorf("%w: the end quote's PCR %d matches %d entries of %s, fewer than the start quote's %d", ErrIMAWindow, IMAPCR, end, path, start)
 	}

@@ -76,7 +76,8 @@ func writeTemp(path string, data []byte, perm os.FileMode) (tmp string, err erro
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
+		// name the file asked for and its folder, not the temporary name
+		return "", fmt.Errorf("writing %s: creating a file in %s: %w", path, dir, pathCause(err))
 	}
 	tmp = f.Name()
 	defer func() {

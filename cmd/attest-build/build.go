@@ -107,6 +107,9 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 		IMALog:    o.imaLog,
 		BuilderID: o.builderID,
 	})
+	if errors.Is(err, provenance.ErrUnusablePath) {
+		return &usageError{err: err}
+	}
 	var be *provenance.BuildError
 	if errors.As(err, &be) {
 		return &exitError{code: be.ExitStatus, err: err}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -36,8 +37,24 @@ func TestExitCodesSimulator(t *testing.T) {
 		// The build never ran: attest-build's own failure.
 		{"build, command not found", build("-a", "g.bin", "--", filepath.Join("dir", "no-such-command")), 1, "starting the build"},
 
+		// Found before the build runs (it would touch ran.*) and before the quotes.
+		{"build, explicit --ima-log missing", build("--ima-log", "no-such.log", "-a", "h.bin", "--", "sh", "-c", "touch ran.1 h.bin"), 2,
+			"--ima-log no-such.log cannot be read: no such file or directory"},
+		{"build, explicit --ima-log a directory", build("--ima-log", "dir", "-a", "h.bin", "--", "sh", "-c", "touch ran.2 h.bin"), 2,
+			"--ima-log dir cannot be read: is a directory"},
+		{"build, output folder missing", build("-o", "no-dir/h.intoto.jsonl", "-a", "h.bin", "--", "sh", "-c", "touch ran.3 h.bin"), 2,
+			"output " + filepath.Join(cwd(t), "no-dir/h.intoto.jsonl") + " cannot be written: folder " + filepath.Join(cwd(t), "no-dir") + ": no such file or directory"},
+		{"build, output a directory", build("-o", "dir", "-a", "h.bin", "--", "sh", "-c", "touch ran.4 h.bin"), 2, "is a directory"},
+		// --tpm sim with the kernel's log: the sim's PCR 10 was never extended by it.
+		{"build, --tpm sim with a kernel log", build("--ima-log", absVMLog(t), "-a", "i.bin", "--", "sh", "-c", "echo i > i.bin"), 1,
+			"the quoted PCR 10 is its initial value"},
+
 		{"policy init", []string{"policy", "init", "--from", "c.bin.intoto.jsonl", "--key", "signer.pub", "-o", "policy.yaml"}, 0, ""},
+		{"policy init, -o exists", []string{"policy", "init", "--from", "c.bin.intoto.jsonl", "-o", "policy.yaml"}, 2,
+			"-o policy.yaml: the file exists (a reviewed policy?); pass --force to replace it"},
 		{"policy check", []string{"policy", "check", "policy.yaml"}, 0, ""},
+		{"policy init, a new -o", []string{"policy", "init", "--from", "c.bin.intoto.jsonl", "--key", "signer.pub", "-o", "policy2.yaml"}, 0, ""},
+		{"policy init, --force replaces", []string{"policy", "init", "--from", "c.bin.intoto.jsonl", "--key", "signer.pub", "-o", "policy2.yaml", "--force"}, 0, ""},
 		{"verify", []string{"verify", "--policy", "policy.yaml", "c.bin"}, 0, ""},
 		{"verify, another artifact", []string{"verify", "--policy", "policy.yaml", "--attestation", "c.bin.intoto.jsonl", "e.bin"}, 1, ""},
 		{"verify, malformed attestation", []string{"verify", "--policy", "policy.yaml", "--attestation", "junk", "e.bin"}, 1, ""},
@@ -46,10 +63,13 @@ func TestExitCodesSimulator(t *testing.T) {
 		{"verify, missing artifact", []string{"verify", "--policy", "policy.yaml", "--attestation", "c.bin.intoto.jsonl", "missing.bin"}, 2, "no such file"},
 		{"verify, artifact is a directory", []string{"verify", "--policy", "policy.yaml", "--attestation", "c.bin.intoto.jsonl", "dir"}, 2, "is a directory"},
 	})
-	for _, name := range []string{"g.bin.intoto.jsonl", "none.intoto.jsonl"} {
+	for _, name := range []string{"g.bin.intoto.jsonl", "none.intoto.jsonl", "h.bin.intoto.jsonl", "i.bin.intoto.jsonl", "ran.1", "ran.2", "ran.3", "ran.4"} {
 		if _, err := os.Stat(name); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("a failed build wrote %s (%v)", name, err)
+			t.Errorf("a failed build wrote %s, or a build ran that should not have (%v)", name, err)
 		}
+	}
+	if leftovers, _ := filepath.Glob(".*.probe-*"); len(leftovers) > 0 {
+		t.Errorf("the output check left %v behind", leftovers)
 	}
 }
 
@@ -127,4 +147,19 @@ func TestInterruptedBuildExitStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+func cwd(t *testing.T) string {
+	d, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+
+// absVMLog is vmLog from any working directory.
+func absVMLog(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), vmLog)
 }

@@ -29,12 +29,14 @@ type policyInitOptions struct {
 	Scope  string
 	Output string
 	Keys   []string
+	Force  bool
 }
 
 func (o *policyInitOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.From, "from", "", "a known-good attestation `FILE` (.intoto.jsonl)")
 	cmd.Flags().StringVar(&o.Scope, "scope", "boot", "IMA `SCOPE` of the rules: boot (the whole log since boot) or window (the build's entries only; trusts the signer for where the window starts)")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "write the policy to `FILE` (default: standard output)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "write the policy to `FILE` (default: standard output); an existing FILE is kept unless --force")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "replace an existing -o FILE")
 	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "signer public key `FILE`, PEM (repeatable): the attestation must verify with it; written as a trusted signer")
 	_ = cmd.MarkFlagRequired("from")
 }
@@ -49,7 +51,8 @@ signer (with --key), its attestation key, builder id and TPM mode, the PCR
 values of its end quote, and every path measured in the IMA scope with its
 digests. The attestation's quotes and IMA log are checked first. A policy made
 from a simulator or swtpm attestation accepts that mode, and says so.
-Review and tighten it before use.
+Review and tighten it before use. An existing -o FILE is never replaced
+without --force.
 
 Exit status: 0 when the policy was written; 1 when the attestation is
 malformed or does not verify; 2 for usage errors and input files that cannot
@@ -67,6 +70,13 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 	scope, err := provenance.ParseIMAScope(o.Scope)
 	if err != nil {
 		return usagef("--scope: %v", err)
+	}
+	if o.Output != "" && !o.Force {
+		// A policy may have been reviewed and tightened by hand: never
+		// replace it silently (as key generate never replaces a key).
+		if _, err := os.Lstat(o.Output); err == nil {
+			return usagef("-o %s: the file exists (a reviewed policy?); pass --force to replace it, or choose another name", o.Output)
+		}
 	}
 	keys, err := readSignerKeys(o.Keys)
 	if err != nil {

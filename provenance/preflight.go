@@ -1,0 +1,63 @@
+package provenance
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// ErrUnusablePath marks a path given to Attest that cannot be used: an
+// explicit IMA log that cannot be read, an output that cannot be written.
+// Attest checks both before the start quote, so the build never runs for
+// nothing.
+var ErrUnusablePath = errors.New("unusable path")
+
+// checkIMALogReadable opens an explicitly named IMA log and reads a byte of
+// it. Only the default log may be absent (a kernel without IMA): a named
+// one that is missing is a mistake.
+func checkIMALogReadable(path string) error {
+	f, err := os.Open(path)
+	if err == nil {
+		_, err = f.Read(make([]byte, 1))
+		if err == io.EOF {
+			err = nil // an empty log is read, and refused, after the build
+		}
+		f.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: --ima-log %s cannot be read: %w (checked before the build; omit --ima-log for the default %s)",
+			ErrUnusablePath, path, pathCause(err), DefaultIMALog)
+	}
+	return nil
+}
+
+// checkOutputWritable makes sure the attestation can be written at path:
+// not a directory, and its folder exists and takes a new file (the write is
+// atomic: a temporary file there, renamed over path).
+func checkOutputWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%w: output %s is a directory", ErrUnusablePath, path)
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".probe-*")
+	if err != nil {
+		return fmt.Errorf("%w: output %s cannot be written: folder %s: %w (checked before the build)", ErrUnusablePath, path, dir, pathCause(err))
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
+
+// pathCause is the cause of a file error without the path it names (the
+// caller names the path the user gave, not a temporary one).
+func pathCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
