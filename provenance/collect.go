@@ -251,7 +251,7 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	subjects, err := HashSubjects(dir, names)
+	subjects, err := hashSubjects(dir, names, stopped)
 	if err != nil {
 		return nil, err
 	}

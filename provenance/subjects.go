@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/attest-build/attest-build/predicates"
@@ -321,6 +322,28 @@ func walkRegular(dir string, fn func(string, fileState)) error {
 // dir, or absolute), several files in parallel, and returns the subjects in
 // name order.
 func HashSubjects(dir string, names []string) ([]predicates.Subject, error) {
+	return hashSubjects(dir, names, nil)
+}
+
+// hashSubjects is HashSubjects; a non-nil stop is called before every
+// megabyte read, and its first error ends all hashing at once and is
+// returned (a signal is honoured within a buffer's read, not after hours of
+// hashing).
+func hashSubjects(dir string, names []string, stop func() error) ([]predicates.Subject, error) {
+	var stopped atomic.Pointer[error]
+	check := func() error {
+		if e := stopped.Load(); e != nil {
+			return *e
+		}
+		if stop == nil {
+			return nil
+		}
+		if err := stop(); err != nil {
+			stopped.CompareAndSwap(nil, &err)
+			return *stopped.Load()
+		}
+		return nil
+	}
 	subjects := make([]predicates.Subject, len(names))
 	errs := make([]error, len(names))
 	work := make(chan int)
@@ -335,22 +358,28 @@ func HashSubjects(dir string, names []string) ([]predicates.Subject, error) {
 					p = filepath.Join(dir, filepath.FromSlash(p))
 				}
 				subjects[i].Name = names[i]
-				subjects[i].SHA256, errs[i] = hashFile(p)
+				subjects[i].SHA256, errs[i] = hashFile(p, check)
 			}
 		}()
 	}
 	for i := range names {
+		if check() != nil {
+			break
+		}
 		work <- i
 	}
 	close(work)
 	wg.Wait()
+	if e := stopped.Load(); e != nil {
+		return nil, *e
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return sortSubjects(subjects), nil
 }
 
-func hashFile(p string) ([sha256.Size]byte, error) {
+func hashFile(p string, check func() error) ([sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
 	f, err := os.Open(p)
 	if err != nil {
@@ -359,13 +388,27 @@ func hashFile(p string) ([sha256.Size]byte, error) {
 	defer f.Close()
 	h := sha256.New()
 	buf := make([]byte, 1<<20)
-	if _, err := io.CopyBuffer(h, onlyReader{f}, buf); err != nil {
+	if _, err := io.CopyBuffer(h, checkedReader{f, check}, buf); err != nil {
+		if e := check(); e != nil {
+			return sum, e
+		}
 		return sum, fmt.Errorf("hashing subject %s: %w", p, err)
 	}
 	h.Sum(sum[:0])
 	return sum, nil
 }
 
-// onlyReader hides *os.File's WriterTo so that CopyBuffer uses the large
-// buffer.
-type onlyReader struct{ io.Reader }
+// checkedReader calls check before each read and stops with its error. It
+// also hides *os.File's WriterTo so that CopyBuffer uses the large buffer.
+type checkedReader struct {
+	r     io.Reader
+	check func() error
+}
+
+func (c checkedReader) Read(p []byte) (int, error) {
+	if err := c.check(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -147,6 +148,62 @@ func TestInterruptedBuildExitStatus(t *testing.T) {
 			}
 		})
 	}
+
+	// SIGINT while the artifact is hashed (a 256 GiB sparse file: minutes
+	// of hashing) ends attest-build at once, with nothing written.
+	t.Run("SIGINT while hashing", func(t *testing.T) {
+		sub := t.TempDir()
+		big := filepath.Join(sub, "big.img")
+		out := filepath.Join(sub, "big.intoto.jsonl")
+		cmd := exec.Command(bin, "--tpm", "sim", "-k", filepath.Join(dir, "signing.key"), "-o", out, "-a", "big.img",
+			"--", "truncate", "-s", "256G", "big.img")
+		cmd.Dir = sub
+		cmd.Env = append(os.Environ(), "ATTEST_BUILD_KEY=", "ATTEST_BUILD_KEY_PASSWORD=")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		// Hashing has begun when attest-build holds the artifact open.
+		hashing := func() bool {
+			fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid))
+			for _, fd := range fds {
+				if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", cmd.Process.Pid, fd.Name())); l == big {
+					return true
+				}
+			}
+			return false
+		}
+		for deadline := time.Now().Add(120 * time.Second); !hashing(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("attest-build did not start hashing within 120 s; stderr:\n%s", stderr.String())
+			}
+		}
+		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(20 * time.Second): // hashing 256 GiB takes minutes
+			t.Fatal("attest-build still hashing 20 s after SIGINT")
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGINT) {
+			t.Fatalf("after SIGINT while hashing: %v, want exit status %d; stderr:\n%s", err, 128+int(syscall.SIGINT), stderr.String())
+		}
+		left, _ := os.ReadDir(sub)
+		if len(left) != 1 || left[0].Name() != "big.img" {
+			var names []string
+			for _, e := range left {
+				names = append(names, e.Name())
+			}
+			t.Errorf("left behind: %v, want only big.img", names)
+		}
+	})
 }
 
 func cwd(t *testing.T) string {
@@ -156,7 +213,6 @@ func cwd(t *testing.T) string {
 	}
 	return d
 }
-
 
 // absVMLog is vmLog from any working directory.
 func absVMLog(t *testing.T) string {
