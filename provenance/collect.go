@@ -190,11 +190,6 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 		output = filepath.Join(dir, output)
 	}
 	// What can be known to fail is found before the build and the quotes.
-	if opts.IMALog != "" {
-		if err := checkIMALogReadable(opts.IMALog); err != nil {
-			return nil, err
-		}
-	}
 	if output != "" {
 		if err := checkOutputWritable(output); err != nil {
 			return nil, err

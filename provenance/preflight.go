@@ -9,16 +9,16 @@ import (
 	"path/filepath"
 )
 
-// ErrUnusablePath marks a path given to Attest that cannot be used: an
-// explicit IMA log that cannot be read, an output that cannot be written.
-// Attest checks both before the start quote, so the build never runs for
-// nothing.
+// ErrUnusablePath marks a path that cannot be used: an output that cannot
+// be written (Attest checks it before the start quote, so the build never
+// runs for nothing), an IMA log named by the user that cannot be read
+// (CheckIMALogReadable).
 var ErrUnusablePath = errors.New("unusable path")
 
-// checkIMALogReadable opens an explicitly named IMA log and reads a byte of
-// it. Only the default log may be absent (a kernel without IMA): a named
-// one that is missing is a mistake.
-func checkIMALogReadable(path string) error {
+// CheckIMALogReadable opens an IMA log the user named and reads a byte of it. Only
+// the default log may be absent (a kernel without IMA): a named one that is
+// missing or unreadable is a mistake, to be reported before the build runs.
+func CheckIMALogReadable(path string) error {
 	f, err := os.Open(path)
 	if err == nil {
 		_, err = f.Read(make([]byte, 1))

@@ -32,7 +32,7 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs.StringVarP(&o.key, "key", "k", "", "the signing key `REF`: a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
 	o.tpm.AddFlags(cmd)
 	o.ak.AddFlags(cmd)
-	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log `PATH`, binary form (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
+	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log `PATH`, binary form (default "+provenance.DefaultIMALog+", not read with --tpm sim; when that is missing, ima.present=false is recorded); a PATH given that cannot be read fails before the build")
 	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCR `SELECTION` to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
 	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id, a `URI`; the TPM mode is appended as its fragment (default: one id per TPM mode)")
 }
@@ -71,6 +71,12 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	akOpts, err := o.ak.Options()
 	if err != nil {
 		return err
+	}
+	if o.imaLog != "" {
+		// Only the default log may be absent (a kernel without IMA).
+		if err := provenance.CheckIMALogReadable(o.imaLog); err != nil {
+			return &usageError{err: err}
+		}
 	}
 	keyRef := o.key
 	if keyRef == "" {
