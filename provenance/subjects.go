@@ -411,4 +411,3 @@ func (c checkedReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
-

@@ -1,6 +1,7 @@
 package provenance
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
@@ -19,6 +20,10 @@ type TPMConfig struct {
 	PCRs tpm.PCRSelection
 	// AK chooses the attestation key (tpm.EnsureAK).
 	AK tpm.AKOptions
+	// Context bounds every wait for the TPM (tpm.OpenContext); nil means
+	// context.Background(). Give one that a signal cancels, not the
+	// build's.
+	Context context.Context
 }
 
 // CheckPCRSelection checks that a selection parsed by tpm.ParsePCRSelection
@@ -50,7 +55,11 @@ func OpenTPM(cfg TPMConfig) (TPMOpener, func() error, error) {
 	if err := CheckPCRSelection(sel); err != nil {
 		return nil, nil, err
 	}
-	t, err := tpm.Open(cfg.Ref)
+	ctx := cfg.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	t, err := tpm.OpenContext(ctx, cfg.Ref)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,7 +78,7 @@ func OpenTPM(cfg TPMConfig) (TPMOpener, func() error, error) {
 		return nil, nil, err
 	}
 	open := func() (TPMSession, error) {
-		t, err := tpm.Open(cfg.Ref)
+		t, err := tpm.OpenContext(ctx, cfg.Ref)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package tpm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -57,6 +58,15 @@ type TPM struct {
 //
 // The caller must Close the TPM.
 func Open(ref string) (*TPM, error) {
+	return OpenContext(context.Background(), ref)
+}
+
+// OpenContext is Open with a context that bounds every wait for the TPM:
+// once ctx is done (on SIGINT, say) a command waiting for its response
+// returns at once with an error wrapping context.Cause(ctx). Every transport
+// but the in-process simulator also has deadlines: ConnectTimeout to
+// connect to a socket, ResponseTimeout for each response.
+func OpenContext(ctx context.Context, ref string) (*TPM, error) {
 	var (
 		t   *TPM
 		err error
@@ -71,9 +81,12 @@ func Open(ref string) (*TPM, error) {
 		if path == "" {
 			return nil, fmt.Errorf("opening TPM %q: swtpm: needs a socket path (swtpm:PATH)", ref)
 		}
-		t, err = openSwtpm(path)
+		t, err = openSwtpm(ctx, path)
 	default:
 		t, err = openDevice(ref)
+	}
+	if err == nil && t.mode == ModeDevice {
+		t.t = &waitTransport{ctx: ctx, next: t.t, timeout: ResponseTimeout}
 	}
 	if err != nil {
 		return nil, err
@@ -101,7 +114,7 @@ func openDevice(path string) (*TPM, error) {
 	return &TPM{mode: ModeDevice, t: c, close: c.Close}, nil
 }
 
-func openSwtpm(path string) (*TPM, error) {
+func openSwtpm(ctx context.Context, path string) (*TPM, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening swtpm socket: %w", err)
@@ -109,7 +122,7 @@ func openSwtpm(path string) (*TPM, error) {
 	if fi.Mode()&os.ModeSocket == 0 {
 		return nil, fmt.Errorf("opening swtpm socket %s: not a unix socket (%s)", path, fi.Mode())
 	}
-	return &TPM{mode: ModeSwtpm, t: &socketTransport{path: path}, close: func() error { return nil }}, nil
+	return &TPM{mode: ModeSwtpm, t: &socketTransport{ctx: ctx, path: path}, close: func() error { return nil }}, nil
 }
 
 // Mode reports what kind of TPM this is.

@@ -96,7 +96,11 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	if err != nil {
 		return inputError(err) // 2 when the key file cannot be read
 	}
-	opener, release, err := provenance.OpenTPM(provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts})
+	// Ctrl-C ends a wait for the TPM at once; the build itself gets the
+	// signal (Attest forwards it), so its context is not this one.
+	tpmCtx, stop := interruptContext(cmd.Context())
+	defer stop()
+	opener, release, err := provenance.OpenTPM(provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts, Context: tpmCtx})
 	if err != nil {
 		return err
 	}

@@ -6,10 +6,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -148,6 +150,50 @@ func TestInterruptedBuildExitStatus(t *testing.T) {
 			}
 		})
 	}
+
+	// SIGINT while attest-build waits for a TPM that does not answer (a
+	// socket that accepts and stays silent) ends it at once, exit 130.
+	t.Run("SIGINT while waiting for the TPM", func(t *testing.T) {
+		sock := filepath.Join(t.TempDir(), "sock")
+		l, err := net.Listen("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			if c, err := l.Accept(); err == nil {
+				accepted <- c
+			}
+		}()
+		cmd := exec.Command(bin, "tpm", "info", "--tpm", "swtpm:"+sock)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		select {
+		case c := <-accepted: // the command is sent; attest-build waits for the answer
+			defer c.Close()
+		case <-time.After(60 * time.Second):
+			t.Fatal("attest-build did not connect within 60 s")
+		}
+		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err = <-done:
+		case <-time.After(20 * time.Second): // the response deadline is 2 minutes
+			t.Fatal("attest-build still waiting for the TPM 20 s after SIGINT")
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGINT) || !strings.Contains(stderr.String(), "interrupted by interrupt") {
+			t.Fatalf("after SIGINT: %v, want exit status %d and 'interrupted by interrupt'; stderr:\n%s", err, 128+int(syscall.SIGINT), stderr.String())
+		}
+	})
 
 	// SIGINT while the artifact is hashed (a 256 GiB sparse file: minutes
 	// of hashing) ends attest-build at once, with nothing written.

@@ -38,6 +38,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	var se *signalError
+	if errors.As(err, &se) {
+		fmt.Fprintf(stderr, "attest-build: %v\n", err)
+		return 128 + int(se.sig)
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -22,9 +23,9 @@ func (o *tpmOptions) AddFlags(cmd *cobra.Command) {
 		"the TPM to use, a `REF`: auto (/dev/tpmrm0, then /dev/tpm0), a device path, swtpm:SOCKET, or sim (in-process simulator, fixed seed: tests and demos only)")
 }
 
-// Open opens the TPM the flag names.
-func (o *tpmOptions) Open() (*tpm.TPM, error) {
-	return tpm.Open(o.Ref)
+// Open opens the TPM the flag names; ctx bounds every wait for it.
+func (o *tpmOptions) Open(ctx context.Context) (*tpm.TPM, error) {
+	return tpm.OpenContext(ctx, o.Ref)
 }
 
 // akOptions selects the attestation key (shared by commands that quote).
@@ -95,7 +96,9 @@ what a policy's trusted attestation keys list.`,
   attest-build tpm ak --tpm swtpm:/run/swtpm/sock --ak-alg rsa-2048 --ak-handle 0x81008a10`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.Exec(cmd.OutOrStdout())
+			ctx, stop := interruptContext(cmd.Context())
+			defer stop()
+			return o.Exec(ctx, cmd.OutOrStdout())
 		},
 	}
 	o.tpm.AddFlags(cmd)
@@ -105,12 +108,12 @@ what a policy's trusted attestation keys list.`,
 }
 
 // Exec ensures the AK and prints it.
-func (o *tpmAKOptions) Exec(w io.Writer) error {
+func (o *tpmAKOptions) Exec(ctx context.Context, w io.Writer) error {
 	opts, err := o.ak.Options()
 	if err != nil {
 		return err
 	}
-	t, err := o.tpm.Open()
+	t, err := o.tpm.Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -142,7 +145,9 @@ func newTPMInfoCmd() *cobra.Command {
   attest-build tpm info --tpm swtpm:/tmp/swtpm/sock`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.Exec(cmd.OutOrStdout())
+			ctx, stop := interruptContext(cmd.Context())
+			defer stop()
+			return o.Exec(ctx, cmd.OutOrStdout())
 		},
 	}
 	o.tpm.AddFlags(cmd)
@@ -150,8 +155,8 @@ func newTPMInfoCmd() *cobra.Command {
 }
 
 // Exec prints the TPM's identity.
-func (o *tpmInfoOptions) Exec(w io.Writer) error {
-	t, err := o.tpm.Open()
+func (o *tpmInfoOptions) Exec(ctx context.Context, w io.Writer) error {
+	t, err := o.tpm.Open(ctx)
 	if err != nil {
 		return err
 	}

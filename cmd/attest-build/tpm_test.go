@@ -66,3 +66,13 @@ func TestTPMUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// --tpm swtpm:CTRL (swtpm's control socket, a documented mistake) fails at
+// once, naming the control channel and what to give instead.
+func TestTPMControlSocket(t *testing.T) {
+	sw := swtpmtest.Start(t)
+	_, stderr, code := runMain(t, "", "tpm", "info", "--tpm", "swtpm:"+sw.Ctrl)
+	if code != 1 || !strings.Contains(stderr, "as swtpm's control channel (--ctrl) answers; give swtpm's TPM socket") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
