@@ -310,7 +310,7 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	slsaStatement, err := MarshalStatement(subjects, SLSAProvenanceType, slsaPred)
+	slsaStatement, err := MarshalStatement(subjects, predicates.SLSAProvenanceType, slsaPred)
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +438,7 @@ func byproducts(tpmStatement []byte, p *predicates.TPMIMA) []*intoto.ResourceDes
 	out := []*intoto.ResourceDescriptor{{
 		Name:      "tpm-ima-statement",
 		Digest:    map[string]string{"sha256": hex.EncodeToString(sum[:])},
-		MediaType: PayloadType,
+		MediaType: predicates.PayloadType,
 	}}
 	if fp, ok := strings.CutPrefix(p.AttestationKey.Fingerprint, "sha256:"); ok {
 		out = append(out, &intoto.ResourceDescriptor{Name: "tpm-attestation-key", Digest: map[string]string{"sha256": fp}})

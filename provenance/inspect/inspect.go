@@ -1,4 +1,4 @@
-package provenance
+package inspect
 
 import (
 	"bufio"
@@ -251,8 +251,8 @@ func inspectEnvelope(line int, raw []byte, opts InspectOptions) (*EnvelopeSummar
 	for _, sig := range env.Signatures {
 		e.KeyIDs = append(e.KeyIDs, sig.KeyID)
 	}
-	if env.PayloadType != PayloadType {
-		e.Other = fmt.Sprintf("payloadType %q is not %s; payload not decoded", env.PayloadType, PayloadType)
+	if env.PayloadType != predicates.PayloadType {
+		e.Other = fmt.Sprintf("payloadType %q is not %s; payload not decoded", env.PayloadType, predicates.PayloadType)
 		return e, nil
 	}
 	payload, err := base64.StdEncoding.DecodeString(env.Payload)
@@ -281,7 +281,7 @@ func inspectEnvelope(line int, raw []byte, opts InspectOptions) (*EnvelopeSummar
 			return nil, fail("payload.predicate."+ferr.Field, ferr.Err)
 		}
 		e.TPMIMA = t
-	case SLSAProvenanceType:
+	case predicates.SLSAProvenanceType:
 		var p slsaRaw
 		if err := json.Unmarshal(st.Predicate, &p); err != nil {
 			return nil, fail("payload.predicate", fmt.Errorf("not SLSA provenance v1: %w", err))
@@ -379,4 +379,15 @@ func attestTypeName(t tpm2.TPMISTAttest) string {
 	default:
 		return fmt.Sprintf("%#04x (not a quote)", uint16(t))
 	}
+}
+
+// statementJSON is an in-toto Statement v1 as inspect reads it.
+type statementJSON struct {
+	Type    string `json:"_type"`
+	Subject []struct {
+		Name   string            `json:"name"`
+		Digest map[string]string `json:"digest"`
+	} `json:"subject"`
+	PredicateType string          `json:"predicateType"`
+	Predicate     json.RawMessage `json:"predicate"`
 }

@@ -1,6 +1,6 @@
 //go:build simulator && cgo
 
-package provenance_test
+package inspect_test
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/inspect"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
 	"github.com/attest-build/attest-build/tpm"
 )
 
@@ -24,12 +26,12 @@ import (
 // digest, the window's entries.
 func TestInspectRealAttestation(t *testing.T) {
 	dir, flags := t.TempDir(), t.TempDir()
-	signer, keyPrefix := testSigner(t)
-	tp, open, extend := lockedSimulator(t)
+	signer, keyPrefix := provtest.TestSigner(t)
+	tp, open, extend := provtest.LockedSimulator(t)
 	log := filepath.Join(flags, "ima.bin")
-	appendIMA(t, log, []string{"boot_aggregate", "/usr/bin/make"}, extend)
+	provtest.AppendIMA(t, log, []string{"boot_aggregate", "/usr/bin/make"}, extend)
 	during := []string{"/usr/bin/tar", "/usr/bin/gzip"}
-	argv := buildGrowingLog(t, flags, log, during, extend, "printf app > app.bin")
+	argv := provtest.BuildGrowingLog(t, flags, log, during, extend, "printf app > app.bin")
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command:   provenance.Command{Argv: argv, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
 		Artifacts: []string{"app.bin"},
@@ -45,7 +47,7 @@ func TestInspectRealAttestation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	s, err := provenance.Inspect(f, provenance.InspectOptions{})
+	s, err := inspect.Inspect(f, inspect.InspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,17 +72,17 @@ func TestInspectRealAttestation(t *testing.T) {
 	}
 
 	// The quotes, decoded by the verifier after their signature checks.
-	p, _ := tpmPredicate(t, readAttestation(t, res.Output, keyPrefix+".pub"))
+	p, _ := provtest.TPMPredicate(t, provtest.ReadAttestation(t, res.Output, keyPrefix+".pub"))
 	for _, q := range []struct {
 		name  string
-		got   provenance.QuoteSummary
+		got   inspect.QuoteSummary
 		quote predicates.Quote
 		nonce []byte
 	}{
-		{"start", ti.StartQuote, p.Quotes.Start, mustHex(t, p.Nonce.Start)},
+		{"start", ti.StartQuote, p.Quotes.Start, provtest.MustHex(t, p.Nonce.Start)},
 		{"end", ti.EndQuote, p.Quotes.End, res.Subjects[0].SHA256[:]},
 	} {
-		v, err := tpm.VerifyQuote(q.quote.Attest, q.quote.Signature, ak.PublicKey, tpm.VerifyOptions{Nonce: q.nonce, PCRs: pcrValues(t, q.quote.PCRs)})
+		v, err := tpm.VerifyQuote(q.quote.Attest, q.quote.Signature, ak.PublicKey, tpm.VerifyOptions{Nonce: q.nonce, PCRs: provtest.PCRValues(t, q.quote.PCRs)})
 		if err != nil {
 			t.Fatalf("%s quote: %v", q.name, err)
 		}
@@ -104,7 +106,7 @@ func TestInspectRealAttestation(t *testing.T) {
 	}
 
 	var text bytes.Buffer
-	if err := s.WriteText(&text, provenance.TextOptions{}); err != nil {
+	if err := s.WriteText(&text, inspect.TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"NOT VERIFIED", "sim (the embedded simulator: proves nothing about hardware)", ak.Fingerprint(),

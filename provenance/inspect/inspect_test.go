@@ -1,4 +1,4 @@
-package provenance_test
+package inspect_test
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 
 	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/predicates"
-	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/inspect"
 )
 
 // envelopeLine wraps a statement in a DSSE envelope line (unsigned: inspect
@@ -27,7 +27,7 @@ func envelopeLine(t *testing.T, statement any) []byte {
 		t.Fatal(err)
 	}
 	line, err := json.Marshal(map[string]any{
-		"payloadType": provenance.PayloadType,
+		"payloadType": predicates.PayloadType,
 		"payload":     base64.StdEncoding.EncodeToString(payload),
 		"signatures":  []map[string]string{{"keyid": "sha256:test", "sig": "bm90IGEgc2lnbmF0dXJl"}},
 	})
@@ -102,7 +102,7 @@ func TestInspectDecodesRealQuoteLikeTPM2Tools(t *testing.T) {
 	p, msgPath := realQuotePredicate(t)
 	want := tpm2Print(t, msgPath)
 	file := append(envelopeLine(t, inspectStatement(predicates.TPMIMAType, p)),
-		envelopeLine(t, inspectStatement(provenance.SLSAProvenanceType, map[string]any{
+		envelopeLine(t, inspectStatement(predicates.SLSAProvenanceType, map[string]any{
 			"buildDefinition": map[string]any{
 				"buildType":            "https://example.test/buildtype",
 				"externalParameters":   map[string]any{"argv": []string{"make"}},
@@ -113,11 +113,11 @@ func TestInspectDecodesRealQuoteLikeTPM2Tools(t *testing.T) {
 				"metadata": map[string]any{"invocationId": "https://github.com/o/r/actions/runs/1/attempts/1"},
 			},
 		}))...)
-	s, err := provenance.Inspect(bytes.NewReader(file), provenance.InspectOptions{})
+	s, err := inspect.Inspect(bytes.NewReader(file), inspect.InspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Verified || s.Notice != provenance.InspectNotice {
+	if s.Verified || s.Notice != inspect.InspectNotice {
 		t.Fatalf("summary claims verification: verified=%v notice=%q", s.Verified, s.Notice)
 	}
 	if len(s.Envelopes) != 2 {
@@ -160,7 +160,7 @@ func TestInspectDecodesRealQuoteLikeTPM2Tools(t *testing.T) {
 	}
 
 	var text bytes.Buffer
-	if err := s.WriteText(&text, provenance.TextOptions{MaxWindowEntries: 1}); err != nil {
+	if err := s.WriteText(&text, inspect.TextOptions{MaxWindowEntries: 1}); err != nil {
 		t.Fatal(err)
 	}
 	out := text.String()
@@ -193,7 +193,7 @@ func TestInspectRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		file  func(t *testing.T) []byte
-		opts  provenance.InspectOptions
+		opts  inspect.InspectOptions
 		line  int
 		field string
 		limit bool
@@ -211,25 +211,25 @@ func TestInspectRefuses(t *testing.T) {
 			p.Quotes.End.Attest = []byte{0xff, 0x54}
 			return envelopeLine(t, inspectStatement(predicates.TPMIMAType, p))
 		}, line: 1, field: "payload.predicate.quotes.end.attest"},
-		{name: "file over MaxBytes", file: good, opts: provenance.InspectOptions{MaxBytes: 50}, line: 1, limit: true},
+		{name: "file over MaxBytes", file: good, opts: inspect.InspectOptions{MaxBytes: 50}, line: 1, limit: true},
 		{name: "envelopes over MaxEnvelopes", file: func(t *testing.T) []byte { return append(good(t), good(t)...) },
-			opts: provenance.InspectOptions{MaxEnvelopes: 1}, line: 2, limit: true},
+			opts: inspect.InspectOptions{MaxEnvelopes: 1}, line: 2, limit: true},
 		{name: "subjects over MaxSubjects", file: func(t *testing.T) []byte {
 			st := inspectStatement("x", nil)
 			st["subject"] = []map[string]any{{"name": "a"}, {"name": "b"}}
 			return envelopeLine(t, st)
-		}, opts: provenance.InspectOptions{MaxSubjects: 1}, line: 1, field: "payload.subject", limit: true},
+		}, opts: inspect.InspectOptions{MaxSubjects: 1}, line: 1, field: "payload.subject", limit: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := provenance.Inspect(bytes.NewReader(tc.file(t)), tc.opts)
-			var ie *provenance.InspectError
+			_, err := inspect.Inspect(bytes.NewReader(tc.file(t)), tc.opts)
+			var ie *inspect.InspectError
 			if !errors.As(err, &ie) {
 				t.Fatalf("err = %v, want *InspectError", err)
 			}
 			if ie.Line != tc.line || ie.Field != tc.field {
 				t.Errorf("error at line %d field %q, want line %d field %q (%v)", ie.Line, ie.Field, tc.line, tc.field, err)
 			}
-			if got := errors.Is(err, provenance.ErrInspectLimit); got != tc.limit {
+			if got := errors.Is(err, inspect.ErrInspectLimit); got != tc.limit {
 				t.Errorf("errors.Is(ErrInspectLimit) = %v, want %v (%v)", got, tc.limit, err)
 			}
 		})
@@ -241,7 +241,7 @@ func TestInspectRefuses(t *testing.T) {
 func TestInspectListsUnknown(t *testing.T) {
 	file := append([]byte(`{"payloadType":"text/plain","payload":"aGk=","signatures":[{"keyid":"k1","sig":"c2ln"}]}`+"\n\n"),
 		envelopeLine(t, inspectStatement("https://example.test/other", map[string]any{"x": 1}))...)
-	s, err := provenance.Inspect(bytes.NewReader(file), provenance.InspectOptions{})
+	s, err := inspect.Inspect(bytes.NewReader(file), inspect.InspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,14 +274,14 @@ func FuzzInspect(f *testing.F) {
 	// *InspectError values naming a line of the input.
 	const maxBytes, maxEnvelopes = 1 << 16, 4
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := provenance.Inspect(bytes.NewReader(data), provenance.InspectOptions{MaxBytes: maxBytes, MaxEnvelopes: maxEnvelopes})
+		s, err := inspect.Inspect(bytes.NewReader(data), inspect.InspectOptions{MaxBytes: maxBytes, MaxEnvelopes: maxEnvelopes})
 		lines := bytes.Count(data, []byte("\n")) + 1
 		if err != nil {
-			var ie *provenance.InspectError
+			var ie *inspect.InspectError
 			if !errors.As(err, &ie) || ie.Line < 1 || ie.Line > lines {
 				t.Fatalf("err = %v, want an *InspectError naming a line in 1..%d", err, lines)
 			}
-			if len(data) > maxBytes && !errors.Is(err, provenance.ErrInspectLimit) {
+			if len(data) > maxBytes && !errors.Is(err, inspect.ErrInspectLimit) {
 				t.Fatalf("%d bytes: err = %v, want ErrInspectLimit", len(data), err)
 			}
 			return
@@ -297,7 +297,7 @@ func FuzzInspect(f *testing.F) {
 				t.Fatalf("envelope %d on line %d of %d", i, e.Line, lines)
 			}
 		}
-		if err := s.WriteText(&bytes.Buffer{}, provenance.TextOptions{}); err != nil {
+		if err := s.WriteText(&bytes.Buffer{}, inspect.TextOptions{}); err != nil {
 			t.Fatalf("WriteText: %v", err)
 		}
 	})

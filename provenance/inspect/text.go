@@ -1,4 +1,4 @@
-package provenance
+package inspect
 
 import (
 	"bufio"
@@ -216,4 +216,11 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

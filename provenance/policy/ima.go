@@ -1,8 +1,10 @@
-package provenance
+package policy
 
 import (
+	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/attest-build/attest-build/evidence"
 )
@@ -10,16 +12,16 @@ import (
 // maxFindings caps the IMA findings kept for a report; the total is counted.
 const maxFindings = 20
 
-// measurement is one IMA entry as the rules see it.
-type measurement struct {
-	index     int
-	template  string
-	path      string
-	digest    string // "alg:hex", "" when the template has none
-	violation bool
-	// undecoded says why the entry has no path and file digest the rules
+// Measurement is one IMA entry as the rules see it.
+type Measurement struct {
+	Index     int
+	Template  string
+	Path      string
+	Digest    string // "alg:hex", "" when the template has none
+	Violation bool
+	// Undecoded says why the entry has no path and file digest the rules
 	// can use ("" when it has both).
-	undecoded string
+	Undecoded string
 }
 
 // templateDecoding says whether entries of a template decode into a path
@@ -42,96 +44,163 @@ func templateDecoding(name string) string {
 	return ""
 }
 
-// templateCache remembers templateDecoding of the last template seen (a
-// log is mostly of one template).
-type templateCache struct {
+// TemplateCache remembers templateDecoding of the last template seen (a
+// log is mostly of one template). Its zero value is ready to use.
+type TemplateCache struct {
 	name, reason string
 	set          bool
 }
 
-func (c *templateCache) decoding(name string) string {
+func (c *TemplateCache) decoding(name string) string {
 	if !c.set || c.name != name {
 		c.name, c.reason, c.set = name, templateDecoding(name), true
 	}
 	return c.reason
 }
 
-// imaEvaluation applies a policy's IMA rules to the entries in scope, one at
-// a time, in bounded memory.
-type imaEvaluation struct {
-	p       *imaPolicy
-	facts   IMAFacts
-	collect func(measurement) // InitPolicy's collector, or nil
+// Measurement returns the entry as the rules see it, with Undecoded set
+// when its template does not decode into a path and file digest or those
+// fields are empty.
+func (c *TemplateCache) Measurement(e *evidence.Entry) Measurement {
+	m := Measurement{Index: e.Index, Template: e.TemplateName, Path: e.Path, Violation: e.Violation()}
+	if len(e.FileDigest) > 0 {
+		m.Digest = strings.ToLower(e.FileDigestAlg) + ":" + hex.EncodeToString(e.FileDigest)
+	}
+	switch m.Undecoded = c.decoding(e.TemplateName); {
+	case m.Undecoded != "":
+	case m.Path == "":
+		m.Undecoded = "empty path"
+	case m.Digest == "":
+		m.Undecoded = "empty file digest"
+	}
+	return m
 }
 
-func (ev *imaEvaluation) finding(m measurement, rule, format string, a ...any) {
-	ev.facts.FindingsTotal++
-	if len(ev.facts.Findings) < maxFindings {
-		ev.facts.Findings = append(ev.facts.Findings, IMAFinding{Index: m.index, Path: m.path, Digest: m.digest, Rule: rule, Detail: fmt.Sprintf(format, a...)})
+// IMAFinding is one IMA entry that broke a policy rule.
+type IMAFinding struct {
+	Index  int    `json:"index"`
+	Path   string `json:"path"`
+	Digest string `json:"digest,omitempty"` // alg:hex
+	Rule   string `json:"rule"`             // "violation", "template", "deny", "allowlist"
+	Detail string `json:"detail"`
+}
+
+func (f IMAFinding) String() string {
+	s := fmt.Sprintf("entry %d %s", f.Index, f.Path)
+	if f.Digest != "" {
+		s += " (" + f.Digest + ")"
+	}
+	return s + ": " + f.Detail
+}
+
+// IMATally counts what the rules made of the entries in scope.
+type IMATally struct {
+	// InScope entries were subject to the rules; Excluded of them matched an
+	// exclude; Violations are violation entries in scope.
+	InScope    int
+	Excluded   int
+	Violations int
+	// Unchecked entries in scope are of templates the verifier cannot
+	// decode into a path and digest, accepted unchecked by ima.templates.
+	Unchecked int
+	// Findings are the entries that broke a rule (at most 20).
+	Findings []IMAFinding
+	// FindingsTotal counts every entry that broke a rule.
+	FindingsTotal int
+}
+
+// IMAEvaluation applies a policy's IMA rules to the entries in scope, one at
+// a time, in bounded memory. Build it with IMARules.NewEvaluation.
+type IMAEvaluation struct {
+	p       *imaPolicy
+	tally   IMATally
+	collect func(Measurement) // InitPolicy's collector, or nil
+}
+
+// NewEvaluation starts applying the rules; collect, when not nil, receives
+// every entry added (policy init's reading of its reference).
+func (r *IMARules) NewEvaluation(collect func(Measurement)) *IMAEvaluation {
+	return &IMAEvaluation{p: r.p, collect: collect}
+}
+
+// Tally returns the counts and findings so far.
+func (ev *IMAEvaluation) Tally() IMATally { return ev.tally }
+
+func (ev *IMAEvaluation) finding(m Measurement, rule, format string, a ...any) {
+	ev.tally.FindingsTotal++
+	if len(ev.tally.Findings) < maxFindings {
+		ev.tally.Findings = append(ev.tally.Findings, IMAFinding{Index: m.Index, Path: m.Path, Digest: m.Digest, Rule: rule, Detail: fmt.Sprintf(format, a...)})
 	}
 }
 
-// add applies the rules to one entry in scope, in this order: a violation
+// Add applies the rules to one entry in scope, in this order: a violation
 // fails unless violations are allowed; an entry without a path and file
 // digest (a template the verifier cannot decode, or empty fields) fails
 // unless the policy names its template in ima.templates, which accepts it
 // unchecked; a path matching a deny pattern fails;
 // a path matching an exclude is skipped; with an allowlist, the path must be
 // listed (exactly, or by a pattern) with the entry's digest.
-func (ev *imaEvaluation) add(m measurement) {
+func (ev *IMAEvaluation) Add(m Measurement) {
 	p := ev.p
-	ev.facts.InScope++
+	ev.tally.InScope++
 	if ev.collect != nil {
 		ev.collect(m)
 	}
-	if m.violation {
-		ev.facts.Violations++
+	if m.Violation {
+		ev.tally.Violations++
 		if !p.allowViolations {
 			ev.finding(m, "violation", "IMA violation (a file measured while open for write, or opened for write while measured); the policy does not allow violations")
 		}
 		return
 	}
-	if m.undecoded != "" {
-		if p.anyTemplate || slices.Contains(p.templates, m.template) {
-			ev.facts.Unchecked++
+	if m.Undecoded != "" {
+		if p.anyTemplate || slices.Contains(p.templates, m.Template) {
+			ev.tally.Unchecked++
 			return
 		}
-		ev.finding(m, "template", "%s: the rules cannot check it (name the template in ima.templates to accept such entries unchecked)", m.undecoded)
+		ev.finding(m, "template", "%s: the rules cannot check it (name the template in ima.templates to accept such entries unchecked)", m.Undecoded)
 		return
 	}
 	for _, d := range p.deny {
-		if d.re.MatchString(m.path) {
+		if d.re.MatchString(m.Path) {
 			ev.finding(m, "deny", "path matches deny pattern %q", d.pattern)
 			return
 		}
 	}
 	for _, re := range p.excludes {
-		if re.MatchString(m.path) {
-			ev.facts.Excluded++
+		if re.MatchString(m.Path) {
+			ev.tally.Excluded++
 			return
 		}
 	}
 	if !p.hasAllowlist() {
 		return
 	}
-	if set, ok := p.exact[m.path]; ok {
-		if !set[m.digest] {
-			ev.finding(m, "allowlist", "digest %s is not among the %d accepted for this path", orNone(m.digest), len(set))
+	if set, ok := p.exact[m.Path]; ok {
+		if !set[m.Digest] {
+			ev.finding(m, "allowlist", "digest %s is not among the %d accepted for this path", orNone(m.Digest), len(set))
 		}
 		return
 	}
 	matched := ""
 	for _, r := range p.patterns {
-		if r.re.MatchString(m.path) {
-			if r.digests[m.digest] {
+		if r.re.MatchString(m.Path) {
+			if r.digests[m.Digest] {
 				return
 			}
 			matched = r.pattern
 		}
 	}
 	if matched != "" {
-		ev.finding(m, "allowlist", "digest %s is not accepted by pattern %q", orNone(m.digest), matched)
+		ev.finding(m, "allowlist", "digest %s is not accepted by pattern %q", orNone(m.Digest), matched)
 		return
 	}
 	ev.finding(m, "allowlist", "path is not in the allowlist")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

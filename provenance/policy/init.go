@@ -1,12 +1,9 @@
-package provenance
+package policy
 
 import (
-	"context"
 	"crypto"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,79 +14,64 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/tpm"
 )
 
-// PolicyInitOptions configure InitPolicy.
-type PolicyInitOptions struct {
-	// Scope of the IMA rules: ScopeBoot (default) or ScopeWindow.
-	Scope IMAScope
-	// SignerKeys, when given, must verify the attestation's envelopes and
-	// become the policy's signers. Without them the signature is not checked
-	// and the policy names no signer (pass --key to verify).
-	SignerKeys []crypto.PublicKey
-	// Source names the attestation in the policy's header comment.
-	Source string
-	// Now stamps the header (default time.Now).
-	Now func() time.Time
-}
+// imaPCR is the PCR the kernel extends IMA measurements into; the policy
+// written leaves it out of the golden PCRs.
+const imaPCR = 10
 
-// InitPolicy writes a starting policy (YAML, commented for review) from a
-// known-good attestation: its signer (when SignerKeys are given), its
-// attestation key, builder id and TPM mode, the PCR values of its end quote
-// (PCR 10 left out: it changes with every measurement) and every path
-// measured in the IMA scope with its digests.
-//
-// The attestation is checked first as Verify would, except that its
-// attestation key, builder id and TPM mode are taken from it and its
-// subjects are the artifacts: the quotes, the nonce, the boot and the IMA
-// replay must hold. A policy from a simulator or swtpm attestation accepts
-// that mode, and says so.
-func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptions) ([]byte, error) {
-	if opts.Scope == "" {
-		opts.Scope = ScopeBoot
-	}
-	if _, err := ParseIMAScope(string(opts.Scope)); err != nil {
-		return nil, err
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	boot := &Policy{
+// ReferenceUnsafe returns the policy a reference attestation is read
+// against by policy init: every TPM mode, IMA in the given scope with no
+// rules (violations and every template accepted), every bank. It trusts no
+// key and accepts no builder id: the verifier that reads the reference
+// takes those from the attestation itself. Never use it to verify.
+func ReferenceUnsafe(scope IMAScope) *Policy {
+	return &Policy{
 		modes: []string{predicates.ModeDevice, predicates.ModeSwtpm, predicates.ModeSim},
 		ima: imaPolicy{
-			scope: opts.Scope, maxEntries: DefaultMaxIMAEntries, maxLogBytes: DefaultMaxIMALogBytes,
+			scope: scope, maxEntries: DefaultMaxIMAEntries, maxLogBytes: DefaultMaxIMALogBytes,
 			allowViolations: true, anyTemplate: true, exact: map[string]map[string]bool{},
 			banks: append(DefaultIMABanks(), "sha1"), // the reference's bank is written out, sha1 with a warning
 		},
 	}
-	v := &Verifier{policy: boot, maxBytes: DefaultMaxAttestationBytes, maxSubjects: DefaultMaxSubjects, now: opts.Now, bootstrapUnsafe: true}
-	if len(opts.SignerKeys) > 0 {
-		keys, err := signerKeys(nil, opts.SignerKeys)
-		if err != nil {
-			return nil, err
-		}
-		if v.signers, v.sigVerifiers, err = signatureVerifiers(keys); err != nil {
-			return nil, err
-		}
-	}
-	ref := &referenceIMA{digests: map[string][]string{}, templates: map[string]int{}}
-	v.collect = ref.add
-	h := sha256.New()
-	vr, err := v.verify(ctx, io.TeeReader(attestation, h), sizeHint(attestation), nil)
-	if err != nil {
-		return nil, fmt.Errorf("the reference attestation does not verify: %w", err)
-	}
-	w := &policyWriter{}
-	return w.write(vr, opts, hex.EncodeToString(h.Sum(nil)), ref)
+}
+
+// Reference is what a verified reference attestation showed: the input of
+// FromReference (attest-build policy init). It is trusted as far as the
+// verification that filled it went; FromReference writes it out as it is.
+type Reference struct {
+	// Source names the attestation in the policy's header comment; SHA256
+	// is the attestation file's digest (hex) and Now stamps the header.
+	Source string
+	SHA256 string
+	Now    time.Time
+	// Scope of the IMA rules written.
+	Scope IMAScope
+	// Signers verified the attestation's envelopes; none when the
+	// signature was not checked, and then KeyIDs are the envelopes' hints.
+	Signers []TrustedKey
+	KeyIDs  []string
+	// AK is the attestation key that signed the quotes.
+	AK TrustedKey
+	// BuilderID and TPMMode are the attestation's.
+	BuilderID string
+	TPMMode   string
+	// PCRs are the end quote's verified values.
+	PCRs []tpm.PCRValue
+	// IMA is the predicate's IMA section (presence, bank, reason).
+	IMA predicates.IMA
+	// Entries are the IMA entries in scope, as NewReferenceIMA collected them.
+	Entries *ReferenceIMA
 }
 
 // maxNamed caps the violations and templates a comment names.
 const maxNamed = 5
 
-// referenceIMA is what InitPolicy saw of the reference log's entries in
+// ReferenceIMA is what policy init saw of the reference log's entries in
 // scope: the measured paths with their digests, the violations and the
 // entries the verifier cannot decode (by template).
-type referenceIMA struct {
+type ReferenceIMA struct {
 	paths      []string
 	digests    map[string][]string
 	violations []string // "entry N (path)", the first maxNamed
@@ -97,30 +79,37 @@ type referenceIMA struct {
 	templates  map[string]int // undecodable template -> entries
 }
 
-func (r *referenceIMA) add(m measurement) {
+// NewReferenceIMA returns an empty collector; pass its Add to
+// IMARules.NewEvaluation.
+func NewReferenceIMA() *ReferenceIMA {
+	return &ReferenceIMA{digests: map[string][]string{}, templates: map[string]int{}}
+}
+
+// Add records one entry in scope.
+func (r *ReferenceIMA) Add(m Measurement) {
 	switch {
-	case m.violation:
+	case m.Violation:
 		r.nViolation++
 		if len(r.violations) < maxNamed {
-			r.violations = append(r.violations, fmt.Sprintf("entry %d (%s)", m.index, orNone(m.path)))
+			r.violations = append(r.violations, fmt.Sprintf("entry %d (%s)", m.Index, orNone(m.Path)))
 		}
 		return
-	case m.undecoded != "":
+	case m.Undecoded != "":
 		// Refused by the rule template unless named in ima.templates; no
 		// allowlist entry could match it.
-		r.templates[m.template]++
+		r.templates[m.Template]++
 		return
 	}
-	if _, ok := r.digests[m.path]; !ok {
-		r.paths = append(r.paths, m.path)
+	if _, ok := r.digests[m.Path]; !ok {
+		r.paths = append(r.paths, m.Path)
 	}
-	if !slices.Contains(r.digests[m.path], m.digest) {
-		r.digests[m.path] = append(r.digests[m.path], m.digest)
+	if !slices.Contains(r.digests[m.Path], m.Digest) {
+		r.digests[m.Path] = append(r.digests[m.Path], m.Digest)
 	}
 }
 
 // undecodable describes the undecodable templates seen, sorted.
-func (r *referenceIMA) undecodable() (names []string, entries int) {
+func (r *ReferenceIMA) undecodable() (names []string, entries int) {
 	for name, n := range r.templates {
 		names = append(names, name)
 		entries += n
@@ -175,32 +164,70 @@ func pemOf(pub crypto.PublicKey) (string, error) {
 	return string(b), err
 }
 
-func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA string, ref *referenceIMA) ([]byte, error) {
-	p := vr.pred
-	facts := vr.rep.report.Facts
-	mode := p.TPM.Mode
+// FromReference writes a starting policy (YAML, commented for review) that
+// trusts what ref shows: its signers, attestation key, builder id and TPM
+// mode, the end quote's PCRs (PCR 10 left out: it changes with every
+// measurement) and every path measured in the IMA scope with its digests.
+// What it writes is checked to load.
+func FromReference(ref *Reference) ([]byte, error) {
+	return policyWriter{}.write(ref)
+}
 
-	signers := seq()
-	for _, s := range vr.v.signers {
-		pemText, err := pemOf(s.pub)
-		if err != nil {
-			return nil, err
-		}
-		signers.Content = append(signers.Content, mapping("name", scalar("signer"), "fingerprint", scalar(s.fingerprint), "publicKey", literal(pemText)))
-	}
-	akPEM, err := pemOf(vr.ak.pub)
+func (w policyWriter) write(r *Reference) ([]byte, error) {
+	signers, err := w.signers(r)
 	if err != nil {
 		return nil, err
 	}
-	builderName := "builder-" + strings.TrimPrefix(vr.ak.fingerprint, "sha256:")[:12]
-	builders := seq(mapping("name", scalar(builderName), "attestationKeys",
-		seq(mapping("fingerprint", scalar(vr.ak.fingerprint), "publicKey", literal(akPEM)))))
+	builders, err := w.builders(r)
+	if err != nil {
+		return nil, err
+	}
+	root := mapping(
+		"version", scalar(strconv.Itoa(PolicyVersion)),
+		"signers", signers,
+		"builders", builders,
+		"builderIds", seq(scalar(r.BuilderID)),
+		"tpmModes", flowSeq(scalar(r.TPMMode)),
+		"pcrs", w.pcrs(r),
+		"ima", w.ima(r),
+	)
+	w.comments(root, r)
+	root.Content = append(root.Content, scalar("maxAge"), scalar("30d"))
+	root.Content[len(root.Content)-2].HeadComment = "Refuse attestations of builds that finished longer ago than this."
+	return w.encode(root)
+}
 
-	// PCRs of the end quote (verified), PCR 10 left out.
+// signers is the signers section: the keys that verified the reference.
+func (policyWriter) signers(r *Reference) (*yaml.Node, error) {
+	signers := seq()
+	for _, s := range r.Signers {
+		pemText, err := pemOf(s.PublicKey)
+		if err != nil {
+			return nil, err
+		}
+		signers.Content = append(signers.Content, mapping("name", scalar("signer"), "fingerprint", scalar(s.Fingerprint), "publicKey", literal(pemText)))
+	}
+	return signers, nil
+}
+
+// builders is the builders section: one builder with the reference's AK.
+func (policyWriter) builders(r *Reference) (*yaml.Node, error) {
+	akPEM, err := pemOf(r.AK.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	builderName := "builder-" + strings.TrimPrefix(r.AK.Fingerprint, "sha256:")[:12]
+	return seq(mapping("name", scalar(builderName), "attestationKeys",
+		seq(mapping("fingerprint", scalar(r.AK.Fingerprint), "publicKey", literal(akPEM))))), nil
+}
+
+// pcrs is the pcrs section: the end quote's values (verified), PCR 10
+// left out, by bank.
+func (policyWriter) pcrs(r *Reference) *yaml.Node {
 	pcrs := mapping()
 	banks := map[string]*yaml.Node{}
 	var bankOrder []string
-	for _, v := range vr.quotes[1].PCRs {
+	for _, v := range r.PCRs {
 		if v.Index == imaPCR {
 			continue
 		}
@@ -216,7 +243,13 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 	for _, b := range bankOrder {
 		pcrs.Content = append(pcrs.Content, scalar(b), banks[b])
 	}
+	return pcrs
+}
 
+// ima is the ima section: every path measured in scope with its digests,
+// and comments on what the reference showed that the rules would refuse.
+func (policyWriter) ima(r *Reference) *yaml.Node {
+	ref := r.Entries
 	allow := seq()
 	for _, path := range ref.paths {
 		ds := seq()
@@ -230,16 +263,16 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 	for _, b := range DefaultIMABanks() {
 		imaBanks.Content = append(imaBanks.Content, scalar(b))
 	}
-	if p.IMA.Present && !slices.Contains(DefaultIMABanks(), p.IMA.Bank) {
-		imaBanks.Content = append(imaBanks.Content, scalar(p.IMA.Bank))
+	if r.IMA.Present && !slices.Contains(DefaultIMABanks(), r.IMA.Bank) {
+		imaBanks.Content = append(imaBanks.Content, scalar(r.IMA.Bank))
 	}
 	required := "true"
-	if !p.IMA.Present {
+	if !r.IMA.Present {
 		required = "false"
 	}
 	ima := mapping(
 		"required", scalar(required),
-		"scope", scalar(string(opts.Scope)),
+		"scope", scalar(string(r.Scope)),
 		"banks", imaBanks,
 		"allowViolations", scalar("false"),
 		"templates", flowSeq(),
@@ -247,12 +280,12 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 		"exclude", flowSeq(),
 		"deny", flowSeq(),
 	)
-	if p.IMA.Present {
+	if r.IMA.Present {
 		comment(ima, "required", "Kernel IMA evidence must be present.")
 	} else {
-		comment(ima, "required", "The reference attestation carries no IMA log ("+p.IMA.Reason+"): set true to demand one.")
+		comment(ima, "required", "The reference attestation carries no IMA log ("+r.IMA.Reason+"): set true to demand one.")
 	}
-	if p.IMA.Present && p.IMA.Bank == "sha1" {
+	if r.IMA.Present && r.IMA.Bank == "sha1" {
 		comment(ima, "banks", "PCR banks the IMA log may be replayed against. The reference attestation replays against\nsha1, so it is named here: remove it if your TPMs have a sha256 bank (sha1 is weak, and the\nattestation chooses the bank).")
 	} else {
 		comment(ima, "banks", "PCR banks the IMA log may be replayed against (the attestation chooses; sha1 only if named).")
@@ -278,26 +311,21 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 	comment(ima, "allow", fmt.Sprintf("Every path measured in scope (%d) with the digests seen. Tighten: remove what the build\nshould not run or read; widen with patterns (/usr/lib/**/*.so*); import Keylime\nruntime policies with keylimeRuntimePolicy: [FILE].", len(allow.Content)))
 	comment(ima, "exclude", "Paths whose measurements are not checked, e.g. [\"/var/log/**\"].")
 	comment(ima, "deny", "Paths that must never be measured, e.g. [\"/tmp/**\"] (executions or reads under /tmp).")
+	return ima
+}
 
-	modes := flowSeq(scalar(mode))
-	builderIDs := seq(scalar(facts.BuilderID))
-	root := mapping(
-		"version", scalar(strconv.Itoa(PolicyVersion)),
-		"signers", signers,
-		"builders", builders,
-		"builderIds", builderIDs,
-		"tpmModes", modes,
-		"pcrs", pcrs,
-		"ima", ima,
-	)
-	source := opts.Source
+// comments sets the head comments of the document and its top-level
+// sections.
+func (policyWriter) comments(root *yaml.Node, r *Reference) {
+	mode := r.TPMMode
+	source := r.Source
 	if source == "" {
 		source = "an attestation"
 	}
 	root.HeadComment = fmt.Sprintf("attest-build trust policy (docs/policy.md), made by 'attest-build policy init'\nfrom %s (SHA-256 %s) on %s.\nIt trusts what that attestation shows: review every section before use.",
-		source, attSHA, opts.Now().UTC().Format(time.RFC3339))
-	if len(vr.v.signers) == 0 {
-		ids := strings.Join(uniqueNonEmpty(vr.keyIDs), ", ")
+		source, r.SHA256, r.Now.UTC().Format(time.RFC3339))
+	if len(r.Signers) == 0 {
+		ids := strings.Join(uniqueNonEmpty(r.KeyIDs), ", ")
 		comment(root, "signers", "Keys whose DSSE signatures are trusted. The reference attestation was signed by key id\n"+orNone(ids)+" and NOT checked: add its public key here (publicKey or publicKeyFile),\nor pass --key to 'attest-build verify'.")
 	} else {
 		comment(root, "signers", "Keys whose DSSE signatures are trusted (the reference attestation verified with them).")
@@ -314,8 +342,10 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 	}
 	comment(root, "pcrs", "Golden PCR values from the reference end quote (PCR 10, IMA's, changes with every\nmeasurement and is left out). Remove the PCRs that legitimately vary between builders.")
 	comment(root, "ima", "IMA rules.")
-	root.Content = append(root.Content, scalar("maxAge"), scalar("30d"))
-	root.Content[len(root.Content)-2].HeadComment = "Refuse attestations of builds that finished longer ago than this."
+}
+
+// encode writes the document and checks that it loads.
+func (policyWriter) encode(root *yaml.Node) ([]byte, error) {
 	doc := &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)

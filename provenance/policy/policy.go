@@ -1,4 +1,4 @@
-package provenance
+package policy
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,25 +102,28 @@ func (e *PolicyError) Is(target error) bool { return target == ErrPolicy }
 // The file format is documented in docs/policy.md.
 type Policy struct {
 	source     string
-	signers    []trustedKey
-	aks        []trustedKey // name: the builder the AK belongs to
+	signers    []TrustedKey
+	aks        []TrustedKey // name: the builder the AK belongs to
 	builderIDs []string
 	modes      []string
-	pcrs       []goldenPCR
+	pcrs       []GoldenPCR
 	ima        imaPolicy
 	maxAge     time.Duration
 }
 
-type trustedKey struct {
-	name        string
-	pub         crypto.PublicKey
-	fingerprint string
+// TrustedKey is a public key the policy trusts, with its name (a signer's, or
+// the builder an attestation key belongs to) and its tpm.Fingerprint.
+type TrustedKey struct {
+	Name        string
+	PublicKey   crypto.PublicKey
+	Fingerprint string
 }
 
-type goldenPCR struct {
-	bank  string
-	index int
-	value []byte
+// GoldenPCR is a PCR value the quotes must show.
+type GoldenPCR struct {
+	Bank  string
+	Index int
+	Value []byte
 }
 
 type imaPolicy struct {
@@ -158,6 +162,46 @@ func (p *imaPolicy) hasAllowlist() bool { return len(p.exact) > 0 || len(p.patte
 
 // Source is the file the policy was loaded from ("" for bytes).
 func (p *Policy) Source() string { return p.source }
+
+// Signers returns the trusted DSSE signer keys.
+func (p *Policy) Signers() []TrustedKey { return slices.Clone(p.signers) }
+
+// AttestationKeys returns the trusted TPM attestation keys; each one's Name
+// is the builder it belongs to.
+func (p *Policy) AttestationKeys() []TrustedKey { return slices.Clone(p.aks) }
+
+// BuilderIDs returns the accepted SLSA builder.id values.
+func (p *Policy) BuilderIDs() []string { return slices.Clone(p.builderIDs) }
+
+// TPMModes returns the accepted TPM modes (predicates.ModeDevice, ...).
+func (p *Policy) TPMModes() []string { return slices.Clone(p.modes) }
+
+// GoldenPCRs returns the PCR values the quotes must show, by bank and index.
+func (p *Policy) GoldenPCRs() []GoldenPCR { return slices.Clone(p.pcrs) }
+
+// MaxAge is how long ago a build may have finished (0: no limit).
+func (p *Policy) MaxAge() time.Duration { return p.maxAge }
+
+// IMA returns the policy's IMA rules.
+func (p *Policy) IMA() *IMARules { return &IMARules{p: &p.ima} }
+
+// IMARules are a policy's IMA settings and rules, read-only.
+type IMARules struct{ p *imaPolicy }
+
+// Required says whether the attestation must carry an IMA log.
+func (r *IMARules) Required() bool { return r.p.required }
+
+// Scope says which entries the rules apply to.
+func (r *IMARules) Scope() IMAScope { return r.p.scope }
+
+// Banks are the PCR banks the IMA log may be replayed against.
+func (r *IMARules) Banks() []string { return slices.Clone(r.p.banks) }
+
+// MaxEntries caps the entries of a carried IMA log.
+func (r *IMARules) MaxEntries() int { return r.p.maxEntries }
+
+// MaxLogBytes caps the uncompressed size of a carried IMA log.
+func (r *IMARules) MaxLogBytes() int64 { return r.p.maxLogBytes }
 
 // policyFile is the YAML document; see docs/policy.md.
 type policyFile struct {
@@ -333,7 +377,7 @@ func (l *policyLoader) yamlErr(err error) error {
 			}
 		}
 	}
-	msg = strings.Replace(msg, "in type provenance.", "in ", 1)
+	msg = strings.Replace(msg, "in type policy.", "in ", 1)
 	return &PolicyError{File: l.file, Line: line, Err: fmt.Errorf("%w: %s", ErrPolicy, msg)}
 }
 
@@ -426,7 +470,7 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 			if err != nil {
 				return nil, err
 			}
-			tk.name = b.Name
+			tk.Name = b.Name
 			p.aks = append(p.aks, tk)
 		}
 	}
@@ -483,12 +527,12 @@ func parseAge(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func (l *policyLoader) key(item []any, k keyYAML) (trustedKey, error) {
+func (l *policyLoader) key(item []any, k keyYAML) (TrustedKey, error) {
 	var pemBytes []byte
 	var at []any
 	switch {
 	case k.PublicKey != "" && k.PublicKeyFile != "":
-		return trustedKey{}, l.errf(item, "give publicKey or publicKeyFile, not both")
+		return TrustedKey{}, l.errf(item, "give publicKey or publicKeyFile, not both")
 	case k.PublicKey != "":
 		pemBytes = []byte(k.PublicKey)
 		at = append(item, "publicKey")
@@ -500,27 +544,27 @@ func (l *policyLoader) key(item []any, k keyYAML) (trustedKey, error) {
 		at = append(item, "publicKeyFile")
 		var err error
 		if pemBytes, err = readCapped(path, 1<<20); err != nil {
-			return trustedKey{}, l.errf(at, "reading %s: %w", path, err)
+			return TrustedKey{}, l.errf(at, "reading %s: %w", path, err)
 		}
 	default:
-		return trustedKey{}, l.errf(item, "publicKey or publicKeyFile required")
+		return TrustedKey{}, l.errf(item, "publicKey or publicKeyFile required")
 	}
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
 	if err != nil {
-		return trustedKey{}, l.errf(at, "not a PEM public key: %w", err)
+		return TrustedKey{}, l.errf(at, "not a PEM public key: %w", err)
 	}
 	fp, err := tpm.Fingerprint(pub)
 	if err != nil {
-		return trustedKey{}, l.errf(at, "%w", err)
+		return TrustedKey{}, l.errf(at, "%w", err)
 	}
 	if k.Fingerprint != "" && k.Fingerprint != fp {
-		return trustedKey{}, l.errf(append(item, "fingerprint"), "the key's fingerprint is %s, the policy says %s", fp, k.Fingerprint)
+		return TrustedKey{}, l.errf(append(item, "fingerprint"), "the key's fingerprint is %s, the policy says %s", fp, k.Fingerprint)
 	}
-	return trustedKey{name: k.Name, pub: pub, fingerprint: fp}, nil
+	return TrustedKey{Name: k.Name, PublicKey: pub, Fingerprint: fp}, nil
 }
 
-func (l *policyLoader) pcrs(raw map[string]map[int]string) ([]goldenPCR, error) {
-	var out []goldenPCR
+func (l *policyLoader) pcrs(raw map[string]map[int]string) ([]GoldenPCR, error) {
+	var out []GoldenPCR
 	for bank, vals := range raw {
 		size, ok := bankSizes[bank]
 		if !ok {
@@ -535,14 +579,14 @@ func (l *policyLoader) pcrs(raw map[string]map[int]string) ([]goldenPCR, error) 
 			if err != nil || len(v) != size {
 				return nil, l.errf(at, "want %d bytes of hex for %s, found %q", size, bank, hx)
 			}
-			out = append(out, goldenPCR{bank: bank, index: idx, value: v})
+			out = append(out, GoldenPCR{Bank: bank, Index: idx, Value: v})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].bank != out[j].bank {
-			return out[i].bank < out[j].bank
+		if out[i].Bank != out[j].Bank {
+			return out[i].Bank < out[j].Bank
 		}
-		return out[i].index < out[j].index
+		return out[i].Index < out[j].Index
 	})
 	return out, nil
 }

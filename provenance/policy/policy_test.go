@@ -1,9 +1,6 @@
-package provenance
+package policy
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"io/fs"
 	"os"
@@ -12,47 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
 )
 
-func testKeyPEM(t testing.TB) (string, *ecdsa.PrivateKey) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemBytes, err := cryptoutils.MarshalPublicKeyToPEM(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pemBytes), k
-}
-
-func indent(s, pad string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return pad + strings.Join(lines, "\n"+pad)
-}
-
-func basePolicy(t testing.TB) string {
-	t.Helper()
-	signer, _ := testKeyPEM(t)
-	ak, _ := testKeyPEM(t)
-	return `version: 1
-signers:
-  - name: release
-    publicKey: |
-` + indent(signer, "      ") + `
-builders:
-  - name: runner-1
-    attestationKeys:
-      - publicKey: |
-` + indent(ak, "          ") + `
-builderIds: [https://example.com/builder]
-`
-}
-
 func TestParsePolicyDefaults(t *testing.T) {
-	p, err := ParsePolicy([]byte(basePolicy(t)), "p.yaml")
+	p, err := ParsePolicy([]byte(provtest.BasePolicy(t)), "p.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,16 +29,16 @@ func TestParsePolicyDefaults(t *testing.T) {
 	if !slices.Equal(p.ima.banks, []string{"sha256", "sha384", "sha512"}) {
 		t.Errorf("ima banks = %v, want sha256, sha384, sha512 (no sha1) by default", p.ima.banks)
 	}
-	if len(p.signers) != 1 || p.signers[0].name != "release" || !strings.HasPrefix(p.signers[0].fingerprint, "sha256:") {
+	if len(p.signers) != 1 || p.signers[0].Name != "release" || !strings.HasPrefix(p.signers[0].Fingerprint, "sha256:") {
 		t.Errorf("signers = %+v", p.signers)
 	}
-	if len(p.aks) != 1 || p.aks[0].name != "runner-1" {
+	if len(p.aks) != 1 || p.aks[0].Name != "runner-1" {
 		t.Errorf("aks = %+v", p.aks)
 	}
 }
 
 func TestParsePolicyFull(t *testing.T) {
-	doc := basePolicy(t) + `tpmModes: [device, swtpm]
+	doc := provtest.BasePolicy(t) + `tpmModes: [device, swtpm]
 maxAge: 30d
 pcrs:
   sha256:
@@ -104,7 +65,7 @@ ima:
 	if p.maxAge.Hours() != 720 {
 		t.Errorf("maxAge = %v", p.maxAge)
 	}
-	if len(p.pcrs) != 3 || p.pcrs[0].bank != "sha1" || p.pcrs[1].index != 0 || p.pcrs[2].index != 7 {
+	if len(p.pcrs) != 3 || p.pcrs[0].Bank != "sha1" || p.pcrs[1].Index != 0 || p.pcrs[2].Index != 7 {
 		t.Errorf("pcrs = %+v", p.pcrs)
 	}
 	if p.ima.scope != ScopeBoot || !p.ima.allowViolations || p.ima.maxEntries != 5000 {
@@ -120,7 +81,7 @@ ima:
 
 // TestParsePolicyErrors: each bad policy names the line and field at fault.
 func TestParsePolicyErrors(t *testing.T) {
-	base := basePolicy(t)
+	base := provtest.BasePolicy(t)
 	baseLines := strings.Count(base, "\n")
 	tests := []struct {
 		name      string
@@ -183,8 +144,8 @@ func TestParsePolicyErrors(t *testing.T) {
 
 func TestLoadPolicyKeyFiles(t *testing.T) {
 	dir := t.TempDir()
-	signer, _ := testKeyPEM(t)
-	ak, _ := testKeyPEM(t)
+	signer, _ := provtest.TestKeyPEM(t)
+	ak, _ := provtest.TestKeyPEM(t)
 	if err := os.WriteFile(filepath.Join(dir, "signer.pub"), []byte(signer), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +212,7 @@ func TestGlob(t *testing.T) {
 
 func TestIMARules(t *testing.T) {
 	d := func(b string) string { return "sha256:" + strings.Repeat(b, 32) }
-	doc := basePolicy(t) + `ima:
+	doc := provtest.BasePolicy(t) + `ima:
   allow:
     - path: /usr/bin/make
       digests: [` + d("11") + `]
@@ -265,23 +226,23 @@ func TestIMARules(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		m    measurement
+		m    Measurement
 		rule string // "" = accepted
 	}{
-		{measurement{path: "/usr/bin/make", digest: d("11")}, ""},
-		{measurement{path: "/usr/bin/make", digest: d("22")}, "allowlist"},
-		{measurement{path: "/usr/lib/libc.so", digest: d("22")}, ""},
-		{measurement{path: "/usr/lib/libc.so", digest: d("11")}, "allowlist"},
-		{measurement{path: "/usr/bin/cc", digest: d("11")}, "allowlist"},
-		{measurement{path: "/var/log/x", digest: d("99")}, ""},
-		{measurement{path: "/tmp/evil", digest: d("11")}, "deny"},
-		{measurement{path: "/usr/bin/make", violation: true}, "violation"},
+		{Measurement{Path: "/usr/bin/make", Digest: d("11")}, ""},
+		{Measurement{Path: "/usr/bin/make", Digest: d("22")}, "allowlist"},
+		{Measurement{Path: "/usr/lib/libc.so", Digest: d("22")}, ""},
+		{Measurement{Path: "/usr/lib/libc.so", Digest: d("11")}, "allowlist"},
+		{Measurement{Path: "/usr/bin/cc", Digest: d("11")}, "allowlist"},
+		{Measurement{Path: "/var/log/x", Digest: d("99")}, ""},
+		{Measurement{Path: "/tmp/evil", Digest: d("11")}, "deny"},
+		{Measurement{Path: "/usr/bin/make", Violation: true}, "violation"},
 		// An entry without a path and digest is refused before deny, which
 		// could not match it.
-		{measurement{template: "ima-xx", digest: d("11"), undecoded: templateDecoding("ima-xx")}, "template"},
-		{measurement{template: "d-ng|buf", digest: d("11"), undecoded: templateDecoding("d-ng|buf")}, "template"},
-		{measurement{template: "ima-ng", path: "/usr/bin/make", undecoded: "empty file digest"}, "template"},
-		{measurement{template: "ima-xx", violation: true, undecoded: templateDecoding("ima-xx")}, "violation"},
+		{Measurement{Template: "ima-xx", Digest: d("11"), Undecoded: templateDecoding("ima-xx")}, "template"},
+		{Measurement{Template: "d-ng|buf", Digest: d("11"), Undecoded: templateDecoding("d-ng|buf")}, "template"},
+		{Measurement{Template: "ima-ng", Path: "/usr/bin/make", Undecoded: "empty file digest"}, "template"},
+		{Measurement{Template: "ima-xx", Violation: true, Undecoded: templateDecoding("ima-xx")}, "violation"},
 	}
 	for _, tc := range tests {
 		if got, findings := firstIMARule(p, tc.m); got != tc.rule {
@@ -310,30 +271,30 @@ func TestTemplateDecoding(t *testing.T) {
 
 // firstIMARule evaluates m alone against p's IMA rules and returns the rule
 // of the first finding ("" for none) and the findings.
-func firstIMARule(p *Policy, m measurement) (string, []IMAFinding) {
-	ev := &imaEvaluation{p: &p.ima}
-	ev.add(m)
-	if len(ev.facts.Findings) == 0 {
+func firstIMARule(p *Policy, m Measurement) (string, []IMAFinding) {
+	ev := p.IMA().NewEvaluation(nil)
+	ev.Add(m)
+	if len(ev.Tally().Findings) == 0 {
 		return "", nil
 	}
-	return ev.facts.Findings[0].Rule, ev.facts.Findings
+	return ev.Tally().Findings[0].Rule, ev.Tally().Findings
 }
 
 // TestIMAAcceptedTemplates: ima.templates accepts entries of the named
 // undecodable templates unchecked (counted), and no others.
 func TestIMAAcceptedTemplates(t *testing.T) {
-	p, err := ParsePolicy([]byte(basePolicy(t)+"ima:\n  templates: [ima-cgpath]\n  deny: [/tmp/**]\n"), "p.yaml")
+	p, err := ParsePolicy([]byte(provtest.BasePolicy(t)+"ima:\n  templates: [ima-cgpath]\n  deny: [/tmp/**]\n"), "p.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &imaEvaluation{p: &p.ima}
-	ev.add(measurement{index: 1, template: "ima-cgpath", undecoded: templateDecoding("ima-cgpath")})
-	if ev.facts.FindingsTotal != 0 || ev.facts.Unchecked != 1 {
-		t.Errorf("ima-cgpath entry: %d findings, %d unchecked; want 0 and 1", ev.facts.FindingsTotal, ev.facts.Unchecked)
+	ev := p.IMA().NewEvaluation(nil)
+	ev.Add(Measurement{Index: 1, Template: "ima-cgpath", Undecoded: templateDecoding("ima-cgpath")})
+	if ev.Tally().FindingsTotal != 0 || ev.Tally().Unchecked != 1 {
+		t.Errorf("ima-cgpath entry: %d findings, %d unchecked; want 0 and 1", ev.Tally().FindingsTotal, ev.Tally().Unchecked)
 	}
-	ev.add(measurement{index: 2, template: "ima-xx", undecoded: templateDecoding("ima-xx")})
-	if ev.facts.FindingsTotal != 1 || ev.facts.Findings[0].Rule != "template" || ev.facts.Findings[0].Index != 2 {
-		t.Errorf("ima-xx entry: findings %+v, want one of rule template for entry 2", ev.facts.Findings)
+	ev.Add(Measurement{Index: 2, Template: "ima-xx", Undecoded: templateDecoding("ima-xx")})
+	if ev.Tally().FindingsTotal != 1 || ev.Tally().Findings[0].Rule != "template" || ev.Tally().Findings[0].Index != 2 {
+		t.Errorf("ima-xx entry: findings %+v, want one of rule template for entry 2", ev.Tally().Findings)
 	}
 }
 
@@ -347,7 +308,7 @@ func TestKeylimeImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "p.yaml")
-	if err := os.WriteFile(path, []byte(basePolicy(t)+"ima:\n  keylimeRuntimePolicy: [runtime.json]\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(provtest.BasePolicy(t)+"ima:\n  keylimeRuntimePolicy: [runtime.json]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p, err := LoadPolicy(path)
@@ -355,14 +316,14 @@ func TestKeylimeImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		m    measurement
+		m    Measurement
 		rule string
 	}{
-		{measurement{path: "/usr/bin/make", digest: "sha256:" + strings.Repeat("11", 32)}, ""},
-		{measurement{path: "/usr/bin/make", digest: "sha256:" + strings.Repeat("12", 32)}, "allowlist"},
-		{measurement{path: "/var/lib/dpkg/x", digest: "sha256:" + strings.Repeat("12", 32)}, ""},
-		{measurement{path: "/usr/var/lib/x", digest: "sha256:" + strings.Repeat("12", 32)}, "allowlist"}, // re.match anchors at the start
-		{measurement{path: "/usr/bin/cc", digest: "sha256:" + strings.Repeat("11", 32)}, "allowlist"},
+		{Measurement{Path: "/usr/bin/make", Digest: "sha256:" + strings.Repeat("11", 32)}, ""},
+		{Measurement{Path: "/usr/bin/make", Digest: "sha256:" + strings.Repeat("12", 32)}, "allowlist"},
+		{Measurement{Path: "/var/lib/dpkg/x", Digest: "sha256:" + strings.Repeat("12", 32)}, ""},
+		{Measurement{Path: "/usr/var/lib/x", Digest: "sha256:" + strings.Repeat("12", 32)}, "allowlist"}, // re.match anchors at the start
+		{Measurement{Path: "/usr/bin/cc", Digest: "sha256:" + strings.Repeat("11", 32)}, "allowlist"},
 	} {
 		if got, _ := firstIMARule(p, tc.m); got != tc.rule {
 			t.Errorf("%+v: rule %q, want %q", tc.m, got, tc.rule)
@@ -386,7 +347,7 @@ func TestKeylimeImport(t *testing.T) {
 // ErrPolicy (a missing key file or Keylime policy is fs.ErrNotExist).
 func TestPolicyErrorChain(t *testing.T) {
 	dir := t.TempDir()
-	base := basePolicy(t)
+	base := provtest.BasePolicy(t)
 	for _, doc := range []string{
 		base + "ima:\n  keylimeRuntimePolicy: [missing.json]\n",
 		"version: 1\nsigners:\n  - publicKeyFile: missing.pem\n",
@@ -399,14 +360,5 @@ func TestPolicyErrorChain(t *testing.T) {
 		if !errors.Is(err, ErrPolicy) || !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("err = %v: want ErrPolicy and fs.ErrNotExist in the chain", err)
 		}
-	}
-}
-
-// TestAllChecksCopy: AllChecks returns a copy; changing it changes nothing.
-func TestAllChecksCopy(t *testing.T) {
-	c := AllChecks()
-	c[0] = "changed"
-	if got := AllChecks(); got[0] != CheckEnvelope || len(got) != 17 {
-		t.Errorf("AllChecks() = %v after changing a returned slice", got)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build simulator && cgo
 
-package provenance_test
+package verify_test
 
 import (
 	"bytes"
@@ -10,15 +10,18 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/attest-build/attest-build/provenance"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/provenance/verify"
 )
 
 // bigAttestation makes, with the simulator, an attestation that carries the
 // IMA log at $ATTEST_BUILD_BENCH_LOG (made by evidence/internal/imagen/cmd:
 // all but its last 1000 entries before the build, those during it), and
 // returns it with its artifact and a policy made by policy init.
-func bigAttestation(tb testing.TB) (*attested, *provenance.Policy, []byte) {
+func bigAttestation(tb testing.TB) (*attested, *policy.Policy, []byte) {
 	tb.Helper()
 	logPath := os.Getenv("ATTEST_BUILD_BENCH_LOG")
 	if logPath == "" {
@@ -26,17 +29,17 @@ func bigAttestation(tb testing.TB) (*attested, *provenance.Policy, []byte) {
 	}
 	l := splitLog(tb, mustRead(tb, logPath))
 	n := len(l.entries)
-	a := attestAround(tb, simRig(openSimulator(tb, "sha256:0-10")), l, n-1000, "big")
+	a := attestAround(tb, provtest.SimRig(provtest.OpenSimulator(tb, "sha256:0-10")), l, n-1000, "big")
 	f, err := os.Open(a.att)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer f.Close()
-	doc, err := provenance.InitPolicy(context.Background(), f, provenance.PolicyInitOptions{Scope: provenance.ScopeBoot, SignerKeys: []crypto.PublicKey{a.signer.PublicKey()}})
+	doc, err := verify.InitPolicy(context.Background(), f, verify.PolicyInitOptions{Scope: policy.ScopeBoot, SignerKeys: []crypto.PublicKey{a.signer.PublicKey()}})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p, err := provenance.ParsePolicy(doc, "big")
+	p, err := policy.ParsePolicy(doc, "big")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -78,11 +81,11 @@ func TestWriteBenchFixture(t *testing.T) {
 func BenchmarkVerify200k(b *testing.B) {
 	a, p, _ := bigAttestation(b)
 	data := mustRead(b, a.att)
-	v, err := provenance.NewVerifier(p)
+	v, err := verify.NewVerifier(p)
 	if err != nil {
 		b.Fatal(err)
 	}
-	art, err := provenance.ArtifactFromFile(a.artifact)
+	art, err := verify.ArtifactFromFile(a.artifact)
 	if err != nil {
 		b.Fatal(err)
 	}

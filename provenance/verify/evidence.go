@@ -1,4 +1,4 @@
-package provenance
+package verify
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/tpm"
 )
 
@@ -177,10 +178,10 @@ func quotedPCR(q *tpm.VerifiedQuote, bank string, index int) []byte {
 
 func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 	m := &vr.pred.IMA
-	pol := &vr.v.policy.ima
-	facts := &IMAFacts{Present: m.Present, Scope: pol.scope}
+	pol := vr.v.policy.IMA()
+	facts := &IMAFacts{Present: m.Present, Scope: pol.Scope()}
 	if !m.Present {
-		if pol.required {
+		if pol.Required() {
 			return vr.rep.fail(CheckIMALog, ErrIMAMissing, "kernel IMA evidence", "none: "+m.Reason)
 		}
 		vr.rep.report.Facts.IMA = facts
@@ -192,14 +193,14 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 	if err != nil {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.bank: %w", ErrMalformed, err), "sha1, sha256, sha384 or sha512", m.Bank)
 	}
-	if !slices.Contains(pol.banks, m.Bank) {
-		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: %s", ErrIMABank, m.Bank), "one of "+strings.Join(pol.banks, ", ")+" (ima.banks)", m.Bank)
+	if !slices.Contains(pol.Banks(), m.Bank) {
+		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: %s", ErrIMABank, m.Bank), "one of "+strings.Join(pol.Banks(), ", ")+" (ima.banks)", m.Bank)
 	}
 	if m.PCR != imaPCR {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.pcr", ErrMalformed), "10", fmt.Sprint(m.PCR))
 	}
-	if m.Log.Entries > pol.maxEntries {
-		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: IMA log entries", ErrTooLarge), fmt.Sprintf("at most %d (ima.maxEntries)", pol.maxEntries), fmt.Sprint(m.Log.Entries))
+	if m.Log.Entries > pol.MaxEntries() {
+		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: IMA log entries", ErrTooLarge), fmt.Sprintf("at most %d (ima.maxEntries)", pol.MaxEntries()), fmt.Sprint(m.Log.Entries))
 	}
 	w := m.Window
 	startPCR, endPCR := quotedPCR(vr.quotes[0], m.Bank, imaPCR), quotedPCR(vr.quotes[1], m.Bank, imaPCR)
@@ -210,12 +211,13 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 	_, compression, _ := strings.Cut(m.Log.Encoding, "+")
 	vr.rep.pass(CheckIMALog, fmt.Sprintf("%d entries (%s, %d bytes %s), window [%d, %d)", m.Log.Entries, m.Bank, decodedLen(vr.logB64), compression, w.Start, w.End))
 
-	ev := &imaEvaluation{p: pol, facts: *facts, collect: vr.v.collect}
+	ev := pol.NewEvaluation(vr.v.collect)
 	if err := vr.replay(bank, startPCR, endPCR, ev); err != nil {
 		return err
 	}
-	vr.ima = ev
-	f := ev.facts
+	facts.addTally(ev.Tally())
+	vr.ima = facts
+	f := *facts
 	f.Findings, f.FindingsTotal = nil, 0 // findings are reported by ima-rules
 	vr.rep.report.Facts.IMA = &f
 	vr.rep.pass(CheckIMAReplay, fmt.Sprintf("%d entries replay to PCR 10 of the start quote, %d to the end quote's", w.Start, w.End))
@@ -349,19 +351,19 @@ func decompressor(encoding string, r io.Reader) (io.Reader, error) {
 // (evidence.ReplayEntries), the extend chain and the checks on the
 // caller's. The compressed log is never held whole: it is read from the
 // statement's base64 text.
-func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *imaEvaluation) error {
+func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *policy.IMAEvaluation) error {
 	m := &vr.pred.IMA
-	pol := &vr.v.policy.ima
+	pol := vr.v.policy.IMA()
 	w := m.Window
 	text := &b64Reader{text: vr.logB64}
 	zr, err := decompressor(m.Log.Encoding, text)
 	if err != nil {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log: %w", ErrMalformed, err), m.Log.Encoding, "not that encoding")
 	}
-	capped := &cappedReader{r: zr, n: pol.maxLogBytes, h: sha256.New()}
+	capped := &cappedReader{r: zr, n: pol.MaxLogBytes(), h: sha256.New()}
 	decompressed := newChunkPipe(capped)
 	defer decompressed.stop()
-	r, err := evidence.NewReader(decompressed, evidence.WithMaxEntries(pol.maxEntries))
+	r, err := evidence.NewReader(decompressed, evidence.WithMaxEntries(pol.MaxEntries()))
 	if err != nil {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log: %w", ErrMalformed, err), "a binary IMA log", "unreadable")
 	}
@@ -385,10 +387,10 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 		return err
 	}
 	n := 0
-	var templates templateCache
-	var template logTemplate // of the entries up to w.End, as CollectIMA names it
+	var templates policy.TemplateCache
+	var template predicates.LogTemplate // of the entries up to w.End, as CollectIMA names it
 	scopeStart := w.Start
-	if pol.scope == ScopeBoot {
+	if pol.Scope() == policy.ScopeBoot {
 		scopeStart = 0
 	}
 	var failed error
@@ -407,14 +409,14 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 					failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries", ErrIMALog), fmt.Sprintf("%d window entries ([%d, %d))", w.End-w.Start, w.Start, w.End), fmt.Sprint(len(w.Entries)))
 					return false
 				}
-				if got, shown := windowEntryOf(e), w.Entries[n-w.Start]; got != shown {
+				if got, shown := predicates.WindowEntryOf(e), w.Entries[n-w.Start]; got != shown {
 					failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries[%d] is not entry %d of the log", ErrIMALog, n-w.Start, n), fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", shown))
 					return false
 				}
 			}
-			template.add(e.TemplateName)
+			template.Add(e.TemplateName)
 			if n >= scopeStart {
-				ev.add(toMeasurement(e, &templates))
+				ev.Add(templates.Measurement(e))
 			}
 		}
 		n++
@@ -435,10 +437,10 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 		switch {
 		case errors.Is(err, errLogTooLarge):
 			err = fmt.Errorf("%w: %w", ErrTooLarge, err)
-			exp, found = fmt.Sprintf("at most %d bytes uncompressed (ima.maxLogBytes)", pol.maxLogBytes), "more"
+			exp, found = fmt.Sprintf("at most %d bytes uncompressed (ima.maxLogBytes)", pol.MaxLogBytes()), "more"
 		case errors.Is(err, evidence.ErrTooManyEntries):
 			err = fmt.Errorf("%w: %w", ErrTooLarge, err)
-			exp, found = fmt.Sprintf("at most %d entries (ima.maxEntries)", pol.maxEntries), "more"
+			exp, found = fmt.Sprintf("at most %d entries (ima.maxEntries)", pol.MaxEntries()), "more"
 		default:
 			err = fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
@@ -467,39 +469,22 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	return nil
 }
 
-// toMeasurement returns the entry as the rules see it; templates says
-// whether its template decodes into a path and file digest.
-func toMeasurement(e *evidence.Entry, templates *templateCache) measurement {
-	m := measurement{index: e.Index, template: e.TemplateName, path: e.Path, violation: e.Violation()}
-	if len(e.FileDigest) > 0 {
-		m.digest = strings.ToLower(e.FileDigestAlg) + ":" + hex.EncodeToString(e.FileDigest)
-	}
-	switch m.undecoded = templates.decoding(e.TemplateName); {
-	case m.undecoded != "":
-	case m.path == "":
-		m.undecoded = "empty path"
-	case m.digest == "":
-		m.undecoded = "empty file digest"
-	}
-	return m
-}
-
 func (vr *verification) checkGoldenPCRs() error {
-	golden := vr.v.policy.pcrs
+	golden := vr.v.policy.GoldenPCRs()
 	if len(golden) == 0 {
 		vr.rep.pass(CheckGoldenPCRs, "the policy names none")
 		return nil
 	}
 	for _, g := range golden {
 		for i, q := range vr.quotes {
-			got := quotedPCR(q, g.bank, g.index)
-			if !bytes.Equal(got, g.value) {
+			got := quotedPCR(q, g.Bank, g.Index)
+			if !bytes.Equal(got, g.Value) {
 				which := [2]string{"start", "end"}[i]
 				found := hex.EncodeToString(got)
 				if got == nil {
 					found = "not quoted"
 				}
-				return vr.rep.fail(CheckGoldenPCRs, fmt.Errorf("%w: %s:%d in the %s quote", ErrGoldenPCR, g.bank, g.index, which), hex.EncodeToString(g.value), found)
+				return vr.rep.fail(CheckGoldenPCRs, fmt.Errorf("%w: %s:%d in the %s quote", ErrGoldenPCR, g.Bank, g.Index, which), hex.EncodeToString(g.Value), found)
 			}
 		}
 	}
@@ -512,7 +497,7 @@ func (vr *verification) checkIMARules() error {
 		vr.rep.pass(CheckIMARules, "no IMA log")
 		return nil
 	}
-	f := vr.ima.facts
+	f := *vr.ima
 	if f.FindingsTotal > 0 {
 		vr.rep.report.Facts.IMA.Findings, vr.rep.report.Facts.IMA.FindingsTotal = f.Findings, f.FindingsTotal
 		first := f.Findings[0]
@@ -529,7 +514,7 @@ func (vr *verification) checkIMARules() error {
 
 func (vr *verification) checkAge() error {
 	fin := vr.pred.Build.FinishedOn
-	max := vr.v.policy.maxAge
+	max := vr.v.policy.MaxAge()
 	if max == 0 {
 		vr.rep.report.Facts.FinishedOn = &fin
 		vr.rep.pass(CheckMaxAge, "the policy sets no maximum age")

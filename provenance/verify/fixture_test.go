@@ -1,4 +1,4 @@
-package provenance_test
+package verify_test
 
 import (
 	"bytes"
@@ -6,8 +6,10 @@ import (
 	"os"
 	"testing"
 
-	"github.com/attest-build/attest-build/provenance"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/provenance/verify"
 )
 
 // BenchmarkVerifyFixture verifies the fixture TestWriteBenchFixture wrote to
@@ -18,7 +20,7 @@ func BenchmarkVerifyFixture(b *testing.B) {
 	if dir == "" {
 		b.Skip("set ATTEST_BUILD_BENCH_DIR to a fixture folder (docs/benchmarks.md)")
 	}
-	p, err := provenance.LoadPolicy(dir + "/policy-window.yaml")
+	p, err := policy.LoadPolicy(dir + "/policy-window.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -26,11 +28,11 @@ func BenchmarkVerifyFixture(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	v, err := provenance.NewVerifier(p, provenance.WithSignerKeys(pub))
+	v, err := verify.NewVerifier(p, verify.WithSignerKeys(pub))
 	if err != nil {
 		b.Fatal(err)
 	}
-	art, err := provenance.ArtifactFromFile(dir + "/out.bin")
+	art, err := verify.ArtifactFromFile(dir + "/out.bin")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package provenance_test
+package verify_test
 
 import (
 	"bytes"
@@ -21,12 +21,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-tpm/tpm2"
-	"github.com/google/go-tpm/tpm2/transport"
-
 	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/provenance/verify"
 )
 
 // realIMALog is a real kernel's IMA log, split into records.
@@ -69,37 +69,6 @@ func splitLog(t testing.TB, raw []byte) realIMALog {
 	return l
 }
 
-// pcrExtend extends the entry's PCR (10 in every real log) of both banks
-// with its digests, as the kernel does (a violation extends all 0xff).
-func pcrExtend(t testing.TB, tr transport.TPM, e *evidence.Entry) {
-	t.Helper()
-	var digests []tpm2.TPMTHA
-	for _, b := range []struct {
-		bank evidence.Bank
-		alg  tpm2.TPMAlgID
-	}{{evidence.SHA1, tpm2.TPMAlgSHA1}, {evidence.SHA256, tpm2.TPMAlgSHA256}} {
-		d := e.TemplateDigest(b.bank)
-		if e.Violation() {
-			d = bytes.Repeat([]byte{0xff}, b.bank.Size())
-		}
-		digests = append(digests, tpm2.TPMTHA{HashAlg: b.alg, Digest: d})
-	}
-	_, err := tpm2.PCRExtend{
-		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(e.PCR), Auth: tpm2.PasswordAuth(nil)},
-		Digests:   tpm2.TPMLDigestValues{Digests: digests},
-	}.Execute(tr)
-	if err != nil {
-		t.Fatalf("extending PCR %d: %v", e.PCR, err)
-	}
-}
-
-// rig is a TPM the tests attest with: an opener for Attest and a way to
-// extend its PCR 10 between quotes.
-type rig struct {
-	open   provenance.TPMOpener
-	extend func(t testing.TB, entries []*evidence.Entry)
-}
-
 // attested is a good attestation made by the build library.
 type attested struct {
 	dir      string
@@ -125,7 +94,7 @@ func newSigner(t testing.TB) *provenance.Signer {
 // attestAround runs a build with provenance.Attest while the IMA log at
 // --ima-log holds log.records[:split] before the build and grows to all of
 // them during it, PCR 10 extended to match, as the kernel would.
-func attestAround(t testing.TB, r rig, log realIMALog, split int, content string) *attested {
+func attestAround(t testing.TB, r provtest.Rig, log realIMALog, split int, content string) *attested {
 	t.Helper()
 	dir, flags := t.TempDir(), t.TempDir()
 	logPath := filepath.Join(flags, "binary_runtime_measurements")
@@ -142,7 +111,7 @@ func attestAround(t testing.TB, r rig, log realIMALog, split int, content string
 		if err := f.Close(); err != nil {
 			t.Fatal(err)
 		}
-		r.extend(t, log.entries[from:to])
+		r.Extend(t, log.entries[from:to])
 	}
 	appendRecords(0, split)
 	// The command prints "started"; its stdout writer hands over to the
@@ -168,7 +137,7 @@ func attestAround(t testing.TB, r rig, log realIMALog, split int, content string
 		Command: provenance.Command{Argv: []string{"sh", "-c", script, "sh", proceed, content}, Dir: dir,
 			Stdout: &handOver{started: startedCh, wait: extended}, Stderr: io.Discard},
 		Signer: signer,
-		TPM:    r.open,
+		TPM:    r.Open,
 		IMALog: logPath,
 	})
 	<-done
@@ -196,14 +165,14 @@ func (h *handOver) Write(p []byte) (int, error) {
 
 // policyFor makes a policy with policy init from the attestation, signed
 // by its signer, and applies edit to the YAML text.
-func policyFor(t testing.TB, a *attested, scope provenance.IMAScope, edit func(string) string) *provenance.Policy {
+func policyFor(t testing.TB, a *attested, scope policy.IMAScope, edit func(string) string) *policy.Policy {
 	t.Helper()
 	f, err := os.Open(a.att)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	doc, err := provenance.InitPolicy(context.Background(), f, provenance.PolicyInitOptions{Scope: scope, SignerKeys: []crypto.PublicKey{a.signer.PublicKey()}, Source: filepath.Base(a.att)})
+	doc, err := verify.InitPolicy(context.Background(), f, verify.PolicyInitOptions{Scope: scope, SignerKeys: []crypto.PublicKey{a.signer.PublicKey()}, Source: filepath.Base(a.att)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +184,7 @@ func policyFor(t testing.TB, a *attested, scope provenance.IMAScope, edit func(s
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := provenance.LoadPolicy(path)
+	p, err := policy.LoadPolicy(path)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, text)
 	}
@@ -223,13 +192,13 @@ func policyFor(t testing.TB, a *attested, scope provenance.IMAScope, edit func(s
 }
 
 // verifyFile verifies the attestation bytes for the artifact file.
-func verifyBytes(t testing.TB, p *provenance.Policy, att []byte, artifact string, opts ...provenance.VerifierOption) (*provenance.Report, error) {
+func verifyBytes(t testing.TB, p *policy.Policy, att []byte, artifact string, opts ...verify.VerifierOption) (*verify.Report, error) {
 	t.Helper()
-	v, err := provenance.NewVerifier(p, opts...)
+	v, err := verify.NewVerifier(p, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := provenance.ArtifactFromFile(artifact)
+	a, err := verify.ArtifactFromFile(artifact)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,49 +206,25 @@ func verifyBytes(t testing.TB, p *provenance.Policy, att []byte, artifact string
 }
 
 // wantCheck asserts that err is a *CheckError of the named check.
-func wantCheck(t testing.TB, err error, check provenance.Check) *provenance.CheckError {
+func wantCheck(t testing.TB, err error, check verify.Check) *verify.CheckError {
 	t.Helper()
-	var ce *provenance.CheckError
+	var ce *verify.CheckError
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v, want a *CheckError of check %s", err, check)
 	}
 	if ce.Check != check {
 		t.Fatalf("failed check %s (%v), want %s", ce.Check, err, check)
 	}
-	if !errors.Is(err, provenance.ErrVerification) {
+	if !errors.Is(err, verify.ErrVerification) {
 		t.Fatalf("errors.Is(err, ErrVerification) = false")
 	}
-	if ce.Report == nil || ce.Report.Verdict != provenance.StatusFail {
+	if ce.Report == nil || ce.Report.Verdict != verify.StatusFail {
 		t.Fatalf("no failing report with the error")
 	}
 	return ce
 }
 
-// envelopeJSON is a DSSE envelope as JSON.
-type envelopeJSON struct {
-	PayloadType string `json:"payloadType"`
-	Payload     string `json:"payload"`
-	Signatures  []struct {
-		KeyID string `json:"keyid"`
-		Sig   string `json:"sig"`
-	} `json:"signatures"`
-}
-
-// lines splits an attestation file into envelopes.
-func lines(t testing.TB, data []byte) []envelopeJSON {
-	t.Helper()
-	var out []envelopeJSON
-	for _, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		var e envelopeJSON
-		if err := json.Unmarshal(l, &e); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-func joinLines(t testing.TB, envs []envelopeJSON) []byte {
+func joinLines(t testing.TB, envs []provtest.EnvelopeJSON) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	for _, e := range envs {
@@ -294,7 +239,7 @@ func joinLines(t testing.TB, envs []envelopeJSON) []byte {
 }
 
 // statementOf decodes the payload of an envelope as a JSON object.
-func statementOf(t testing.TB, e envelopeJSON) map[string]any {
+func statementOf(t testing.TB, e provtest.EnvelopeJSON) map[string]any {
 	t.Helper()
 	body, err := base64.StdEncoding.DecodeString(e.Payload)
 	if err != nil {
@@ -311,7 +256,7 @@ func statementOf(t testing.TB, e envelopeJSON) map[string]any {
 
 // resign re-encodes a statement and signs it with the signer: a trusted
 // signer that lies, which the TPM evidence must still catch.
-func resign(t testing.TB, s *provenance.Signer, st map[string]any) envelopeJSON {
+func resign(t testing.TB, s *provenance.Signer, st map[string]any) provtest.EnvelopeJSON {
 	t.Helper()
 	body, err := json.Marshal(st)
 	if err != nil {
@@ -321,7 +266,7 @@ func resign(t testing.TB, s *provenance.Signer, st map[string]any) envelopeJSON 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var e envelopeJSON
+	var e provtest.EnvelopeJSON
 	if err := json.Unmarshal(env, &e); err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +274,7 @@ func resign(t testing.TB, s *provenance.Signer, st map[string]any) envelopeJSON 
 }
 
 // tpmIndex returns the index of the TPM/IMA envelope.
-func tpmIndex(t testing.TB, envs []envelopeJSON) int {
+func tpmIndex(t testing.TB, envs []provtest.EnvelopeJSON) int {
 	t.Helper()
 	for i, e := range envs {
 		if strings.Contains(statementOf(t, e)["predicateType"].(string), "tpm-ima") {

@@ -1,6 +1,6 @@
 //go:build simulator && cgo
 
-package provenance_test
+package verify_test
 
 import (
 	"bytes"
@@ -21,7 +21,9 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"gopkg.in/yaml.v3"
 
-	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/provenance/verify"
 	"github.com/attest-build/attest-build/tpm"
 )
 
@@ -37,7 +39,7 @@ func simAttestation(t testing.TB) *attested {
 // simulator around log: 30 entries before the build, the rest during it.
 func simAttestationOf(t testing.TB, log realIMALog, content string) *attested {
 	t.Helper()
-	return attestAround(t, simRig(openSimulator(t, "sha256:0-10+sha1:10")), log, 30, content)
+	return attestAround(t, provtest.SimRig(provtest.OpenSimulator(t, "sha256:0-10+sha1:10")), log, 30, content)
 }
 
 // relabelled returns the attestation with entry idx's template renamed, as
@@ -48,7 +50,7 @@ func relabelled(t *testing.T, a *attested, good []byte, idx int, name string) []
 	changed, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		editLog(t, pred, func(raw []byte) []byte { return relabel(t, raw, idx, name) })
 		showLog(t, pred)
-	})(t, a, lines(t, good))
+	})(t, a, provtest.Lines(t, good))
 	return changed
 }
 
@@ -62,8 +64,8 @@ func TestVerifyUndecodableTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	denyBin := func(templates ...string) *provenance.Policy {
-		return policyFor(t, a, provenance.ScopeWindow, editPolicy(t, func(m map[string]any) {
+	denyBin := func(templates ...string) *policy.Policy {
+		return policyFor(t, a, policy.ScopeWindow, editPolicy(t, func(m map[string]any) {
 			ima := m["ima"].(map[string]any)
 			delete(ima, "allow")
 			ima["deny"] = []any{"/bin/**"}
@@ -74,14 +76,14 @@ func TestVerifyUndecodableTemplate(t *testing.T) {
 	}
 	p := denyBin()
 	_, err = verifyBytes(t, p, good, a.artifact)
-	if f := wantFinding(t, wantCheck(t, err, provenance.CheckIMARules).Report, "deny"); f.Index != 48 || f.Path != "/bin/tpmprobe" {
+	if f := wantFinding(t, wantCheck(t, err, verify.CheckIMARules).Report, "deny"); f.Index != 48 || f.Path != "/bin/tpmprobe" {
 		t.Fatalf("good attestation: first finding %s, want entry 48 /bin/tpmprobe", f)
 	}
 	for _, name := range []string{"ima-xx", "d-ng|buf", "d-ng|sig"} {
 		t.Run(name, func(t *testing.T) {
 			_, err := verifyBytes(t, p, relabelled(t, a, good, 48, name), a.artifact)
-			ce := wantCheck(t, err, provenance.CheckIMARules)
-			if !errors.Is(err, provenance.ErrIMARule) {
+			ce := wantCheck(t, err, verify.CheckIMARules)
+			if !errors.Is(err, verify.ErrIMARule) {
 				t.Errorf("err = %v, want errors.Is ErrIMARule", err)
 			}
 			if f := wantFinding(t, ce.Report, "template"); f.Index != 48 {
@@ -111,13 +113,13 @@ func TestVerifyIMABank(t *testing.T) {
 	}
 	sha1, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		imaOf(pred)["bank"] = "sha1"
-	})(t, a, lines(t, good))
-	_, err = verifyBytes(t, policyFor(t, a, provenance.ScopeWindow, nil), sha1, a.artifact)
-	wantCheck(t, err, provenance.CheckIMALog)
-	if !errors.Is(err, provenance.ErrIMABank) {
+	})(t, a, provtest.Lines(t, good))
+	_, err = verifyBytes(t, policyFor(t, a, policy.ScopeWindow, nil), sha1, a.artifact)
+	wantCheck(t, err, verify.CheckIMALog)
+	if !errors.Is(err, verify.ErrIMABank) {
 		t.Fatalf("err = %v, want errors.Is ErrIMABank", err)
 	}
-	withSHA1 := policyFor(t, a, provenance.ScopeWindow, editPolicy(t, func(m map[string]any) {
+	withSHA1 := policyFor(t, a, policy.ScopeWindow, editPolicy(t, func(m map[string]any) {
 		m["ima"].(map[string]any)["banks"] = []any{"sha1"}
 	}))
 	rep, err := verifyBytes(t, withSHA1, sha1, a.artifact)
@@ -129,7 +131,7 @@ func TestVerifyIMABank(t *testing.T) {
 	}
 	// The good attestation (sha256) fails a policy that names only sha1.
 	_, err = verifyBytes(t, withSHA1, good, a.artifact)
-	wantCheck(t, err, provenance.CheckIMALog)
+	wantCheck(t, err, verify.CheckIMALog)
 }
 
 // TestVerifyWindowEntries: the window entries and ima.template that inspect
@@ -140,7 +142,7 @@ func TestVerifyWindowEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := policyFor(t, a, provenance.ScopeWindow, nil)
+	p := policyFor(t, a, policy.ScopeWindow, nil)
 	for _, tc := range []struct {
 		name string
 		edit func(m map[string]any)
@@ -162,10 +164,10 @@ func TestVerifyWindowEntries(t *testing.T) {
 		{"ima.template", func(m map[string]any) { m["template"] = "ima-sig" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			changed, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) { tc.edit(imaOf(pred)) })(t, a, lines(t, good))
+			changed, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) { tc.edit(imaOf(pred)) })(t, a, provtest.Lines(t, good))
 			_, err := verifyBytes(t, p, changed, a.artifact)
-			wantCheck(t, err, provenance.CheckIMAReplay)
-			if !errors.Is(err, provenance.ErrIMALog) {
+			wantCheck(t, err, verify.CheckIMAReplay)
+			if !errors.Is(err, verify.ErrIMALog) {
 				t.Errorf("err = %v, want errors.Is ErrIMALog", err)
 			}
 		})
@@ -189,15 +191,15 @@ func TestPolicyInitStrict(t *testing.T) {
 	}
 	t.Run("violation in boot scope", func(t *testing.T) {
 		var doc map[string]any
-		p := policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) { doc = m }))
+		p := policyFor(t, a, policy.ScopeBoot, editPolicy(t, func(m map[string]any) { doc = m }))
 		if v := doc["ima"].(map[string]any)["allowViolations"]; v != false {
 			t.Errorf("allowViolations: %v, want false", v)
 		}
 		_, err := verifyBytes(t, p, good, a.artifact)
-		if f := wantFinding(t, wantCheck(t, err, provenance.CheckIMARules).Report, "violation"); f.Index != 8 {
+		if f := wantFinding(t, wantCheck(t, err, verify.CheckIMARules).Report, "violation"); f.Index != 8 {
 			t.Errorf("finding %s, want entry 8", f)
 		}
-		if c := imaComment(t, a, provenance.ScopeBoot, "allowViolations"); !strings.Contains(c, "entry 8 (/work/out/build.log)") {
+		if c := imaComment(t, a, policy.ScopeBoot, "allowViolations"); !strings.Contains(c, "entry 8 (/work/out/build.log)") {
 			t.Errorf("allowViolations comment does not name entry 8:\n%s", c)
 		}
 	})
@@ -208,15 +210,15 @@ func TestPolicyInitStrict(t *testing.T) {
 			t.Fatal(err)
 		}
 		att := mustRead(t, ref.att)
-		p := policyFor(t, &ref, provenance.ScopeWindow, nil)
+		p := policyFor(t, &ref, policy.ScopeWindow, nil)
 		_, err := verifyBytes(t, p, att, a.artifact)
-		if f := wantFinding(t, wantCheck(t, err, provenance.CheckIMARules).Report, "template"); f.Index != 48 {
+		if f := wantFinding(t, wantCheck(t, err, verify.CheckIMARules).Report, "template"); f.Index != 48 {
 			t.Errorf("finding %s, want entry 48", f)
 		}
-		if c := imaComment(t, &ref, provenance.ScopeWindow, "templates"); !strings.Contains(c, "ima-xx") {
+		if c := imaComment(t, &ref, policy.ScopeWindow, "templates"); !strings.Contains(c, "ima-xx") {
 			t.Errorf("templates comment does not name ima-xx:\n%s", c)
 		}
-		named := policyFor(t, &ref, provenance.ScopeWindow, editPolicy(t, func(m map[string]any) {
+		named := policyFor(t, &ref, policy.ScopeWindow, editPolicy(t, func(m map[string]any) {
 			m["ima"].(map[string]any)["templates"] = []any{"ima-xx"}
 		}))
 		if _, err := verifyBytes(t, named, att, a.artifact); err != nil {
@@ -227,14 +229,14 @@ func TestPolicyInitStrict(t *testing.T) {
 
 // imaComment returns the head comment of key under ima in the policy that
 // policy init writes for the attestation.
-func imaComment(t *testing.T, a *attested, scope provenance.IMAScope, key string) string {
+func imaComment(t *testing.T, a *attested, scope policy.IMAScope, key string) string {
 	t.Helper()
 	f, err := os.Open(a.att)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	out, err := provenance.InitPolicy(context.Background(), f, provenance.PolicyInitOptions{Scope: scope, SignerKeys: []crypto.PublicKey{a.signer.PublicKey()}})
+	out, err := verify.InitPolicy(context.Background(), f, verify.PolicyInitOptions{Scope: scope, SignerKeys: []crypto.PublicKey{a.signer.PublicKey()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +294,7 @@ func requote(t *testing.T, a *attested, good []byte, k *ecdsa.PrivateKey, edit f
 				&tpm2.TPMSSignatureECC{Hash: tpm2.TPMAlgSHA256, SignatureR: tpm2.TPM2BECCParameter{Buffer: r.Bytes()}, SignatureS: tpm2.TPM2BECCParameter{Buffer: s.Bytes()}})})
 			q["attest"], q["signature"] = base64.StdEncoding.EncodeToString(msg), base64.StdEncoding.EncodeToString(sig)
 		}
-	})(t, a, lines(t, good))
+	})(t, a, provtest.Lines(t, good))
 	return changed
 }
 
@@ -312,7 +314,7 @@ func TestVerifySameBootFirmwareSigner(t *testing.T) {
 	if err := os.WriteFile(ref.att, requote(t, a, good, k, func(*tpm2.TPMSAttest) {}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := policyFor(t, &ref, provenance.ScopeWindow, nil)
+	p := policyFor(t, &ref, policy.ScopeWindow, nil)
 	if _, err := verifyBytes(t, p, mustRead(t, ref.att), a.artifact); err != nil {
 		t.Fatalf("re-signed by the software AK, unchanged: %v", err)
 	}
@@ -341,10 +343,10 @@ func TestVerifySameBootFirmwareSigner(t *testing.T) {
 func TestVerifyOtherPCRInWindow(t *testing.T) {
 	// The policy of a good attestation; the simulator (one per process, its
 	// AK the same in every run) is closed when the subtest ends.
-	var p *provenance.Policy
+	var p *policy.Policy
 	t.Run("good attestation", func(t *testing.T) {
 		a := simAttestation(t)
-		p = policyFor(t, a, provenance.ScopeWindow, nil)
+		p = policyFor(t, a, policy.ScopeWindow, nil)
 		if _, err := verifyBytes(t, p, mustRead(t, a.att), a.artifact); err != nil {
 			t.Fatal(err)
 		}
@@ -363,9 +365,9 @@ func TestVerifyOtherPCRInWindow(t *testing.T) {
 		raw = append(raw, rec...)
 	}
 	b := simAttestationOf(t, splitLog(t, raw), "hello sim")
-	_, err := verifyBytes(t, p, mustRead(t, b.att), b.artifact, provenance.WithSignerKeys(b.signer.PublicKey()))
-	ce := wantCheck(t, err, provenance.CheckIMAReplay)
-	if !errors.Is(err, provenance.ErrIMALog) || ce.Found != "PCR 11" {
+	_, err := verifyBytes(t, p, mustRead(t, b.att), b.artifact, verify.WithSignerKeys(b.signer.PublicKey()))
+	ce := wantCheck(t, err, verify.CheckIMAReplay)
+	if !errors.Is(err, verify.ErrIMALog) || ce.Found != "PCR 11" {
 		t.Fatalf("err = %v (found %q), want ErrIMALog for the PCR 11 entry", err, ce.Found)
 	}
 }

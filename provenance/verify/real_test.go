@@ -1,4 +1,4 @@
-package provenance_test
+package verify_test
 
 import (
 	"bytes"
@@ -23,6 +23,9 @@ import (
 	"github.com/attest-build/attest-build/internal/swtpmtest"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/provenance/verify"
 	"github.com/attest-build/attest-build/tpm"
 )
 
@@ -74,16 +77,16 @@ func flipLogPayload(t testing.TB, lg map[string]any) {
 	setLog(t, lg, log)
 }
 
-func swtpmRig(t *testing.T) (rig, *swtpmtest.SWTPM) {
-	sw, open := swtpmSetup(t)
-	return rig{open: open, extend: func(t testing.TB, entries []*evidence.Entry) {
+func swtpmRig(t *testing.T) (provtest.Rig, *swtpmtest.SWTPM) {
+	sw, open := provtest.SWTPMSetup(t)
+	return provtest.Rig{Open: open, Extend: func(t testing.TB, entries []*evidence.Entry) {
 		tp, err := tpm.Open(sw.Ref())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer tp.Close()
 		for _, e := range entries {
-			pcrExtend(t, tp.Transport(), e)
+			provtest.PCRExtend(t, tp.Transport(), e)
 		}
 	}}, sw
 }
@@ -114,8 +117,8 @@ func TestVerifySwtpm(t *testing.T) {
 	a := attestAround(t, r, log, 30, "hello swtpm")
 	// Boot scope covers entry 8 of the log, a violation: allowed knowingly
 	// (policy init writes allowViolations: false).
-	bootPolicy := func(t testing.TB, edit func(m map[string]any)) *provenance.Policy {
-		return policyFor(t, a, provenance.ScopeBoot, editPolicy(t, func(m map[string]any) {
+	bootPolicy := func(t testing.TB, edit func(m map[string]any)) *policy.Policy {
+		return policyFor(t, a, policy.ScopeBoot, editPolicy(t, func(m map[string]any) {
 			m["ima"].(map[string]any)["allowViolations"] = true
 			edit(m)
 		}))
@@ -145,7 +148,7 @@ func TestVerifySwtpm(t *testing.T) {
 			ima["allow"] = kept
 		})
 		_, err := verifyBytes(t, p, good, a.artifact)
-		ce := wantCheck(t, err, provenance.CheckIMARules)
+		ce := wantCheck(t, err, verify.CheckIMARules)
 		f := ce.Report.Facts.IMA.Findings
 		if len(f) == 0 || f[0].Path != victim.Path || f[0].Rule != "allowlist" {
 			t.Fatalf("findings %+v, want %s first", f, victim.Path)
@@ -160,7 +163,7 @@ func TestVerifySwtpm(t *testing.T) {
 			}
 		})
 		_, err := verifyBytes(t, p, good, a.artifact)
-		ce := wantCheck(t, err, provenance.CheckIMARules)
+		ce := wantCheck(t, err, verify.CheckIMARules)
 		f := ce.Report.Facts.IMA.Findings
 		if len(f) != 1 || f[0].Path != victim.Path || f[0].Digest != victimDigest {
 			t.Fatalf("findings %+v, want exactly %s %s", f, victim.Path, victimDigest)
@@ -187,7 +190,7 @@ func TestVerifySwtpm(t *testing.T) {
 			}
 			return path
 		}
-		withKeylime := func(path string) *provenance.Policy {
+		withKeylime := func(path string) *policy.Policy {
 			return bootPolicy(t, func(m map[string]any) {
 				ima := m["ima"].(map[string]any)
 				delete(ima, "allow")
@@ -203,7 +206,7 @@ func TestVerifySwtpm(t *testing.T) {
 		}
 		bad[victim.Path] = []string{sha256hex([]byte("another file"))}
 		_, err := verifyBytes(t, withKeylime(write(bad, nil)), good, a.artifact)
-		ce := wantCheck(t, err, provenance.CheckIMARules)
+		ce := wantCheck(t, err, verify.CheckIMARules)
 		if f := ce.Report.Facts.IMA.Findings; len(f) != 1 || f[0].Path != victim.Path {
 			t.Fatalf("findings %+v, want %s", f, victim.Path)
 		}
@@ -221,13 +224,13 @@ func TestVerifySwtpm(t *testing.T) {
 			delete(ak, "fingerprint")
 		})
 		_, err := verifyBytes(t, p, good, a.artifact)
-		wantCheck(t, err, provenance.CheckAttestationKey)
+		wantCheck(t, err, verify.CheckAttestationKey)
 	})
 
 	t.Run("swtpm attestation vs a device-only policy", func(t *testing.T) {
 		p := bootPolicy(t, func(m map[string]any) { m["tpmModes"] = []any{"device"} })
 		_, err := verifyBytes(t, p, good, a.artifact)
-		wantCheck(t, err, provenance.CheckTPMMode)
+		wantCheck(t, err, verify.CheckTPMMode)
 	})
 
 	// A quote taken after the build, in the same boot, given as the start
@@ -237,7 +240,7 @@ func TestVerifySwtpm(t *testing.T) {
 		changed, _ := predicateEdit(func(t *testing.T, _ *attested, pred map[string]any) {
 			pred["quotes"].(map[string]any)["start"] = freshQuote(t, sw, nonce)
 			pred["nonce"].(map[string]any)["start"] = hex.EncodeToString(nonce)
-		})(t, a, lines(t, good))
+		})(t, a, provtest.Lines(t, good))
 		_, err := verifyBytes(t, p, changed, a.artifact)
 		wantReboot(t, err)
 	})
@@ -331,7 +334,7 @@ func freshQuote(t testing.TB, sw *swtpmtest.SWTPM, nonce []byte) map[string]any 
 // nonce) of from, both statements re-signed by signer.
 func spliceStart(t testing.TB, signer *provenance.Signer, base, from []byte) []byte {
 	t.Helper()
-	envs := lines(t, base)
+	envs := provtest.Lines(t, base)
 	i := tpmIndex(t, envs)
 	st := statementOf(t, envs[i])
 	pred, src := st["predicate"].(map[string]any), predicateMap(t, from)
@@ -345,15 +348,15 @@ func spliceStart(t testing.TB, signer *provenance.Signer, base, from []byte) []b
 // predicateMap returns the TPM/IMA predicate of an attestation file.
 func predicateMap(t testing.TB, att []byte) map[string]any {
 	t.Helper()
-	envs := lines(t, att)
+	envs := provtest.Lines(t, att)
 	return statementOf(t, envs[tpmIndex(t, envs)])["predicate"].(map[string]any)
 }
 
 // wantReboot asserts a same-boot failure.
 func wantReboot(t testing.TB, err error) {
 	t.Helper()
-	wantCheck(t, err, provenance.CheckSameBoot)
-	if !errors.Is(err, provenance.ErrReboot) {
+	wantCheck(t, err, verify.CheckSameBoot)
+	if !errors.Is(err, verify.ErrReboot) {
 		t.Fatalf("err = %v, want errors.Is ErrReboot", err)
 	}
 }

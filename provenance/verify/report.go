@@ -1,4 +1,4 @@
-package provenance
+package verify
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/attest-build/attest-build/provenance/policy"
 )
 
 // Check names one step of Verify. The steps run in the order of AllChecks(),
@@ -94,12 +96,12 @@ type VerifiedSubject struct {
 
 // IMAFacts summarise the replayed IMA log and the rules applied to it.
 type IMAFacts struct {
-	Present     bool     `json:"present"`
-	Bank        string   `json:"bank,omitempty"`
-	LogEntries  int      `json:"logEntries"`
-	WindowStart int      `json:"windowStart"`
-	WindowEnd   int      `json:"windowEnd"`
-	Scope       IMAScope `json:"scope,omitempty"`
+	Present     bool            `json:"present"`
+	Bank        string          `json:"bank,omitempty"`
+	LogEntries  int             `json:"logEntries"`
+	WindowStart int             `json:"windowStart"`
+	WindowEnd   int             `json:"windowEnd"`
+	Scope       policy.IMAScope `json:"scope,omitempty"`
 	// InScope entries were subject to the rules; Excluded of them matched an
 	// exclude; Violations are violation entries in scope.
 	InScope    int `json:"inScope"`
@@ -109,26 +111,15 @@ type IMAFacts struct {
 	// decode into a path and digest, accepted unchecked by ima.templates.
 	Unchecked int `json:"unchecked,omitempty"`
 	// Findings are the entries that broke a rule (at most maxFindings).
-	Findings []IMAFinding `json:"findings,omitempty"`
+	Findings []policy.IMAFinding `json:"findings,omitempty"`
 	// FindingsTotal counts every entry that broke a rule.
 	FindingsTotal int `json:"findingsTotal,omitempty"`
 }
 
-// IMAFinding is one IMA entry that broke a policy rule.
-type IMAFinding struct {
-	Index  int    `json:"index"`
-	Path   string `json:"path"`
-	Digest string `json:"digest,omitempty"` // alg:hex
-	Rule   string `json:"rule"`             // "violation", "template", "deny", "allowlist"
-	Detail string `json:"detail"`
-}
-
-func (f IMAFinding) String() string {
-	s := fmt.Sprintf("entry %d %s", f.Index, f.Path)
-	if f.Digest != "" {
-		s += " (" + f.Digest + ")"
-	}
-	return s + ": " + f.Detail
+// addTally sets the counts and findings of the rules' evaluation.
+func (f *IMAFacts) addTally(t policy.IMATally) {
+	f.InScope, f.Excluded, f.Violations, f.Unchecked = t.InScope, t.Excluded, t.Violations, t.Unchecked
+	f.Findings, f.FindingsTotal = t.Findings, t.FindingsTotal
 }
 
 // ErrVerification matches every *CheckError: the attestation was read but

@@ -1,6 +1,6 @@
 //go:build simulator && cgo
 
-package provenance_test
+package verify_test
 
 import (
 	"bytes"
@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/attest-build/attest-build/predicates"
-	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/provenance/verify"
 )
 
 // FuzzVerifySigned fuzzes the code after the signature check: each input
@@ -30,24 +32,24 @@ import (
 func FuzzVerifySigned(f *testing.F) {
 	a := simAttestation(f)
 	good := mustRead(f, a.att)
-	envs := lines(f, good)
+	envs := provtest.Lines(f, good)
 	ti := tpmIndex(f, envs)
 	// Small IMA limits keep a fuzzed zstd or gzip bomb cheap; the seed fits them.
-	p := policyFor(f, a, provenance.ScopeBoot, editPolicy(f, func(m map[string]any) {
+	p := policyFor(f, a, policy.ScopeBoot, editPolicy(f, func(m map[string]any) {
 		ima := m["ima"].(map[string]any)
 		ima["maxEntries"] = 4096
 		ima["maxLogBytes"] = 1 << 20
 		ima["allowViolations"] = true // entry 8 of the log, in boot scope
 	}))
-	v, err := provenance.NewVerifier(p)
+	v, err := verify.NewVerifier(p)
 	if err != nil {
 		f.Fatal(err)
 	}
-	art, err := provenance.ArtifactFromFile(a.artifact)
+	art, err := verify.ArtifactFromFile(a.artifact)
 	if err != nil {
 		f.Fatal(err)
 	}
-	payload := func(e envelopeJSON) []byte {
+	payload := func(e provtest.EnvelopeJSON) []byte {
 		b, err := base64.StdEncoding.DecodeString(e.Payload)
 		if err != nil {
 			f.Fatal(err)
@@ -82,9 +84,9 @@ func FuzzVerifySigned(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		doc := append(append(env, '\n'), joinLines(t, []envelopeJSON{other})...)
+		doc := append(append(env, '\n'), joinLines(t, []provtest.EnvelopeJSON{other})...)
 		_, err = v.Verify(context.Background(), bytes.NewReader(doc), art)
-		var ce *provenance.CheckError
+		var ce *verify.CheckError
 		if err != nil && !errors.As(err, &ce) {
 			t.Fatalf("err = %v (%T), want nil or a *CheckError", err, err)
 		}

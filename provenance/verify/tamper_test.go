@@ -1,4 +1,4 @@
-package provenance_test
+package verify_test
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +20,9 @@ import (
 
 	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/predicates"
-	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/provenance/verify"
 	"github.com/attest-build/attest-build/tpm"
 )
 
@@ -29,16 +30,16 @@ import (
 // changed file, and the artifact to present (or "" for the good one).
 type tamperCase struct {
 	name  string
-	check provenance.Check
+	check verify.Check
 	is    error  // a sentinel the error must match, or nil
 	rule  string // for ima-rules: the rule of the first finding, or ""
-	edit  func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string)
+	edit  func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string)
 }
 
 // predicateEdit re-signs the TPM/IMA statement after edit changes its
 // predicate: the signer is trusted, so only the TPM evidence can catch it.
-func predicateEdit(edit func(t *testing.T, a *attested, pred map[string]any)) func(*testing.T, *attested, []envelopeJSON) ([]byte, string) {
-	return func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+func predicateEdit(edit func(t *testing.T, a *attested, pred map[string]any)) func(*testing.T, *attested, []provtest.EnvelopeJSON) ([]byte, string) {
+	return func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string) {
 		i := tpmIndex(t, envs)
 		st := statementOf(t, envs[i])
 		edit(t, a, st["predicate"].(map[string]any))
@@ -54,16 +55,16 @@ func quote(pred map[string]any, which string) map[string]any {
 func imaOf(pred map[string]any) map[string]any { return pred["ima"].(map[string]any) }
 
 var tamperCases = []tamperCase{
-	{"DSSE signature", provenance.CheckSignature, provenance.ErrBadSignature, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"DSSE signature", verify.CheckSignature, verify.ErrBadSignature, "", func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string) {
 		envs[0].Signatures[0].Sig = flipB64(t, envs[0].Signatures[0].Sig, -3)
 		return joinLines(t, envs), ""
 	}},
-	{"payload byte", provenance.CheckSignature, provenance.ErrBadSignature, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"payload byte", verify.CheckSignature, verify.ErrBadSignature, "", func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string) {
 		i := tpmIndex(t, envs)
 		envs[i].Payload = flipB64(t, envs[i].Payload, 40)
 		return joinLines(t, envs), ""
 	}},
-	{"subject digest (re-signed, artifact B presented)", provenance.CheckNonce, tpm.ErrNonce, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"subject digest (re-signed, artifact B presented)", verify.CheckNonce, tpm.ErrNonce, "", func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string) {
 		b := filepath.Join(t.TempDir(), "out.bin")
 		if err := os.WriteFile(b, []byte("artifact B"), 0o644); err != nil {
 			t.Fatal(err)
@@ -75,56 +76,56 @@ var tamperCases = []tamperCase{
 		}
 		return joinLines(t, envs), b
 	}},
-	{"predicateType (re-signed)", provenance.CheckStatement, provenance.ErrWrongType, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"predicateType (re-signed)", verify.CheckStatement, verify.ErrWrongType, "", func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string) {
 		i := tpmIndex(t, envs)
 		st := statementOf(t, envs[i])
 		st["predicateType"] = "https://github.com/attest-build/attest-build/predicates/tpm-ima/v9"
 		envs[i] = resign(t, a.signer, st)
 		return joinLines(t, envs), ""
 	}},
-	{"attestation key (re-signed)", provenance.CheckAttestationKey, provenance.ErrUntrustedAK, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"attestation key (re-signed)", verify.CheckAttestationKey, verify.ErrUntrustedAK, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		other, _ := testKeyPair(t)
 		pred["attestationKey"].(map[string]any)["publicKeyPem"] = other
 	})},
-	{"end quote attest bytes (re-signed)", provenance.CheckQuoteSignature, tpm.ErrSignature, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"end quote attest bytes (re-signed)", verify.CheckQuoteSignature, tpm.ErrSignature, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		q := quote(pred, "end")
 		q["attest"] = flipB64(t, q["attest"].(string), -5)
 	})},
-	{"start quote signature (re-signed)", provenance.CheckQuoteSignature, tpm.ErrSignature, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"start quote signature (re-signed)", verify.CheckQuoteSignature, tpm.ErrSignature, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		q := quote(pred, "start")
 		q["signature"] = flipB64(t, q["signature"].(string), -2)
 	})},
-	{"start nonce (re-signed)", provenance.CheckNonce, tpm.ErrNonce, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"start nonce (re-signed)", verify.CheckNonce, tpm.ErrNonce, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		n := pred["nonce"].(map[string]any)
 		s := n["start"].(string)
 		n["start"] = flipHexChar(s)
 	})},
-	{"nonce construction of one subject (re-signed)", provenance.CheckNonce, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"nonce construction of one subject (re-signed)", verify.CheckNonce, verify.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		pred["nonce"].(map[string]any)["construction"] = predicates.NonceSubjectList
 	})},
-	{"PCR value (re-signed)", provenance.CheckPCRDigest, tpm.ErrPCRDigest, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"PCR value (re-signed)", verify.CheckPCRDigest, tpm.ErrPCRDigest, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		pcrs := quote(pred, "end")["pcrs"].([]any)
 		p := pcrs[0].(map[string]any)
 		p["value"] = flipHexChar(p["value"].(string))
 	})},
-	{"resetCount byte in the start quote (re-signed)", provenance.CheckQuoteSignature, tpm.ErrSignature, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"resetCount byte in the start quote (re-signed)", verify.CheckQuoteSignature, tpm.ErrSignature, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		q := quote(pred, "start")
 		q["attest"] = flipResetCount(t, q["attest"].(string))
 	})},
-	{"IMA log byte (re-signed)", provenance.CheckIMAReplay, nil, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"IMA log byte (re-signed)", verify.CheckIMAReplay, nil, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		flipLogPayload(t, imaOf(pred)["log"].(map[string]any))
 	})},
-	{"IMA log encoding naming gzip for zstd data (re-signed)", provenance.CheckIMAReplay, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"IMA log encoding naming gzip for zstd data (re-signed)", verify.CheckIMAReplay, verify.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		imaOf(pred)["log"].(map[string]any)["encoding"] = predicates.IMALogEncodingGzip
 	})},
-	{"IMA log encoding unknown (re-signed)", provenance.CheckPredicate, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"IMA log encoding unknown (re-signed)", verify.CheckPredicate, verify.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		imaOf(pred)["log"].(map[string]any)["encoding"] = "binary_runtime_measurements+xz"
 	})},
-	{"IMA log compressed twice (re-signed)", provenance.CheckIMAReplay, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"IMA log compressed twice (re-signed)", verify.CheckIMAReplay, verify.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		lg := imaOf(pred)["log"].(map[string]any)
 		setLog(t, lg, compress(t, predicates.IMALogEncoding, logBytes(t, lg)))
 	})},
-	{"IMA log in a zstd frame asking for a 16 MiB window (re-signed)", provenance.CheckIMAReplay, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"IMA log in a zstd frame asking for a 16 MiB window (re-signed)", verify.CheckIMAReplay, verify.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		lg := imaOf(pred)["log"].(map[string]any)
 		raw := logBytes(t, lg)
 		frame := compress(t, predicates.IMALogEncoding, raw, zstd.WithSingleSegment(false))
@@ -137,11 +138,11 @@ var tamperCases = []tamperCase{
 		frame[5] = 14 << 3
 		lg["data"] = base64.StdEncoding.EncodeToString(frame)
 	})},
-	{"ima.log.data: text after the log's base64 (re-signed)", provenance.CheckIMAReplay, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"ima.log.data: text after the log's base64 (re-signed)", verify.CheckIMAReplay, verify.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		lg := imaOf(pred)["log"].(map[string]any)
 		lg["data"] = lg["data"].(string) + "!! not base64 ~~"
 	})},
-	{"ima.log.data: padded base64 followed by more (re-signed)", provenance.CheckIMAReplay, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"ima.log.data: padded base64 followed by more (re-signed)", verify.CheckIMAReplay, verify.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		lg := imaOf(pred)["log"].(map[string]any)
 		// A stream of the same log whose base64 ends in padding (the case
 		// the zstd decoder's small reads used to lose): the log's frame, then
@@ -158,74 +159,74 @@ var tamperCases = []tamperCase{
 		}
 		lg["data"] = base64.StdEncoding.EncodeToString(stream) + "AAAA"
 	})},
-	{"ima.log.data: not a multiple of 4 characters (re-signed)", provenance.CheckPredicate, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"ima.log.data: not a multiple of 4 characters (re-signed)", verify.CheckPredicate, verify.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		lg := imaOf(pred)["log"].(map[string]any)
 		lg["data"] = lg["data"].(string) + "AA"
 	})},
-	{"window start (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"window start (re-signed)", verify.CheckIMAReplay, verify.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		w := imaOf(pred)["window"].(map[string]any)
 		w["start"] = jsonInt(w["start"]) - 1
 	})},
-	{"window end (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"window end (re-signed)", verify.CheckIMAReplay, verify.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		w := imaOf(pred)["window"].(map[string]any)
 		w["end"] = jsonInt(w["end"]) - 1
 	})},
-	{"ima.bank sha1 (re-signed)", provenance.CheckIMALog, provenance.ErrIMABank, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"ima.bank sha1 (re-signed)", verify.CheckIMALog, verify.ErrIMABank, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		imaOf(pred)["bank"] = "sha1"
 	})},
-	{"window entry path shown to readers (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"window entry path shown to readers (re-signed)", verify.CheckIMAReplay, verify.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		entries := imaOf(pred)["window"].(map[string]any)["entries"].([]any)
 		entries[len(entries)-1].(map[string]any)["path"] = "/usr/bin/true"
 	})},
-	{"template name of a window entry (re-signed)", provenance.CheckIMARules, provenance.ErrIMARule, "template", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"template name of a window entry (re-signed)", verify.CheckIMARules, verify.ErrIMARule, "template", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		editLog(t, pred, func(raw []byte) []byte {
 			return relabel(t, raw, jsonInt(imaOf(pred)["window"].(map[string]any)["end"])-1, "ima-xx")
 		})
 		showLog(t, pred)
 	})},
-	{"SLSA envelope signature", provenance.CheckSignature, provenance.ErrBadSignature, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"SLSA envelope signature", verify.CheckSignature, verify.ErrBadSignature, "", func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string) {
 		i := 1 - tpmIndex(t, envs)
 		envs[i].Signatures[0].Sig = flipB64(t, envs[i].Signatures[0].Sig, -3)
 		return joinLines(t, envs), ""
 	}},
-	{"SLSA subject digest (re-signed)", provenance.CheckSubjects, provenance.ErrSubjectsMismatch, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"SLSA subject digest (re-signed)", verify.CheckSubjects, verify.ErrSubjectsMismatch, "", func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string) {
 		i := 1 - tpmIndex(t, envs)
 		st := statementOf(t, envs[i])
 		st["subject"].([]any)[0].(map[string]any)["digest"] = map[string]any{"sha256": sha256hex([]byte("artifact B"))}
 		envs[i] = resign(t, a.signer, st)
 		return joinLines(t, envs), ""
 	}},
-	{"attestationKey.tpmtPublic of another key (re-signed)", provenance.CheckAttestationKey, provenance.ErrUntrustedAK, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"attestationKey.tpmtPublic of another key (re-signed)", verify.CheckAttestationKey, verify.ErrUntrustedAK, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		_, other := testKeyPair(t)
 		pred["attestationKey"].(map[string]any)["tpmtPublic"] = base64.StdEncoding.EncodeToString(akTPMTPublic(t, &other.PublicKey))
 	})},
-	{"end quote as the start quote: equal clocks (re-signed)", provenance.CheckSameBoot, provenance.ErrReboot, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"end quote as the start quote: equal clocks (re-signed)", verify.CheckSameBoot, verify.ErrReboot, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		end := quote(pred, "end")
 		pred["quotes"].(map[string]any)["start"] = end
 		pred["nonce"].(map[string]any)["start"] = hex.EncodeToString(attestOf(t, end).ExtraData.Buffer)
 	})},
-	{"ima.log.sha256 (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"ima.log.sha256 (re-signed)", verify.CheckIMAReplay, verify.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		lg := imaOf(pred)["log"].(map[string]any)
 		lg["sha256"] = flipHexChar(lg["sha256"].(string))
 	})},
-	{"ima.log.entries + 1 (re-signed)", provenance.CheckIMAReplay, provenance.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"ima.log.entries + 1 (re-signed)", verify.CheckIMAReplay, verify.ErrIMALog, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		lg := imaOf(pred)["log"].(map[string]any)
 		lg["entries"] = jsonInt(lg["entries"]) + 1
 	})},
 	// The window ends at the last entry: one fewer declared leaves it
 	// outside the log, refused before the replay.
-	{"ima.log.entries - 1 (re-signed)", provenance.CheckPredicate, provenance.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
+	{"ima.log.entries - 1 (re-signed)", verify.CheckPredicate, verify.ErrMalformed, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		lg := imaOf(pred)["log"].(map[string]any)
 		lg["entries"] = jsonInt(lg["entries"]) - 1
 	})},
-	{"artifact B presented", provenance.CheckSubjects, provenance.ErrSubjectMissing, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"artifact B presented", verify.CheckSubjects, verify.ErrSubjectMissing, "", func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string) {
 		b := filepath.Join(t.TempDir(), "b.bin")
 		if err := os.WriteFile(b, []byte("artifact B"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return joinLines(t, envs), b
 	}},
-	{"signed by an untrusted key", provenance.CheckSignature, provenance.ErrUntrustedSigner, "", func(t *testing.T, a *attested, envs []envelopeJSON) ([]byte, string) {
+	{"signed by an untrusted key", verify.CheckSignature, verify.ErrUntrustedSigner, "", func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string) {
 		other := newSigner(t)
 		for i := range envs {
 			envs[i] = resign(t, other, statementOf(t, envs[i]))
@@ -236,7 +237,7 @@ var tamperCases = []tamperCase{
 
 // runTamperMatrix checks that the good attestation passes, then that each
 // change fails with its named check.
-func runTamperMatrix(t *testing.T, a *attested, p *provenance.Policy) {
+func runTamperMatrix(t *testing.T, a *attested, p *policy.Policy) {
 	good, err := os.ReadFile(a.att)
 	if err != nil {
 		t.Fatal(err)
@@ -246,21 +247,21 @@ func runTamperMatrix(t *testing.T, a *attested, p *provenance.Policy) {
 		t.Fatalf("the good attestation fails: %v", err)
 	}
 	for _, c := range rep.Checks {
-		if c.Status != provenance.StatusPass {
+		if c.Status != verify.StatusPass {
 			t.Errorf("good attestation: check %s is %s", c.Check, c.Status)
 		}
 	}
 	t.Run("IMA log in the gzip encoding of earlier attestations (re-signed) passes", func(t *testing.T) {
 		changed, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 			reencodeLog(t, imaOf(pred), predicates.IMALogEncodingGzip)
-		})(t, a, lines(t, good))
+		})(t, a, provtest.Lines(t, good))
 		if _, err := verifyBytes(t, p, changed, a.artifact); err != nil {
 			t.Fatalf("a gzip-encoded log fails: %v", err)
 		}
 	})
 	for _, tc := range tamperCases {
 		t.Run(tc.name, func(t *testing.T) {
-			changed, artifact := tc.edit(t, a, lines(t, good))
+			changed, artifact := tc.edit(t, a, provtest.Lines(t, good))
 			if artifact == "" {
 				artifact = a.artifact
 			}
@@ -282,7 +283,7 @@ func runTamperMatrix(t *testing.T, a *attested, p *provenance.Policy) {
 					after = true
 					continue
 				}
-				if after && c.Status != provenance.StatusSkipped {
+				if after && c.Status != verify.StatusSkipped {
 					t.Errorf("check %s after the failure is %s", c.Check, c.Status)
 				}
 			}
@@ -292,7 +293,7 @@ func runTamperMatrix(t *testing.T, a *attested, p *provenance.Policy) {
 
 // wantFinding asserts that the report's first IMA finding is of rule and
 // returns it.
-func wantFinding(t testing.TB, rep *provenance.Report, rule string) provenance.IMAFinding {
+func wantFinding(t testing.TB, rep *verify.Report, rule string) policy.IMAFinding {
 	t.Helper()
 	if rep.Facts.IMA == nil || len(rep.Facts.IMA.Findings) == 0 {
 		t.Fatalf("no IMA findings in the report, want one of rule %s", rule)
@@ -331,7 +332,7 @@ func logBytes(t testing.TB, lg map[string]any) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return decompress(t, lg["encoding"].(string), data)
+	return provtest.Decompress(t, lg["encoding"].(string), data)
 }
 
 // setLog sets a predicate's ima.log.data to raw, compressed by its
@@ -339,33 +340,6 @@ func logBytes(t testing.TB, lg map[string]any) []byte {
 func setLog(t testing.TB, lg map[string]any, raw []byte) {
 	t.Helper()
 	lg["data"] = base64.StdEncoding.EncodeToString(compress(t, lg["encoding"].(string), raw))
-}
-
-// decompress returns the bytes of a compressed log of the given
-// predicates encoding.
-func decompress(t testing.TB, encoding string, data []byte) []byte {
-	t.Helper()
-	var raw []byte
-	var err error
-	switch encoding {
-	case predicates.IMALogEncoding:
-		var zr *zstd.Decoder
-		if zr, err = zstd.NewReader(nil); err == nil {
-			raw, err = zr.DecodeAll(data, nil)
-			zr.Close()
-		}
-	case predicates.IMALogEncodingGzip:
-		var zr *gzip.Reader
-		if zr, err = gzip.NewReader(bytes.NewReader(data)); err == nil {
-			raw, err = io.ReadAll(zr)
-		}
-	default:
-		t.Fatalf("unknown log encoding %q", encoding)
-	}
-	if err != nil {
-		t.Fatalf("decompressing a %s log: %v", encoding, err)
-	}
-	return raw
 }
 
 // compress compresses raw by the given predicates encoding.
@@ -529,10 +503,10 @@ func jsonInt(v any) int {
 // init and changed by edit, at a clock; check "" means it must pass.
 type policyCase struct {
 	name  string
-	scope provenance.IMAScope
+	scope policy.IMAScope
 	edit  func(m map[string]any, p *predicates.TPMIMA)
 	now   func(p *predicates.TPMIMA) time.Time // nil: the real clock
-	check provenance.Check
+	check verify.Check
 	is    error
 	// rule and index: for ima-rules, the first finding's rule and entry.
 	rule  string
@@ -585,55 +559,55 @@ func firstEntry(*predicates.TPMIMA) int    { return 0 }
 var policyCases = []policyCase{
 	// golden-pcrs: both quotes must hold the golden value (PCR 0 of the
 	// simulator and swtpm is all zeros: no firmware measures into it).
-	{name: "golden sha256:0 as quoted", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+	{name: "golden sha256:0 as quoted", scope: policy.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
 		golden("sha256", 0, quotedValue(p.Quotes.End, "sha256", 0))(m, p)
 	}},
-	{name: "golden sha256:0 wrong", scope: provenance.ScopeWindow, edit: golden("sha256", 0, strings.Repeat("01", 32)),
-		check: provenance.CheckGoldenPCRs, is: provenance.ErrGoldenPCR},
-	{name: "golden sha256:10 that only the start quote holds", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+	{name: "golden sha256:0 wrong", scope: policy.ScopeWindow, edit: golden("sha256", 0, strings.Repeat("01", 32)),
+		check: verify.CheckGoldenPCRs, is: verify.ErrGoldenPCR},
+	{name: "golden sha256:10 that only the start quote holds", scope: policy.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
 		golden("sha256", 10, quotedValue(p.Quotes.Start, "sha256", 10))(m, p)
-	}, check: provenance.CheckGoldenPCRs, is: provenance.ErrGoldenPCR, found: func(p *predicates.TPMIMA) string { return quotedValue(p.Quotes.End, "sha256", 10) }},
-	{name: "golden sha256:10 that only the end quote holds", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+	}, check: verify.CheckGoldenPCRs, is: verify.ErrGoldenPCR, found: func(p *predicates.TPMIMA) string { return quotedValue(p.Quotes.End, "sha256", 10) }},
+	{name: "golden sha256:10 that only the end quote holds", scope: policy.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
 		golden("sha256", 10, quotedValue(p.Quotes.End, "sha256", 10))(m, p)
-	}, check: provenance.CheckGoldenPCRs, is: provenance.ErrGoldenPCR, found: func(p *predicates.TPMIMA) string { return quotedValue(p.Quotes.Start, "sha256", 10) }},
-	{name: "golden PCR not quoted", scope: provenance.ScopeWindow, edit: golden("sha256", 15, strings.Repeat("00", 32)),
-		check: provenance.CheckGoldenPCRs, is: provenance.ErrGoldenPCR, found: func(*predicates.TPMIMA) string { return "not quoted" }},
+	}, check: verify.CheckGoldenPCRs, is: verify.ErrGoldenPCR, found: func(p *predicates.TPMIMA) string { return quotedValue(p.Quotes.Start, "sha256", 10) }},
+	{name: "golden PCR not quoted", scope: policy.ScopeWindow, edit: golden("sha256", 15, strings.Repeat("00", 32)),
+		check: verify.CheckGoldenPCRs, is: verify.ErrGoldenPCR, found: func(*predicates.TPMIMA) string { return "not quoted" }},
 
 	// max-age: at most maxAge old, at most maxAgeSkew (5 min) in the future.
-	{name: "59 minutes old, maxAge 1h", scope: provenance.ScopeWindow, edit: maxAge("1h"), now: finishedPlus(59 * time.Minute)},
-	{name: "61 minutes old, maxAge 1h", scope: provenance.ScopeWindow, edit: maxAge("1h"), now: finishedPlus(61 * time.Minute),
-		check: provenance.CheckMaxAge, is: provenance.ErrTooOld},
-	{name: "finished 4 minutes in the future", scope: provenance.ScopeWindow, edit: maxAge("1h"), now: finishedPlus(-4 * time.Minute)},
-	{name: "finished 6 minutes in the future", scope: provenance.ScopeWindow, edit: maxAge("1h"), now: finishedPlus(-6 * time.Minute),
-		check: provenance.CheckMaxAge, is: provenance.ErrTooOld},
+	{name: "59 minutes old, maxAge 1h", scope: policy.ScopeWindow, edit: maxAge("1h"), now: finishedPlus(59 * time.Minute)},
+	{name: "61 minutes old, maxAge 1h", scope: policy.ScopeWindow, edit: maxAge("1h"), now: finishedPlus(61 * time.Minute),
+		check: verify.CheckMaxAge, is: verify.ErrTooOld},
+	{name: "finished 4 minutes in the future", scope: policy.ScopeWindow, edit: maxAge("1h"), now: finishedPlus(-4 * time.Minute)},
+	{name: "finished 6 minutes in the future", scope: policy.ScopeWindow, edit: maxAge("1h"), now: finishedPlus(-6 * time.Minute),
+		check: verify.CheckMaxAge, is: verify.ErrTooOld},
 
 	// ima-rules: the first entry of the scope is in it.
-	{name: "deny the first window entry", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+	{name: "deny the first window entry", scope: policy.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
 		imaPolicyOf(m)["deny"] = []any{p.IMA.Window.Entries[0].Path}
-	}, check: provenance.CheckIMARules, is: provenance.ErrIMARule, rule: "deny", index: windowStart},
-	{name: "first window entry not allowlisted", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+	}, check: verify.CheckIMARules, is: verify.ErrIMARule, rule: "deny", index: windowStart},
+	{name: "first window entry not allowlisted", scope: policy.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
 		withoutAllowed(m, p.IMA.Window.Entries[0].Path)
-	}, check: provenance.CheckIMARules, is: provenance.ErrIMARule, rule: "allowlist", index: windowStart},
-	{name: "boot scope: deny the first entry of the log", scope: provenance.ScopeBoot, edit: func(m map[string]any, p *predicates.TPMIMA) {
+	}, check: verify.CheckIMARules, is: verify.ErrIMARule, rule: "allowlist", index: windowStart},
+	{name: "boot scope: deny the first entry of the log", scope: policy.ScopeBoot, edit: func(m map[string]any, p *predicates.TPMIMA) {
 		imaPolicyOf(m)["deny"] = []any{"boot_aggregate"}
-	}, check: provenance.CheckIMARules, is: provenance.ErrIMARule, rule: "deny", index: firstEntry},
-	{name: "boot scope: first entry of the log not allowlisted", scope: provenance.ScopeBoot, edit: func(m map[string]any, p *predicates.TPMIMA) {
+	}, check: verify.CheckIMARules, is: verify.ErrIMARule, rule: "deny", index: firstEntry},
+	{name: "boot scope: first entry of the log not allowlisted", scope: policy.ScopeBoot, edit: func(m map[string]any, p *predicates.TPMIMA) {
 		withoutAllowed(m, "boot_aggregate")
-	}, check: provenance.CheckIMARules, is: provenance.ErrIMARule, rule: "allowlist", index: firstEntry},
+	}, check: verify.CheckIMARules, is: verify.ErrIMARule, rule: "allowlist", index: firstEntry},
 
 	// ima.maxEntries bounds the log: equal passes, one fewer refuses.
-	{name: "maxEntries = log entries", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+	{name: "maxEntries = log entries", scope: policy.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
 		imaPolicyOf(m)["maxEntries"] = p.IMA.Log.Entries
 	}},
-	{name: "maxEntries = log entries - 1", scope: provenance.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
+	{name: "maxEntries = log entries - 1", scope: policy.ScopeWindow, edit: func(m map[string]any, p *predicates.TPMIMA) {
 		imaPolicyOf(m)["maxEntries"] = p.IMA.Log.Entries - 1
-	}, check: provenance.CheckIMALog, is: provenance.ErrTooLarge},
+	}, check: verify.CheckIMALog, is: verify.ErrTooLarge},
 }
 
 // predicateOf decodes the TPM/IMA predicate of an attestation file.
 func predicateOf(t testing.TB, att []byte) *predicates.TPMIMA {
 	t.Helper()
-	envs := lines(t, att)
+	envs := provtest.Lines(t, att)
 	b, err := json.Marshal(statementOf(t, envs[tpmIndex(t, envs)])["predicate"])
 	if err != nil {
 		t.Fatal(err)
@@ -658,17 +632,17 @@ func runPolicyMatrix(t *testing.T, a *attested, base func(m map[string]any)) {
 				}
 				tc.edit(m, pred)
 			}))
-			var opts []provenance.VerifierOption
+			var opts []verify.VerifierOption
 			if tc.now != nil {
 				now := tc.now(pred)
-				opts = append(opts, provenance.WithClock(func() time.Time { return now }))
+				opts = append(opts, verify.WithClock(func() time.Time { return now }))
 			}
 			rep, err := verifyBytes(t, p, good, a.artifact, opts...)
 			if tc.check == "" {
 				if err != nil {
 					t.Fatalf("want a pass: %v", err)
 				}
-				if rep.Verdict != provenance.StatusPass {
+				if rep.Verdict != verify.StatusPass {
 					t.Fatalf("verdict %s", rep.Verdict)
 				}
 				return

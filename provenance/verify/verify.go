@@ -1,4 +1,4 @@
-package provenance
+package verify
 
 import (
 	"bytes"
@@ -17,15 +17,15 @@ import (
 	"strings"
 	"time"
 
+	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
 	intoto "github.com/in-toto/attestation/go/v1"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
-
 	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/tpm"
 )
 
@@ -62,7 +62,7 @@ func ArtifactFromFile(path string) (Artifact, error) {
 // Verifier verifies attestations against a policy. Build it with
 // NewVerifier; it is safe for concurrent use.
 type Verifier struct {
-	policy  *Policy
+	policy  *policy.Policy
 	signers []trustedKey
 	// sigVerifiers[i] verifies signatures by signers[i].
 	sigVerifiers []signature.Verifier
@@ -76,7 +76,7 @@ type Verifier struct {
 	// quotes, nonce, boot and IMA replay are checked as always.
 	bootstrapUnsafe bool
 	// collect, when set, receives every IMA entry in scope (InitPolicy).
-	collect func(measurement)
+	collect func(policy.Measurement)
 }
 
 // VerifierOption configures NewVerifier.
@@ -94,7 +94,7 @@ func WithSignerKeys(keys ...crypto.PublicKey) VerifierOption {
 	return func(c *verifierConfig) error {
 		for _, k := range keys {
 			if k == nil {
-				return fmt.Errorf("%w: nil signer key", ErrPolicy)
+				return fmt.Errorf("%w: nil signer key", policy.ErrPolicy)
 			}
 		}
 		c.extraSigners = append(c.extraSigners, keys...)
@@ -107,7 +107,7 @@ func WithSignerKeys(keys ...crypto.PublicKey) VerifierOption {
 func WithMaxAttestationBytes(n int64) VerifierOption {
 	return func(c *verifierConfig) error {
 		if n <= 0 {
-			return fmt.Errorf("%w: attestation size limit %d", ErrPolicy, n)
+			return fmt.Errorf("%w: attestation size limit %d", policy.ErrPolicy, n)
 		}
 		c.maxBytes = n
 		return nil
@@ -118,7 +118,7 @@ func WithMaxAttestationBytes(n int64) VerifierOption {
 func WithMaxSubjects(n int) VerifierOption {
 	return func(c *verifierConfig) error {
 		if n <= 0 {
-			return fmt.Errorf("%w: subject limit %d", ErrPolicy, n)
+			return fmt.Errorf("%w: subject limit %d", policy.ErrPolicy, n)
 		}
 		c.maxSubjects = n
 		return nil
@@ -129,7 +129,7 @@ func WithMaxSubjects(n int) VerifierOption {
 func WithClock(now func() time.Time) VerifierOption {
 	return func(c *verifierConfig) error {
 		if now == nil {
-			return fmt.Errorf("%w: nil clock", ErrPolicy)
+			return fmt.Errorf("%w: nil clock", policy.ErrPolicy)
 		}
 		c.now = now
 		return nil
@@ -139,10 +139,10 @@ func WithClock(now func() time.Time) VerifierOption {
 // NewVerifier checks that the policy and options make a usable verifier: at
 // least one trusted signer key (the policy's or WithSignerKeys), at least one
 // trusted attestation key and one accepted builder id. Errors match
-// ErrPolicy.
-func NewVerifier(p *Policy, opts ...VerifierOption) (*Verifier, error) {
+// policy.ErrPolicy.
+func NewVerifier(p *policy.Policy, opts ...VerifierOption) (*Verifier, error) {
 	if p == nil {
-		return nil, fmt.Errorf("%w: no policy", ErrPolicy)
+		return nil, fmt.Errorf("%w: no policy", policy.ErrPolicy)
 	}
 	cfg := verifierConfig{maxBytes: DefaultMaxAttestationBytes, maxSubjects: DefaultMaxSubjects, now: time.Now}
 	for _, o := range opts {
@@ -150,18 +150,18 @@ func NewVerifier(p *Policy, opts ...VerifierOption) (*Verifier, error) {
 			return nil, err
 		}
 	}
-	keys, err := signerKeys(p.signers, cfg.extraSigners)
+	keys, err := signerKeys(fromPolicy(p.Signers()), cfg.extraSigners)
 	if err != nil {
 		return nil, err
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: no trusted signer key: name one under signers in the policy, or pass --key", ErrPolicy)
+		return nil, fmt.Errorf("%w: no trusted signer key: name one under signers in the policy, or pass --key", policy.ErrPolicy)
 	}
-	if len(p.aks) == 0 {
-		return nil, fmt.Errorf("%w: the policy names no trusted attestation key (builders[].attestationKeys)", ErrPolicy)
+	if len(p.AttestationKeys()) == 0 {
+		return nil, fmt.Errorf("%w: the policy names no trusted attestation key (builders[].attestationKeys)", policy.ErrPolicy)
 	}
-	if len(p.builderIDs) == 0 {
-		return nil, fmt.Errorf("%w: the policy accepts no builder id (builderIds)", ErrPolicy)
+	if len(p.BuilderIDs()) == 0 {
+		return nil, fmt.Errorf("%w: the policy accepts no builder id (builderIds)", policy.ErrPolicy)
 	}
 	uniq, sv, err := signatureVerifiers(keys)
 	if err != nil {
@@ -170,13 +170,37 @@ func NewVerifier(p *Policy, opts ...VerifierOption) (*Verifier, error) {
 	return &Verifier{policy: p, signers: uniq, sigVerifiers: sv, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now}, nil
 }
 
+// trustedKey is a key the verifier trusts (policy.TrustedKey, or a key
+// given with WithSignerKeys, named by its fingerprint).
+type trustedKey struct {
+	name        string
+	pub         crypto.PublicKey
+	fingerprint string
+}
+
+func fromPolicy(ks []policy.TrustedKey) []trustedKey {
+	out := make([]trustedKey, len(ks))
+	for i, k := range ks {
+		out[i] = trustedKey{name: k.Name, pub: k.PublicKey, fingerprint: k.Fingerprint}
+	}
+	return out
+}
+
+func policyKeys(ks []trustedKey) []policy.TrustedKey {
+	out := make([]policy.TrustedKey, len(ks))
+	for i, k := range ks {
+		out[i] = policy.TrustedKey{Name: k.name, PublicKey: k.pub, Fingerprint: k.fingerprint}
+	}
+	return out
+}
+
 // signerKeys returns the policy's signer keys followed by extra ones.
 func signerKeys(policyKeys []trustedKey, extra []crypto.PublicKey) ([]trustedKey, error) {
 	keys := slices.Clone(policyKeys)
 	for i, k := range extra {
 		fp, err := tpm.Fingerprint(k)
 		if err != nil {
-			return nil, fmt.Errorf("%w: signer key %d: %w", ErrPolicy, i, err)
+			return nil, fmt.Errorf("%w: signer key %d: %w", policy.ErrPolicy, i, err)
 		}
 		keys = append(keys, trustedKey{name: fp, pub: k, fingerprint: fp})
 	}
@@ -196,7 +220,7 @@ func signatureVerifiers(keys []trustedKey) ([]trustedKey, []signature.Verifier, 
 		seen[s.fingerprint] = true
 		sv, err := signature.LoadDefaultVerifier(s.pub)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: signer key %s: %w", ErrPolicy, s.fingerprint, err)
+			return nil, nil, fmt.Errorf("%w: signer key %s: %w", policy.ErrPolicy, s.fingerprint, err)
 		}
 		verifiers = append(verifiers, sv)
 		uniq = append(uniq, s)
@@ -218,7 +242,7 @@ type verification struct {
 	ak        trustedKey
 	keyIDs    []string              // the envelopes' key id hints
 	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
-	ima       *imaEvaluation        // set by ima-replay
+	ima       *IMAFacts             // set by ima-replay, findings included
 }
 
 // Verify reads one attestation file (DSSE envelopes, one per line) and
@@ -361,8 +385,8 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, attestation 
 	var tpmStmts, slsaStmts []*stmt
 	var other []string
 	for _, env := range envs {
-		if env.payloadType != PayloadType {
-			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, env.line), PayloadType, env.payloadType)
+		if env.payloadType != predicates.PayloadType {
+			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, env.line), predicates.PayloadType, env.payloadType)
 		}
 		s, err := parseStatement(env.payload, v.maxSubjects)
 		if err != nil {
@@ -371,7 +395,7 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, attestation 
 		switch s.PredicateType {
 		case predicates.TPMIMAType:
 			tpmStmts = append(tpmStmts, s)
-		case SLSAProvenanceType:
+		case predicates.SLSAProvenanceType:
 			slsaStmts = append(slsaStmts, s)
 		default:
 			other = append(other, s.PredicateType)
@@ -381,7 +405,7 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, attestation 
 		return vr.rep.fail(CheckStatement, fmt.Errorf("%w: predicateType", ErrWrongType), "exactly one statement of predicateType "+predicates.TPMIMAType, fmt.Sprintf("%d (other types: %s)", len(tpmStmts), orNone(strings.Join(other, ", "))))
 	}
 	if len(slsaStmts) != 1 {
-		return vr.rep.fail(CheckStatement, fmt.Errorf("%w: predicateType", ErrWrongType), "exactly one statement of predicateType "+SLSAProvenanceType, fmt.Sprintf("%d (other types: %s)", len(slsaStmts), orNone(strings.Join(other, ", "))))
+		return vr.rep.fail(CheckStatement, fmt.Errorf("%w: predicateType", ErrWrongType), "exactly one statement of predicateType "+predicates.SLSAProvenanceType, fmt.Sprintf("%d (other types: %s)", len(slsaStmts), orNone(strings.Join(other, ", "))))
 	}
 	vr.tpmStmt, vr.slsaStmt = tpmStmts[0], slsaStmts[0]
 	detail := "TPM/IMA and SLSA provenance v1"
@@ -583,8 +607,8 @@ func (vr *verification) checkBuilder() error {
 		return vr.rep.fail(CheckBuilder, fmt.Errorf("%w: SLSA predicate: %w", ErrMalformed, err), "valid SLSA provenance v1", "invalid")
 	}
 	id := prov.GetRunDetails().GetBuilder().GetId()
-	if !slices.Contains(vr.v.policy.builderIDs, id) && !vr.v.bootstrapUnsafe {
-		return vr.rep.fail(CheckBuilder, ErrBuilderID, "one of "+strings.Join(vr.v.policy.builderIDs, ", "), id)
+	if !slices.Contains(vr.v.policy.BuilderIDs(), id) && !vr.v.bootstrapUnsafe {
+		return vr.rep.fail(CheckBuilder, ErrBuilderID, "one of "+strings.Join(vr.v.policy.BuilderIDs(), ", "), id)
 	}
 	vr.rep.report.Facts.BuilderID = id
 	vr.rep.pass(CheckBuilder, id)
@@ -669,8 +693,8 @@ func logDataSpan(pred []byte) (start, end int, ok bool, err error) {
 
 func (vr *verification) checkMode() error {
 	mode := vr.pred.TPM.Mode
-	if !slices.Contains(vr.v.policy.modes, mode) && !vr.v.bootstrapUnsafe {
-		return vr.rep.fail(CheckTPMMode, ErrTPMMode, "one of "+strings.Join(vr.v.policy.modes, ", "), mode)
+	if !slices.Contains(vr.v.policy.TPMModes(), mode) && !vr.v.bootstrapUnsafe {
+		return vr.rep.fail(CheckTPMMode, ErrTPMMode, "one of "+strings.Join(vr.v.policy.TPMModes(), ", "), mode)
 	}
 	vr.rep.report.Facts.TPMMode = mode
 	vr.rep.pass(CheckTPMMode, mode)
@@ -687,7 +711,7 @@ func (vr *verification) checkAK() error {
 	if err != nil {
 		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: %w", ErrMalformed, err), "a PEM public key", "unusable")
 	}
-	aks := vr.v.policy.aks
+	aks := fromPolicy(vr.v.policy.AttestationKeys())
 	if vr.v.bootstrapUnsafe {
 		aks = []trustedKey{{name: "reference", pub: pub, fingerprint: fp}}
 	}

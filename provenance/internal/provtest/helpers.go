@@ -1,4 +1,4 @@
-package provenance_test
+package provtest
 
 import (
 	"bufio"
@@ -19,11 +19,11 @@ import (
 	"github.com/attest-build/attest-build/provenance"
 )
 
-// imaRecord returns one binary_runtime_measurements record of template
+// IMARecord returns one binary_runtime_measurements record of template
 // ima-ng for path with a file digest derived from it, and the digests the
 // kernel extends PCR 10 with: the sha1 template hash and the sha256 of the
 // template data (kernel 5.8 and later).
-func imaRecord(path string) (rec []byte, sha1TH [20]byte, sha256TD [32]byte) {
+func IMARecord(path string) (rec []byte, sha1TH [20]byte, sha256TD [32]byte) {
 	fd := sha256.Sum256([]byte("content of " + path))
 	var data []byte
 	data = binary.LittleEndian.AppendUint32(data, uint32(len("sha256:")+1+len(fd)))
@@ -43,9 +43,9 @@ func imaRecord(path string) (rec []byte, sha1TH [20]byte, sha256TD [32]byte) {
 	return rec, sha1TH, sha256TD
 }
 
-// appendIMA appends records for paths to the log file and calls extend with
+// AppendIMA appends records for paths to the log file and calls extend with
 // each record's PCR 10 digests, in order, as the kernel does.
-func appendIMA(t *testing.T, log string, paths []string, extend func(sha1TH [20]byte, sha256TD [32]byte)) {
+func AppendIMA(t *testing.T, log string, paths []string, extend func(sha1TH [20]byte, sha256TD [32]byte)) {
 	t.Helper()
 	f, err := os.OpenFile(log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -54,7 +54,7 @@ func appendIMA(t *testing.T, log string, paths []string, extend func(sha1TH [20]
 	defer f.Close()
 	w := bufio.NewWriter(f)
 	for _, p := range paths {
-		rec, th, td := imaRecord(p)
+		rec, th, td := IMARecord(p)
 		if _, err := w.Write(rec); err != nil {
 			t.Fatal(err)
 		}
@@ -67,8 +67,8 @@ func appendIMA(t *testing.T, log string, paths []string, extend func(sha1TH [20]
 	}
 }
 
-// testSigner generates an ECDSA P-256 key pair in a temporary folder.
-func testSigner(t *testing.T) (*provenance.Signer, string) {
+// TestSigner generates an ECDSA P-256 key pair in a temporary folder.
+func TestSigner(t *testing.T) (*provenance.Signer, string) {
 	t.Helper()
 	prefix := filepath.Join(t.TempDir(), "signing")
 	s, err := provenance.GenerateKey(prefix, provenance.KeyECDSAP256, nil)
@@ -78,7 +78,7 @@ func testSigner(t *testing.T) (*provenance.Signer, string) {
 	return s, prefix
 }
 
-type statement struct {
+type Statement struct {
 	Type    string `json:"_type"`
 	Subject []struct {
 		Name   string            `json:"name"`
@@ -88,9 +88,9 @@ type statement struct {
 	Predicate     json.RawMessage `json:"predicate"`
 }
 
-// readAttestation verifies every envelope of an .intoto.jsonl file with the
+// ReadAttestation verifies every envelope of an .intoto.jsonl file with the
 // public key at pubPath and returns the statements.
-func readAttestation(t *testing.T, path, pubPath string) []statement {
+func ReadAttestation(t *testing.T, path, pubPath string) []Statement {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -112,13 +112,13 @@ func readAttestation(t *testing.T, path, pubPath string) []statement {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []statement
+	var out []Statement
 	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
 		var env dsse.Envelope
 		if err := json.Unmarshal(line, &env); err != nil {
 			t.Fatalf("line %d: %v", i+1, err)
 		}
-		if env.PayloadType != provenance.PayloadType {
+		if env.PayloadType != predicates.PayloadType {
 			t.Fatalf("line %d: payloadType %q", i+1, env.PayloadType)
 		}
 		if len(env.Signatures) != 1 || env.Signatures[0].KeyID != wantID {
@@ -131,7 +131,7 @@ func readAttestation(t *testing.T, path, pubPath string) []statement {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var st statement
+		var st Statement
 		if err := json.Unmarshal(payload, &st); err != nil {
 			t.Fatal(err)
 		}
@@ -140,9 +140,9 @@ func readAttestation(t *testing.T, path, pubPath string) []statement {
 	return out
 }
 
-// tpmPredicate returns the TPM/IMA predicate of the statements, validated
+// TPMPredicate returns the TPM/IMA predicate of the statements, validated
 // against the JSON Schema by the caller.
-func tpmPredicate(t *testing.T, sts []statement) (*predicates.TPMIMA, json.RawMessage) {
+func TPMPredicate(t *testing.T, sts []Statement) (*predicates.TPMIMA, json.RawMessage) {
 	t.Helper()
 	for _, st := range sts {
 		if st.PredicateType == predicates.TPMIMAType {
@@ -157,17 +157,17 @@ func tpmPredicate(t *testing.T, sts []statement) (*predicates.TPMIMA, json.RawMe
 	return nil, nil
 }
 
-// buildGrowingLog returns the argv of a build that signals it has started,
+// BuildGrowingLog returns the argv of a build that signals it has started,
 // waits while the test appends the records of during to log (calling extend
 // for each, as the kernel would while the build runs), and then runs script.
 // Files the two sides signal with live in flags.
-func buildGrowingLog(t *testing.T, flags, log string, during []string, extend func(sha1TH [20]byte, sha256TD [32]byte), script string) []string {
+func BuildGrowingLog(t *testing.T, flags, log string, during []string, extend func(sha1TH [20]byte, sha256TD [32]byte), script string) []string {
 	t.Helper()
 	started, proceed := filepath.Join(flags, "started"), filepath.Join(flags, "go")
 	go func() {
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 			if _, err := os.Stat(started); err == nil {
-				appendIMA(t, log, during, extend)
+				AppendIMA(t, log, during, extend)
 				os.WriteFile(proceed, nil, 0o644)
 				return
 			}

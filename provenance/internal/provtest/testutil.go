@@ -1,4 +1,4 @@
-package provenance_test
+package provtest
 
 import (
 	"encoding/hex"
@@ -8,7 +8,7 @@ import (
 	"github.com/attest-build/attest-build/tpm"
 )
 
-func mustHex(t *testing.T, s string) []byte {
+func MustHex(t *testing.T, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(s)
 	if err != nil {
@@ -17,11 +17,11 @@ func mustHex(t *testing.T, s string) []byte {
 	return b
 }
 
-func pcrValues(t *testing.T, ps []predicates.PCR) []tpm.PCRValue {
+func PCRValues(t *testing.T, ps []predicates.PCR) []tpm.PCRValue {
 	t.Helper()
 	out := make([]tpm.PCRValue, len(ps))
 	for i, p := range ps {
-		out[i] = tpm.PCRValue{Bank: p.Bank, Index: p.Index, Value: mustHex(t, p.Value)}
+		out[i] = tpm.PCRValue{Bank: p.Bank, Index: p.Index, Value: MustHex(t, p.Value)}
 	}
 	return out
 }
