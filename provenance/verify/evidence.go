@@ -2,7 +2,6 @@ package verify
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
@@ -40,7 +39,9 @@ func sameKeyAsTPMTPublic(tpmtPublic []byte, trusted crypto.PublicKey) error {
 	return cryptoutils.EqualKeys(trusted, pub)
 }
 
-// verifyEvidence runs the checks after the attestation key, in order:
+// The checks after the attestation key, in order (verify runs each as a
+// step; checkQuotes runs 9 to 11 together, as tpm.VerifyQuote does, and
+// reports them in this order):
 //
 //  9. quote-signature: both quotes verify with the trusted AK (signature
 //     over the raw TPMS_ATTEST bytes, then decoding and type), start first;
@@ -67,7 +68,7 @@ func sameKeyAsTPMTPublic(tpmtPublic []byte, trusted crypto.PublicKey) error {
 //  16. ima-rules: the entries in scope (window, or boot: 0 to window.end)
 //     obey the policy's violation, deny, exclude and allowlist rules;
 //  17. max-age: the build finished at most maxAge ago.
-func (vr *verification) verifyEvidence(_ context.Context) error {
+func (vr *verification) checkQuotes() error {
 	p := vr.pred
 	startNonce, _ := hex.DecodeString(p.Nonce.Start) // hex checked by Validate
 	endNonce, construction, err := predicates.SubjectsNonce(vr.subjects)
@@ -122,19 +123,8 @@ func (vr *verification) verifyEvidence(_ context.Context) error {
 			return vr.rep.fail(CheckQuoteSignature, err, "a verifiable quote", "an error")
 		}
 	}
-	if err := vr.checkSameBoot(start, end); err != nil {
-		return err
-	}
-	if err := vr.checkIMA(end); err != nil {
-		return err
-	}
-	if err := vr.checkGoldenPCRs(); err != nil {
-		return err
-	}
-	if err := vr.checkIMARules(); err != nil {
-		return err
-	}
-	return vr.checkAge()
+	vr.verified = [2]*tpm.VerifiedQuote{start, end}
+	return nil
 }
 
 func tpmPCRs(in []predicates.PCR) []tpm.PCRValue {

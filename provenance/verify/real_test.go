@@ -2,9 +2,6 @@ package verify_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -28,19 +25,6 @@ import (
 	"github.com/attest-build/attest-build/provenance/verify"
 	"github.com/attest-build/attest-build/tpm"
 )
-
-func testKeyPair(t testing.TB) (string, *ecdsa.PrivateKey) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemBytes, err := tpm.PublicKeyPEM(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pemBytes), k
-}
 
 // flipResetCount flips a bit of clockInfo.resetCount in a TPMS_ATTEST
 // (magic 4, type 2, qualifiedSigner TPM2B, extraData TPM2B, clock 8, then
@@ -217,7 +201,7 @@ func TestVerifySwtpm(t *testing.T) {
 	})
 
 	t.Run("AK not in policy", func(t *testing.T) {
-		other, _ := testKeyPair(t)
+		other, _ := provtest.TestKeyPEM(t)
 		p := bootPolicy(t, func(m map[string]any) {
 			ak := m["builders"].([]any)[0].(map[string]any)["attestationKeys"].([]any)[0].(map[string]any)
 			ak["publicKey"] = other

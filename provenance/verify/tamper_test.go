@@ -84,7 +84,7 @@ var tamperCases = []tamperCase{
 		return joinLines(t, envs), ""
 	}},
 	{"attestation key (re-signed)", verify.CheckAttestationKey, verify.ErrUntrustedAK, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
-		other, _ := testKeyPair(t)
+		other, _ := provtest.TestKeyPEM(t)
 		pred["attestationKey"].(map[string]any)["publicKeyPem"] = other
 	})},
 	{"end quote attest bytes (re-signed)", verify.CheckQuoteSignature, tpm.ErrSignature, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
@@ -197,7 +197,7 @@ var tamperCases = []tamperCase{
 		return joinLines(t, envs), ""
 	}},
 	{"attestationKey.tpmtPublic of another key (re-signed)", verify.CheckAttestationKey, verify.ErrUntrustedAK, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
-		_, other := testKeyPair(t)
+		_, other := provtest.TestKeyPEM(t)
 		pred["attestationKey"].(map[string]any)["tpmtPublic"] = base64.StdEncoding.EncodeToString(akTPMTPublic(t, &other.PublicKey))
 	})},
 	{"end quote as the start quote: equal clocks (re-signed)", verify.CheckSameBoot, verify.ErrReboot, "", predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {

@@ -234,6 +234,7 @@ type verification struct {
 	v         *Verifier
 	rep       *reporter
 	artifacts []Artifact
+	envs      []*envelope // read by the envelope check, payloads not yet trusted
 	tpmStmt   *stmt
 	slsaStmt  *stmt
 	subjects  []predicates.Subject
@@ -241,6 +242,7 @@ type verification struct {
 	logB64    []byte // pred's ima.log.data, base64, a slice of the statement
 	ak        trustedKey
 	keyIDs    []string              // the envelopes' key id hints
+	verified  [2]*tpm.VerifiedQuote // start, end: set by the quote checks
 	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
 	ima       *IMAFacts             // set by ima-replay, findings included
 }
@@ -273,7 +275,7 @@ type verification struct {
 //  8. attestation-key: its AK public key is one the policy trusts, and its
 //     TPMT_PUBLIC holds the same key. From here on the policy's key is used.
 //
-// and then verifyEvidence's checks (quotes, same boot, IMA log and replay,
+// and then the evidence checks 9 to 17 (quotes, same boot, IMA log and replay,
 // golden PCRs, IMA rules, maximum age).
 func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact Artifact, more ...Artifact) (*Report, error) {
 	vr, err := v.verify(ctx, attestation, sizeHint(attestation), append([]Artifact{artifact}, more...))
@@ -288,13 +290,20 @@ func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact A
 func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64, artifacts []Artifact) (*verification, error) {
 	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts}
 	steps := []func() error{
-		func() error { return vr.envelopesAndStatements(ctx, attestation, size) },
+		func() error { return vr.readEnvelopes(attestation, size) },
+		func() error { return vr.checkSignatures(ctx) },
+		vr.checkStatements,
 		vr.checkSubjects,
 		vr.checkBuilder,
 		vr.checkPredicate,
 		vr.checkMode,
 		vr.checkAK,
-		func() error { return vr.verifyEvidence(ctx) },
+		vr.checkQuotes,
+		func() error { return vr.checkSameBoot(vr.verified[0], vr.verified[1]) },
+		func() error { return vr.checkIMA(vr.verified[1]) },
+		vr.checkGoldenPCRs,
+		vr.checkIMARules,
+		vr.checkAge,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -304,10 +313,11 @@ func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64
 	return vr, nil
 }
 
-// envelopesAndStatements runs the envelope, signature and statement checks.
+// readEnvelopes runs the envelope check: the file is read as JSON DSSE
+// envelopes, one per line, within the size, envelope and signature caps.
 // Each payload is base64-decoded as it is read and kept, decoded, for its
 // signature check; no statement is parsed before every signature passed.
-func (vr *verification) envelopesAndStatements(ctx context.Context, attestation io.Reader, size int64) error {
+func (vr *verification) readEnvelopes(attestation io.Reader, size int64) error {
 	v := vr.v
 	er := newEnvelopeReader(attestation, v.maxBytes, size)
 	var envs []*envelope
@@ -339,10 +349,17 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, attestation 
 		return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: no envelope", ErrMalformed), "at least one DSSE envelope", "an empty file")
 	}
 	vr.rep.pass(CheckEnvelope, fmt.Sprintf("%d envelope(s), %d bytes", len(envs), er.src.read))
+	vr.envs = envs
+	return nil
+}
 
+// checkSignatures runs the signature check: every envelope is signed by a
+// trusted key (skipped only by policy init without signer keys).
+func (vr *verification) checkSignatures(ctx context.Context) error {
+	v := vr.v
 	trusted := vr.trustedFingerprints()
 	signers := map[string]bool{}
-	for _, env := range envs {
+	for _, env := range vr.envs {
 		// Key ids are unsigned hints: every trusted key is tried on every
 		// signature; the ids are kept for the message.
 		var hints []string
@@ -381,10 +398,17 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, attestation 
 	} else {
 		vr.rep.pass(CheckSignature, "signed by "+strings.Join(vr.rep.report.Facts.Signers, ", "))
 	}
+	return nil
+}
 
+// checkStatements runs the statement check: every payload is an in-toto
+// Statement v1, exactly one of the TPM/IMA predicate and one of SLSA
+// provenance.
+func (vr *verification) checkStatements() error {
+	v := vr.v
 	var tpmStmts, slsaStmts []*stmt
 	var other []string
-	for _, env := range envs {
+	for _, env := range vr.envs {
 		if env.payloadType != predicates.PayloadType {
 			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, env.line), predicates.PayloadType, env.payloadType)
 		}
