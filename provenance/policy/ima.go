@@ -114,7 +114,7 @@ type IMATally struct {
 type IMAEvaluation struct {
 	p       *imaPolicy
 	tally   IMATally
-	collect func(Measurement) // InitPolicy's collector, or nil
+	collect func(Measurement) // policy init's collector (verify.InitPolicy), or nil
 }
 
 // NewEvaluation starts applying the rules; collect, when not nil, receives

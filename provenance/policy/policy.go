@@ -138,7 +138,7 @@ type imaPolicy struct {
 	// digest whose entries are accepted unchecked.
 	templates []string
 	// anyTemplate accepts entries of every undecodable template unchecked:
-	// InitPolicy's reading of its reference only, never from a file.
+	// ReferenceUnsafe only (policy init reading its reference), never from a file.
 	anyTemplate bool
 	// exact maps a path to its accepted digests ("alg:hex"); from allow rules
 	// without wildcards and from Keylime's digests.
