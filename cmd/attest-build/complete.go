@@ -5,6 +5,7 @@ import (
 
 	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/tpm"
 )
 
@@ -19,7 +20,7 @@ func enumValues() map[string][]string {
 		"tpm":       {tpm.RefAuto, "/dev/tpmrm0", "/dev/tpm0", tpm.RefSwtpmPrefix, tpm.RefSim},
 		"format":    {"text", "json"},
 		"bank":      banks,
-		"scope":     {string(provenance.ScopeBoot), string(provenance.ScopeWindow)},
+		"scope":     {string(policy.ScopeBoot), string(policy.ScopeWindow)},
 		"algorithm": {string(provenance.KeyECDSAP256), string(provenance.KeyECDSAP384), string(provenance.KeyEd25519), string(provenance.KeyRSA3072)},
 		"ak-alg":    {string(tpm.AKECCP256), string(tpm.AKRSA2048)},
 	}
