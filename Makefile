@@ -42,7 +42,7 @@ demo:
 	./scripts/quickstart.sh
 
 test: deps vet
-	$(GO) test -race -count=1 -tags simulator -timeout 30m ./...
+	$(GO) test -race -count=1 -tags simulator -timeout 60m ./...
 
 # The real-kernel e2e alone (QEMU + swtpm + Debian's kernel; downloads cached in test/e2e/.work).
 e2e: deps

@@ -20,7 +20,7 @@
 # Environment: E2E_WORK (cache and build folder, default test/e2e/.work), E2E_LOADAVG
 # (the load average file read for the default timeout, default /proc/loadavg),
 # E2E_VM_TIMEOUT (seconds per boot; default 240 scaled by the host's load: 240 x the
-# 1-minute load average per CPU when that is above 1, at most 1800, since a loaded host
+# 1-minute load average per CPU when that is above 1, at most 900, since a loaded host
 # slows QEMU's TCG emulation in proportion).
 # Exit status: 0 ok, 1 failure, 2 usage, 3 a Debian package could not be fetched.
 # Nothing is installed into the host: packages are unpacked with dpkg -x.
@@ -31,13 +31,13 @@ ROOT=$(cd "$HERE/../.." && pwd)
 WORK=${E2E_WORK:-$HERE/.work}
 
 # vm_timeout prints the seconds one boot may take: E2E_VM_TIMEOUT, else 240 scaled by
-# the load average per CPU (never less than 240, never more than 1800).
+# the load average per CPU (never less than 240, never more than 900).
 vm_timeout() {
 	if [ -n "${E2E_VM_TIMEOUT:-}" ]; then
 		echo "$E2E_VM_TIMEOUT"
 		return
 	fi
-	awk -v cpus="$(nproc 2>/dev/null || echo 1)" 'NR == 1 { f = $1 / cpus; if (f < 1) f = 1; t = int(240 * f); if (t > 1800) t = 1800 }
+	awk -v cpus="$(nproc 2>/dev/null || echo 1)" 'NR == 1 { f = $1 / cpus; if (f < 1) f = 1; t = int(240 * f); if (t > 900) t = 900 }
 		END { print (t ? t : 240) }' \
 		"${E2E_LOADAVG:-/proc/loadavg}" 2>/dev/null || echo 240
 }
