@@ -21,7 +21,7 @@ import (
 // through run, on the in-process simulator.
 func TestExitCodesSimulator(t *testing.T) {
 	simBuilds(t) // signer.key, c.bin with c.bin.intoto.jsonl, ...
-	for name, content := range map[string]string{"e.bin": "artifact E\n", "junk": "not json\n"} {
+	for name, content := range map[string]string{"e.bin": "artifact E\n", "junk": "not json\n", "bare.yaml": "version: 1\nsigners: []\n"} {
 		if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -56,6 +56,13 @@ func TestExitCodesSimulator(t *testing.T) {
 		{"policy init, -o exists", []string{"policy", "init", "--from", "c.bin.intoto.jsonl", "-o", "policy.yaml"}, 2,
 			"-o policy.yaml: the file exists (a reviewed policy?); pass --force to replace it"},
 		{"policy check", []string{"policy", "check", "policy.yaml"}, 0, ""},
+		// policy init without --key, then verify --key (docs/runner-setup.md);
+		// policy check judges it as verify does, with the same --key.
+		{"policy init, no --key", []string{"policy", "init", "--from", "c.bin.intoto.jsonl", "-o", "nosigner.yaml"}, 0, ""},
+		{"policy check, no signer", []string{"policy", "check", "nosigner.yaml"}, 1, "no trusted signer key: name one under signers in the policy, or pass --key"},
+		{"policy check --key", []string{"policy", "check", "nosigner.yaml", "--key", "signer.pub"}, 0, ""},
+		{"verify --key", []string{"verify", "--policy", "nosigner.yaml", "--key", "signer.pub", "c.bin"}, 0, ""},
+		{"policy check --key, no attestation key", []string{"policy", "check", "bare.yaml", "--key", "signer.pub"}, 1, "the policy names no trusted attestation key"},
 		{"policy init, a new -o", []string{"policy", "init", "--from", "c.bin.intoto.jsonl", "--key", "signer.pub", "-o", "policy2.yaml"}, 0, ""},
 		{"policy init, --force replaces", []string{"policy", "init", "--from", "c.bin.intoto.jsonl", "--key", "signer.pub", "-o", "policy2.yaml", "--force"}, 0, ""},
 		{"verify", []string{"verify", "--policy", "policy.yaml", "c.bin"}, 0, ""},

@@ -58,6 +58,8 @@ func TestExitCodes(t *testing.T) {
 	junk := write("junk", "not json, not a log, not a key\n", 0o644)
 	policy := write("policy.yaml", "version: 1\nsigners: []\n", 0o644)
 	badPolicy := write("bad.yaml", "version: 1\nsigners: []\ntpmModes: [mainframe]\n", 0o644)
+	misspelt := write("misspelt.yaml", "version: 1\nsigners: []\ntpmMode: [sim]\n", 0o644)
+	misspeltIMA := write("misspelt-ima.yaml", "version: 1\nima:\n  alow: []\n", 0o644)
 	noRead := write("noread", "x", 0o000)
 	if f, err := os.Open(noRead); err == nil {
 		f.Close()
@@ -120,7 +122,12 @@ func TestExitCodes(t *testing.T) {
 
 		{"policy", []string{"policy"}, 2, "missing subcommand"},
 		{"policy bogus", []string{"policy", "bogus"}, 2, ""},
-		{"policy check", []string{"policy", "check", policy}, 0, ""},
+		// verify would refuse it: no trusted signer key (policy check and
+		// verify make the same checks).
+		{"policy check, no signer key", []string{"policy", "check", policy}, 1, "no trusted signer key: name one under signers in the policy, or pass --key"},
+		{"policy check, misspelt key", []string{"policy", "check", misspelt}, 1,
+			`misspelt.yaml:3: invalid policy: unknown key "tpmMode" (known here: version, signers, builders, builderIds, tpmModes, pcrs, ima, maxAge); did you mean "tpmModes"?`},
+		{"policy check, misspelt nested key", []string{"policy", "check", misspeltIMA}, 1, `unknown key "alow" (known here: required, scope,`},
 		{"policy check, malformed", []string{"policy", "check", badPolicy}, 1, "bad.yaml:3:"},
 		{"policy check, missing", []string{"policy", "check", missing}, 2, ""},
 		{"policy check, a directory", []string{"policy", "check", dir}, 2, ""},

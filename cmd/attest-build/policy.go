@@ -103,22 +103,39 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 }
 
 func newPolicyCheckCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "check FILE",
-		Short: "Load and validate a policy file, naming the line of each problem",
+	var keyFiles []string
+	cmd := &cobra.Command{
+		Use:   "check FILE [--key FILE]...",
+		Short: "Validate a policy as verify does, naming the line of each problem",
 		Long: `check loads a policy file as verify does (key files and Keylime runtime
-policies it names included) and reports the first problem with its line.
+policies it names included) and makes the verifier verify would make from
+it: at least one trusted signer key (the policy's, or --key as verify takes
+it), one trusted attestation key and one accepted builder id. It reports
+the first problem, with its line where the file has one.
 
-Exit status: 0 when the policy is valid; 1 when it is not; 2 for usage
-errors and a policy file that cannot be read.`,
-		Example: `  attest-build policy check policy.yaml`,
-		Args:    cobra.ExactArgs(1),
+Exit status: 0 when verify would accept the policy; 1 when it would not;
+2 for usage errors and a policy or key file that cannot be read.`,
+		Example: `  attest-build policy check policy.yaml
+  # a policy whose signer verify is given on the command line
+  attest-build policy check policy.yaml --key release.pub`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := policy.LoadPolicy(args[0]); err != nil {
+			p, err := policy.LoadPolicy(args[0])
+			if err != nil {
 				return inputError(err)
+			}
+			keys, err := readSignerKeys(keyFiles)
+			if err != nil {
+				return err
+			}
+			// The same checks verify makes before it reads an attestation.
+			if _, err := verify.NewVerifier(p, verify.WithSignerKeys(keys...)); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
 			return nil
 		},
 	}
+	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "trusted signer public key `FILE`, PEM (repeatable), as verify --key: the policy is judged with it added to its signers")
+	return cmd
 }

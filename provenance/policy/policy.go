@@ -377,6 +377,7 @@ func (l *policyLoader) yamlErr(err error) error {
 			}
 		}
 	}
+	msg = explainUnknownKey(msg)
 	msg = strings.Replace(msg, "in type policy.", "in ", 1)
 	return &PolicyError{File: l.file, Line: line, Err: fmt.Errorf("%w: %s", ErrPolicy, msg)}
 }
