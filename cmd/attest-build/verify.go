@@ -191,13 +191,16 @@ func writeTextReport(w io.Writer, r verify.AttestationResult) {
 	}
 	if m := f.IMA; m != nil {
 		if m.Present {
-			fmt.Fprintf(w, "  IMA          %d entries (%s), window [%d, %d): %d in build window; rules over %s scope: %d entries, %d excluded, %d violations\n",
-				m.LogEntries, m.Bank, m.WindowStart, m.WindowEnd, m.WindowEnd-m.WindowStart, m.Scope, m.InScope, m.Excluded, m.Violations)
+			fmt.Fprintf(w, "  IMA          %s (%s), window [%d, %d): %d in the build's window; rules over the %s scope: %s, %d excluded, %s\n",
+				plural(m.LogEntries, "entry", "entries"), m.Bank, m.WindowStart, m.WindowEnd, m.WindowEnd-m.WindowStart, m.Scope,
+				plural(m.InScope, "entry", "entries"), m.Excluded, plural(m.Violations, "violation", "violations"))
 		} else {
 			fmt.Fprintf(w, "  IMA          no log\n")
 		}
+		// Each finding once, here; the failed ima-rules check below
+		// refers to this list.
 		for _, fd := range m.Findings {
-			fmt.Fprintf(w, "    ! %s\n", fd)
+			fmt.Fprintf(w, "    ! %s (rule %s)\n", fd, fd.Rule)
 		}
 		if m.FindingsTotal > len(m.Findings) {
 			fmt.Fprintf(w, "    ! ... %d more\n", m.FindingsTotal-len(m.Findings))
@@ -209,10 +212,28 @@ func writeTextReport(w io.Writer, r verify.AttestationResult) {
 	fmt.Fprintln(w, "  checks")
 	for _, c := range r.Checks {
 		mark := map[verify.Status]string{verify.StatusPass: "ok  ", verify.StatusFail: "FAIL", verify.StatusSkipped: "--  "}[c.Status]
-		line := fmt.Sprintf("    %s %-16s %s", mark, c.Check, c.Detail)
+		detail := c.Detail
+		listed := c.Check == verify.CheckIMARules && c.Status == verify.StatusFail && f.IMA != nil && len(f.IMA.Findings) > 0
+		if listed {
+			verb := "break"
+			if f.IMA.FindingsTotal == 1 {
+				verb = "breaks"
+			}
+			detail = fmt.Sprintf("%d of the %s in scope %s the policy's rules (listed under IMA above)",
+				f.IMA.FindingsTotal, plural(f.IMA.InScope, "entry", "entries"), verb)
+		}
+		line := fmt.Sprintf("    %s %-16s %s", mark, c.Check, detail)
 		fmt.Fprintln(w, strings.TrimRight(line, " "))
-		if c.Status == verify.StatusFail {
+		if c.Status == verify.StatusFail && !listed {
 			fmt.Fprintf(w, "         expected: %s\n         found:    %s\n", c.Expected, c.Found)
 		}
 	}
+}
+
+// plural is "1 entry", "2 entries".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
