@@ -110,7 +110,13 @@ func TestBuildCLISwtpm(t *testing.T) {
 	}
 	t.Setenv(provenance.KeyEnv, prefix+".key")
 	t.Chdir(dir)
-	out, err = runCLI(t, "--tpm", s.Ref(), "--ima-log", filepath.Join(dir, "none"), "-a", "out/*.bin", "--", "sh", "-c", "mkdir out && echo x > out/a.bin")
+	// An empty IMA log: the swtpm's PCR 10 was never extended. (A missing
+	// --ima-log is refused before the build: TestExitCodesSimulator.)
+	none := filepath.Join(t.TempDir(), "empty.log")
+	if err := os.WriteFile(none, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCLI(t, "--tpm", s.Ref(), "--ima-log", none, "-a", "out/*.bin", "--", "sh", "-c", "mkdir out && echo x > out/a.bin")
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
@@ -119,7 +125,7 @@ func TestBuildCLISwtpm(t *testing.T) {
 		t.Fatalf("attestation: %v, %d lines", err, strings.Count(string(data), "\n"))
 	}
 
-	_, err = runCLI(t, "--tpm", s.Ref(), "--ima-log", filepath.Join(dir, "none"), "-o", "fail.intoto.jsonl", "--", "sh", "-c", "exit 5")
+	_, err = runCLI(t, "--tpm", s.Ref(), "--ima-log", none, "-o", "fail.intoto.jsonl", "--", "sh", "-c", "exit 5")
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 5 {
 		t.Fatalf("failing build: err %v, want exit status 5", err)
@@ -134,7 +140,7 @@ func TestBuildCLISwtpm(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv(provenance.KeyEnv, string(keyText))
-	if out, err := runCLI(t, "--tpm", s.Ref(), "--ima-log", filepath.Join(dir, "none"), "-o", "text.intoto.jsonl", "--", "sh", "-c", "echo y > y.bin"); err != nil {
+	if out, err := runCLI(t, "--tpm", s.Ref(), "--ima-log", none, "-o", "text.intoto.jsonl", "--", "sh", "-c", "echo y > y.bin"); err != nil {
 		t.Fatalf("build with the key's PEM text in %s: %v\n%s", provenance.KeyEnv, err, out)
 	}
 	t.Setenv(provenance.KeyEnv, prefix+".key")

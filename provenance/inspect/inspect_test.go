@@ -49,7 +49,7 @@ func inspectStatement(predicateType string, predicate any) map[string]any {
 
 // vmQuoteDir holds the real swtpm quote captured under a real Debian kernel
 // (provenance: testdata/quotes/README.md).
-var vmQuoteDir = filepath.Join("..", "testdata", "quotes", "vm-debian12-swtpm")
+var vmQuoteDir = filepath.Join("..", "..", "testdata", "quotes", "vm-debian12-swtpm")
 
 // realQuotePredicate builds a TPM/IMA predicate around the real swtpm quote
 // captured under a real Debian kernel.

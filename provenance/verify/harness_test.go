@@ -39,7 +39,7 @@ type realIMALog struct {
 // repository's testdata/ima (provenance: testdata/ima/README.md).
 func loadVMLog(t testing.TB) realIMALog {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "testdata", "ima", "vm-debian12-swtpm.bin"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ima", "vm-debian12-swtpm.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
