@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/attest-build/attest-build/internal/buildinfo"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/provenance/verify"
@@ -131,7 +132,8 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(verify.VerifyOutput{Verdict: verdict, Results: results}); err != nil {
+		tool := buildinfo.Read()
+		if err := enc.Encode(verify.VerifyOutput{Verdict: verdict, Results: results, Tool: &tool}); err != nil {
 			return err
 		}
 	} else {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/attest-build/attest-build/internal/buildinfo"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/provenance/verify"
@@ -41,6 +42,7 @@ type verifyJSON struct {
 		Checks      []verify.CheckResult `json:"checks"`
 		Facts       verify.Facts         `json:"facts"`
 	} `json:"results"`
+	Tool *buildinfo.Info `json:"tool"`
 }
 
 func decodeVerifyJSON(t *testing.T, out string) verifyJSON {
@@ -50,6 +52,10 @@ func decodeVerifyJSON(t *testing.T, out string) verifyJSON {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		t.Fatalf("verify --format json output: %v\n%s", err, out)
+	}
+	// The report names the attest-build that made it.
+	if v.Tool == nil || *v.Tool != buildinfo.Read() || v.Tool.GoVersion == "" {
+		t.Fatalf("verify --format json: tool %+v, want %+v", v.Tool, buildinfo.Read())
 	}
 	return v
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attest-build/attest-build/internal/buildinfo"
 	"github.com/attest-build/attest-build/provenance/policy"
 )
 
@@ -229,6 +230,9 @@ func errText(err error) string {
 type VerifyOutput struct {
 	Verdict Status              `json:"verdict"`
 	Results []AttestationResult `json:"results"`
+	// Tool is the attest-build that verified: module version, VCS
+	// revision, Go version (buildinfo.Read).
+	Tool *buildinfo.Info `json:"tool,omitempty"`
 }
 
 // AttestationResult is one attestation file's outcome for the artifacts that
