@@ -16,7 +16,9 @@ work=$root/.cache/quickstart
 bin=$root/bin/attest-build
 export PATH=$PATH:/usr/local/go/bin GOTOOLCHAIN=local
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# Bold step headings only on a terminal: a log or a pipe gets plain text.
+if [[ -t 1 ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
 # Debian packages the demo needs beyond Go: a C compiler (the simulator is C,
 # built with cgo), make (the example build) and tar. Installed when run as
 # root, as make test does for its own packages; otherwise named.
@@ -26,8 +28,7 @@ for cmd_pkg in gcc:gcc make:make tar:tar gzip:gzip; do
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
 	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-		echo "installing ${missing[*]} (apt-get)"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" libc6-dev >/dev/null
+		scripts/install-debs.sh "the quick start" "${missing[@]}" libc6-dev || exit 1
 	else
 		echo "quickstart: missing ${missing[*]}: sudo apt-get install ${missing[*]}" >&2
 		exit 1

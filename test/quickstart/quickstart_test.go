@@ -81,4 +81,8 @@ func TestReadmeFirstCommandRunsTheMainJob(t *testing.T) {
 	if _, err := os.Stat(attestation); err != nil {
 		t.Error(err)
 	}
+	// Its output here is a pipe, not a terminal: no escape sequences.
+	if i := strings.Index(string(out), "\x1b["); i >= 0 {
+		t.Errorf("%s: terminal escape sequence in output that is not a terminal, at byte %d:\n%q", first, i, out[max(0, i-40):min(len(out), i+40)])
+	}
 }
