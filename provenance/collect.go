@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -73,6 +74,10 @@ type Options struct {
 	IMALog string
 	// BuilderID is a custom SLSA builder id (see BuilderID).
 	BuilderID string
+	// Progress, when not nil, is told of each step (hashing, reading the
+	// IMA log, waiting for the TPM) that takes longer than ProgressAfter:
+	// give a terminal's stderr, never a log.
+	Progress io.Writer
 }
 
 // ReasonSimulatorIMA is the ima.reason of an attestation made with the
@@ -171,21 +176,24 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 	// stage that says so. The last check comes before the write: once it
 	// has begun it runs to the end (a signal no longer kills the process),
 	// and WriteJSONL removes its temporary file on any error.
+	// A stage with a description is announced on opts.Progress when it
+	// takes longer than ProgressAfter.
 	stages := []struct {
 		checkStop bool
 		run       func() error
+		what      string
 	}{
-		{false, a.snapshot},
-		{true, a.quoteStart},
-		{true, a.build},
-		{true, a.hashSubjects},
-		{true, a.quoteEnd},
-		{false, a.collectIMA},
-		{false, a.tpmIMAStatement},
-		{false, a.slsaStatement},
-		{true, a.sign},
-		{false, a.chooseOutput},
-		{true, a.write},
+		{false, a.snapshot, "recording the working directory"},
+		{true, a.quoteStart, "waiting for the TPM (start quote)"},
+		{true, a.build, ""},
+		{true, a.hashSubjects, "hashing the artifacts"},
+		{true, a.quoteEnd, "waiting for the TPM (end quote)"},
+		{false, a.collectIMA, "reading the IMA log"},
+		{false, a.tpmIMAStatement, ""},
+		{false, a.slsaStatement, ""},
+		{true, a.sign, "signing"},
+		{false, a.chooseOutput, ""},
+		{true, a.write, ""},
 	}
 	for _, st := range stages {
 		if st.checkStop {
@@ -193,7 +201,10 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 				return nil, err
 			}
 		}
-		if err := st.run(); err != nil {
+		done := slowStep(opts.Progress, st.what, ProgressAfter)
+		err := st.run()
+		done()
+		if err != nil {
 			return nil, err
 		}
 	}

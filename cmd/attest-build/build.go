@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/tpm"
@@ -116,6 +118,7 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 		TPM:       opener,
 		IMALog:    o.imaLog,
 		BuilderID: o.builderID,
+		Progress:  terminalOrNil(cmd.ErrOrStderr()),
 	})
 	if errors.Is(err, provenance.ErrUnusablePath) {
 		return &usageError{err: err}
@@ -144,4 +147,13 @@ func imaSummary(res *provenance.Result) string {
 		return "absent"
 	}
 	return fmt.Sprintf("window [%d, %d) of %d entries", ima.Window.Start, ima.Window.End, ima.Log.Entries)
+}
+
+// terminalOrNil returns w when it is a terminal, for progress notes a
+// person watches; nil for a file, a pipe or a buffer.
+func terminalOrNil(w io.Writer) io.Writer {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return w
+	}
+	return nil
 }

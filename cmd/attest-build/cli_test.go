@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -26,4 +27,21 @@ func runMain(t *testing.T, stdin string, args ...string) (stdout, stderr string,
 	var out, errOut bytes.Buffer
 	code = run(args, strings.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), code
+}
+
+// Progress notes go to a terminal only: never to a buffer, a file or a pipe.
+func TestProgressOnlyToTerminal(t *testing.T) {
+	var buf bytes.Buffer
+	if terminalOrNil(&buf) != nil {
+		t.Error("a buffer gets progress notes")
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if terminalOrNil(w) != nil {
+		t.Error("a pipe gets progress notes")
+	}
 }
