@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -70,6 +71,10 @@ var ErrUnsupportedKeyRef = errors.New("unsupported signing key reference")
 // "-----BEGIN" line.
 func KeyRefIsPEM(ref string) bool { return strings.Contains(ref, "-----BEGIN") }
 
+// ErrNotPrivateKey is returned by LoadSigner for a public key or a
+// certificate where the private key belongs.
+var ErrNotPrivateKey = errors.New("not a private key")
+
 // LoadSigner loads a PEM private key: PKCS #8, SEC 1 (EC PRIVATE KEY), PKCS #1
 // (RSA PRIVATE KEY), encrypted PKCS #8, or a cosign / sigstore encrypted key.
 // ref is the path of the key file or, when KeyRefIsPEM, the PEM text itself
@@ -99,6 +104,14 @@ func LoadSigner(ref string, password []byte) (*Signer, error) {
 			return nil, fmt.Errorf("reading signing key: %w", err)
 		}
 		name = ref
+	}
+	if b, _ := pem.Decode(data); b != nil && (b.Type == "PUBLIC KEY" || b.Type == "CERTIFICATE") {
+		hint := ""
+		if strings.HasSuffix(name, ".pub") {
+			hint = " (" + strings.TrimSuffix(name, ".pub") + ".key?)"
+		}
+		return nil, fmt.Errorf("reading signing key %s: %w: this is a %s: give the private key (.key)%s; the .pub file is for verifiers",
+			name, ErrNotPrivateKey, strings.ToLower(b.Type), hint)
 	}
 	var pf cryptoutils.PassFunc
 	if password != nil {

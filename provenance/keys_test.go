@@ -277,3 +277,22 @@ func TestGenerateKeyNeverReplaces(t *testing.T) {
 		t.Fatalf("temporary files left: %v", left)
 	}
 }
+
+// The public key given where the private key belongs (-k signing.pub, a
+// documented mistake) is named as such, with the file to give instead.
+func TestLoadSignerPublicKey(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := provenance.GenerateKey(filepath.Join(dir, "signing"), provenance.KeyECDSAP256, nil); err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(dir, "signing.pub")
+	_, err := provenance.LoadSigner(pub, nil)
+	want := "reading signing key " + pub + ": not a private key: this is a public key: give the private key (.key) (" + filepath.Join(dir, "signing.key") + "?)"
+	if !errors.Is(err, provenance.ErrNotPrivateKey) || err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("LoadSigner(%s): %v\nwant ErrNotPrivateKey and %q", pub, err, want)
+	}
+	data, _ := os.ReadFile(pub)
+	if _, err := provenance.LoadSigner(string(data), nil); !errors.Is(err, provenance.ErrNotPrivateKey) || strings.Contains(err.Error(), "BEGIN") {
+		t.Fatalf("LoadSigner(public PEM text): %v", err)
+	}
+}

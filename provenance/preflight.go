@@ -28,8 +28,8 @@ func CheckIMALogReadable(path string) error {
 		f.Close()
 	}
 	if err != nil {
-		return fmt.Errorf("%w: --ima-log %s cannot be read: %w (checked before the build; omit --ima-log for the default %s)",
-			ErrUnusablePath, path, pathCause(err), DefaultIMALog)
+		return unusable(fmt.Errorf("--ima-log %s cannot be read: %w (checked before the build; omit --ima-log for the default %s)",
+			path, pathCause(err), DefaultIMALog))
 	}
 	return nil
 }
@@ -39,12 +39,12 @@ func CheckIMALogReadable(path string) error {
 // atomic: a temporary file there, renamed over path).
 func checkOutputWritable(path string) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return fmt.Errorf("%w: output %s is a directory", ErrUnusablePath, path)
+		return unusable(fmt.Errorf("output %s is a directory (checked before the build)", path))
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".probe-*")
 	if err != nil {
-		return fmt.Errorf("%w: output %s cannot be written: folder %s: %w (checked before the build)", ErrUnusablePath, path, dir, pathCause(err))
+		return unusable(fmt.Errorf("output %s cannot be written: folder %s: %w (checked before the build)", path, dir, pathCause(err)))
 	}
 	name := f.Name()
 	f.Close()
@@ -61,3 +61,12 @@ func pathCause(err error) error {
 	}
 	return err
 }
+
+// unusablePathError is an error that matches ErrUnusablePath without
+// saying so in its text.
+type unusablePathError struct{ err error }
+
+func unusable(err error) error                   { return unusablePathError{err} }
+func (e unusablePathError) Error() string        { return e.err.Error() }
+func (e unusablePathError) Unwrap() error        { return e.err }
+func (e unusablePathError) Is(target error) bool { return target == ErrUnusablePath }
