@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // ErrUnusablePath marks a path that cannot be used: an output that cannot
@@ -35,14 +36,29 @@ func CheckIMALogReadable(path string) error {
 }
 
 // checkOutputWritable makes sure the attestation can be written at path:
-// not a directory, and its folder exists and takes a new file (the write is
-// atomic: a temporary file there, renamed over path).
+// not a directory, and its folder takes a new file (the write is atomic: a
+// temporary file there, renamed over path). A folder that does not exist yet
+// may be made by the build (dist/): then its nearest existing ancestor must
+// be a folder that takes a new file.
 func checkOutputWritable(path string) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return unusable(fmt.Errorf("output %s is a directory (checked before the build)", path))
 	}
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".probe-*")
+	for {
+		fi, err := os.Stat(dir)
+		if err == nil && !fi.IsDir() {
+			return unusable(fmt.Errorf("output %s cannot be written: %s is not a folder (checked before the build)", path, dir))
+		}
+		if err == nil {
+			break
+		}
+		if !(errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) || filepath.Dir(dir) == dir {
+			return unusable(fmt.Errorf("output %s cannot be written: folder %s: %w (checked before the build)", path, dir, pathCause(err)))
+		}
+		dir = filepath.Dir(dir)
+	}
+	f, err := os.CreateTemp(dir, ".attest-build-probe-*")
 	if err != nil {
 		return unusable(fmt.Errorf("output %s cannot be written: folder %s: %w (checked before the build)", path, dir, pathCause(err)))
 	}

@@ -45,8 +45,10 @@ func TestExitCodesSimulator(t *testing.T) {
 			"--ima-log no-such.log cannot be read: no such file or directory"},
 		{"build, explicit --ima-log a directory", build("--ima-log", "dir", "-a", "h.bin", "--", "sh", "-c", "touch ran.2 h.bin"), 2,
 			"--ima-log dir cannot be read: is a directory"},
-		{"build, output folder missing", build("-o", "no-dir/h.intoto.jsonl", "-a", "h.bin", "--", "sh", "-c", "touch ran.3 h.bin"), 2,
-			"output " + filepath.Join(cwd(t), "no-dir/h.intoto.jsonl") + " cannot be written: folder " + filepath.Join(cwd(t), "no-dir") + ": no such file or directory"},
+		{"build, output under a file", build("-o", "junk/sub/h.intoto.jsonl", "-a", "h.bin", "--", "sh", "-c", "touch ran.3 h.bin"), 2,
+			"output " + filepath.Join(cwd(t), "junk/sub/h.intoto.jsonl") + " cannot be written: " + filepath.Join(cwd(t), "junk") + " is not a folder (checked before the build)"},
+		// A folder the build makes is fine (dist/ of a clean tree).
+		{"build, output folder made by the build", build("-o", "made/j.intoto.jsonl", "-a", "j.bin", "--", "sh", "-c", "mkdir made && echo j > j.bin"), 0, "made/j.intoto.jsonl"},
 		{"build, output a directory", build("-o", "dir", "-a", "h.bin", "--", "sh", "-c", "touch ran.4 h.bin"), 2, "is a directory"},
 		// --tpm sim with the kernel's log: the sim's PCR 10 was never extended by it.
 		{"build, --tpm sim with a kernel log", build("--ima-log", absVMLog(t), "-a", "i.bin", "--", "sh", "-c", "echo i > i.bin"), 1,
@@ -78,7 +80,7 @@ func TestExitCodesSimulator(t *testing.T) {
 			t.Errorf("a failed build wrote %s, or a build ran that should not have (%v)", name, err)
 		}
 	}
-	if leftovers, _ := filepath.Glob(".*.probe-*"); len(leftovers) > 0 {
+	if leftovers, _ := filepath.Glob(".attest-build-probe-*"); len(leftovers) > 0 {
 		t.Errorf("the output check left %v behind", leftovers)
 	}
 }
