@@ -12,6 +12,13 @@ if [[ $# -lt 3 || $# -gt 4 ]]; then
 fi
 policy=$1 pub=$2 artifact=$3 attestation=${4:-$3.intoto.jsonl}
 bin=${ATTEST_BUILD:-attest-build}
+# Usage errors (exit 2) before anything runs: what is missing, and how to fix it.
+usage_error() { echo "deploy.sh: $*" >&2; exit 2; }
+command -v "$bin" >/dev/null 2>&1 ||
+	usage_error "$bin not found: put attest-build on PATH (make build writes bin/attest-build) or set ATTEST_BUILD=PATH"
+for f in "$policy" "$pub" "$artifact" "$attestation"; do
+	[[ -f $f && -r $f ]] || usage_error "$f: not a readable file"
+done
 
 # 1. The verdict: exit 0 only when every check passes.
 report=$(mktemp)

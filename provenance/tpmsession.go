@@ -123,7 +123,7 @@ func (s *tpmSession) Info() (predicates.TPM, error) {
 	}
 	out.Manufacturer = info.Manufacturer
 	out.VendorString = info.VendorStrings
-	out.FirmwareVersion = fmt.Sprintf("%d.%d", info.FirmwareVersion>>32, info.FirmwareVersion&0xffffffff)
+	out.FirmwareVersion = tpm.FormatFirmwareVersion(info.FirmwareVersion)
 	for _, c := range info.EKCerts {
 		out.EKCertificates = append(out.EKCertificates, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.DER})))
 	}

@@ -52,7 +52,15 @@ type EKCert struct {
 // properties (TPM_PT_FIRMWARE_VERSION_1.TPM_PT_FIRMWARE_VERSION_2); the
 // meaning of the digits is the vendor's.
 func (i *Info) FirmwareString() string {
-	return fmt.Sprintf("%08x.%08x", i.FirmwareVersion>>32, i.FirmwareVersion&0xffffffff)
+	return FormatFirmwareVersion(i.FirmwareVersion)
+}
+
+// FormatFirmwareVersion is the one form attest-build prints a TPM firmware
+// version in (tpm info, the predicate, inspect, verify): the hex of
+// TPM_PT_FIRMWARE_VERSION_1 and _2, "HIGH.LOW", eight digits each, as the
+// TPM reports them (vendors often encode a date: 20170619.00163636).
+func FormatFirmwareVersion(v uint64) string {
+	return fmt.Sprintf("%08x.%08x", v>>32, v&0xffffffff)
 }
 
 // Info reads the TPM's manufacturer, vendor strings, firmware version,

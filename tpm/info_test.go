@@ -42,3 +42,13 @@ func TestInfo(t *testing.T) {
 		})
 	}
 }
+
+// One form for a firmware version everywhere: HIGH.LOW in hex, 8 digits each.
+func TestFormatFirmwareVersion(t *testing.T) {
+	if got := FormatFirmwareVersion(0x2017061900163636); got != "20170619.00163636" {
+		t.Errorf("FormatFirmwareVersion = %q, want 20170619.00163636", got)
+	}
+	if got := (&Info{FirmwareVersion: 0x1_00000002}).FirmwareString(); got != "00000001.00000002" {
+		t.Errorf("FirmwareString = %q", got)
+	}
+}

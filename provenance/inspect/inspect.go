@@ -15,6 +15,7 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
 	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/tpm"
 )
 
 // InspectNotice is the statement that Inspect and its renderings carry: the
@@ -125,7 +126,7 @@ type QuoteSummary struct {
 	ResetCount      uint32           `json:"resetCount"`
 	RestartCount    uint32           `json:"restartCount"`
 	Safe            bool             `json:"safe"`
-	FirmwareVersion string           `json:"firmwareVersion"` // hex
+	FirmwareVersion string           `json:"firmwareVersion"` // tpm.FormatFirmwareVersion
 	PCRDigest       string           `json:"pcrDigest,omitempty"`
 	PCRs            []predicates.PCR `json:"pcrs"`
 	SignatureBytes  int              `json:"signatureBytes"`
@@ -134,17 +135,18 @@ type QuoteSummary struct {
 // IMASummary describes the IMA evidence: the log as the predicate describes
 // it (not decompressed, not replayed) and the window's decoded entries.
 type IMASummary struct {
-	Present     bool                     `json:"present"`
-	Reason      string                   `json:"reason,omitempty"`
-	PCR         int                      `json:"pcr,omitempty"`
-	Bank        string                   `json:"bank,omitempty"`
-	Template    string                   `json:"template,omitempty"`
-	LogEntries  int                      `json:"logEntries,omitempty"`
-	LogSHA256   string                   `json:"logSha256,omitempty"`
-	LogGzipSize int                      `json:"logGzipBytes,omitempty"`
-	WindowStart int                      `json:"windowStart"`
-	WindowEnd   int                      `json:"windowEnd"`
-	Window      []predicates.WindowEntry `json:"window,omitempty"`
+	Present           bool                     `json:"present"`
+	Reason            string                   `json:"reason,omitempty"`
+	PCR               int                      `json:"pcr,omitempty"`
+	Bank              string                   `json:"bank,omitempty"`
+	Template          string                   `json:"template,omitempty"`
+	LogEntries        int                      `json:"logEntries,omitempty"`
+	LogSHA256         string                   `json:"logSha256,omitempty"`
+	LogEncoding       string                   `json:"logEncoding,omitempty"`        // ima.log.encoding: binary_runtime_measurements+zstd (+gzip in older attestations)
+	LogCompressedSize int                      `json:"logCompressedBytes,omitempty"` // its size as carried
+	WindowStart       int                      `json:"windowStart"`
+	WindowEnd         int                      `json:"windowEnd"`
+	Window            []predicates.WindowEntry `json:"window,omitempty"`
 }
 
 // SLSASummary is the part of a SLSA provenance v1 predicate a reader wants.
@@ -330,7 +332,7 @@ func summarizeTPMIMA(p *predicates.TPMIMA) (*TPMIMASummary, *predicates.FieldErr
 		*q.out = *s
 	}
 	if l := p.IMA.Log; l != nil {
-		t.IMA.LogEntries, t.IMA.LogSHA256, t.IMA.LogGzipSize = l.Entries, l.SHA256, len(l.Data)
+		t.IMA.LogEntries, t.IMA.LogSHA256, t.IMA.LogEncoding, t.IMA.LogCompressedSize = l.Entries, l.SHA256, l.Encoding, len(l.Data)
 	}
 	if w := p.IMA.Window; w != nil {
 		t.IMA.WindowStart, t.IMA.WindowEnd, t.IMA.Window = w.Start, w.End, w.Entries
@@ -358,7 +360,7 @@ func summarizeQuote(q *predicates.Quote) (*QuoteSummary, error) {
 		ResetCount:      a.ClockInfo.ResetCount,
 		RestartCount:    a.ClockInfo.RestartCount,
 		Safe:            a.ClockInfo.Safe,
-		FirmwareVersion: fmt.Sprintf("%#x", a.FirmwareVersion),
+		FirmwareVersion: tpm.FormatFirmwareVersion(a.FirmwareVersion),
 		PCRs:            q.PCRs,
 		SignatureBytes:  len(q.Signature),
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -103,6 +104,14 @@ func TestInspectRealAttestation(t *testing.T) {
 	}
 	if !m.Present || m.WindowStart != 2 || m.WindowEnd != 4 || m.LogEntries != 4 || strings.Join(paths, ",") != strings.Join(during, ",") {
 		t.Errorf("IMA summary %+v, want window [2, 4) of 4 entries: %v", m, during)
+	}
+	// The carried log's encoding is named (zstd), and its size is not
+	// called a gzip size.
+	if m.LogEncoding != predicates.IMALogEncoding || m.LogCompressedSize == 0 {
+		t.Errorf("IMA log encoding %q, %d compressed bytes; want %q and its size", m.LogEncoding, m.LogCompressedSize, predicates.IMALogEncoding)
+	}
+	if js, _ := json.Marshal(m); !bytes.Contains(js, []byte(`"logEncoding":"binary_runtime_measurements+zstd","logCompressedBytes":`)) || bytes.Contains(js, []byte("Gzip")) {
+		t.Errorf("inspect JSON of the IMA summary: %s", js)
 	}
 
 	var text bytes.Buffer

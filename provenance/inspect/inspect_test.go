@@ -149,8 +149,9 @@ func TestInspectDecodesRealQuoteLikeTPM2Tools(t *testing.T) {
 	}
 	// tpm2_print prints firmwareVersion's eight bytes in host (little-endian)
 	// order; TPMS_ATTEST holds it big-endian, as the raw bytes show.
-	if fw := "0x" + reverseHex(want["firmwareVersion"]); q.FirmwareVersion != fw {
-		t.Errorf("firmwareVersion %s, tpm2_print says %s (byte-reversed: %s)", q.FirmwareVersion, want["firmwareVersion"], fw)
+	// Printed as tpm info prints it: HIGH.LOW, eight hex digits each.
+	if r := reverseHex(want["firmwareVersion"]); q.FirmwareVersion != r[:8]+"."+r[8:] {
+		t.Errorf("firmwareVersion %s, tpm2_print says %s (byte-reversed: %s)", q.FirmwareVersion, want["firmwareVersion"], r)
 	}
 	if ti.Mode != predicates.ModeSwtpm || ti.AKFingerprint != p.AttestationKey.Fingerprint {
 		t.Errorf("mode %q AK %q, want %q %q", ti.Mode, ti.AKFingerprint, predicates.ModeSwtpm, p.AttestationKey.Fingerprint)

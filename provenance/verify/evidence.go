@@ -147,7 +147,7 @@ func (vr *verification) checkSameBoot(start, end *tpm.VerifiedQuote) error {
 	case e.Clock <= s.Clock:
 		return vr.rep.fail(CheckSameBoot, ErrReboot, fmt.Sprintf("end clock after %d", s.Clock), fmt.Sprintf("%d", e.Clock))
 	case start.FirmwareVersion != end.FirmwareVersion:
-		return vr.rep.fail(CheckSameBoot, ErrReboot, fmt.Sprintf("firmware %#x", start.FirmwareVersion), fmt.Sprintf("%#x", end.FirmwareVersion))
+		return vr.rep.fail(CheckSameBoot, ErrReboot, "firmware "+tpm.FormatFirmwareVersion(start.FirmwareVersion), "firmware "+tpm.FormatFirmwareVersion(end.FirmwareVersion))
 	case !bytes.Equal(start.QualifiedSigner, end.QualifiedSigner):
 		return vr.rep.fail(CheckSameBoot, ErrReboot, "qualified signer "+hex.EncodeToString(start.QualifiedSigner), hex.EncodeToString(end.QualifiedSigner))
 	}
