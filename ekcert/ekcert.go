@@ -141,7 +141,7 @@ func fromX509(c *x509.Certificate) (*Certificate, error) {
 		if !e.Id.Equal(oidSubjectAltName) {
 			continue
 		}
-		id, found, err := parseSANIdentity(e.Value)
+		id, found, err := ParseIdentitySAN(e.Value)
 		if err != nil {
 			return nil, fmt.Errorf("%w: subjectAltName: %w", ErrMalformed, err)
 		}
@@ -166,10 +166,11 @@ func deleteOID(list []asn1.ObjectIdentifier, oid asn1.ObjectIdentifier) []asn1.O
 	return out
 }
 
-// parseSANIdentity finds the TPM identity in a subjectAltName's
-// directoryName ([4] EXPLICIT Name). Each attribute may sit in its own RDN
-// or all in one set.
-func parseSANIdentity(v []byte) (Identity, bool, error) {
+// ParseIdentitySAN finds the TPM identity in a subjectAltName extension's
+// value: a directoryName ([4] EXPLICIT Name) with the TCG attributes. Each
+// attribute may sit in its own RDN or all in one set. found is false when
+// there is none.
+func ParseIdentitySAN(v []byte) (id Identity, found bool, err error) {
 	var names []asn1.RawValue
 	rest, err := asn1.Unmarshal(v, &names)
 	if err != nil {
@@ -178,8 +179,6 @@ func parseSANIdentity(v []byte) (Identity, bool, error) {
 	if len(rest) != 0 {
 		return Identity{}, false, fmt.Errorf("%d trailing bytes", len(rest))
 	}
-	var id Identity
-	found := false
 	for i, n := range names {
 		if n.Class != asn1.ClassContextSpecific || n.Tag != 4 {
 			continue
@@ -206,4 +205,31 @@ func parseSANIdentity(v []byte) (Identity, bool, error) {
 		}
 	}
 	return id, found, nil
+}
+
+// IdentitySAN returns a subjectAltName extension (not critical) whose
+// directoryName holds id's TCG attributes, one per RDN; false when id is
+// empty.
+func IdentitySAN(id Identity) (pkix.Extension, bool, error) {
+	var rdns pkix.RDNSequence
+	for _, a := range []struct {
+		oid asn1.ObjectIdentifier
+		v   string
+	}{{oidTPMManufacturer, id.Manufacturer}, {oidTPMModel, id.Model}, {oidTPMVersion, id.Version}} {
+		if a.v != "" {
+			rdns = append(rdns, pkix.RelativeDistinguishedNameSET{{Type: a.oid, Value: a.v}})
+		}
+	}
+	if len(rdns) == 0 {
+		return pkix.Extension{}, false, nil
+	}
+	name, err := asn1.Marshal(rdns)
+	if err != nil {
+		return pkix.Extension{}, false, err
+	}
+	gns, err := asn1.Marshal([]asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: name}})
+	if err != nil {
+		return pkix.Extension{}, false, err
+	}
+	return pkix.Extension{Id: oidSubjectAltName, Value: gns}, true, nil
 }

@@ -239,3 +239,19 @@ func publicKey(pub *tpm2.TPMTPublic) (crypto.PublicKey, error) {
 	}
 	return k, nil
 }
+
+// ParsePublicArea parses TPMT_PUBLIC bytes (trailing bytes are an error);
+// it checks nothing about the key.
+func ParsePublicArea(tpmtPublic []byte) (*tpm2.TPMTPublic, error) {
+	return parsePublic(tpmtPublic)
+}
+
+// ParsePublic parses TPMT_PUBLIC bytes of an ECC or RSA key and returns
+// its public key; it checks nothing about the key's attributes.
+func ParsePublic(tpmtPublic []byte) (crypto.PublicKey, error) {
+	pub, err := parsePublic(tpmtPublic)
+	if err != nil {
+		return nil, err
+	}
+	return publicKey(pub)
+}
