@@ -208,6 +208,14 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 	if err != nil {
 		return nil, fmt.Errorf("start quote: %w", err)
 	}
+	var signingKey *predicates.SigningKey
+	if opts.Signer.InTPM() {
+		// The AK certifies the signing key over the start nonce: fresh
+		// evidence, for this build, that the key lives in the quoting TPM.
+		if signingKey, err = certifyTPMKey(opts.Signer.tpm, startNonce); err != nil {
+			return nil, fmt.Errorf("certifying the TPM signing key: %w", err)
+		}
+	}
 
 	if err := stopped(); err != nil {
 		return nil, err
@@ -270,6 +278,7 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 	pred := &predicates.TPMIMA{
 		TPM:            tpmInfo,
 		AttestationKey: ak,
+		SigningKey:     signingKey,
 		Nonce:          predicates.Nonce{Start: hex.EncodeToString(startNonce), Construction: construction},
 		Quotes:         predicates.Quotes{Start: startQuote, End: endQuote},
 		IMA:            *ima,

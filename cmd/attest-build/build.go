@@ -22,6 +22,8 @@ type buildOptions struct {
 	imaLog    string
 	pcrs      string
 	builderID string
+	akCert    string
+	tpmKey    tpmKeyOptions
 }
 
 // AddFlags registers the build flags on cmd.
@@ -29,7 +31,9 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob `PATTERN` (** matches any number of directories), relative to the working directory and inside it (symbolic links resolved); repeatable (default: the regular files the build created or modified)")
 	fs.StringVarP(&o.output, "output", "o", "", "write the attestation to `FILE` (default: ARTIFACT.intoto.jsonl beside a single artifact, else attestation.intoto.jsonl)")
-	fs.StringVarP(&o.key, "key", "k", "", "the signing key `REF`: a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
+	fs.StringVarP(&o.key, "key", "k", "", "the signing key `REF`: \"tpm\" for the TPM-resident key (created on first use; see --tpm-key-auth), a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
+	fs.StringVar(&o.akCert, "ak-cert", "", "the AK's certificate `FILE` (PEM: the AK certificate, then intermediates), from enrollment (attest-build tpm enroll), carried in the attestation (default $"+akCertEnv+")")
+	o.tpmKey.AddFlags(cmd)
 	o.tpm.AddFlags(cmd)
 	o.ak.AddFlags(cmd)
 	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log `PATH`, binary form (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
@@ -79,22 +83,36 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	if keyRef == "" {
 		return usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", provenance.KeyEnv)
 	}
-	var password []byte
-	if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {
-		password = []byte(pw)
+	cfg := provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts}
+	if cfg.AKCertificates, err = readAKCert(o.akCert); err != nil {
+		return err
 	}
-	signer, err := provenance.LoadSigner(keyRef, password)
-	if errors.Is(err, provenance.ErrUnsupportedKeyRef) {
-		return &usageError{err: err}
+	var signer *provenance.Signer
+	if keyRef != provenance.KeyRefTPM {
+		var password []byte
+		if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {
+			password = []byte(pw)
+		}
+		signer, err = provenance.LoadSigner(keyRef, password)
+		if errors.Is(err, provenance.ErrUnsupportedKeyRef) {
+			return &usageError{err: err}
+		}
+		if err != nil {
+			return inputError(err) // 2 when the key file cannot be read
+		}
+	} else if cfg.SigningKey, err = o.tpmKey.Key(true); err != nil {
+		return err
 	}
-	if err != nil {
-		return inputError(err) // 2 when the key file cannot be read
-	}
-	opener, release, err := provenance.OpenTPM(provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts})
+	opener, release, err := provenance.OpenTPM(cfg)
 	if err != nil {
 		return err
 	}
 	defer release()
+	if signer == nil {
+		if signer, err = provenance.NewTPMSigner(opener); err != nil {
+			return err
+		}
+	}
 	res, err := provenance.Attest(cmd.Context(), provenance.Options{
 		Command: provenance.Command{
 			Argv:  argv,

@@ -61,7 +61,7 @@ func newTPMCmd() *cobra.Command {
 		Use:   "tpm",
 		Short: "Inspect the TPM, manage its attestation key and enroll it with an attestation CA",
 	}
-	cmd.AddCommand(newTPMAKCmd(), newTPMInfoCmd(), newTPMEnrollRequestCmd(), newTPMActivateCmd(), newTPMEnrollCmd())
+	cmd.AddCommand(newTPMAKCmd(), newTPMInfoCmd(), newTPMEnrollRequestCmd(), newTPMActivateCmd(), newTPMEnrollCmd(), newTPMSigningKeyCmd())
 	return cmd
 }
 
