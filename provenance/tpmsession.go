@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/attest-build/attest-build/ekcert"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -23,7 +24,8 @@ type TPMConfig struct {
 	// AK chooses the attestation key (tpm.EnsureAK).
 	AK tpm.AKOptions
 	// AKCertificates are the AK's certificate and intermediates (DER), to
-	// carry in the predicate; the first must certify the AK.
+	// carry in the predicate; the first must certify the AK. With AK.Cloud
+	// and none given, the cloud's certificate is read from NV.
 	AKCertificates [][]byte
 	// SigningKey names the TPM-resident signing key, for NewTPMSigner.
 	SigningKey *TPMKey
@@ -68,14 +70,17 @@ func OpenTPM(cfg TPMConfig) (TPMOpener, func() error, error) {
 			t.Close()
 			return nil, nil, err
 		}
+		cfg = s.cfg
 		return func() (TPMSession, error) {
 			return &tpmSession{t: t, cfg: cfg, sel: sel, close: func() error { return nil }}, nil
 		}, t.Close, nil
 	}
-	err = (&tpmSession{t: t, cfg: cfg, sel: sel}).check()
+	s := &tpmSession{t: t, cfg: cfg, sel: sel}
+	err = s.check()
 	if cerr := t.Close(); err == nil {
 		err = cerr
 	}
+	cfg = s.cfg
 	if err != nil {
 		return nil, nil, err
 	}
@@ -115,6 +120,17 @@ func (s *tpmSession) check() error {
 	ak, err := s.loadAK()
 	if err != nil {
 		return err
+	}
+	if s.cfg.AK.Cloud && len(s.cfg.AKCertificates) == 0 {
+		c, err := s.t.CloudAK()
+		if err != nil {
+			return err
+		}
+		cert, err := ekcert.Parse(c.Certificate) // drops NV padding
+		if err != nil {
+			return fmt.Errorf("the %s AK certificate in NV: %w", c.Cloud, err)
+		}
+		s.cfg.AKCertificates = [][]byte{cert.Raw}
 	}
 	if len(s.cfg.AKCertificates) > 0 {
 		c, err := x509.ParseCertificate(s.cfg.AKCertificates[0])

@@ -39,9 +39,15 @@ const (
 type AKOptions struct {
 	Alg    AKAlg  // "" means AKECCP256
 	Handle uint32 // 0 means DefaultAKHandleECC or DefaultAKHandleRSA by Alg
+	// Cloud uses the AK the cloud provisioned (CloudAK) instead; Alg and
+	// Handle are then ignored.
+	Cloud bool
 }
 
 func (o AKOptions) resolve() (AKOptions, error) {
+	if o.Cloud {
+		return o, nil
+	}
 	if o.Alg == "" {
 		o.Alg = AKECCP256
 	}

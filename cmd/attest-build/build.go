@@ -32,7 +32,7 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob `PATTERN` (** matches any number of directories), relative to the working directory and inside it (symbolic links resolved); repeatable (default: the regular files the build created or modified)")
 	fs.StringVarP(&o.output, "output", "o", "", "write the attestation to `FILE` (default: ARTIFACT.intoto.jsonl beside a single artifact, else attestation.intoto.jsonl)")
 	fs.StringVarP(&o.key, "key", "k", "", "the signing key `REF`: \"tpm\" for the TPM-resident key (created on first use; see --tpm-key-auth), a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
-	fs.StringVar(&o.akCert, "ak-cert", "", "the AK's certificate `FILE` (PEM: the AK certificate, then intermediates), from enrollment (attest-build tpm enroll), carried in the attestation (default $"+akCertEnv+")")
+	fs.StringVar(&o.akCert, "ak-cert", "", "the AK's certificate `FILE` (PEM: the AK certificate, then intermediates), from enrollment (attest-build tpm enroll), carried in the attestation (default $"+akCertEnv+"); \"cloud\": quote with the AK the cloud provisioned (GCE, Azure) and carry its certificate from NV")
 	o.tpmKey.AddFlags(cmd)
 	o.tpm.AddFlags(cmd)
 	o.ak.AddFlags(cmd)
@@ -84,7 +84,9 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 		return usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", provenance.KeyEnv)
 	}
 	cfg := provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts}
-	if cfg.AKCertificates, err = readAKCert(o.akCert); err != nil {
+	if o.akCert == akCertCloud {
+		cfg.AK.Cloud = true
+	} else if cfg.AKCertificates, err = readAKCert(o.akCert); err != nil {
 		return err
 	}
 	var signer *provenance.Signer

@@ -17,6 +17,9 @@ import (
 // akCertEnv names the variable that gives --ak-cert's default.
 const akCertEnv = "ATTEST_BUILD_AK_CERT"
 
+// akCertCloud is the --ak-cert value that takes the cloud's AK.
+const akCertCloud = "cloud"
+
 // readAKCert reads the AK certificate chain of --ak-cert (or $akCertEnv);
 // none is fine.
 func readAKCert(path string) ([][]byte, error) {
