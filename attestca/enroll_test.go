@@ -27,6 +27,12 @@ type runner struct {
 
 func startRunner(t *testing.T) *runner {
 	t.Helper()
+	sw, tp, ak := benchRunner(t)
+	return &runner{sw: sw, t: tp, ak: ak}
+}
+
+func benchRunner(t testing.TB) (*swtpmtest.SWTPM, *tpm.TPM, *tpm.AK) {
+	t.Helper()
 	sw := swtpmtest.Start(t)
 	tp, err := tpm.Open(sw.Ref())
 	if err != nil {
@@ -37,7 +43,7 @@ func startRunner(t *testing.T) *runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &runner{sw: sw, t: tp, ak: ak}
+	return sw, tp, ak
 }
 
 func trustOf(t *testing.T, c ekcert.Class, dirs ...string) *ekcert.Trust {

@@ -84,9 +84,13 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 		return usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", provenance.KeyEnv)
 	}
 	cfg := provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts}
-	if o.akCert == akCertCloud {
+	akCert := o.akCert
+	if akCert == "" {
+		akCert = os.Getenv(akCertEnv)
+	}
+	if akCert == akCertCloud {
 		cfg.AK.Cloud = true
-	} else if cfg.AKCertificates, err = readAKCert(o.akCert); err != nil {
+	} else if cfg.AKCertificates, err = readAKCert(akCert); err != nil {
 		return err
 	}
 	var signer *provenance.Signer

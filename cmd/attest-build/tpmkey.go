@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -20,12 +19,8 @@ const akCertEnv = "ATTEST_BUILD_AK_CERT"
 // akCertCloud is the --ak-cert value that takes the cloud's AK.
 const akCertCloud = "cloud"
 
-// readAKCert reads the AK certificate chain of --ak-cert (or $akCertEnv);
-// none is fine.
+// readAKCert reads the AK certificate chain of --ak-cert; none is fine.
 func readAKCert(path string) ([][]byte, error) {
-	if path == "" {
-		path = os.Getenv(akCertEnv)
-	}
 	if path == "" {
 		return nil, nil
 	}
