@@ -1,5 +1,6 @@
 # Step "Run and attest the build" (mode: build).
-# Runs: ATTEST_BUILD_KEY=KEY attest-build --tpm T [-a PATTERN]... -o OUT -- bash -eo pipefail -c COMMAND
+# Runs: ATTEST_BUILD_KEY=KEY attest-build --tpm T [--ak-cert F] [-a PATTERN]... -o OUT -- bash -eo pipefail -c COMMAND
+# KEY defaults to "tpm" (the TPM-resident key) on a runner with a TPM device.
 # Provenance (repository, commit, workflow, run) comes from the GITHUB_* (or
 # GitLab's CI_*) variables the runner sets; attest-build reads them itself.
 set -euo pipefail
@@ -24,11 +25,29 @@ done
 # here first so nothing else this script runs inherits them.
 key=${INPUT_KEY:-} password=${INPUT_KEY_PASSWORD:-}
 unset INPUT_KEY INPUT_KEY_PASSWORD
+# has_tpm: the runner has a TPM the key can live in (the simulator does not count).
+has_tpm() {
+	case ${INPUT_TPM:-auto} in
+	auto) [[ -e /dev/tpmrm0 || -e /dev/tpm0 ]] ;;
+	sim) return 1 ;;
+	*) return 0 ;;
+	esac
+}
 if [[ -z $key ]]; then
-	[[ -n ${ATTEST_BUILD_KEY:-} ]] || die "input 'key' is empty: pass the signing key, e.g. key: \${{ secrets.ATTEST_BUILD_KEY }} (make one with: attest-build key generate --out signing)"
-	key=$ATTEST_BUILD_KEY
+	if [[ -n ${ATTEST_BUILD_KEY:-} ]]; then
+		key=$ATTEST_BUILD_KEY
+	elif has_tpm; then
+		# The default on a runner with a TPM: the key lives in the TPM and
+		# its authorization value in a 0600 file of the runner's user.
+		key=tpm
+	else
+		die "input 'key' is empty and the runner has no TPM device for the TPM-resident key: pass the signing key, e.g. key: \${{ secrets.ATTEST_BUILD_KEY }} (make one with: attest-build key generate --out signing)"
+	fi
 fi
-if [[ $key != *"-----BEGIN "* ]]; then
+[[ -z ${INPUT_AK_CERT:-} ]] || args+=(--ak-cert "$INPUT_AK_CERT")
+if [[ $key == tpm ]]; then
+	:
+elif [[ $key != *"-----BEGIN "* ]]; then
 	[[ -f $key && -r $key ]] || die "input 'key' is neither PEM key text nor a readable file (the value is not shown)"
 	case $(realpath -- "$key")/ in
 	"$(realpath -- "${GITHUB_WORKSPACE:-/nonexistent}")"/*)
