@@ -104,6 +104,7 @@ type Policy struct {
 	source     string
 	signers    []TrustedKey
 	aks        []TrustedKey // name: the builder the AK belongs to
+	akCAs      []AttestationKeyCA
 	builderIDs []string
 	modes      []string
 	pcrs       []GoldenPCR
@@ -208,6 +209,7 @@ type policyFile struct {
 	Version    int           `yaml:"version"`
 	Signers    []keyYAML     `yaml:"signers"`
 	Builders   []builderYAML `yaml:"builders"`
+	AKCAs      []akCAYAML    `yaml:"attestationKeyCAs"`
 	BuilderIDs []string      `yaml:"builderIds"`
 	TPMModes   []string      `yaml:"tpmModes"`
 	// PCRs maps a bank to PCR index to lowercase hex value.
@@ -473,6 +475,9 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 			tk.Name = b.Name
 			p.aks = append(p.aks, tk)
 		}
+	}
+	if p.akCAs, err = l.akCAs(raw.AKCAs); err != nil {
+		return nil, err
 	}
 	for i, id := range raw.BuilderIDs {
 		if id == "" {

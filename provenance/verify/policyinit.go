@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -73,10 +74,21 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 		Signers:   policyKeys(vr.v.signers),
 		KeyIDs:    vr.keyIDs,
 		AK:        policy.TrustedKey{Name: vr.ak.name, PublicKey: vr.ak.pub, Fingerprint: vr.ak.fingerprint},
+		AKCA:      certifiedCA(vr),
 		BuilderID: vr.rep.report.Facts.BuilderID,
 		TPMMode:   vr.pred.TPM.Mode,
 		PCRs:      vr.quotes[1].PCRs,
 		IMA:       vr.pred.IMA,
 		Entries:   ref,
 	})
+}
+
+// certifiedCA returns the attestation CA of a reference whose AK has a
+// certificate from it and whose envelopes were signed by the TPM-resident
+// key that AK certified, else nil.
+func certifiedCA(vr *verification) *x509.Certificate {
+	if vr.akCert == nil || vr.certSigner == nil {
+		return nil
+	}
+	return vr.akCert.Chain[len(vr.akCert.Chain)-1]
 }

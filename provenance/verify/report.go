@@ -82,10 +82,15 @@ type Facts struct {
 	TPMMode   string            `json:"tpmMode,omitempty"`
 	// AKFingerprint is the fingerprint of the trusted attestation key and
 	// AKBuilder the policy's builder name for it.
-	AKFingerprint string     `json:"akFingerprint,omitempty"`
-	AKBuilder     string     `json:"akBuilder,omitempty"`
-	IMA           *IMAFacts  `json:"ima,omitempty"`
-	FinishedOn    *time.Time `json:"finishedOn,omitempty"`
+	AKFingerprint string `json:"akFingerprint,omitempty"`
+	AKBuilder     string `json:"akBuilder,omitempty"`
+	// AKCA names the attestation CA that certified the AK (when the policy
+	// trusts it by its CA) and AKClass the class of EK anchor the TPM was
+	// enrolled under (hardware, software).
+	AKCA       string     `json:"akCa,omitempty"`
+	AKClass    string     `json:"akClass,omitempty"`
+	IMA        *IMAFacts  `json:"ima,omitempty"`
+	FinishedOn *time.Time `json:"finishedOn,omitempty"`
 }
 
 // VerifiedSubject is one verified subject of the attestation.

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/attest-build/attest-build/attestca"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/tpm"
@@ -69,6 +70,8 @@ type Verifier struct {
 	maxBytes     int64
 	maxSubjects  int
 	now          func() time.Time
+	// cas are the policy's attestation CAs (nil: none).
+	cas *caTrust
 	// bootstrapUnsafe is set by InitPolicy only, which reads a reference
 	// attestation to write a policy from it: the signature is checked only
 	// when signer keys are given, the carried AK, builder id and TPM mode
@@ -154,11 +157,12 @@ func NewVerifier(p *policy.Policy, opts ...VerifierOption) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: no trusted signer key: name one under signers in the policy, or pass --key", policy.ErrPolicy)
+	cas := newCATrust(p.AttestationKeyCAs())
+	if len(keys) == 0 && cas == nil {
+		return nil, fmt.Errorf("%w: no trusted signer key: name one under signers in the policy, or pass --key (or trust an attestation CA, attestationKeyCAs, whose AKs certify TPM-resident signing keys)", policy.ErrPolicy)
 	}
-	if len(p.AttestationKeys()) == 0 {
-		return nil, fmt.Errorf("%w: the policy names no trusted attestation key (builders[].attestationKeys)", policy.ErrPolicy)
+	if len(p.AttestationKeys()) == 0 && cas == nil {
+		return nil, fmt.Errorf("%w: the policy names no trusted attestation key (builders[].attestationKeys) and no attestation CA (attestationKeyCAs)", policy.ErrPolicy)
 	}
 	if len(p.BuilderIDs()) == 0 {
 		return nil, fmt.Errorf("%w: the policy accepts no builder id (builderIds)", policy.ErrPolicy)
@@ -167,7 +171,7 @@ func NewVerifier(p *policy.Policy, opts ...VerifierOption) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Verifier{policy: p, signers: uniq, sigVerifiers: sv, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now}, nil
+	return &Verifier{policy: p, signers: uniq, sigVerifiers: sv, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now, cas: cas}, nil
 }
 
 // trustedKey is a key the verifier trusts (policy.TrustedKey, or a key
@@ -241,10 +245,16 @@ type verification struct {
 	pred      *predicates.TPMIMA
 	logB64    []byte // pred's ima.log.data, base64, a slice of the statement
 	ak        trustedKey
-	keyIDs    []string              // the envelopes' key id hints
-	verified  [2]*tpm.VerifiedQuote // start, end: set by the quote checks
-	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
-	ima       *IMAFacts             // set by ima-replay, findings included
+	// certSigner is the TPM-resident key whose signatures the signature
+	// check accepted pending its certification, checked by the
+	// attestation-key check (nil: every envelope verified with a trusted
+	// key).
+	certSigner *certifiedSigner
+	akCert     *attestca.VerifiedAK  // the AK's certificate, when it is trusted by one
+	keyIDs     []string              // the envelopes' key id hints
+	verified   [2]*tpm.VerifiedQuote // start, end: set by the quote checks
+	quotes     [2]*tpm.VerifiedQuote // start, end: set by same-boot
+	ima        *IMAFacts             // set by ima-replay, findings included
 }
 
 // Verify reads one attestation file (DSSE envelopes, one per line) and
@@ -367,10 +377,20 @@ func (vr *verification) checkSignatures(ctx context.Context) error {
 			hints = append(hints, orNone(s.KeyID))
 			vr.keyIDs = append(vr.keyIDs, s.KeyID)
 		}
-		if v.bootstrapUnsafe && len(v.signers) == 0 {
+		accepted := v.verifyEnvelope(env)
+		if len(accepted) == 0 && (v.cas != nil || v.bootstrapUnsafe) {
+			// A CA-certified AK may vouch for a TPM-resident signer.
+			if vr.certSigner == nil {
+				vr.certSigner = signerCandidate(vr.envs, v.maxSubjects)
+			}
+			if vr.certSigner != nil && vr.certSigner.verifiesEnvelope(env) {
+				accepted = []trustedKey{vr.certSigner.key}
+			}
+		}
+		if len(accepted) == 0 && v.bootstrapUnsafe && len(v.signers) == 0 {
+			vr.certSigner = nil
 			continue
 		}
-		accepted := v.verifyEnvelope(env)
 		if len(accepted) == 0 {
 			reason := ErrUntrustedSigner
 			for _, h := range hints {
@@ -383,6 +403,10 @@ func (vr *verification) checkSignatures(ctx context.Context) error {
 				"signature(s) with key id "+strings.Join(hints, ", ")+" that verify with none of them")
 		}
 		for _, k := range accepted {
+			if vr.certSigner != nil && k.fingerprint == vr.certSigner.key.fingerprint {
+				signers[k.fingerprint+" (TPM-resident key, certification checked at attestation-key)"] = true
+				continue
+			}
 			signers[vr.signerName(k.fingerprint)] = true
 		}
 	}
@@ -393,7 +417,7 @@ func (vr *verification) checkSignatures(ctx context.Context) error {
 		vr.rep.report.Facts.Signers = append(vr.rep.report.Facts.Signers, s)
 	}
 	sort.Strings(vr.rep.report.Facts.Signers)
-	if len(v.signers) == 0 {
+	if len(v.signers) == 0 && len(signers) == 0 {
 		vr.rep.report.Checks = append(vr.rep.report.Checks, CheckResult{Check: CheckSignature, Status: StatusSkipped, Detail: "not checked (no signer key given)"})
 	} else {
 		vr.rep.pass(CheckSignature, "signed by "+strings.Join(vr.rep.report.Facts.Signers, ", "))
@@ -447,11 +471,9 @@ func (v *Verifier) verifyEnvelope(env *envelope) []trustedKey {
 	header := fmt.Sprintf("DSSEv1 %d %s %d ", len(env.payloadType), env.payloadType, len(env.payload))
 	var accepted []trustedKey
 	for _, s := range env.signatures {
-		sig, err := base64.StdEncoding.DecodeString(s.Sig)
+		sig, err := decodeSig(s.Sig)
 		if err != nil {
-			if sig, err = base64.URLEncoding.DecodeString(s.Sig); err != nil {
-				continue
-			}
+			continue
 		}
 		for i, k := range v.signers {
 			if slices.ContainsFunc(accepted, func(a trustedKey) bool { return a.fingerprint == k.fingerprint }) {
@@ -464,6 +486,15 @@ func (v *Verifier) verifyEnvelope(env *envelope) []trustedKey {
 		}
 	}
 	return accepted
+}
+
+// decodeSig decodes a DSSE signature: standard base64, or URL-safe.
+func decodeSig(s string) ([]byte, error) {
+	sig, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		sig, err = base64.URLEncoding.DecodeString(s)
+	}
+	return sig, err
 }
 
 func (vr *verification) trustedFingerprints() []string {
@@ -739,22 +770,48 @@ func (vr *verification) checkAK() error {
 	if vr.v.bootstrapUnsafe {
 		aks = []trustedKey{{name: "reference", pub: pub, fingerprint: fp}}
 	}
+	detail := ""
 	i := slices.IndexFunc(aks, func(k trustedKey) bool { return k.fingerprint == fp })
-	if i < 0 {
-		fps := make([]string, len(aks))
-		for j, k := range aks {
-			fps[j] = k.fingerprint + " (" + k.name + ")"
+	// A certified AK is preferred in policy init: the policy then trusts
+	// its CA, not the key.
+	caFirst := vr.v.bootstrapUnsafe && vr.pred.SigningKey != nil && carriedCA(ak.Certificates) != nil
+	if i < 0 || caFirst {
+		if vr.v.cas == nil && !caFirst {
+			fps := make([]string, len(aks))
+			for j, k := range aks {
+				fps[j] = k.fingerprint + " (" + k.name + ")"
+			}
+			return vr.rep.fail(CheckAttestationKey, ErrUntrustedAK, "one of "+strings.Join(fps, ", "), fp)
 		}
-		return vr.rep.fail(CheckAttestationKey, ErrUntrustedAK, "one of "+strings.Join(fps, ", "), fp)
+		trusted, cert, err := vr.caAK()
+		if err != nil {
+			return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: %w", ErrUntrustedAK, err), "an AK certificate chaining to a trusted attestation CA, for "+fp, "none that verifies")
+		}
+		if err := vr.checkModeClass(cert.Class); err != nil {
+			return err
+		}
+		aks, i = []trustedKey{trusted}, 0
+		vr.akCert = cert
+		detail = fmt.Sprintf(" (certificate serial %s by CA %q, enrolled under a %s EK anchor)", cert.Certificate.SerialNumber.Text(16), trusted.name, cert.Class)
+		vr.rep.report.Facts.AKCA = trusted.name
+		vr.rep.report.Facts.AKClass = string(cert.Class)
+	} else {
+		detail = " (builder " + aks[i].name + ")"
 	}
 	trusted := aks[i]
 	if err := sameKeyAsTPMTPublic(ak.TPMTPublic, trusted.pub); err != nil {
 		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.tpmtPublic: %w", ErrUntrustedAK, err), "the TPMT_PUBLIC of "+fp, "another key")
 	}
+	if vr.certSigner != nil {
+		if err := vr.checkCertifiedSigner(trusted.pub); err != nil {
+			return err
+		}
+		detail += "; DSSE signer " + vr.certSigner.key.fingerprint + " certified by it"
+	}
 	vr.ak = trusted
 	vr.rep.report.Facts.AKFingerprint = fp
 	vr.rep.report.Facts.AKBuilder = trusted.name
-	vr.rep.pass(CheckAttestationKey, fp+" (builder "+trusted.name+")")
+	vr.rep.pass(CheckAttestationKey, fp+detail)
 	return nil
 }
 
