@@ -272,6 +272,11 @@ type verification struct {
 //  2. signature: every envelope carries a signature that verifies, over the
 //     DSSE pre-authentication encoding, with a trusted signer key (the
 //     policy's signers and WithSignerKeys). Key ids are hints and ignored.
+//     With attestation CAs in the policy, a signature by the TPM/IMA
+//     statement's signingKey (read from the unverified statement for this
+//     only) is accepted pending check 8, which must prove that key
+//     certified by the trusted AK; nothing else of the statements is used
+//     before the checks that cover it.
 //  3. statement: payloadType is application/vnd.in-toto+json; each payload is
 //     an in-toto Statement v1 (exact _type) that the in-toto bindings
 //     validate, with at most the subject limit; exactly one has the TPM/IMA
@@ -284,6 +289,12 @@ type verification struct {
 //  7. tpm-mode: its TPM mode is accepted by the policy (device by default).
 //  8. attestation-key: its AK public key is one the policy trusts, and its
 //     TPMT_PUBLIC holds the same key. From here on the policy's key is used.
+//     An AK not pinned by the policy is trusted by its carried certificate
+//     chain to a policy CA (attestca.VerifyCarriedAK: valid at the build's
+//     start and finish, not revoked, for this AK); the certificate's
+//     enrollment class must allow tpm.mode and the builder id's mode
+//     (attestca.CheckMode). A signer accepted pending at check 2 must be the
+//     key the AK certified over nonce.start (attestca.VerifySigningKey).
 //
 // and then the evidence checks 9 to 17 (quotes, same boot, IMA log and replay,
 // golden PCRs, IMA rules, maximum age).
