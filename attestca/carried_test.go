@@ -2,7 +2,6 @@ package attestca
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"testing"
@@ -19,27 +18,10 @@ func TestVerifyCarriedAKAndSigningKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := NewRequest(r.t, r.ak)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ca.Challenge(q, trustOf(t, ekcert.ClassHardware, r.sw.EKRoots()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Activate(r.t, r.ak, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := ca.Issue(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Certificate())
+	cert, roots := enroll(t, r, ca, trustOf(t, ekcert.ClassHardware, r.sw.EKRoots()))
 	ak := predicates.AttestationKey{
 		PublicKeyPEM: string(r.ak.PEM()), TPMTPublic: r.ak.Public, Fingerprint: r.ak.Fingerprint(),
-		Certificates: []string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))},
+		Certificates: []string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))},
 	}
 	v, err := VerifyCarriedAK(ak, AKCertOptions{Roots: roots, At: time.Now()})
 	if err != nil {

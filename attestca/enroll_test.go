@@ -237,34 +237,12 @@ func TestVerifyAKCertificateRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := NewRequest(r.t, r.ak)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ca.Challenge(q, trustOf(t, ekcert.ClassSoftware, r.sw.EKRoots()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Activate(r.t, r.ak, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := ca.Issue(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Certificate())
+	cert, roots := enroll(t, r, ca, trustOf(t, ekcert.ClassSoftware, r.sw.EKRoots()))
 	otherCA, err := Init(t.TempDir(), InitOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherRoots := x509.NewCertPool()
-	otherRoots.AddCert(otherCA.Certificate())
+	otherRoots := caPool(otherCA)
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -286,4 +264,38 @@ func TestVerifyAKCertificateRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// enroll runs the whole file protocol for r with ca under trust and
+// returns the AK certificate and a pool holding only the CA.
+func enroll(t *testing.T, r *runner, ca *CA, trust *ekcert.Trust) (*x509.Certificate, *x509.CertPool) {
+	t.Helper()
+	q, err := NewRequest(r.t, r.ak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ca.Challenge(q, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Activate(r.t, r.ak, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := ca.Issue(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, caPool(ca)
+}
+
+// caPool is a pool holding only ca's certificate.
+func caPool(ca *CA) *x509.CertPool {
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Certificate())
+	return roots
 }

@@ -64,9 +64,7 @@ func TestEnrollOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Certificate())
-	if _, err := VerifyAKCertificate(cert, AKCertOptions{Roots: roots, AK: r.ak.PublicKey, At: time.Now()}); err != nil {
+	if _, err := VerifyAKCertificate(cert, AKCertOptions{Roots: caPool(ca), AK: r.ak.PublicKey, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), "issued AK certificate serial="+cert.SerialNumber.Text(16)) {

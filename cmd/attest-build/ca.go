@@ -162,20 +162,11 @@ func (o *caChallengeOptions) Exec(w io.Writer, reqFile string) error {
 	if err != nil {
 		return err
 	}
-	ca, err := attestca.Open(o.CA)
+	ca, q, err := openCAWith(o.CA, reqFile, attestca.ReadRequest)
 	if err != nil {
-		return inputError(err)
+		return err
 	}
 	ca.ChallengeTTL = o.TTL
-	f, err := os.Open(reqFile)
-	if err != nil {
-		return inputError(err)
-	}
-	defer f.Close()
-	q, err := attestca.ReadRequest(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", reqFile, err)
-	}
 	c, err := ca.Challenge(q, trust)
 	if err != nil {
 		return err
@@ -220,20 +211,11 @@ func newCAIssueCmd() *cobra.Command {
 
 // Exec issues the certificate.
 func (o *caIssueOptions) Exec(w io.Writer, respFile string) error {
-	ca, err := attestca.Open(o.CA)
+	ca, s, err := openCAWith(o.CA, respFile, attestca.ReadResponse)
 	if err != nil {
-		return inputError(err)
+		return err
 	}
 	ca.Validity = o.Validity
-	f, err := os.Open(respFile)
-	if err != nil {
-		return inputError(err)
-	}
-	defer f.Close()
-	s, err := attestca.ReadResponse(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", respFile, err)
-	}
 	der, err := ca.Issue(s)
 	if err != nil {
 		return err
@@ -366,4 +348,23 @@ func jsonIndent(v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// openCAWith opens the CA in dir and reads one enrollment message from
+// file with read.
+func openCAWith[T any](dir, file string, read func(io.Reader) (*T, error)) (*attestca.CA, *T, error) {
+	ca, err := attestca.Open(dir)
+	if err != nil {
+		return nil, nil, inputError(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, nil, inputError(err)
+	}
+	defer f.Close()
+	m, err := read(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return ca, m, nil
 }
