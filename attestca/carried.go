@@ -75,8 +75,12 @@ var ErrModeClass = errors.New("TPM mode disagrees with the AK certificate")
 // CheckMode checks a claimed TPM mode ("device", "swtpm", "sim") against
 // the class the AK was enrolled under: "device" needs ClassHardware; a
 // TPM enrolled under a software anchor is "swtpm" or "sim", never "device".
+// An empty class (a certificate that records none, as a cloud's) proves
+// nothing either way and is not checked.
 func CheckMode(class ekcert.Class, mode string) error {
 	switch {
+	case class == "":
+		return nil
 	case mode == predicates.ModeDevice && class != ekcert.ClassHardware:
 		return fmt.Errorf("%w: tpm.mode is %q, but the AK was enrolled under a %s EK anchor (only hardware anchors prove a device TPM)", ErrModeClass, mode, class)
 	case mode != predicates.ModeDevice && class == ekcert.ClassHardware:

@@ -83,6 +83,7 @@ func TestCheckMode(t *testing.T) {
 		{ekcert.ClassSoftware, "device", false},
 		{ekcert.ClassSoftware, "swtpm", true},
 		{ekcert.ClassSoftware, "sim", true},
+		{"", "device", true}, // a cloud's certificate records no class
 	} {
 		err := CheckMode(tc.class, tc.mode)
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrModeClass)) {

@@ -92,9 +92,9 @@ var ErrAKCertificate = errors.New("AK certificate not trusted")
 type VerifiedAK struct {
 	Certificate *x509.Certificate
 	Chain       []*x509.Certificate
-	// Class is the class of EK anchor the TPM was enrolled under
-	// (ClassSoftware when the certificate names neither policy, as a
-	// cloud's AK certificate does not).
+	// Class is the class of EK anchor the TPM was enrolled under, from
+	// the certificate's policy; "" when it names neither policy (a cloud's
+	// AK certificate: the cloud vouches for its vTPM, not for hardware).
 	Class ekcert.Class
 	// EKFingerprint is the EK the CA enrolled ("" when not recorded).
 	EKFingerprint string
@@ -164,7 +164,7 @@ func VerifyAKCertificate(cert *x509.Certificate, o AKCertOptions) (*VerifiedAK, 
 			return nil, err
 		}
 	}
-	v := &VerifiedAK{Certificate: cert, Chain: chain, Class: ekcert.ClassSoftware, EKFingerprint: cert.Subject.SerialNumber}
+	v := &VerifiedAK{Certificate: cert, Chain: chain, EKFingerprint: cert.Subject.SerialNumber}
 	for _, p := range cert.Policies {
 		if p.Equal(PolicyHardwareEK) {
 			v.Class = ekcert.ClassHardware

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -75,12 +76,14 @@ func ReadTPMKeyAuth(path string) ([]byte, error) {
 	if uid, ok := fileOwner(fi); ok && uid != os.Getuid() {
 		return nil, fmt.Errorf("%w: %s is owned by uid %d, not by the attesting user (uid %d)", ErrAuthFileMode, path, uid, os.Getuid())
 	}
-	b := make([]byte, TPMKeyAuthSize+1)
-	n, _ := f.Read(b)
-	if n != TPMKeyAuthSize {
-		return nil, fmt.Errorf("reading the TPM signing key's authorization: %s holds %d bytes, want %d", path, n, TPMKeyAuthSize)
+	b, err := io.ReadAll(io.LimitReader(f, TPMKeyAuthSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the TPM signing key's authorization: %w", err)
 	}
-	return b[:n], nil
+	if len(b) != TPMKeyAuthSize {
+		return nil, fmt.Errorf("reading the TPM signing key's authorization: %s holds %d bytes, want %d", path, len(b), TPMKeyAuthSize)
+	}
+	return b, nil
 }
 
 // newTPMKeyAuth writes a new random authorization value to path (mode

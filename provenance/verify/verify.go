@@ -803,7 +803,11 @@ func (vr *verification) checkAK() error {
 		}
 		aks, i = []trustedKey{trusted}, 0
 		vr.akCert = cert
-		detail = fmt.Sprintf(" (certificate serial %s by CA %q, enrolled under a %s EK anchor)", cert.Certificate.SerialNumber.Text(16), trusted.name, cert.Class)
+		class := "an EK anchor of unrecorded class: tpm.mode is the signer's word"
+		if cert.Class != "" {
+			class = "a " + string(cert.Class) + " EK anchor"
+		}
+		detail = fmt.Sprintf(" (certificate serial %s by CA %q, enrolled under %s)", cert.Certificate.SerialNumber.Text(16), trusted.name, class)
 		vr.rep.report.Facts.AKCA = trusted.name
 		vr.rep.report.Facts.AKClass = string(cert.Class)
 	} else {
