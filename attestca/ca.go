@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -296,7 +297,31 @@ func (ca *CA) Challenge(q *Request, trust *ekcert.Trust) (*Challenge, error) {
 		return nil, fmt.Errorf("recording challenge: %w", err)
 	}
 	ca.audit("challenge id=%s ek=%s class=%s tpm=%q expires=%s", p.ID, ekFP, v.Class, enr.TPM.Manufacturer, p.Expires.Format(time.RFC3339))
+	ca.sweepExpired(now)
 	return &Challenge{Version: Version, ID: p.ID, EKKind: q.EKKind, CredentialBlob: blob, Secret: enc, Expires: p.Expires}, nil
+}
+
+// sweepExpired removes pending challenges that expired (best effort): an
+// unanswered challenge leaves nothing behind for long.
+func (ca *CA) sweepExpired(now time.Time) {
+	ents, err := os.ReadDir(filepath.Join(ca.dir, pendingDir))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || !validID(id) {
+			continue
+		}
+		b, err := os.ReadFile(ca.pendingPath(id))
+		if err != nil {
+			continue
+		}
+		var p pending
+		if json.Unmarshal(b, &p) == nil && now.After(p.Expires) {
+			os.Remove(ca.pendingPath(id))
+		}
+	}
 }
 
 func (ca *CA) pendingPath(id string) string { return filepath.Join(ca.dir, pendingDir, id+".json") }

@@ -204,6 +204,17 @@ func TestChallengeRefusals(t *testing.T) {
 		if _, err := late.Issue(s); !errors.Is(err, ErrChallenge) {
 			t.Fatalf("late answer: %v, want ErrChallenge", err)
 		}
+		// An unanswered challenge is swept once expired.
+		c2, err := ca.Challenge(q, trust)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := late.Challenge(q, trust); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(ca.pendingPath(c2.ID)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("expired challenge %s still pending (%v)", c2.ID, err)
+		}
 	})
 	t.Run("EK root not trusted", func(t *testing.T) {
 		tr := trustOf(t, ekcert.ClassHardware, "../testdata/ek/roots-keylime")
