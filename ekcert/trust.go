@@ -79,22 +79,9 @@ func (t *Trust) Load(c Class, path string) (int, error) {
 	if c != ClassHardware && c != ClassSoftware {
 		return 0, fmt.Errorf("loading EK anchors: class %q is not %q or %q", c, ClassHardware, ClassSoftware)
 	}
-	fi, err := os.Stat(path)
+	files, err := filesOf(path)
 	if err != nil {
 		return 0, fmt.Errorf("loading EK anchors: %w", err)
-	}
-	files := []string{path}
-	if fi.IsDir() {
-		ents, err := os.ReadDir(path)
-		if err != nil {
-			return 0, fmt.Errorf("loading EK anchors: %w", err)
-		}
-		files = files[:0]
-		for _, e := range ents {
-			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-				files = append(files, filepath.Join(path, e.Name()))
-			}
-		}
 	}
 	n := 0
 	for _, f := range files {
@@ -111,6 +98,29 @@ func (t *Trust) Load(c Class, path string) (int, error) {
 		return 0, fmt.Errorf("loading EK anchors from %s: no certificate found", path)
 	}
 	return n, nil
+}
+
+// filesOf returns path, or the regular files of the directory path (not
+// recursive; names starting with "." skipped).
+func filesOf(path string) ([]string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return []string{path}, nil
+	}
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+			files = append(files, filepath.Join(path, e.Name()))
+		}
+	}
+	return files, nil
 }
 
 // ReadCertificates reads the certificates of one file: PEM CERTIFICATE
@@ -196,22 +206,9 @@ func (t *Trust) PinKey(c Class, pub crypto.PublicKey) error {
 // LoadPins pins every PEM PUBLIC KEY in path (a file or a directory of
 // files) under class c, and returns how many.
 func (t *Trust) LoadPins(c Class, path string) (int, error) {
-	fi, err := os.Stat(path)
+	files, err := filesOf(path)
 	if err != nil {
 		return 0, fmt.Errorf("loading EK pins: %w", err)
-	}
-	files := []string{path}
-	if fi.IsDir() {
-		ents, err := os.ReadDir(path)
-		if err != nil {
-			return 0, fmt.Errorf("loading EK pins: %w", err)
-		}
-		files = files[:0]
-		for _, e := range ents {
-			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-				files = append(files, filepath.Join(path, e.Name()))
-			}
-		}
 	}
 	n := 0
 	for _, f := range files {

@@ -147,16 +147,7 @@ type tpmKeySession interface {
 // the signing key of open's TPMConfig (TPM2_Sign over the SHA-256 of the
 // DSSE PAE). Each signature opens a TPM session and closes it.
 func NewTPMSigner(open TPMOpener) (*Signer, error) {
-	s, err := open()
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	ks, ok := s.(tpmKeySession)
-	if !ok {
-		return nil, errors.New("the TPM configuration names no signing key")
-	}
-	pub, err := ks.SigningPublicKey()
+	pub, err := withKeySession(open, func(ks tpmKeySession) (crypto.PublicKey, error) { return ks.SigningPublicKey() })
 	if err != nil {
 		return nil, err
 	}
@@ -175,32 +166,25 @@ type tpmDSSESigner struct {
 
 func (d *tpmDSSESigner) KeyID() (string, error) { return d.keyID, nil }
 
-func (d *tpmDSSESigner) Sign(_ context.Context, pae []byte) (sig []byte, err error) {
-	s, err := d.open()
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if cerr := s.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	ks, ok := s.(tpmKeySession)
-	if !ok {
-		return nil, errors.New("the TPM configuration names no signing key")
-	}
+func (d *tpmDSSESigner) Sign(_ context.Context, pae []byte) ([]byte, error) {
 	sum := sha256.Sum256(pae)
-	return ks.SignDigest(sum[:])
+	return withKeySession(d.open, func(ks tpmKeySession) ([]byte, error) { return ks.SignDigest(sum[:]) })
 }
 
 var _ dsse.Signer = (*tpmDSSESigner)(nil)
 
 // certifyTPMKey has the AK certify the signer's TPM key over
 // qualifyingData, in a session of its own.
-func certifyTPMKey(open TPMOpener, qualifyingData []byte) (_ *predicates.SigningKey, err error) {
+func certifyTPMKey(open TPMOpener, qualifyingData []byte) (*predicates.SigningKey, error) {
+	return withKeySession(open, func(ks tpmKeySession) (*predicates.SigningKey, error) { return ks.CertifySigningKey(qualifyingData) })
+}
+
+// withKeySession opens a TPM session whose configuration names a signing
+// key, runs f with it and closes it.
+func withKeySession[T any](open TPMOpener, f func(tpmKeySession) (T, error)) (out T, err error) {
 	s, err := open()
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	defer func() {
 		if cerr := s.Close(); cerr != nil && err == nil {
@@ -209,9 +193,9 @@ func certifyTPMKey(open TPMOpener, qualifyingData []byte) (_ *predicates.Signing
 	}()
 	ks, ok := s.(tpmKeySession)
 	if !ok {
-		return nil, errors.New("the TPM configuration names no signing key")
+		return out, errors.New("the TPM configuration names no signing key")
 	}
-	return ks.CertifySigningKey(qualifyingData)
+	return f(ks)
 }
 
 func publicKeyPEM(pub crypto.PublicKey) (string, error) {

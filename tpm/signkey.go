@@ -42,20 +42,7 @@ var signingKeyAttributes = tpm2.TPMAObject{
 // SigningKeyTemplate is the public template of the TPM-resident DSSE
 // signing key: ECC NIST P-256, ECDSA with SHA-256, nameAlg SHA-256.
 func SigningKeyTemplate() tpm2.TPMTPublic {
-	return tpm2.TPMTPublic{
-		Type:             tpm2.TPMAlgECC,
-		NameAlg:          tpm2.TPMAlgSHA256,
-		ObjectAttributes: signingKeyAttributes,
-		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
-			Scheme: tpm2.TPMTECCScheme{
-				Scheme:  tpm2.TPMAlgECDSA,
-				Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
-			},
-			CurveID: tpm2.TPMECCNistP256,
-			KDF:     tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
-		}),
-		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{}),
-	}
+	return eccP256SigningTemplate(signingKeyAttributes)
 }
 
 // SigningKey is a TPM-resident signing key.
