@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -190,6 +191,13 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 		output = filepath.Join(dir, output)
 	}
 
+	// The source is read before the build, which could rewrite .git.
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	src, invocation := SourceFromEnv(ctx, dir, env)
+
 	var snap *Snapshot
 	if len(opts.Artifacts) == 0 {
 		if snap, err = TakeSnapshot(dir); err != nil {
@@ -216,12 +224,18 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 	if err != nil {
 		return nil, err
 	}
+	if len(run.Ended) > 0 {
+		fmt.Fprintf(or[io.Writer](cmd.Stderr, os.Stderr), "attest-build: the build left %d process(es) running after it exited; ended them before hashing: %s\n", len(run.Ended), describeEnded(run.Ended))
+	}
 	if run.Failed() {
 		status := run.ExitStatus
 		if status == 0 {
 			status = 128 + int(run.Signal.(syscall.Signal))
 		}
 		return nil, &BuildError{ExitStatus: status, Signal: run.Signal}
+	}
+	if len(run.Ended) > 0 && cmd.Leftovers == LeftoversRefuse {
+		return nil, &LeftoverError{Ended: run.Ended}
 	}
 	if err := stopped(); err != nil {
 		return nil, err
@@ -290,11 +304,6 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	env := cmd.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	src, invocation := SourceFromEnv(ctx, dir, env)
 	info := ProvenanceInfo{
 		BuilderID: builderID, Argv: cmd.Argv, Dir: dir,
 		TPMMode: tpmInfo.Mode, PCRs: sel, Source: src, InvocationID: invocation,

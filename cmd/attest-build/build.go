@@ -22,6 +22,7 @@ type buildOptions struct {
 	imaLog    string
 	pcrs      string
 	builderID string
+	leftovers string
 }
 
 // AddFlags registers the build flags on cmd.
@@ -34,6 +35,7 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	o.ak.AddFlags(cmd)
 	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log `PATH`, binary form (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
 	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCR `SELECTION` to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
+	fs.StringVar(&o.leftovers, "leftovers", "end", "what to do about processes the build leaves running when its command exits: `end` them (and report them) and attest, or refuse: end them and write no attestation; they are ended either way")
 	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id, a `URI`; the TPM mode is appended as its fragment (default: one id per TPM mode)")
 }
 
@@ -68,6 +70,10 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	if _, err := provenance.BuilderID("device", o.builderID); err != nil {
 		return &usageError{err: fmt.Errorf("--builder-id: %w", err)}
 	}
+	leftovers, err := provenance.ParseLeftoverPolicy(o.leftovers)
+	if err != nil {
+		return usagef("--leftovers: %w", err)
+	}
 	akOpts, err := o.ak.Options()
 	if err != nil {
 		return err
@@ -99,6 +105,7 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 		Command: provenance.Command{
 			Argv:  argv,
 			Stdin: cmd.InOrStdin(), Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(),
+			Leftovers: leftovers,
 		},
 		Artifacts: o.artifacts,
 		Output:    o.output,
