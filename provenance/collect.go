@@ -335,24 +335,32 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 		}
 		envelopes = append(envelopes, env)
 	}
+	// The output's directory is opened once and the file created relative
+	// to it. A default or relative output must be inside the working
+	// directory as opened; an absolute one is where the caller chose.
+	workDir := ""
+	if opts.Output == "" || !filepath.IsAbs(opts.Output) {
+		workDir = dir
+	}
 	if output == "" {
 		output = DefaultOutput(dir, subjects)
-		// The subjects were found inside dir; their folders must still be.
-		in, err := resolvesInside(dir, output)
-		if err != nil {
-			return nil, fmt.Errorf("writing the attestation: %w", err)
-		}
-		if !in {
-			return nil, fmt.Errorf("writing the attestation: %s is %w", output, ErrOutsideWorkDir)
-		}
 	}
+	out, err := openOutput(output, workDir)
+	if err != nil {
+		return nil, err
+	}
+	defer out.close()
 	// The last check: once the write has begun it runs to the end (a signal
-	// no longer kills the process), and WriteJSONL removes its temporary
-	// file on any error.
+	// no longer kills the process), and the temporary file is removed on
+	// any error.
 	if err := stopped(); err != nil {
 		return nil, err
 	}
-	if err := WriteJSONL(output, envelopes); err != nil {
+	data, err := jsonlBytes(output, envelopes)
+	if err != nil {
+		return nil, err
+	}
+	if err := out.write(data, 0o644); err != nil {
 		return nil, err
 	}
 	return &Result{Run: run, Subjects: subjects, Output: output, Envelopes: envelopes, Predicate: pred}, nil

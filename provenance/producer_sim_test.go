@@ -139,3 +139,22 @@ func TestAttestEndsLeftoversBeforeHashing(t *testing.T) {
 		}
 	})
 }
+
+// A relative output (as the Action passed it) whose directory leads out of
+// the working directory is refused, as the default output always was.
+func TestAttestRelativeOutputStaysInside(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	signer, _ := testSigner(t)
+	tp, sel := openSimulator(t, tpm.DefaultPCRSelection)
+	_, err := provenance.Attest(context.Background(), provenance.Options{
+		Command:   provenance.Command{Argv: []string{"sh", "-c", "echo x > out.bin; ln -s " + outside + " dist"}, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
+		Artifacts: []string{"out.bin"}, Output: "dist/out.bin.intoto.jsonl",
+		Signer: signer, TPM: provenance.SharedTPM(tp, sel, tpm.AKOptions{}),
+	})
+	if !errors.Is(err, provenance.ErrOutsideWorkDir) {
+		t.Errorf("err %v, want ErrOutsideWorkDir", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(outside, "*")); len(left) > 0 {
+		t.Errorf("written outside the working directory: %v", left)
+	}
+}

@@ -35,7 +35,7 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	o.ak.AddFlags(cmd)
 	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log `PATH`, binary form (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
 	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCR `SELECTION` to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
-	fs.StringVar(&o.leftovers, "leftovers", "end", "what to do about processes the build leaves running when its command exits: `end` them (and report them) and attest, or refuse: end them and write no attestation; they are ended either way")
+	fs.StringVar(&o.leftovers, "leftovers", "end", "what to do about processes the build leaves running when its command exits, `POLICY`: end (end and report them, then attest) or refuse (end them and write no attestation); they never outlive attest-build")
 	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id, a `URI`; the TPM mode is appended as its fragment (default: one id per TPM mode)")
 }
 
