@@ -11,6 +11,10 @@ bin=${ATTEST_BUILD_BIN:?ATTEST_BUILD_BIN is not set}
 args=(--tpm="${INPUT_TPM:-auto}")
 [[ -z ${INPUT_IMA_LOG:-} ]] || args+=(--ima-log="$INPUT_IMA_LOG")
 [[ -z ${INPUT_PCRS:-} ]] || args+=(--pcrs="$INPUT_PCRS")
+case ${INPUT_LEFTOVERS:-end} in
+end | refuse) args+=(--leftovers="${INPUT_LEFTOVERS:-end}") ;;
+*) die "input 'leftovers' is '$(printable "$INPUT_LEFTOVERS")'; want end or refuse" ;;
+esac
 
 lines patterns "${INPUT_ARTIFACTS:-}"
 for p in "${patterns[@]}"; do
