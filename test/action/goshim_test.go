@@ -24,6 +24,14 @@ var (
 	shimErr  error
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shimDir != "" {
+		os.RemoveAll(shimDir)
+	}
+	os.Exit(code)
+}
+
 // goShim returns the folder holding the shim `go`.
 func goShim(t *testing.T, realGo string) string {
 	t.Helper()
