@@ -16,7 +16,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
 	"github.com/attest-build/attest-build/tpm"
 )
 
@@ -24,8 +26,8 @@ import (
 // result (nil on error), the error, and the public key's path.
 func simAttest(t *testing.T, cmd provenance.Command, artifacts ...string) (*provenance.Result, error, string) {
 	t.Helper()
-	signer, keyPrefix := testSigner(t)
-	tp, sel := openSimulator(t, tpm.DefaultPCRSelection)
+	signer, keyPrefix := provtest.TestSigner(t)
+	tp, sel := provtest.OpenSimulator(t, tpm.DefaultPCRSelection)
 	if cmd.Stdout == nil {
 		cmd.Stdout = io.Discard
 	}
@@ -89,8 +91,8 @@ echo out > out.bin`
 			} `json:"resolvedDependencies"`
 		} `json:"buildDefinition"`
 	}
-	for _, st := range readAttestation(t, res.Output, pub) {
-		if st.PredicateType == provenance.SLSAProvenanceType {
+	for _, st := range provtest.ReadAttestation(t, res.Output, pub) {
+		if st.PredicateType == predicates.SLSAProvenanceType {
 			if err := json.Unmarshal(st.Predicate, &slsa); err != nil {
 				t.Fatal(err)
 			}
@@ -144,8 +146,8 @@ func TestAttestEndsLeftoversBeforeHashing(t *testing.T) {
 // the working directory is refused, as the default output always was.
 func TestAttestRelativeOutputStaysInside(t *testing.T) {
 	dir, outside := t.TempDir(), t.TempDir()
-	signer, _ := testSigner(t)
-	tp, sel := openSimulator(t, tpm.DefaultPCRSelection)
+	signer, _ := provtest.TestSigner(t)
+	tp, sel := provtest.OpenSimulator(t, tpm.DefaultPCRSelection)
 	_, err := provenance.Attest(context.Background(), provenance.Options{
 		Command:   provenance.Command{Argv: []string{"sh", "-c", "echo x > out.bin; ln -s " + outside + " dist"}, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
 		Artifacts: []string{"out.bin"}, Output: "dist/out.bin.intoto.jsonl",

@@ -20,9 +20,9 @@ import (
 // (setsid). Each writes its PID to the file named by $1 before the top
 // process exits.
 var leftoverScripts = map[string]string{
-	"same group":  `sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > "$1"`,
-	"double fork": `sh -c 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > "$1"' sh "$1"`,
-	"setsid":      `setsid sh -c 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > "$1"' sh "$1" & wait`,
+	"same group":                     `sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > "$1"`,
+	"double fork":                    `sh -c 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > "$1"' sh "$1"`,
+	"setsid":                         `setsid sh -c 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > "$1"' sh "$1" & wait`,
 	"orphan in a session of its own": `setsid -f sh -c 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > "$1"' sh "$1"; while [ ! -s "$1" ]; do sleep 0.01; done`,
 }
 
