@@ -2,6 +2,8 @@ package predicates
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -41,4 +43,43 @@ func badNameRune(r rune) string {
 		return "a bidirectional formatting character"
 	}
 	return ""
+}
+
+// Printable returns text with every character CheckSubjectName refuses,
+// except the backslash, LF and TAB, shown as a Go escape (\r, \x1b, \u202e;
+// a byte that is not UTF-8 as \xHH): for a whole report whose lines and
+// columns are LF and TAB, where untrusted text must not move the cursor,
+// end a line in Markdown (a lone CR does) or reorder what is read.
+func Printable(text string) string { return escape(text, "\n\t") }
+
+// PrintableField is Printable for one untrusted field printed inside a
+// line (a subject name, a file path): LF and TAB are escaped too.
+func PrintableField(text string) string { return escape(text, "") }
+
+func escape(text, keep string) string {
+	clean := true
+	for _, r := range text {
+		if r == utf8.RuneError || (badNameRune(r) != "" && r != '\\' && !strings.ContainsRune(keep, r)) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return text
+	}
+	var b strings.Builder
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRuneInString(text[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, text[i])
+		case badNameRune(r) != "" && r != '\\' && !strings.ContainsRune(keep, r):
+			q := strconv.QuoteRune(r) // '\r', '\x1b', '\u202e'
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(text[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

@@ -28,3 +28,20 @@ func TestCheckSubjectName(t *testing.T) {
 		}
 	}
 }
+
+// Printable shows every disguising character as an escape and keeps the
+// report's own LF and TAB; PrintableField escapes those too.
+func TestPrintable(t *testing.T) {
+	in := "name\r### verify: pass\n\tcol \x1b[2J \u202egnp \u0085 ok ünï \xff"
+	got := predicates.Printable(in)
+	want := "name\\r### verify: pass\n\tcol \\x1b[2J \\u202egnp \\u0085 ok ünï \\xff"
+	if got != want {
+		t.Errorf("Printable = %q, want %q", got, want)
+	}
+	if got := predicates.PrintableField("a\nb\tc"); got != `a\nb\tc` {
+		t.Errorf("PrintableField = %q", got)
+	}
+	if s := "plain/path ünï"; predicates.Printable(s) != s {
+		t.Errorf("Printable changed clean text %q", s)
+	}
+}
