@@ -98,7 +98,9 @@ func buildEnv(env []string) []string {
 // top process exits, every process still in that cgroup, in the build's
 // process group, or adopted, and their descendants, is ended with SIGKILL
 // and listed in RunResult.Ended; one that cannot be ended (another user's,
-// without the privilege and outside a cgroup) is an error.
+// without the privilege and outside a cgroup) is an error. Children the
+// caller itself starts while Run runs look like adopted ones and are ended
+// too: start none meanwhile.
 func Run(ctx context.Context, c Command) (*RunResult, error) {
 	if len(c.Argv) == 0 {
 		return nil, errors.New("running the build: no command")
