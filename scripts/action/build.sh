@@ -1,5 +1,5 @@
 # Step "Run and attest the build" (mode: build).
-# Runs: ATTEST_BUILD_KEY=KEY attest-build --tpm T [-a PATTERN]... -o OUT -- bash -eo pipefail -c COMMAND
+# Runs: ATTEST_BUILD_KEY=KEY attest-build --tpm=T [--artifact=PATTERN]... --output=$RUNNER_TEMP/attest-build-out.XXXXXXXX/NAME -- bash -eo pipefail -c COMMAND
 # Provenance (repository, commit, workflow, run) comes from the GITHUB_* (or
 # GitLab's CI_*) variables the runner sets; attest-build reads them itself.
 set -euo pipefail
