@@ -71,6 +71,10 @@ type Options struct {
 	// the embedded simulator (see ReasonSimulatorIMA). A log that does not
 	// exist gives a predicate with ima.present=false.
 	IMALog string
+	// BootLog is the firmware event log to read; "" means DefaultBootLog,
+	// except with the embedded simulator (see ReasonSimulatorBootLog).
+	// CollectBootLog says when it is carried.
+	BootLog string
 	// BuilderID is a custom SLSA builder id (see BuilderID).
 	BuilderID string
 }
@@ -130,7 +134,9 @@ type Result struct {
 //  5. open the TPM, check it has the same attestation key, quote (end),
 //     close it;
 //  6. read the IMA log and fix the build's window by matching the quoted
-//     PCR 10 values against prefixes of the log (CollectIMA);
+//     PCR 10 values against prefixes of the log (CollectIMA); read the
+//     firmware event log and carry it when it replays to the end quote's
+//     PCRs 0-9 (CollectBootLog);
 //  7. assemble the TPM/IMA predicate and SLSA provenance v1 for the same
 //     subjects, sign each into a DSSE envelope, and write both, one per
 //     line, atomically to the output.
@@ -267,6 +273,20 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 		return nil, err
 	}
 
+	var boot *predicates.BootLog
+	switch {
+	case opts.BootLog == "" && tpmInfo.Mode == predicates.ModeSim:
+		boot = &predicates.BootLog{Present: false, Reason: ReasonSimulatorBootLog}
+	default:
+		path := opts.BootLog
+		if path == "" {
+			path = DefaultBootLog
+		}
+		if boot, err = CollectBootLog(path, endQuote); err != nil {
+			return nil, err
+		}
+	}
+
 	pred := &predicates.TPMIMA{
 		TPM:            tpmInfo,
 		AttestationKey: ak,
@@ -277,6 +297,7 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 			Argv: cmd.Argv, WorkingDirectory: dir, ExitStatus: run.ExitStatus,
 			StartedOn: run.StartedOn, FinishedOn: run.FinishedOn,
 		},
+		BootLog: boot,
 	}
 	if err := pred.Validate(); err != nil {
 		return nil, fmt.Errorf("assembling the TPM/IMA predicate: %w", err)
@@ -447,6 +468,13 @@ func byproducts(tpmStatement []byte, p *predicates.TPMIMA) []*intoto.ResourceDes
 		out = append(out, &intoto.ResourceDescriptor{
 			Name:      "ima-log",
 			Digest:    map[string]string{"sha256": p.IMA.Log.SHA256},
+			MediaType: "application/octet-stream",
+		})
+	}
+	if p.BootLog != nil && p.BootLog.Present {
+		out = append(out, &intoto.ResourceDescriptor{
+			Name:      "boot-log",
+			Digest:    map[string]string{"sha256": p.BootLog.SHA256},
 			MediaType: "application/octet-stream",
 		})
 	}

@@ -20,6 +20,7 @@ type buildOptions struct {
 	tpm       tpmOptions
 	ak        akOptions
 	imaLog    string
+	bootLog   string
 	pcrs      string
 	builderID string
 }
@@ -33,6 +34,7 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	o.tpm.AddFlags(cmd)
 	o.ak.AddFlags(cmd)
 	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log `PATH`, binary form (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
+	fs.StringVar(&o.bootLog, "boot-log", "", "the firmware event log `PATH` (TCG binary form; default "+provenance.DefaultBootLog+", not read with --tpm sim); carried when it replays to the end quote's PCRs 0-9, else recorded as bootLog.present=false with the reason")
 	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCR `SELECTION` to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
 	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id, a `URI`; the TPM mode is appended as its fragment (default: one id per TPM mode)")
 }
@@ -105,6 +107,7 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 		Signer:    signer,
 		TPM:       opener,
 		IMALog:    o.imaLog,
+		BootLog:   o.bootLog,
 		BuilderID: o.builderID,
 	})
 	var be *provenance.BuildError
