@@ -64,24 +64,30 @@ func readLog(t testing.TB, path string) *Log {
 	return l
 }
 
-// selfPCRs replays every bank of the log to PCRs 0-9 (for logs that come
-// without PCR values).
-func selfPCRs(t testing.TB, l *Log) PCRValues {
-	t.Helper()
+// selfPCRs replays every bank of the log to PCRs 0-9, for logs that come
+// without PCR values; a bank the log cannot replay (an event without its
+// digest) is left out.
+func selfPCRs(l *Log) PCRValues {
 	out := PCRValues{}
 	for _, b := range l.Banks() {
-		out[b] = map[int][]byte{}
+		vals := map[int][]byte{}
 		for _, i := range BootPCRs {
 			var re *ReplayError
 			err := l.replay(b, i, make([]byte, b.Size()))
 			switch {
 			case err == nil:
-				out[b][i] = make([]byte, b.Size())
+				vals[i] = make([]byte, b.Size())
 			case errors.As(err, &re) && re.Replayed != nil:
-				out[b][i] = re.Replayed
+				vals[i] = re.Replayed
 			default:
-				t.Fatalf("replaying %v PCR %d: %v", b, i, err)
+				vals = nil
 			}
+			if vals == nil {
+				break
+			}
+		}
+		if vals != nil {
+			out[b] = vals
 		}
 	}
 	return out
@@ -378,7 +384,7 @@ func TestSecureBootDirectKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := l.Verify(selfPCRs(t, l))
+	st, err := l.Verify(selfPCRs(l))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +414,7 @@ func TestGoAttestationLogs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
 			l := readLog(t, filepath.Join("testdata/go-attestation", tc.file))
-			st, err := l.Verify(selfPCRs(t, l))
+			st, err := l.Verify(selfPCRs(l))
 			if err != nil {
 				t.Fatal(err)
 			}

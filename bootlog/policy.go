@@ -111,7 +111,9 @@ func (f Finding) String() string {
 // fields; none means st satisfies p. p must be valid (Validate).
 func (p *Policy) Check(st *State) []Finding {
 	var out []Finding
-	add := func(rule, expected, found string) { out = append(out, Finding{Rule: rule, Expected: expected, Found: found}) }
+	add := func(rule, expected, found string) {
+		out = append(out, Finding{Rule: rule, Expected: expected, Found: found})
+	}
 	if p.SecureBoot == SecureBootRequired && !st.SecureBoot.Verified {
 		found := "off"
 		if st.SecureBoot.Enabled {
