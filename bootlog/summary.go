@@ -19,7 +19,7 @@ func (st *State) Summary() []string {
 		if len(st.Authorities) > 0 {
 			var names []string
 			for _, a := range st.Authorities {
-				names = append(names, commonName(a.Subject))
+				names = append(names, CommonName(a.Subject))
 			}
 			by = ", verified by " + strings.Join(names, ", ")
 		}
@@ -35,7 +35,7 @@ func (st *State) Summary() []string {
 		}
 		var parts []string
 		for _, c := range v.Certificates {
-			parts = append(parts, commonName(c.Subject))
+			parts = append(parts, CommonName(c.Subject))
 		}
 		if v.Hashes > 0 {
 			parts = append(parts, fmt.Sprintf("%d hashes", v.Hashes))
@@ -86,8 +86,8 @@ func (st *State) Summary() []string {
 	return out
 }
 
-// commonName returns the CN of an RFC 2253 subject, or the subject.
-func commonName(subject string) string {
+// CommonName returns the CN of an RFC 2253 subject, or the subject.
+func CommonName(subject string) string {
 	for _, part := range strings.Split(subject, ",") {
 		if cn, ok := strings.CutPrefix(part, "CN="); ok {
 			return cn
