@@ -55,35 +55,61 @@ var ErrPolicy = errors.New("invalid boot policy")
 
 // PolicyFieldError names the field of a boot policy that is invalid.
 type PolicyFieldError struct {
-	Field string // e.g. "kernels[1]"
-	Err   error
+	// Path is the field's path: names and list indexes, e.g. {"kernels", 1}.
+	Path []any
+	Err  error
 }
 
-func (e *PolicyFieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+// Field is the path written out, e.g. "kernels[1]".
+func (e *PolicyFieldError) Field() string {
+	var b strings.Builder
+	for _, p := range e.Path {
+		if i, ok := p.(int); ok {
+			fmt.Fprintf(&b, "[%d]", i)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		fmt.Fprint(&b, p)
+	}
+	return b.String()
+}
+
+func (e *PolicyFieldError) Error() string { return e.Field() + ": " + ErrPolicy.Error() + ": " + e.Err.Error() }
 func (e *PolicyFieldError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrPolicy) true.
+func (e *PolicyFieldError) Is(target error) bool { return target == ErrPolicy }
 
 // Validate checks the policy's values: a known secureBoot, digests as
 // "ALG:HEX" in lowercase, parameters without spaces.
 func (p *Policy) Validate() error {
-	bad := func(field, format string, a ...any) error {
-		return &PolicyFieldError{Field: field, Err: fmt.Errorf("%w: "+format, append([]any{ErrPolicy}, a...)...)}
+	bad := func(path []any, format string, a ...any) error {
+		return &PolicyFieldError{Path: path, Err: fmt.Errorf(format, a...)}
 	}
 	switch p.SecureBoot {
 	case "", "optional", SecureBootRequired:
 	default:
-		return bad("secureBoot", "%q is not required or optional", p.SecureBoot)
+		return bad([]any{"secureBoot"}, "%q is not required or optional", p.SecureBoot)
 	}
-	for name, list := range map[string][]string{"kernels": p.Kernels, "bootLoaders": p.BootLoaders, "db": p.DB, "dbx": p.DBX, "authorities": p.Authorities} {
-		for i, d := range list {
+	for _, l := range []struct {
+		path []any
+		list []string
+	}{{[]any{"kernels"}, p.Kernels}, {[]any{"bootLoaders"}, p.BootLoaders}, {[]any{"db"}, p.DB}, {[]any{"dbx"}, p.DBX}, {[]any{"authorities"}, p.Authorities}} {
+		for i, d := range l.list {
 			if !digestRE.MatchString(d) {
-				return bad(fmt.Sprintf("%s[%d]", name, i), "%q is not ALG:HEX (sha1, sha256, sha384 or sha512, lowercase hex)", d)
+				return bad(append(l.path, i), "%q is not ALG:HEX (sha1, sha256, sha384 or sha512, lowercase hex)", d)
 			}
 		}
 	}
-	for name, list := range map[string][]string{"commandLine.require": p.CommandLine.Require, "commandLine.forbid": p.CommandLine.Forbid} {
-		for i, s := range list {
-			if s == "" || s == "=" || strings.HasPrefix(s, "=") || strings.ContainsAny(s, " \t\n") {
-				return bad(fmt.Sprintf("%s[%d]", name, i), "%q is not a kernel parameter (name, name= or name=value)", s)
+	for _, l := range []struct {
+		path []any
+		list []string
+	}{{[]any{"commandLine", "require"}, p.CommandLine.Require}, {[]any{"commandLine", "forbid"}, p.CommandLine.Forbid}} {
+		for i, s := range l.list {
+			if s == "" || strings.HasPrefix(s, "=") || strings.ContainsAny(s, " \t\n") {
+				return bad(append(l.path, i), "%q is not a kernel parameter (name, name= or name=value)", s)
 			}
 		}
 	}

@@ -112,7 +112,7 @@ func TestPolicyValidate(t *testing.T) {
 		p := fullPolicy()
 		tc.edit(&p)
 		var fe *PolicyFieldError
-		if err := p.Validate(); !errors.As(err, &fe) || fe.Field != tc.field || !errors.Is(err, ErrPolicy) {
+		if err := p.Validate(); !errors.As(err, &fe) || fe.Field() != tc.field || !errors.Is(err, ErrPolicy) {
 			t.Errorf("Validate = %v, want a field error for %s", err, tc.field)
 		}
 	}

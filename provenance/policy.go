@@ -18,6 +18,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"gopkg.in/yaml.v3"
 
+	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -107,6 +108,7 @@ type Policy struct {
 	modes      []string
 	pcrs       []goldenPCR
 	ima        imaPolicy
+	boot       bootlog.Policy
 	maxAge     time.Duration
 }
 
@@ -169,6 +171,7 @@ type policyFile struct {
 	// PCRs maps a bank to PCR index to lowercase hex value.
 	PCRs   map[string]map[int]string `yaml:"pcrs"`
 	IMA    imaYAML                   `yaml:"ima"`
+	Boot   bootlog.Policy            `yaml:"boot"`
 	MaxAge string                    `yaml:"maxAge"`
 }
 
@@ -464,6 +467,14 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 	if p.ima, err = l.imaRules(&raw.IMA); err != nil {
 		return nil, err
 	}
+	if err := raw.Boot.Validate(); err != nil {
+		var fe *bootlog.PolicyFieldError
+		if errors.As(err, &fe) {
+			return nil, l.errf(append([]any{"boot"}, fe.Path...), "%w", fe.Err)
+		}
+		return nil, l.errf([]any{"boot"}, "%w", err)
+	}
+	p.boot = raw.Boot
 	return p, nil
 }
 

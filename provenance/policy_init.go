@@ -314,6 +314,13 @@ func (policyWriter) write(vr *verification, opts PolicyInitOptions, attSHA strin
 	}
 	comment(root, "pcrs", "Golden PCR values from the reference end quote (PCR 10, IMA's, changes with every\nmeasurement and is left out). Remove the PCRs that legitimately vary between builders.")
 	comment(root, "ima", "IMA rules.")
+	bootReason := "none carried"
+	if b := facts.Boot; b != nil && b.Reason != "" {
+		bootReason = b.Reason
+	}
+	root.Content = append(root.Content, scalar("boot"), bootSection(vr.boot, bootReason))
+	root.Content[len(root.Content)-2].HeadComment = root.Content[len(root.Content)-1].HeadComment
+	root.Content[len(root.Content)-1].HeadComment = ""
 	root.Content = append(root.Content, scalar("maxAge"), scalar("30d"))
 	root.Content[len(root.Content)-2].HeadComment = "Refuse attestations of builds that finished longer ago than this."
 	doc := &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}

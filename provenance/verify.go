@@ -25,6 +25,7 @@ import (
 
 	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
 
+	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -219,6 +220,8 @@ type verification struct {
 	keyIDs    []string              // the envelopes' key id hints
 	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
 	ima       *imaEvaluation        // set by ima-replay
+	aggregate *bootAggregate        // IMA's boot_aggregate entry, set by ima-replay
+	boot      *bootlog.State        // set by boot-log when a log is carried
 }
 
 // Verify reads one attestation file (DSSE envelopes, one per line) and
