@@ -348,7 +348,7 @@ func decompress(t testing.TB, encoding string, data []byte) []byte {
 	var raw []byte
 	var err error
 	switch encoding {
-	case predicates.IMALogEncoding:
+	case predicates.IMALogEncoding, predicates.BootLogEncoding:
 		var zr *zstd.Decoder
 		if zr, err = zstd.NewReader(nil); err == nil {
 			raw, err = zr.DecodeAll(data, nil)
@@ -372,7 +372,7 @@ func decompress(t testing.TB, encoding string, data []byte) []byte {
 func compress(t testing.TB, encoding string, raw []byte, opts ...zstd.EOption) []byte {
 	t.Helper()
 	switch encoding {
-	case predicates.IMALogEncoding:
+	case predicates.IMALogEncoding, predicates.BootLogEncoding:
 		zw, err := zstd.NewWriter(nil, opts...)
 		if err != nil {
 			t.Fatal(err)
