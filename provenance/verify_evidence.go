@@ -66,12 +66,12 @@ func sameKeyAsTPMTPublic(tpmtPublic []byte, trusted crypto.PublicKey) error {
 //     both quotes in every bank they hold, and IMA's boot_aggregate (when
 //     the IMA log was replayed) is the hash of those PCRs; without a log it
 //     passes unless the policy has boot rules (checkBootLog);
-//  16. golden-pcrs: every PCR the policy names is in both quotes with the
-//     golden value;
-//  17. ima-rules: the entries in scope (window, or boot: 0 to window.end)
-//     obey the policy's violation, deny, exclude and allowlist rules;
-//  18. boot-rules: the boot state read from the replayed log obeys the
+//  16. boot-rules: the boot state read from the replayed log obeys the
 //     policy's boot section (bootlog.Policy.Check);
+//  17. golden-pcrs: every PCR the policy names is in both quotes with the
+//     golden value;
+//  18. ima-rules: the entries in scope (window, or boot: 0 to window.end)
+//     obey the policy's violation, deny, exclude and allowlist rules;
 //  19. max-age: the build finished at most maxAge ago.
 func (vr *verification) verifyEvidence(_ context.Context) error {
 	p := vr.pred
@@ -137,13 +137,13 @@ func (vr *verification) verifyEvidence(_ context.Context) error {
 	if err := vr.checkBootLog(); err != nil {
 		return err
 	}
+	if err := vr.checkBootRules(); err != nil {
+		return err
+	}
 	if err := vr.checkGoldenPCRs(); err != nil {
 		return err
 	}
 	if err := vr.checkIMARules(); err != nil {
-		return err
-	}
-	if err := vr.checkBootRules(); err != nil {
 		return err
 	}
 	return vr.checkAge()
