@@ -23,7 +23,7 @@
 # verifier's.
 #
 # Environment: E2E_WORK (cache and build folder, default test/e2e/.work),
-# E2E_VM_TIMEOUT (seconds per boot, default 240), E2E_FW, E2E_IMA (above).
+# E2E_VM_TIMEOUT (seconds per boot, default 240; 600 for ovmf-sb-shim), E2E_FW, E2E_IMA (above).
 # Exit status: 0 ok, 1 failure, 2 usage, 3 a Debian package could not be fetched.
 # Nothing is installed into the host: packages are unpacked with dpkg -x.
 set -euo pipefail
@@ -180,6 +180,8 @@ cmd_boot() {
 	case "${E2E_FW:-seabios}" in
 	seabios) ;;
 	ovmf-sb-shim)
+		# UEFI firmware and grub under TCG take 2-3 times SeaBIOS's boot.
+		VM_TIMEOUT=${E2E_VM_TIMEOUT:-600}
 		esp_image "$out" "$vmlinuz" "$kargs"
 		cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$out/vars.fd"
 		machine=q35,smm=on

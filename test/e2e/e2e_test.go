@@ -30,10 +30,10 @@ const disallowedScript = "#!/bin/sh\necho \"fetch-deps: downloading extra build 
 // harness runs e2e.sh.
 type harness struct {
 	script string
-	work   string // cache folder shared by runs (git-ignored)
-	bin    string // the static attest-build that is in the initramfs
-	key    string // the build's signing key: key.pub for the verifier, key.key in the initramfs
-	runDir string // this run's boots
+	work   string   // cache folder shared by runs (git-ignored)
+	bin    string   // the static attest-build that is in the initramfs
+	key    string   // the build's signing key: key.pub for the verifier, key.key in the initramfs
+	runDir string   // this run's boots
 	env    []string // extra environment of e2e.sh (bootEnv)
 	ctx    context.Context
 }
@@ -196,7 +196,7 @@ func TestRealKernel(t *testing.T) {
 	// Measured boot: OVMF with Secure Boot through shim and grub, with and
 	// without IMA on the command line (secureboot_test.go).
 	sb, noIMA := h.secureBootBoots(t, state)
-	checkBootState(t, h, good, sb, noIMA)
+	kernel := checkBootState(t, h, good, sb, noIMA)
 
 	// The policy for this build: policy init from the good attestation, with
 	// the signer's key; the artifact's own entry (measured when attest-build
@@ -217,6 +217,7 @@ func TestRealKernel(t *testing.T) {
 		// A violation entry carries an all-zero file digest.
 		"violation": {1, provenance.CheckIMARules, []provenance.IMAFinding{{Path: "/project/out/build.log", Digest: "sha256:" + strings.Repeat("00", sha256.Size), Rule: "violation"}}},
 	}
+	checkBootPolicy(t, h, good, sb, noIMA, kernel)
 	for _, s := range scenarios {
 		b, want := boots[s], verdicts[s]
 		t.Run(s+"/verify", func(t *testing.T) {

@@ -3,17 +3,21 @@ package e2e
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/provenance"
 )
 
 // ovmfSecureBoot is the firmware image e2e.sh boots with Secure Boot on.
@@ -98,7 +102,7 @@ func zstdDecode(t *testing.T, data []byte) []byte {
 // two Secure Boot boots against what the harness booted: the kernel's
 // Authenticode digest computed here from Debian's signed vmlinuz, the
 // command line e2e.sh wrote into grub.cfg.
-func checkBootState(t *testing.T, h *harness, good, sb, noIMA *boot) {
+func checkBootState(t *testing.T, h *harness, good, sb, noIMA *boot) (kernel string) {
 	t.Run("seabios/boot-state", func(t *testing.T) {
 		st := bootLogState(t, good)
 		if st.Firmware != bootlog.FirmwareBIOS || st.SecureBoot.Enabled || st.SecureBoot.Verified {
@@ -113,7 +117,7 @@ func checkBootState(t *testing.T, h *harness, good, sb, noIMA *boot) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kernel := "sha256:" + authenticode(t, img)
+	kernel = "sha256:" + authenticode(t, img)
 	for _, c := range []struct {
 		b    *boot
 		ima  bool
@@ -141,6 +145,7 @@ func checkBootState(t *testing.T, h *harness, good, sb, noIMA *boot) {
 			}
 		})
 	}
+	return kernel
 }
 
 func readFile(t *testing.T, path string) []byte {
@@ -196,4 +201,138 @@ func authenticode(t *testing.T, b []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// checkBootPolicy verifies the boots' artifacts under the policy policy init
+// writes from the Secure Boot boot (Secure Boot required, the kernel and
+// boot loaders by digest, IMA's parameters required): the Secure Boot boot
+// passes; the SeaBIOS boot (no Secure Boot) and the boot without IMA on the
+// command line are refused at boot-rules; the Secure Boot attestation with
+// its boot log edited in one event (re-signed by the build's key) is
+// refused at boot-log, naming PCR 4.
+func checkBootPolicy(t *testing.T, h *harness, good, sb, noIMA *boot, kernel string) {
+	dir := t.TempDir()
+	initial, policy := filepath.Join(dir, "sb-init.yaml"), filepath.Join(dir, "sb-policy.yaml")
+	h.attestBuild(t, "policy", "init", "--from", sb.att.path, "--key", h.key+".pub", "-o", initial)
+	h.writePolicy(t, initial, policy, map[string]any{"exclude": []string{"/project/out/app.bin"}})
+	text := string(readFile(t, policy))
+	for _, want := range []string{"secureBoot: required", kernel, "ima_policy=tcb", "forbid: [ima_appraise=off]"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("policy init from the Secure Boot boot lacks %q:\n%s", want, text)
+		}
+	}
+	t.Run("sb-good/verify", func(t *testing.T) {
+		code, r := h.verify(t, policy, sb.att.path, sb.path("app.bin"))
+		if code != 0 {
+			t.Fatalf("verify exit status %d (%s)", code, r.Error)
+		}
+		wantChecks(t, r, "")
+		b := r.Facts.Boot
+		if b == nil || b.State == nil || !b.State.SecureBoot.Verified || b.State.Kernel.Digest != kernel {
+			t.Errorf("verified boot facts %+v: want Secure Boot verified, kernel %s", b, kernel)
+		}
+	})
+	for _, c := range []struct {
+		name string
+		b    *boot
+		rule string
+	}{{"seabios/sb-policy", good, "secureBoot"}, {"sb-noima/sb-policy", noIMA, "commandLine.require"}} {
+		t.Run(c.name, func(t *testing.T) {
+			code, r := h.verify(t, policy, c.b.att.path, c.b.path("app.bin"))
+			if code != 1 {
+				t.Errorf("verify exit status %d, want 1", code)
+			}
+			wantChecks(t, r, provenance.CheckBootRules)
+			if b := r.Facts.Boot; b == nil || len(b.Findings) == 0 || b.Findings[0].Rule != c.rule {
+				t.Errorf("boot findings %+v, want rule %s first", r.Facts.Boot, c.rule)
+			}
+		})
+	}
+	t.Run("sb-good/edited-boot-log", func(t *testing.T) {
+		edited := filepath.Join(t.TempDir(), "edited.intoto.jsonl")
+		editBootLog(t, h, sb.att.path, edited, kernel)
+		code, r := h.verify(t, policy, edited, sb.path("app.bin"))
+		if code != 1 {
+			t.Errorf("verify exit status %d, want 1", code)
+		}
+		wantChecks(t, r, provenance.CheckBootLog)
+		for _, c := range r.Checks {
+			if c.Check == provenance.CheckBootLog && !strings.Contains(c.Expected, "PCR 4") {
+				t.Errorf("boot-log failure does not name PCR 4: expected %q, found %q", c.Expected, c.Found)
+			}
+		}
+	})
+}
 
+// editBootLog writes to dst the attestation src with one byte of the
+// kernel's PCR 4 event digest changed in the carried boot log (the log's
+// SHA-256 updated), the TPM/IMA statement re-signed with the build's key.
+func editBootLog(t *testing.T, h *harness, src, dst, kernel string) {
+	t.Helper()
+	signer, err := provenance.LoadSigner(h.key+".key", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := hex.DecodeString(strings.TrimPrefix(kernel, "sha256:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	for _, line := range bytes.Split(bytes.TrimSpace(readFile(t, src)), []byte("\n")) {
+		var env struct {
+			Payload string `json:"payload"`
+		}
+		if err := json.Unmarshal(line, &env); err != nil {
+			t.Fatal(err)
+		}
+		payload, err := base64.StdEncoding.DecodeString(env.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st map[string]any
+		if err := json.Unmarshal(payload, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st["predicateType"] != predicates.TPMIMAType {
+			out.Write(line)
+			out.WriteByte('\n')
+			continue
+		}
+		bl := st["predicate"].(map[string]any)["bootLog"].(map[string]any)
+		data, err := base64.StdEncoding.DecodeString(bl["data"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := zstdDecode(t, data)
+		i := bytes.Index(raw, digest)
+		if i < 0 {
+			t.Fatal("the carried boot log holds no kernel digest")
+		}
+		raw[i+7] ^= 0x10
+		sum := sha256.Sum256(raw)
+		bl["sha256"] = hex.EncodeToString(sum[:])
+		bl["data"] = base64.StdEncoding.EncodeToString(zstdEncode(t, raw))
+		body, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := signer.SignStatement(t.Context(), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Write(bytes.TrimSpace(signed))
+		out.WriteByte('\n')
+	}
+	if err := os.WriteFile(dst, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func zstdEncode(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	cmd := exec.Command("zstd", "-c", "-q")
+	cmd.Stdin = bytes.NewReader(raw)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("zstd: %v", err)
+	}
+	return out
+}
