@@ -58,11 +58,11 @@ func isAgile(data []byte) bool {
 	return bytes.Contains(data[:min(len(data), 64)], []byte("Spec ID Event03"))
 }
 
-// Banks returns the PCR banks the log carries digests for.
+// Banks returns the PCR banks the log carries digests for, each once.
 func (l *Log) Banks() []evidence.Bank {
 	var out []evidence.Bank
 	for _, a := range l.el.Algs {
-		if b := evidence.Bank(a); b.Valid() {
+		if b := evidence.Bank(a); b.Valid() && !slices.Contains(out, b) {
 			out = append(out, b)
 		}
 	}
