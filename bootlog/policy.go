@@ -76,7 +76,9 @@ func (e *PolicyFieldError) Field() string {
 	return b.String()
 }
 
-func (e *PolicyFieldError) Error() string { return e.Field() + ": " + ErrPolicy.Error() + ": " + e.Err.Error() }
+func (e *PolicyFieldError) Error() string {
+	return e.Field() + ": " + ErrPolicy.Error() + ": " + e.Err.Error()
+}
 func (e *PolicyFieldError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrPolicy) true.

@@ -18,6 +18,7 @@ import (
 	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/verify"
 )
 
 // ovmfSecureBoot is the firmware image e2e.sh boots with Secure Boot on.
@@ -240,7 +241,7 @@ func checkBootPolicy(t *testing.T, h *harness, good, sb, noIMA *boot, kernel str
 			if code != 1 {
 				t.Errorf("verify exit status %d, want 1", code)
 			}
-			wantChecks(t, r, provenance.CheckBootRules)
+			wantChecks(t, r, verify.CheckBootRules)
 			if b := r.Facts.Boot; b == nil || len(b.Findings) == 0 || b.Findings[0].Rule != c.rule {
 				t.Errorf("boot findings %+v, want rule %s first", r.Facts.Boot, c.rule)
 			}
@@ -253,9 +254,9 @@ func checkBootPolicy(t *testing.T, h *harness, good, sb, noIMA *boot, kernel str
 		if code != 1 {
 			t.Errorf("verify exit status %d, want 1", code)
 		}
-		wantChecks(t, r, provenance.CheckBootLog)
+		wantChecks(t, r, verify.CheckBootLog)
 		for _, c := range r.Checks {
-			if c.Check == provenance.CheckBootLog && !strings.Contains(c.Expected, "PCR 4") {
+			if c.Check == verify.CheckBootLog && !strings.Contains(c.Expected, "PCR 4") {
 				t.Errorf("boot-log failure does not name PCR 4: expected %q, found %q", c.Expected, c.Found)
 			}
 		}
