@@ -167,7 +167,7 @@ func (h *harness) bootIn(t *testing.T, name, scenario, tpmState string) *boot {
 	if status != "0" {
 		t.Fatalf("boot %s: guest scenario exit status %s:\n%s", scenario, status, b.read(t, "scenario.log"))
 	}
-	t.Logf("boot %s: %.1fs to poweroff; guest uptime at /init %ss, at end %ss", scenario, b.secs.Seconds(),
+	t.Logf("boot %s: %.1fs to poweroff; guest uptime at /init %ss, at end %ss", name, b.secs.Seconds(),
 		strings.TrimSpace(string(b.read(t, "uptime-init"))), strings.TrimSpace(string(b.read(t, "uptime-end"))))
 	b.att = readAttestation(t, b.path("app.bin.intoto.jsonl"))
 	return b
