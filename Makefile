@@ -11,9 +11,10 @@ GO ?= go
 BIN := bin/attest-build
 
 # Debian packages the tests and benchmarks use: real TPMs (swtpm), independent
-# checkers (tpm2-tools, ima-evm-utils), the real-kernel VM (qemu, cpio), timing
+# checkers (tpm2-tools, ima-evm-utils), the real-kernel VM (qemu, cpio; UEFI
+# Secure Boot: ovmf, and mtools + dosfstools for the FAT boot disk), timing
 # (hyperfine, GNU time).
-TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio hyperfine time
+TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio ovmf mtools dosfstools hyperfine time
 
 .PHONY: all build demo test deps vet e2e bench fuzz clean
 

@@ -72,6 +72,10 @@ type Options struct {
 	// the embedded simulator (see ReasonSimulatorIMA). A log that does not
 	// exist gives a predicate with ima.present=false.
 	IMALog string
+	// BootLog is the firmware event log to read; "" means DefaultBootLog,
+	// except with the embedded simulator (see ReasonSimulatorBootLog).
+	// CollectBootLog says when it is carried.
+	BootLog string
 	// BuilderID is a custom SLSA builder id (see BuilderID).
 	BuilderID string
 }
@@ -131,7 +135,9 @@ type Result struct {
 //  5. open the TPM, check it has the same attestation key, quote (end),
 //     close it;
 //  6. read the IMA log and fix the build's window by matching the quoted
-//     PCR 10 values against prefixes of the log (CollectIMA);
+//     PCR 10 values against prefixes of the log (CollectIMA); read the
+//     firmware event log and carry it when it replays to the end quote's
+//     PCRs 0-9 (CollectBootLog);
 //  7. assemble the TPM/IMA predicate and SLSA provenance v1 for the same
 //     subjects, sign each into a DSSE envelope, and write both, one per
 //     line, atomically to the output.
@@ -182,6 +188,7 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 		{true, a.hashSubjects},
 		{true, a.quoteEnd},
 		{false, a.collectIMA},
+		{false, a.collectBootLog},
 		{false, a.tpmIMAStatement},
 		{false, a.slsaStatement},
 		{true, a.sign},
@@ -231,6 +238,7 @@ type attestation struct {
 	endNonce             []byte
 	construction         string
 	ima                  *predicates.IMA
+	bootLog              *predicates.BootLog
 	pred                 *predicates.TPMIMA
 	tpmStmt, slsaStmt    []byte
 	envelopes            [][]byte
@@ -381,6 +389,23 @@ func (a *attestation) collectIMA() error {
 	return err
 }
 
+// collectBootLog reads the firmware event log and carries it when it
+// replays to the end quote's PCRs 0-9 (none read for the simulator without
+// --boot-log).
+func (a *attestation) collectBootLog() error {
+	if a.opts.BootLog == "" && a.tpmInfo.Mode == predicates.ModeSim {
+		a.bootLog = &predicates.BootLog{Present: false, Reason: ReasonSimulatorBootLog}
+		return nil
+	}
+	path := a.opts.BootLog
+	if path == "" {
+		path = DefaultBootLog
+	}
+	var err error
+	a.bootLog, err = CollectBootLog(path, a.endQuote)
+	return err
+}
+
 // tpmIMAStatement assembles and validates the TPM/IMA predicate and its
 // statement.
 func (a *attestation) tpmIMAStatement() error {
@@ -394,6 +419,7 @@ func (a *attestation) tpmIMAStatement() error {
 			Argv: a.cmd.Argv, WorkingDirectory: a.dir, ExitStatus: a.run.ExitStatus,
 			StartedOn: a.run.StartedOn, FinishedOn: a.run.FinishedOn,
 		},
+		BootLog: a.bootLog,
 	}
 	if err := a.pred.Validate(); err != nil {
 		return fmt.Errorf("assembling the TPM/IMA predicate: %w", err)
@@ -566,6 +592,13 @@ func byproducts(tpmStatement []byte, p *predicates.TPMIMA) []*intoto.ResourceDes
 		out = append(out, &intoto.ResourceDescriptor{
 			Name:      "ima-log",
 			Digest:    map[string]string{"sha256": p.IMA.Log.SHA256},
+			MediaType: "application/octet-stream",
+		})
+	}
+	if p.BootLog != nil && p.BootLog.Present {
+		out = append(out, &intoto.ResourceDescriptor{
+			Name:      "boot-log",
+			Digest:    map[string]string{"sha256": p.BootLog.SHA256},
 			MediaType: "application/octet-stream",
 		})
 	}

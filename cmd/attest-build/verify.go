@@ -208,6 +208,23 @@ func writeTextReport(w io.Writer, r verify.AttestationResult) {
 			fmt.Fprintf(w, "    ! ... %d more\n", m.FindingsTotal-len(m.Findings))
 		}
 	}
+	if b := f.Boot; b != nil {
+		if b.Present {
+			for i, line := range b.Summary {
+				label := ""
+				if i == 0 {
+					label = "boot"
+				}
+				fmt.Fprintf(w, "  %-12s %s\n", label, line)
+			}
+			fmt.Fprintf(w, "  %-12s %s\n", "", b.BootAggregate)
+		} else {
+			fmt.Fprintf(w, "  boot         no firmware event log (%s)\n", b.Reason)
+		}
+		for _, fd := range b.Findings {
+			fmt.Fprintf(w, "    ! %s\n", fd)
+		}
+	}
 	if f.FinishedOn != nil {
 		fmt.Fprintf(w, "  finished     %s\n", f.FinishedOn.UTC().Format("2006-01-02 15:04:05Z"))
 	}

@@ -129,6 +129,13 @@ func writeTPMIMA(w io.Writer, t *TPMIMASummary, opts TextOptions) {
 			fmt.Fprintf(w, "    ... %d more (--max-entries 0 or --format json lists all)\n", len(m.Window)-n)
 		}
 	}
+	switch bl := t.BootLog; {
+	case bl == nil:
+	case bl.Present:
+		fmt.Fprintf(w, "  boot log:    firmware event log of %d events (sha256 %s; verify replays it to PCRs 0-9)\n", bl.Events, short(bl.SHA256))
+	default:
+		fmt.Fprintf(w, "  boot log:    none: %s\n", orNone(bl.Reason))
+	}
 	b := &t.Build
 	fmt.Fprintf(w, "  build:       %s\n", strings.Join(b.Argv, " "))
 	fmt.Fprintf(w, "               in %s, exit status %d, %s to %s (%s)\n", orNone(b.WorkingDirectory), b.ExitStatus,
