@@ -15,6 +15,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"gopkg.in/yaml.v3"
 
+	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -69,6 +70,10 @@ type Reference struct {
 	IMA predicates.IMA
 	// Entries are the IMA entries in scope, as NewReferenceIMA collected them.
 	Entries *ReferenceIMA
+	// Boot is the boot state read from the reference's replayed firmware
+	// event log; nil without one, and BootReason says why.
+	Boot       *bootlog.State
+	BootReason string
 }
 
 // maxNamed caps the violations and templates a comment names.
@@ -205,6 +210,9 @@ func (w policyWriter) write(r *Reference) ([]byte, error) {
 		"ima", w.ima(r),
 	)...)
 	w.comments(root, r)
+	boot := bootSection(r.Boot, r.BootReason)
+	root.Content = append(root.Content, scalar("boot"), boot)
+	root.Content[len(root.Content)-2].HeadComment, boot.HeadComment = boot.HeadComment, ""
 	root.Content = append(root.Content, scalar("maxAge"), scalar("30d"))
 	root.Content[len(root.Content)-2].HeadComment = "Refuse attestations of builds that finished longer ago than this."
 	return w.encode(root)
