@@ -23,6 +23,7 @@ type buildOptions struct {
 	bootLog   string
 	pcrs      string
 	builderID string
+	leftovers string
 }
 
 // AddFlags registers the build flags on cmd.
@@ -36,6 +37,7 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log `PATH`, binary form (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
 	fs.StringVar(&o.bootLog, "boot-log", "", "the firmware event log `PATH` (TCG binary form; default "+provenance.DefaultBootLog+", not read with --tpm sim); carried when it replays to the end quote's PCRs 0-9, else recorded as bootLog.present=false with the reason")
 	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCR `SELECTION` to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
+	fs.StringVar(&o.leftovers, "leftovers", "end", "what to do about processes the build leaves running when its command exits, `POLICY`: end (end and report them, then attest) or refuse (end them and write no attestation); they never outlive attest-build")
 	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id, a `URI`; the TPM mode is appended as its fragment (default: one id per TPM mode)")
 }
 
@@ -70,6 +72,10 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	if _, err := provenance.BuilderID("device", o.builderID); err != nil {
 		return &usageError{err: fmt.Errorf("--builder-id: %w", err)}
 	}
+	leftovers, err := provenance.ParseLeftoverPolicy(o.leftovers)
+	if err != nil {
+		return usagef("--leftovers: %w", err)
+	}
 	akOpts, err := o.ak.Options()
 	if err != nil {
 		return err
@@ -101,6 +107,7 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 		Command: provenance.Command{
 			Argv:  argv,
 			Stdin: cmd.InOrStdin(), Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(),
+			Leftovers: leftovers,
 		},
 		Artifacts: o.artifacts,
 		Output:    o.output,
