@@ -30,7 +30,7 @@ func TestWriterKeylimeLayout(t *testing.T) {
 		"meta":    map[string]any{"version": 1.0, "generator": 0.0},
 		"release": 0.0,
 		"digests": map[string]any{
-			"/usr/bin/ls":          []any{"0102", "ab"},
+			"/usr/bin/ls":         []any{"0102", "ab"},
 			"/odd \"name\"\n\x01": []any{"03"},
 		},
 		"excludes":          []any{"/var/log/.*", `/tmp/\d+`},
