@@ -25,6 +25,7 @@ type policyInitOptions struct {
 	Scope  string
 	Output string
 	Keys   []string
+	rootfsOptions
 }
 
 func (o *policyInitOptions) AddFlags(cmd *cobra.Command) {
@@ -32,13 +33,15 @@ func (o *policyInitOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Scope, "scope", "boot", "IMA `SCOPE` of the rules: boot (the whole log since boot) or window (the build's entries only; trusts the signer for where the window starts)")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "write the policy to `FILE` (default: standard output)")
 	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "signer public key `FILE`, PEM (repeatable): the attestation must verify with it; written as a trusted signer")
-	_ = cmd.MarkFlagRequired("from")
+	o.rootfsOptions.AddFlags(cmd)
+	cmd.MarkFlagsOneRequired("from", "from-rootfs")
+	cmd.MarkFlagsMutuallyExclusive("from", "from-rootfs")
 }
 
 func newPolicyInitCommand() *cobra.Command {
 	o := &policyInitOptions{}
 	cmd := &cobra.Command{
-		Use:   "init --from FILE.intoto.jsonl [--scope window|boot] [-o FILE]",
+		Use:   "init (--from FILE.intoto.jsonl | --from-rootfs DIR|TAR) [--scope window|boot] [-o FILE]",
 		Short: "Write a starting policy from a known-good attestation",
 		Long: `init writes a commented starting policy from a known-good attestation: its
 signer (with --key), its attestation key, builder id and TPM mode, the PCR
@@ -47,11 +50,20 @@ digests. The attestation's quotes and IMA log are checked first. A policy made
 from a simulator or swtpm attestation accepts that mode, and says so.
 Review and tighten it before use.
 
+With --from-rootfs, init hashes a runner image's files instead (a directory,
+or a tar archive, plain, gzip or zstd) into a Keylime-format runtime policy
+beside the policy (-o policy.yaml writes policy.runtime-policy.json), on every
+core, with the exclusions of Keylime's policy tool: the subtrees of
+--skip-path (default /sys /run /proc /lost+found /dev /media /snap /mnt /var
+/tmp), mount points of other file system types, symbolic links and special
+files, files not owned by root (unless --all-owners), and --exclude regexes.
+
 Exit status: 0 when the policy was written; 1 when the attestation is
 malformed or does not verify; 2 for usage errors and input files that cannot
 be read.`,
 		Example: `  attest-build policy init --from app.tar.intoto.jsonl --key release.pub -o policy.yaml
-  attest-build policy init --from app.tar.intoto.jsonl --scope boot > policy.yaml`,
+  attest-build policy init --from app.tar.intoto.jsonl --scope boot > policy.yaml
+  attest-build policy init --from-rootfs /srv/runner-image -o policy.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.Exec(cmd) },
 	}
@@ -60,6 +72,9 @@ be read.`,
 }
 
 func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
+	if o.FromRootfs != "" {
+		return o.rootfsOptions.Exec(cmd, o.Output)
+	}
 	scope, err := provenance.ParseIMAScope(o.Scope)
 	if err != nil {
 		return usagef("--scope: %v", err)
