@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/rootfs"
 	"github.com/attest-build/attest-build/runtimepolicy"
 )
@@ -50,7 +51,7 @@ func (o *rootfsOptions) Exec(cmd *cobra.Command, output string) error {
 			skip = append(skip, s)
 		}
 	}
-	jsonPath := provenance.RuntimePolicyPath(output)
+	jsonPath := policy.RuntimePolicyPath(output)
 	var st rootfs.Stats
 	err := provenance.WriteStreamAtomic(jsonPath, 0o644, func(w io.Writer) error {
 		var err error
@@ -60,7 +61,7 @@ func (o *rootfsOptions) Exec(cmd *cobra.Command, output string) error {
 	if err != nil {
 		return inputError(fmt.Errorf("--from-rootfs %s: %w", o.FromRootfs, err))
 	}
-	doc, err := provenance.ImagePolicy(o.FromRootfs, filepath.Base(jsonPath), st, time.Now())
+	doc, err := policy.ImagePolicy(o.FromRootfs, filepath.Base(jsonPath), st, time.Now())
 	if err != nil {
 		return err
 	}
