@@ -20,6 +20,7 @@ import (
 // at once; Lookup may run on several goroutines once adding is done.
 type Allowlist struct {
 	seed  maphash.Seed
+	algs  []string // digest algorithm names by code - 1
 	paths []byte
 	digs  []byte // per digest: algorithm code, length, bytes
 	ents  []entry
@@ -34,16 +35,20 @@ type entry struct {
 	nDig            uint32
 }
 
-// Digest algorithms by code; 0 is unknown (not stored).
-var algNames = [...]string{"", "sha1", "sha256", "sha384", "sha512", "sm3", "md5"}
-
-func algCode(alg string) byte {
-	for i, n := range algNames {
-		if i > 0 && n == alg {
-			return byte(i)
+// code returns the code of an algorithm name (its index in a.algs + 1),
+// adding the name when add is set; 0 when it is unknown (or more than 255
+// names are in use).
+func (a *Allowlist) code(alg string, add bool) byte {
+	for i, n := range a.algs {
+		if n == alg {
+			return byte(i + 1)
 		}
 	}
-	return 0
+	if !add || len(a.algs) >= 255 {
+		return 0
+	}
+	a.algs = append(a.algs, alg)
+	return byte(len(a.algs))
 }
 
 // algBySize names a bare digest's algorithm by its size.
@@ -71,15 +76,16 @@ func (a *Allowlist) Len() int { return len(a.ents) }
 // Digests returns the number of digests added.
 func (a *Allowlist) Digests() int { return a.nDig }
 
-// Digest is an accepted file digest: an algorithm (sha1, sha256, sha384,
-// sha512, sm3, md5) and its bytes.
+// Digest is an accepted file digest: an algorithm (as IMA names it: sha1,
+// sha256, sha384, sha512, sm3, ...) and its bytes.
 type Digest struct {
 	Alg   string
 	Bytes []byte
 }
 
 // ParseDigest parses "alg:hex", or bare hex whose algorithm is named by its
-// size (sha1, sha256, sha384, sha512; Keylime writes bare hex).
+// size (sha1, sha256, sha384, sha512; Keylime writes bare hex). A digest of
+// sha1, sha256, sha384, sha512, sm3 or md5 must have that algorithm's size.
 func ParseDigest(s string) (Digest, error) {
 	alg, hx, ok := strings.Cut(s, ":")
 	if !ok {
@@ -95,10 +101,7 @@ func ParseDigest(s string) (Digest, error) {
 		}
 	}
 	alg = strings.ToLower(alg)
-	if algCode(alg) == 0 {
-		return Digest{}, fmt.Errorf("digest %q: unknown algorithm %q", s, alg)
-	}
-	if want := map[string]int{"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64, "sm3": 32, "md5": 16}[alg]; want != len(b) {
+	if want, known := digestSizes[alg]; known && want != len(b) {
 		return Digest{}, fmt.Errorf("digest %q: %s needs %d bytes, found %d", s, alg, want, len(b))
 	}
 	return Digest{Alg: alg, Bytes: b}, nil
@@ -106,6 +109,8 @@ func ParseDigest(s string) (Digest, error) {
 
 // String returns "alg:hex".
 func (d Digest) String() string { return d.Alg + ":" + hex.EncodeToString(d.Bytes) }
+
+var digestSizes = map[string]int{"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64, "sm3": 32, "md5": 16}
 
 const maxArena = 1<<32 - 1
 
@@ -116,7 +121,7 @@ func (a *Allowlist) Add(path string, digests ...Digest) error {
 	}
 	e := entry{pathOff: uint32(len(a.paths)), pathLen: uint32(len(path)), digOff: uint32(len(a.digs)), nDig: uint32(len(digests))}
 	for _, d := range digests {
-		c := algCode(d.Alg)
+		c := a.code(d.Alg, true)
 		if c == 0 || len(d.Bytes) == 0 || len(d.Bytes) > 255 {
 			return fmt.Errorf("allowlist: %s: digest %s:%x", path, d.Alg, d.Bytes)
 		}
@@ -175,7 +180,7 @@ func (a *Allowlist) Lookup(path, alg string, d []byte) (found, accepted bool, n 
 	if len(a.slots) == 0 {
 		return false, false, 0
 	}
-	code := algCode(alg)
+	code := a.code(alg, false)
 	h := maphash.String(a.seed, path)
 	mask := uint64(len(a.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
@@ -227,7 +232,7 @@ func (a *Allowlist) Each(f func(path string, digests []Digest) bool) {
 		recs := a.digs[e.digOff : e.digOff+e.digLen]
 		for len(recs) >= 2 {
 			l := int(recs[1])
-			ds = append(ds, Digest{Alg: algNames[recs[0]], Bytes: recs[2 : 2+l : 2+l]})
+			ds = append(ds, Digest{Alg: a.algs[recs[0]-1], Bytes: recs[2 : 2+l : 2+l]})
 			recs = recs[2+l:]
 		}
 		if !f(string(a.paths[e.pathOff:e.pathOff+e.pathLen]), ds) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -90,7 +91,15 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 		return inputError(fmt.Errorf("--from: %w", err))
 	}
 	defer f.Close()
-	out, err := verify.InitPolicy(cmd.Context(), f, verify.PolicyInitOptions{Scope: scope, SignerKeys: keys, Source: filepath.Base(o.From)})
+	opts := verify.PolicyInitOptions{Scope: scope, SignerKeys: keys, Source: filepath.Base(o.From)}
+	jsonPath := policy.RuntimePolicyPath(o.Output)
+	if o.Output != "" {
+		// A long allowlist goes to a Keylime runtime policy beside the policy.
+		opts.RuntimePolicy = &policy.RuntimePolicyOutput{Name: filepath.Base(jsonPath), Write: func(write func(io.Writer) error) error {
+			return provenance.WriteStreamAtomic(jsonPath, 0o644, write)
+		}}
+	}
+	out, err := verify.InitPolicy(cmd.Context(), f, opts)
 	if err != nil {
 		// exit 2 when the file cannot be read, 1 when the reference
 		// attestation is malformed or does not hold
@@ -100,7 +109,13 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 		_, err := cmd.OutOrStdout().Write(out)
 		return err
 	}
-	return provenance.WriteFileAtomic(o.Output, out, 0o644)
+	if err := provenance.WriteFileAtomic(o.Output, out, 0o644); err != nil {
+		return err
+	}
+	if n := opts.RuntimePolicy.Paths; n > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: the allowlist has %d paths (more than %d): written to %s as a Keylime runtime policy, which %s names\n", n, policy.MaxInlineAllow, jsonPath, o.Output)
+	}
+	return nil
 }
 
 func newPolicyCheckCommand() *cobra.Command {
