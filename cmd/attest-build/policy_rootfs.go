@@ -31,7 +31,7 @@ func (o *rootfsOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&o.Excludes, "exclude", nil, "a `REGEX` (RE2, matched at the start of image paths as Keylime does): matching files are not hashed, and the regex is written to the runtime policy's excludes (repeatable)")
 	cmd.Flags().BoolVar(&o.AllOwners, "all-owners", false, "hash files of every owner (default: only files owned by root, as Keylime's tool does)")
 	cmd.Flags().StringVar(&o.Algo, "algo", "sha256", "file digest `ALGORITHM`: sha256, sha384, sha512 or sha1 (the kernel's ima_hash)")
-	cmd.Flags().IntVar(&o.Workers, "workers", 0, "hashing goroutines (default: one per core)")
+	cmd.Flags().IntVar(&o.Workers, "workers", 0, "`N` hashing goroutines (default: one per core)")
 }
 
 // Exec hashes the image into a runtime policy beside output and writes the
