@@ -153,7 +153,7 @@ func (r *Reader) frame(w *window, e *Entry, grow bool) error {
 			return r.carryOr(err, start+int64(dataStart), "template_data")
 		}
 	}
-	if r.cfg.maxEntries > 0 && r.index >= r.cfg.maxEntries {
+	if r.cfg.maxEntries > 0 && r.index-r.cfg.firstIndex >= r.cfg.maxEntries {
 		return &ParseError{Index: r.index, Offset: start, Field: "entry",
 			Err: fmt.Errorf("%w: limit is %d", ErrTooManyEntries, r.cfg.maxEntries)}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"runtime"
@@ -224,3 +225,38 @@ func FuzzReplayEntries(f *testing.F) {
 		withWindowSize([]int{1, 40, 200, 4096}[flags>>2&3], func() { compareReplays(t, data, SHA256, opts...) })
 	})
 }
+
+// TestFirstIndex: a log read WithFirstIndex(n) and replayed WithInitialValue
+// of the PCR after its first n entries is the rest of the whole log: the
+// same indices, values and final PCR; WithMaxEntries counts what is read.
+func TestFirstIndex(t *testing.T) {
+	log := mixedLog()
+	whole, _ := nextReplay(t, log, SHA256, 0)
+	r, _ := NewReader(bytesReader(log))
+	n, off := 150, int64(0)
+	for range n {
+		e, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		off = e.Offset + int64(e.Len)
+	}
+	init, _ := hexDecode(whole[n-1].value)
+	r, err := NewReader(bytesReader(log[off:]), WithFirstIndex(n), WithMaxEntries(len(whole)-n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := n
+	err = ReplayEntries(r, SHA256, 10, func(e *Entry, value []byte, _ error) bool {
+		if e.Index != i || fmt.Sprintf("%x", value) != whole[i].value {
+			t.Fatalf("entry %d (index %d): %x, the whole log's %s", i, e.Index, value, whole[i].value)
+		}
+		i++
+		return true
+	}, WithInitialValue(init), WithPathsFrom(n))
+	if err != nil || i != len(whole) {
+		t.Fatalf("%v after %d", err, i)
+	}
+}
+
+func hexDecode(s string) ([]byte, error) { return hex.DecodeString(s) }

@@ -63,6 +63,7 @@ type readerConfig struct {
 	order         byteOrder
 	hashSize      int // 0: detect
 	maxEntries    int // 0: no limit
+	firstIndex    int
 	maxRecordSize int
 }
 
@@ -106,6 +107,21 @@ func WithPerBankLog(b Bank) Option {
 // verifier's bound on work per request). n <= 0 means no limit.
 func WithMaxEntries(n int) Option {
 	return func(c *readerConfig) error { c.maxEntries = n; return nil }
+}
+
+// WithFirstIndex numbers the log's entries from n instead of 0: for a log
+// that continues another (the entries after a baseline's position, read
+// with a replay WithInitialValue of the baseline's PCR), so that entries
+// and errors are named by their index in the whole log. WithMaxEntries
+// still counts the entries read.
+func WithFirstIndex(n int) Option {
+	return func(c *readerConfig) error {
+		if n < 0 {
+			return fmt.Errorf("evidence: first index %d is negative", n)
+		}
+		c.firstIndex = n
+		return nil
+	}
 }
 
 // WithMaxRecordSize bounds the template data of one record (default
@@ -157,7 +173,7 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 			return nil, err
 		}
 	}
-	rd := &Reader{cfg: cfg, br: bufio.NewReaderSize(r, readBufSize), src: r, pathsFrom: leanAll}
+	rd := &Reader{cfg: cfg, br: bufio.NewReaderSize(r, readBufSize), src: r, pathsFrom: leanAll, index: cfg.firstIndex}
 	magic, _ := rd.br.Peek(len(zstdMagic))
 	switch {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
@@ -198,7 +214,7 @@ func (r *Reader) Next() (*Entry, error) {
 	var err error
 	if r.format == FormatASCII {
 		e, err = r.nextASCII()
-		if err == nil && r.cfg.maxEntries > 0 && e.Index >= r.cfg.maxEntries {
+		if err == nil && r.cfg.maxEntries > 0 && e.Index-r.cfg.firstIndex >= r.cfg.maxEntries {
 			err = &ParseError{Index: e.Index, Offset: e.Offset, Field: "entry",
 				Err: fmt.Errorf("%w: limit is %d", ErrTooManyEntries, r.cfg.maxEntries)}
 		}
