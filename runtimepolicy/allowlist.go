@@ -2,6 +2,7 @@ package runtimepolicy
 
 import (
 	"bytes"
+	"slices"
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
@@ -107,6 +108,33 @@ func ParseDigest(s string) (Digest, error) {
 	return Digest{Alg: alg, Bytes: b}, nil
 }
 
+// parseDigestInto is ParseDigest of bytes, decoding into dst's storage.
+func parseDigestInto(s, dst []byte) (Digest, error) {
+	alg, hx, ok := bytes.Cut(s, []byte(":"))
+	if !ok {
+		hx, alg = s, nil
+	}
+	if len(hx) == 0 || len(hx)%2 != 0 || len(hx)/2 > len(dst) {
+		return ParseDigest(string(s)) // the slow path names the error
+	}
+	n, err := hex.Decode(dst[:len(hx)/2], hx)
+	if err != nil {
+		return ParseDigest(string(s))
+	}
+	b := dst[:n]
+	name := algBySize(n)
+	if alg != nil {
+		name = strings.ToLower(string(alg))
+	}
+	if name == "" {
+		return ParseDigest(string(s))
+	}
+	if want, known := digestSizes[name]; known && want != n {
+		return ParseDigest(string(s))
+	}
+	return Digest{Alg: name, Bytes: b}, nil
+}
+
 // String returns "alg:hex".
 func (d Digest) String() string { return d.Alg + ":" + hex.EncodeToString(d.Bytes) }
 
@@ -119,26 +147,54 @@ func (a *Allowlist) Add(path string, digests ...Digest) error {
 	if path == "" || len(digests) == 0 {
 		return fmt.Errorf("allowlist: path %q with %d digests", path, len(digests))
 	}
-	e := entry{pathOff: uint32(len(a.paths)), pathLen: uint32(len(path)), digOff: uint32(len(a.digs)), nDig: uint32(len(digests))}
+	_, err := a.add([]byte(path), digests, -1)
+	return err
+}
+
+// Grow makes room for about paths more entries of pathBytes and
+// digestBytes in all, so that a large list is not copied as it grows.
+func (a *Allowlist) Grow(paths, pathBytes, digestBytes int) {
+	a.paths = slices.Grow(a.paths, pathBytes)
+	a.digs = slices.Grow(a.digs, digestBytes)
+	a.ents = slices.Grow(a.ents, paths)
+	if want := 1 << bits.Len(uint(4*(len(a.ents)+paths))); want > len(a.slots) {
+		a.resize(want)
+	}
+}
+
+// add adds an entry; when from >= 0 and an entry numbered from or later has
+// the same path, it adds nothing and returns dup.
+func (a *Allowlist) add(path []byte, digests []Digest, from int) (dup bool, err error) {
+	h := maphash.Bytes(a.seed, path)
+	if from >= 0 && len(a.slots) > 0 {
+		mask := uint64(len(a.slots) - 1)
+		for i := h & mask; a.slots[i] != 0; i = (i + 1) & mask {
+			k := int(a.slots[i] - 1)
+			e := &a.ents[k]
+			if k >= from && e.hash == uint32(h) && bytes.Equal(a.paths[e.pathOff:e.pathOff+e.pathLen], path) {
+				return true, nil
+			}
+		}
+	}
+	e := entry{pathOff: uint32(len(a.paths)), pathLen: uint32(len(path)), digOff: uint32(len(a.digs)), nDig: uint32(len(digests)), hash: uint32(h)}
 	for _, d := range digests {
 		c := a.code(d.Alg, true)
 		if c == 0 || len(d.Bytes) == 0 || len(d.Bytes) > 255 {
-			return fmt.Errorf("allowlist: %s: digest %s:%x", path, d.Alg, d.Bytes)
+			a.digs = a.digs[:e.digOff]
+			return false, fmt.Errorf("allowlist: %s: digest %s:%x", path, d.Alg, d.Bytes)
 		}
 		a.digs = append(a.digs, c, byte(len(d.Bytes)))
 		a.digs = append(a.digs, d.Bytes...)
 	}
 	a.paths = append(a.paths, path...)
 	if len(a.paths) > maxArena || len(a.digs) > maxArena || len(a.ents) >= maxArena/2 {
-		return fmt.Errorf("allowlist: more than 4 GiB of paths or digests")
+		return false, fmt.Errorf("allowlist: more than 4 GiB of paths or digests")
 	}
 	e.digLen = uint32(len(a.digs)) - e.digOff
-	h := maphash.String(a.seed, path)
-	e.hash = uint32(h)
 	a.ents = append(a.ents, e)
 	a.nDig += len(digests)
 	a.insert(uint32(len(a.ents)), h)
-	return nil
+	return false, nil
 }
 
 // insert puts entry number n (1-based) in the table, growing it to keep
@@ -157,8 +213,10 @@ func (a *Allowlist) insert(n uint32, h uint64) {
 	}
 }
 
-func (a *Allowlist) grow() {
-	size := max(1024, 1<<bits.Len(uint(4*len(a.ents))))
+func (a *Allowlist) grow() { a.resize(max(1024, 1<<bits.Len(uint(4*len(a.ents))))) }
+
+// resize rebuilds the table with size slots (a power of two).
+func (a *Allowlist) resize(size int) {
 	a.slots = make([]uint32, size)
 	mask := uint64(size - 1)
 	for k := range a.ents {
@@ -201,25 +259,6 @@ func (a *Allowlist) Lookup(path, alg string, d []byte) (found, accepted bool, n 
 				accepted = true
 			}
 			recs = recs[2+l:]
-		}
-	}
-}
-
-// has reports whether path was added as entry from or later.
-func (a *Allowlist) has(path string, from int) bool {
-	if len(a.slots) == 0 {
-		return false
-	}
-	h := maphash.String(a.seed, path)
-	mask := uint64(len(a.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := a.slots[i]
-		if s == 0 {
-			return false
-		}
-		e := &a.ents[s-1]
-		if int(s-1) >= from && e.hash == uint32(h) && string(a.paths[e.pathOff:e.pathOff+e.pathLen]) == path {
-			return true
 		}
 	}
 }

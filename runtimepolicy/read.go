@@ -239,9 +239,15 @@ func (s *scanner) expect(want byte) error {
 // maxString bounds one string (a path, a digest, a regex).
 const maxString = 1 << 20
 
-// str reads a JSON string whose opening quote has been read, into s.buf,
-// and returns it (valid until the next call).
+// str reads a JSON string whose opening quote has been read.
 func (s *scanner) str() (string, error) {
+	b, err := s.strBytes()
+	return string(b), err
+}
+
+// strBytes reads a JSON string whose opening quote has been read and
+// returns its bytes, valid until the next call.
+func (s *scanner) strBytes() ([]byte, error) {
 	b := s.buf[:0]
 	for {
 		chunk, err := s.r.ReadSlice('"')
@@ -257,13 +263,13 @@ func (s *scanner) str() (string, error) {
 		s.off += int64(len(chunk))
 		b = append(b, chunk...)
 		if len(b) > maxString {
-			return "", s.errf("", "a string longer than %d bytes", maxString)
+			return nil, s.errf("", "a string longer than %d bytes", maxString)
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
 		if err != nil {
-			return "", s.errf("", "the document ends inside a string")
+			return nil, s.errf("", "the document ends inside a string")
 		}
 		// The quote ends the string unless an odd number of backslashes
 		// precede it.
@@ -280,21 +286,21 @@ func (s *scanner) str() (string, error) {
 	plain := true
 	for _, c := range raw {
 		if c < 0x20 {
-			return "", s.errf("", "a control character in a string")
+			return nil, s.errf("", "a control character in a string")
 		}
 		if c == '\\' || c >= 0x80 {
 			plain = false
 		}
 	}
 	if plain {
-		return string(raw), nil
+		return raw, nil
 	}
 	var out string
 	quoted := append(append([]byte{'"'}, raw...), '"')
 	if err := json.Unmarshal(quoted, &out); err != nil || !utf8.Valid(raw) {
-		return "", s.errf("", "a string that does not decode: %v", err)
+		return nil, s.errf("", "a string that does not decode: %v", err)
 	}
-	return out, nil
+	return []byte(out), nil
 }
 
 // value reads one whole JSON value (for the small members) and returns its
@@ -351,7 +357,7 @@ func (s *scanner) digests(al *Allowlist) (int, error) {
 	}
 	paths, start := 0, al.Len()
 	var ds []Digest
-	var raw []byte
+	var raw, path []byte
 	for first := true; ; first = false {
 		c, err := s.next()
 		if err == io.EOF {
@@ -375,14 +381,15 @@ func (s *scanner) digests(al *Allowlist) (int, error) {
 			return 0, s.errf("digests", "want a path, found %q", c)
 		}
 		off, line := s.off-1, s.line
-		path, err := s.str()
+		pb, err := s.strBytes()
 		if err != nil {
 			return 0, err
 		}
-		if path == "" {
+		if len(pb) == 0 {
 			return 0, s.errf("digests", "an empty path")
 		}
-		member := fmt.Sprintf("digests[%q]", path)
+		path = append(path[:0], pb...)
+		member := func() string { return fmt.Sprintf("digests[%q]", path) } // for errors only
 		if err := s.expect(':'); err != nil {
 			return 0, err
 		}
@@ -393,7 +400,7 @@ func (s *scanner) digests(al *Allowlist) (int, error) {
 		for i := 0; ; i++ {
 			c, err := s.next()
 			if err != nil {
-				return 0, s.errf(member, "the document ends inside the list")
+				return 0, s.errf(member(), "the document ends inside the list")
 			}
 			if c == ']' && i == 0 {
 				break
@@ -403,34 +410,38 @@ func (s *scanner) digests(al *Allowlist) (int, error) {
 					break
 				}
 				if c != ',' {
-					return 0, s.errf(member, "want , or ] after a digest, found %q", c)
+					return 0, s.errf(member(), "want , or ] after a digest, found %q", c)
 				}
 				if c, err = s.next(); err != nil {
-					return 0, s.errf(member, "the document ends inside the list")
+					return 0, s.errf(member(), "the document ends inside the list")
 				}
 			}
 			if c != '"' {
-				return 0, s.errf(fmt.Sprintf("%s[%d]", member, i), "want a hex digest, found %q", c)
+				return 0, s.errf(fmt.Sprintf("%s[%d]", member(), i), "want a hex digest, found %q", c)
 			}
-			hx, err := s.str()
+			hx, err := s.strBytes()
 			if err != nil {
 				return 0, err
 			}
-			d, err := ParseDigest(hx)
-			if err != nil {
-				return 0, s.errf(fmt.Sprintf("%s[%d]", member, i), "%v", err)
+			if cap(raw)-len(raw) < 64 {
+				raw = make([]byte, 0, 4096) // earlier digests keep the old array
 			}
-			// d.Bytes is fresh from hex decoding; Add copies it anyway.
+			d, err := parseDigestInto(hx, raw[len(raw):len(raw)+64])
+			if err != nil {
+				return 0, s.errf(fmt.Sprintf("%s[%d]", member(), i), "%v", err)
+			}
+			raw = raw[:len(raw)+len(d.Bytes)]
 			ds = append(ds, d)
 		}
 		if len(ds) == 0 {
-			return 0, s.errAt(off, line, member, "no digest (Keylime would refuse every measurement of the path)")
+			return 0, s.errAt(off, line, member(), "no digest (Keylime would refuse every measurement of the path)")
 		}
-		if al.has(path, start) {
-			return 0, s.errAt(off, line, member, "the path appears twice")
+		dup, err := al.add(path, ds, start)
+		if err != nil {
+			return 0, s.errAt(off, line, member(), "%v", err)
 		}
-		if err := al.Add(path, ds...); err != nil {
-			return 0, s.errAt(off, line, member, "%v", err)
+		if dup {
+			return 0, s.errAt(off, line, member(), "the path appears twice")
 		}
 		paths++
 	}
