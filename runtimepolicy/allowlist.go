@@ -2,11 +2,11 @@ package runtimepolicy
 
 import (
 	"bytes"
-	"slices"
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
 	"math/bits"
+	"slices"
 	"strings"
 )
 

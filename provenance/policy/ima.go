@@ -13,9 +13,9 @@ const maxFindings = 20
 
 // Measurement is one IMA entry as the rules see it.
 type Measurement struct {
-	Index     int
-	Template  string
-	Path string
+	Index    int
+	Template string
+	Path     string
 	// Digest is the file digest as "alg:hex" when a caller builds a
 	// Measurement by hand; TemplateCache.Measurement leaves it empty and
 	// keeps the entry's digest as bytes (DigestString writes it out).

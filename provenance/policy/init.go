@@ -3,9 +3,9 @@ package policy
 import (
 	"bytes"
 	"crypto"
-	"io"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strconv"

@@ -148,8 +148,8 @@ type imaPolicy struct {
 	allow        *runtimepolicy.Allowlist
 	keylimeAllow *runtimepolicy.Allowlist
 	patterns     []patternRule
-	excludes []*regexp.Regexp
-	deny     []patternRule
+	excludes     []*regexp.Regexp
+	deny         []patternRule
 	// keylime names the imported runtime policies, for messages.
 	keylime []string
 }
@@ -295,9 +295,9 @@ func readCapped(path string, limit int64) ([]byte, error) {
 // policyLoader finds the line of a field in the document's node tree,
 // parsed only when an error needs it.
 type policyLoader struct {
-	file    string
-	dir     string
-	data    []byte
+	file string
+	dir  string
+	data []byte
 	// fastAllow are the ima.allow items splitAllow read (fast), blanked
 	// in data.
 	fastAllow []allowItem
