@@ -219,10 +219,12 @@ func (p *pipeline) emit(emit func(File) error, resolve func(*job) error) error {
 	return first
 }
 
-// hashReader returns the digest of r's bytes, read through buf.
+// hashReader returns the digest of r's bytes, read through buf (r is
+// wrapped so that an *os.File's WriteTo, which would copy through a buffer
+// of its own, 32 KiB at a time, is not used).
 func hashReader(h crypto.Hash, r io.Reader, buf []byte) ([]byte, int64, error) {
 	d := h.New()
-	n, err := io.CopyBuffer(d, r, buf)
+	n, err := io.CopyBuffer(d, struct{ io.Reader }{r}, buf)
 	return d.Sum(nil), n, err
 }
 
