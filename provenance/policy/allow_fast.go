@@ -77,6 +77,11 @@ func digestsLine(l []byte) (ind int, digests []string, ok bool) {
 		return 0, nil, false
 	}
 	for _, d := range bytes.Split(rest[:len(rest)-1], []byte(", ")) {
+		// yaml.v3 writes alg:hex single-quoted; no quote or escape can be
+		// inside one made of these characters.
+		if len(d) >= 2 && (d[0] == '\'' && d[len(d)-1] == '\'' || d[0] == '"' && d[len(d)-1] == '"') {
+			d = d[1 : len(d)-1]
+		}
 		if len(d) == 0 {
 			return 0, nil, false
 		}

@@ -21,7 +21,7 @@ ima:
 
     # a reviewer's note
     - path: /usr/lib/x86_64-linux-gnu/libc.so.6
-      digests: [sha256:` + strings.Repeat("cd", 32) + `, ` + strings.Repeat("ef", 20) + `]
+      digests: ['sha256:` + strings.Repeat("cd", 32) + `', "` + strings.Repeat("ef", 20) + `"]
     - path: "/opt/my tool/**/*.so"
       digests: [sha256:` + strings.Repeat("01", 32) + `]
   exclude: []
