@@ -68,6 +68,8 @@ type TPMIMA struct {
 	Quotes         Quotes         `json:"quotes"`
 	IMA            IMA            `json:"ima"`
 	Build          Build          `json:"build"`
+	// BootLog is the firmware event log; nil in attestations made before it.
+	BootLog *BootLog `json:"bootLog,omitempty"`
 }
 
 // TPM identifies the TPM that quoted.
@@ -230,6 +232,11 @@ func (p *TPMIMA) Validate() error {
 	}
 	if len(p.Build.Argv) == 0 {
 		return fieldErr("build.argv", ErrRequired, "")
+	}
+	if p.BootLog != nil {
+		if err := p.BootLog.validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

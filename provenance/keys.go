@@ -85,7 +85,8 @@ func LoadSigner(ref string, password []byte) (*Signer, error) {
 	case KeyRefIsPEM(ref):
 		data, name = []byte(ref), "(PEM text, not shown)"
 	case strings.Contains(ref, "://"):
-		return nil, fmt.Errorf("signing key %q: %w: KMS URIs are not supported yet; give a PEM key file or its text", ref, ErrUnsupportedKeyRef)
+		// Not echoed: a URI may carry credentials (scp://user:password@host/...).
+		return nil, fmt.Errorf("signing key (the -k/--key or %s value, a URI, not shown): %w: KMS URIs are not supported yet; give a PEM key file or its text", KeyEnv, ErrUnsupportedKeyRef)
 	default:
 		var err error
 		if data, err = os.ReadFile(ref); err != nil {

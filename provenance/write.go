@@ -104,15 +104,24 @@ func writeTemp(path string, data []byte, perm os.FileMode) (tmp string, err erro
 // WriteJSONL writes envelopes (each a JSON document without newlines), one
 // per line, atomically to path with mode 0644.
 func WriteJSONL(path string, envelopes [][]byte) error {
+	data, err := jsonlBytes(path, envelopes)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, data, 0o644)
+}
+
+// jsonlBytes joins envelopes into JSON Lines; path names the file for errors.
+func jsonlBytes(path string, envelopes [][]byte) ([]byte, error) {
 	var buf bytes.Buffer
 	for i, e := range envelopes {
 		if bytes.IndexByte(e, '\n') >= 0 {
-			return fmt.Errorf("writing %s: envelope %d holds a newline", path, i)
+			return nil, fmt.Errorf("writing %s: envelope %d holds a newline", path, i)
 		}
 		buf.Write(e)
 		buf.WriteByte('\n')
 	}
-	return WriteFileAtomic(path, buf.Bytes(), 0o644)
+	return buf.Bytes(), nil
 }
 
 // WriteStreamAtomic is WriteFileAtomic for content written as a stream:

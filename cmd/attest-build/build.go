@@ -20,8 +20,10 @@ type buildOptions struct {
 	tpm       tpmOptions
 	ak        akOptions
 	imaLog    string
+	bootLog   string
 	pcrs      string
 	builderID string
+	leftovers string
 }
 
 // AddFlags registers the build flags on cmd.
@@ -33,7 +35,9 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	o.tpm.AddFlags(cmd)
 	o.ak.AddFlags(cmd)
 	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log `PATH`, binary form (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
+	fs.StringVar(&o.bootLog, "boot-log", "", "the firmware event log `PATH` (TCG binary form; default "+provenance.DefaultBootLog+", not read with --tpm sim); carried when it replays to the end quote's PCRs 0-9, else recorded as bootLog.present=false with the reason")
 	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCR `SELECTION` to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
+	fs.StringVar(&o.leftovers, "leftovers", "end", "what to do about processes the build leaves running when its command exits, `POLICY`: end (end and report them, then attest) or refuse (end them and write no attestation); they never outlive attest-build")
 	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id, a `URI`; the TPM mode is appended as its fragment (default: one id per TPM mode)")
 }
 
@@ -68,6 +72,10 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	if _, err := provenance.BuilderID("device", o.builderID); err != nil {
 		return &usageError{err: fmt.Errorf("--builder-id: %w", err)}
 	}
+	leftovers, err := provenance.ParseLeftoverPolicy(o.leftovers)
+	if err != nil {
+		return usagef("--leftovers: %w", err)
+	}
 	akOpts, err := o.ak.Options()
 	if err != nil {
 		return err
@@ -99,12 +107,14 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 		Command: provenance.Command{
 			Argv:  argv,
 			Stdin: cmd.InOrStdin(), Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(),
+			Leftovers: leftovers,
 		},
 		Artifacts: o.artifacts,
 		Output:    o.output,
 		Signer:    signer,
 		TPM:       opener,
 		IMALog:    o.imaLog,
+		BootLog:   o.bootLog,
 		BuilderID: o.builderID,
 	})
 	var be *provenance.BuildError

@@ -15,6 +15,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"gopkg.in/yaml.v3"
 
+	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/runtimepolicy"
 	"github.com/attest-build/attest-build/tpm"
@@ -72,6 +73,10 @@ type Reference struct {
 	// names instead of listing the paths (the YAML stays reviewable, and
 	// loads fast). Without it every path is listed in ima.allow.
 	RuntimePolicy *RuntimePolicyOutput
+	// Boot is the boot state read from the reference's replayed firmware
+	// event log; nil without one, and BootReason says why.
+	Boot       *bootlog.State
+	BootReason string
 }
 
 // RuntimePolicyOutput is where FromReference writes a long allowlist: a
@@ -219,6 +224,9 @@ func (w policyWriter) write(r *Reference) ([]byte, error) {
 		"ima", ima,
 	)
 	w.comments(root, r)
+	boot := bootSection(r.Boot, r.BootReason)
+	root.Content = append(root.Content, scalar("boot"), boot)
+	root.Content[len(root.Content)-2].HeadComment, boot.HeadComment = boot.HeadComment, ""
 	root.Content = append(root.Content, scalar("maxAge"), scalar("30d"))
 	root.Content[len(root.Content)-2].HeadComment = "Refuse attestations of builds that finished longer ago than this."
 	return w.encode(root)

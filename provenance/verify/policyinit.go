@@ -69,6 +69,10 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 	if err != nil {
 		return nil, fmt.Errorf("the reference attestation does not verify: %w", err)
 	}
+	bootReason := "none carried"
+	if b := vr.rep.report.Facts.Boot; b != nil && b.Reason != "" {
+		bootReason = b.Reason
+	}
 	return policy.FromReference(&policy.Reference{
 		Source:        opts.Source,
 		SHA256:        hex.EncodeToString(h.Sum(nil)),
@@ -83,5 +87,7 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 		IMA:           vr.pred.IMA,
 		Entries:       ref,
 		RuntimePolicy: opts.RuntimePolicy,
+		Boot:          vr.boot,
+		BootReason:    bootReason,
 	})
 }

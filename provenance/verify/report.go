@@ -30,6 +30,8 @@ const (
 	CheckSameBoot       Check = "same-boot"       // same resetCount and restartCount, clock advanced
 	CheckIMALog         Check = "ima-log"         // IMA evidence present as required, within limits
 	CheckIMAReplay      Check = "ima-replay"      // log prefixes replay to PCR 10 of both quotes at the window bounds
+	CheckBootLog        Check = "boot-log"        // the firmware event log replays to PCRs 0-9 of both quotes; boot_aggregate
+	CheckBootRules      Check = "boot-rules"      // the boot state obeys the policy's boot section
 	CheckGoldenPCRs     Check = "golden-pcrs"     // quoted PCRs equal the policy's
 	CheckIMARules       Check = "ima-rules"       // violations, deny, allowlist over the entries in scope
 	CheckMaxAge         Check = "max-age"         // the build finished recently enough
@@ -41,7 +43,7 @@ func AllChecks() []Check { return slices.Clone(allChecks[:]) }
 var allChecks = [...]Check{
 	CheckEnvelope, CheckSignature, CheckStatement, CheckSubjects, CheckBuilder, CheckPredicate,
 	CheckTPMMode, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
-	CheckIMALog, CheckIMAReplay, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
+	CheckIMALog, CheckIMAReplay, CheckBootLog, CheckBootRules, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
 }
 
 // Status is the outcome of one check.
@@ -85,6 +87,7 @@ type Facts struct {
 	AKFingerprint string     `json:"akFingerprint,omitempty"`
 	AKBuilder     string     `json:"akBuilder,omitempty"`
 	IMA           *IMAFacts  `json:"ima,omitempty"`
+	Boot          *BootFacts `json:"boot,omitempty"`
 	FinishedOn    *time.Time `json:"finishedOn,omitempty"`
 }
 

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/tpm"
@@ -245,6 +246,8 @@ type verification struct {
 	verified  [2]*tpm.VerifiedQuote // start, end: set by the quote checks
 	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
 	ima       *IMAFacts             // set by ima-replay, findings included
+	aggregate *bootAggregate        // IMA's boot_aggregate entry, set by ima-replay
+	boot      *bootlog.State        // set by boot-log when a log is carried
 }
 
 // Verify reads one attestation file (DSSE envelopes, one per line) and
@@ -301,6 +304,8 @@ func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64
 		vr.checkQuotes,
 		func() error { return vr.checkSameBoot(vr.verified[0], vr.verified[1]) },
 		func() error { return vr.checkIMA(vr.verified[1]) },
+		vr.checkBootLog,
+		vr.checkBootRules,
 		vr.checkGoldenPCRs,
 		vr.checkIMARules,
 		vr.checkAge,
