@@ -16,12 +16,13 @@ BIN := bin/attest-build
 #   tpm2-tools, ima-evm-utils  independent checkers: tpm2_checkquote, evmctl
 #   zstd                    the reference decompressor of the carried IMA log
 #   qemu-system-x86, cpio   the real-kernel e2e: the VM and its initramfs
+#   ovmf, mtools, dosfstools  UEFI Secure Boot e2e: firmware and the FAT boot disk
 # README.md lists the same, with the reason for each.
-TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio
+TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio ovmf mtools dosfstools
 # make bench needs these as well: timing (hyperfine) and peak RSS (GNU time).
 BENCH_DEBS := hyperfine time
 
-.PHONY: all build demo test deps bench-deps vet e2e bench fuzz clean
+.PHONY: all build demo test test-cold deps bench-deps vet e2e bench fuzz clean
 
 all: build
 
@@ -44,6 +45,11 @@ demo:
 test: deps vet
 	$(GO) test -race -count=1 -tags simulator -timeout 60m ./...
 
+# The Action's install step for real: attest-build compiled from empty Go caches
+# (minutes; not part of make test).
+test-cold:
+	ATTEST_BUILD_COLD_BUILD=1 $(GO) test -count=1 -timeout 40m -run TestActionBuildsInFreshCaches -v ./test/action/
+
 # The real-kernel e2e alone (QEMU + swtpm + Debian's kernel; downloads cached in test/e2e/.work).
 e2e: deps
 	$(GO) test -count=1 -v -timeout 20m ./test/e2e/
@@ -53,6 +59,8 @@ e2e: deps
 bench: bench-deps
 	./scripts/bench-ima.sh
 	./scripts/bench-verify.sh
+	./scripts/bench-allowlist.sh
+	./scripts/bench-rootfs.sh
 	$(GO) test -tags simulator -run '^$$' -bench . -benchtime 20x ./tpm/
 	$(GO) test -tags simulator -run '^$$' -bench 'AttestOverhead|HashSubjects1GiB' -benchtime 3x ./provenance/
 

@@ -37,19 +37,24 @@ func TestExitCodesSimulator(t *testing.T) {
 		{"build", build("-a", "f.bin", "--", "sh", "-c", "echo f > f.bin"), 0, "f.bin.intoto.jsonl (1 subject(s)"},
 		{"build, no subject found", build("-o", "none.intoto.jsonl", "--", "true"), 1, ""},
 		{"build, the build fails", build("-a", "g.bin", "--", "sh", "-c", "echo g > g.bin; exit 7"), 7, "exit status 7"},
+		// A process the build leaves running is ended and reported; with
+		// --leftovers refuse nothing is attested.
+		{"build, a leftover process", build("-a", "h.bin", "--", "sh", "-c", "echo h > h.bin; setsid -f sleep 1000"), 0, "ended them before hashing: pid"},
+		{"build, a leftover process refused", build("--leftovers", "refuse", "-a", "i.bin", "--", "sh", "-c", "echo i > i.bin; setsid -f sleep 1000"), 1, "no attestation was written"},
+		{"build, bad --leftovers", build("--leftovers", "keep", "-a", "i.bin", "--", "true"), 2, "want end or refuse"},
 		// The build never ran: attest-build's own failure.
 		{"build, command not found", build("-a", "g.bin", "--", filepath.Join("dir", "no-such-command")), 1, "starting the build"},
 
-		// Found before the build runs (it would touch ran.*) and before the quotes.
-		{"build, explicit --ima-log missing", build("--ima-log", "no-such.log", "-a", "h.bin", "--", "sh", "-c", "touch ran.1 h.bin"), 2,
+		// Found before the build runs (it would touch ran.* and k.bin) and before the quotes.
+		{"build, explicit --ima-log missing", build("--ima-log", "no-such.log", "-a", "k.bin", "--", "sh", "-c", "touch ran.1 k.bin"), 2,
 			"--ima-log no-such.log cannot be read: no such file or directory"},
-		{"build, explicit --ima-log a directory", build("--ima-log", "dir", "-a", "h.bin", "--", "sh", "-c", "touch ran.2 h.bin"), 2,
+		{"build, explicit --ima-log a directory", build("--ima-log", "dir", "-a", "k.bin", "--", "sh", "-c", "touch ran.2 k.bin"), 2,
 			"--ima-log dir cannot be read: is a directory"},
-		{"build, output under a file", build("-o", "junk/sub/h.intoto.jsonl", "-a", "h.bin", "--", "sh", "-c", "touch ran.3 h.bin"), 2,
+		{"build, output under a file", build("-o", "junk/sub/h.intoto.jsonl", "-a", "k.bin", "--", "sh", "-c", "touch ran.3 k.bin"), 2,
 			"output " + filepath.Join(cwd(t), "junk/sub/h.intoto.jsonl") + " cannot be written: " + filepath.Join(cwd(t), "junk") + " is not a folder (checked before the build)"},
 		// A folder the build makes is fine (dist/ of a clean tree).
 		{"build, output folder made by the build", build("-o", "made/j.intoto.jsonl", "-a", "j.bin", "--", "sh", "-c", "mkdir made && echo j > j.bin"), 0, "made/j.intoto.jsonl"},
-		{"build, output a directory", build("-o", "dir", "-a", "h.bin", "--", "sh", "-c", "touch ran.4 h.bin"), 2, "is a directory"},
+		{"build, output a directory", build("-o", "dir", "-a", "k.bin", "--", "sh", "-c", "touch ran.4 k.bin"), 2, "is a directory"},
 		// --tpm sim with the kernel's log: the sim's PCR 10 was never extended by it.
 		{"build, --tpm sim with a kernel log", build("--ima-log", absVMLog(t), "-a", "i.bin", "--", "sh", "-c", "echo i > i.bin"), 1,
 			"the quoted PCR 10 is its initial value"},
@@ -75,7 +80,7 @@ func TestExitCodesSimulator(t *testing.T) {
 		{"verify, missing artifact", []string{"verify", "--policy", "policy.yaml", "--attestation", "c.bin.intoto.jsonl", "missing.bin"}, 2, "no such file"},
 		{"verify, artifact is a directory", []string{"verify", "--policy", "policy.yaml", "--attestation", "c.bin.intoto.jsonl", "dir"}, 2, "is a directory"},
 	})
-	for _, name := range []string{"g.bin.intoto.jsonl", "none.intoto.jsonl", "h.bin.intoto.jsonl", "i.bin.intoto.jsonl", "ran.1", "ran.2", "ran.3", "ran.4"} {
+	for _, name := range []string{"g.bin.intoto.jsonl", "none.intoto.jsonl", "i.bin.intoto.jsonl", "k.bin.intoto.jsonl", "ran.1", "ran.2", "ran.3", "ran.4"} {
 		if _, err := os.Stat(name); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("a failed build wrote %s, or a build ran that should not have (%v)", name, err)
 		}

@@ -63,13 +63,15 @@ func (o *akOptions) Options() (tpm.AKOptions, error) {
 func newTPMCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tpm",
-		Short: "Inspect the TPM and manage its attestation key",
+		Short: "Inspect the TPM, manage its attestation key and enroll it with an attestation CA",
 		Example: `  # the machine's TPM: manufacturer, firmware, PCR banks, EK certificates
   attest-build tpm info
   # create (or reuse) the attestation key and save its public key for the policy
-  attest-build tpm ak --out ak.pub`,
+  attest-build tpm ak --out ak.pub
+  # enroll the attestation key with an attestation CA (see attest-build tpm enroll --help)
+  attest-build tpm enroll --help`,
 	}
-	cmd.AddCommand(newTPMAKCmd(), newTPMInfoCmd())
+	cmd.AddCommand(newTPMAKCmd(), newTPMInfoCmd(), newTPMEnrollRequestCmd(), newTPMActivateCmd(), newTPMEnrollCmd(), newTPMSigningKeyCmd())
 	return cmd
 }
 
