@@ -75,7 +75,7 @@ func TestBadInput(t *testing.T) {
 	hugeData := bytes.Clone(good)
 	binary.LittleEndian.PutUint32(hugeData[first+4+20+4+6:], 0xfffffff0)
 	pastEnd := bytes.Clone(good)
-	binary.LittleEndian.PutUint32(pastEnd[first+4+20+4+6:], 8<<20) // within the limit, beyond the input
+	binary.LittleEndian.PutUint32(pastEnd[first+4+20+4+6:], 1<<20) // within the limit, beyond the input
 
 	badField := bytes.Clone(good)
 	binary.LittleEndian.PutUint32(badField[first+4+20+4+6+4:], 1000) // first field's length overruns

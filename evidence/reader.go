@@ -55,9 +55,14 @@ func (f Format) String() string {
 	return "binary"
 }
 
-// DefaultMaxRecordSize bounds the template data of one record (and the length
-// of one ascii line); WithMaxRecordSize changes it.
-const DefaultMaxRecordSize = 16 << 20
+// DefaultMaxRecordSize bounds the template data of one record (and, doubled
+// for hex, the length of one ascii line); WithMaxRecordSize changes it. It
+// is the largest template data a kernel writes, with room to spare: the
+// largest field is an ima-buf buf holding a key payload (add_key(2) takes at
+// most 1 MiB - 1), then a sig or an evm xattr value (XATTR_SIZE_MAX, 64 KiB)
+// and a path (PATH_MAX, 4096). A larger length is refused before anything
+// is allocated for it.
+const DefaultMaxRecordSize = 1<<20 + 64<<10
 
 type readerConfig struct {
 	order         byteOrder
@@ -138,10 +143,11 @@ type Reader struct {
 
 	// The template of the previous entry, so that a log of one template
 	// parses its name and field list once.
-	lastName  string
-	lastDefs  []fieldDef
-	lastKnown bool
-	lean      bool // reading into a reused Entry for replay
+	lastName     string
+	lastDefs     []fieldDef
+	lastKnown    bool
+	lastFieldErr error // the template's format is ambiguous (templateFields)
+	lean         bool  // reading into a reused Entry for replay
 	// pathsFrom is the first index whose Path a replay decodes into a
 	// reused Entry (set by scan; leanAll: none).
 	pathsFrom int
@@ -226,15 +232,31 @@ func (r *Reader) next(reuse *Entry) (*Entry, error) {
 }
 
 // readFull reads exactly len(p) bytes. It returns the bytes read before a
-// short read, and wraps non-EOF errors of the source.
+// short read, with io.EOF only when the source itself ended cleanly: an
+// error of the source, such as the io.ErrUnexpectedEOF of a gzip or zstd
+// stream cut short (no trailer), is returned as it is, never taken for
+// the end of the log.
 func (r *Reader) readFull(p []byte) (int, error) {
-	n, err := io.ReadFull(r.br, p)
-	r.off += int64(n)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
+	n := 0
+	for n < len(p) {
+		m, err := r.br.Read(p[n:])
+		n += m
+		if err != nil {
+			r.off += int64(n)
+			if err == io.EOF && n == len(p) {
+				err = nil
+			}
+			return n, err
+		}
 	}
-	return n, err
+	r.off += int64(n)
+	return n, nil
 }
+
+// keepRaw is the largest record buffer a reused Entry keeps: replay's
+// batches reuse their entries, and keeping every large buffer would hold
+// batches x entries x the record limit.
+const keepRaw = 4 << 10
 
 // readN reads n bytes into a new slice, growing it as data arrives so that a
 // false length never allocates more than the input holds (plus one chunk).
@@ -288,7 +310,11 @@ func (r *Reader) nextBinary(reuse *Entry) (*Entry, error) {
 	if e == nil {
 		e = &Entry{}
 	} else {
-		*e = Entry{raw: e.raw, Fields: e.Fields[:0]}
+		raw := e.raw
+		if cap(raw) > keepRaw {
+			raw = nil // a large record's buffer is not kept for the next
+		}
+		*e = Entry{raw: raw, Fields: e.Fields[:0]}
 	}
 	e.Index, e.Offset, e.order = r.index, start, r.cfg.order
 	order := r.cfg.order
@@ -332,10 +358,13 @@ func (r *Reader) nextBinary(reuse *Entry) (*Entry, error) {
 	}
 	if string(name) != r.lastName { // no allocation for the comparison
 		r.lastName = string(name)
-		r.lastDefs, r.lastKnown = templateFields(r.lastName)
+		r.lastDefs, r.lastKnown, r.lastFieldErr = templateFields(r.lastName)
 	}
 	e.TemplateName = r.lastName
 
+	if r.lastFieldErr != nil {
+		return nil, r.perr(start+int64(4+hs+4), "template_name", r.lastFieldErr)
+	}
 	if e.TemplateName == templateIMA {
 		err = r.readIMATemplate(e)
 	} else {
@@ -370,6 +399,9 @@ func (r *Reader) readIMATemplate(e *Entry) error {
 	}
 	e.TemplateHash, e.TemplateData = buf[:hs:hs], data
 	e.Fields = append(e.Fields[:0], data[:sha1Len], data[sha1Len+4:])
+	if err := imaName(e.Fields[1]); err != nil {
+		return r.perr(fieldStart+sha1Len+4, "ima name", fmt.Errorf("%w: %w", ErrMalformed, err))
+	}
 	e.FileDigestAlg, e.FileDigest = "sha1", e.Fields[0]
 	if !r.lean {
 		e.Path = string(e.Fields[1])
@@ -413,7 +445,10 @@ func (r *Reader) readTemplateData(e *Entry) error {
 func (r *Reader) decode(e *Entry, dataStart int64) error {
 	if e.TemplateName != r.lastName {
 		r.lastName = e.TemplateName
-		r.lastDefs, r.lastKnown = templateFields(r.lastName)
+		r.lastDefs, r.lastKnown, r.lastFieldErr = templateFields(r.lastName)
+	}
+	if r.lastFieldErr != nil {
+		return r.perr(dataStart, "template_name", r.lastFieldErr)
 	}
 	defs, known := r.lastDefs, r.lastKnown
 	fields, bad, ok := splitFields(e.Fields[:0], e.TemplateData, r.cfg.order, len(defs))
@@ -425,13 +460,12 @@ func (r *Reader) decode(e *Entry, dataStart int64) error {
 	if !known {
 		return nil
 	}
-	if i, ok := e.decodeFields(defs, r.lean); !ok {
+	if i, err := e.decodeFields(defs, r.lean); err != nil {
 		field := "template_data"
 		if i < len(defs) {
 			field = defs[i].id
 		}
-		return r.perr(dataStart, field, fmt.Errorf("%w: template %s has %d fields, the %d-th does not parse",
-			ErrMalformed, e.TemplateName, len(e.Fields), i))
+		return r.perr(dataStart, field, fmt.Errorf("%w: template %s, field %d: %w", ErrMalformed, e.TemplateName, i, err))
 	}
 	return nil
 }

@@ -280,7 +280,14 @@ type batch struct {
 	ready   chan struct{}
 }
 
-const batchSize = 256
+// batchSize bounds the entries of a batch, batchBytes their records'
+// bytes: a batch ends at whichever comes first, so that the batches in
+// flight hold at most a few MiB however large the records (each at most
+// the reader's record limit).
+const (
+	batchSize  = 256
+	batchBytes = 1 << 20
+)
 
 // scan reads r, extends rp with every entry, and calls visit after each
 // entry (of any PCR) with the entry's template hash error. visit returns
@@ -340,18 +347,20 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 				return
 			}
 			b.n, b.readErr, b.ready = 0, nil, make(chan struct{})
-			for b.n < batchSize {
+			size, last := 0, false
+			for b.n < batchSize && size < batchBytes {
 				e, err := r.next(b.entries[b.n])
 				if err != nil {
 					if err != io.EOF {
 						b.readErr = err
 					}
+					last = true
 					break
 				}
 				b.entries[b.n] = e
 				b.n++
+				size += e.Len
 			}
-			last := b.n < batchSize
 			select {
 			case ordered <- b:
 			case <-done:
