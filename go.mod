@@ -3,6 +3,7 @@ module github.com/attest-build/attest-build
 go 1.26
 
 require (
+	github.com/go-json-experiment/json v1.27.2
 	github.com/google/go-tpm v0.9.8
 	github.com/google/go-tpm-tools v0.4.11
 	github.com/in-toto/attestation v1.2.0

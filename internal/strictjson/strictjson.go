@@ -1,0 +1,147 @@
+// Package strictjson reads JSON one way only, the way every careful reader
+// reads it: syntax and UTF-8 checked, no two members of an object whose
+// names are equal or equal but for case (at every level), nothing after the
+// value, member names matched exactly (case-sensitive) and, where asked,
+// unknown members refused.
+//
+// Go's encoding/json matches member names case-insensitively and takes the
+// last of two members with one name; jq, Python and JSON Schema validators
+// read the same document differently (the first, or the exact name). A
+// document this package accepts has no such member, so every reader sees
+// the same values. Checking is linear in the input
+// (github.com/go-json-experiment/json's jsontext, which refuses duplicate
+// names itself; the case-folded names are kept in one map per object).
+package strictjson
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// ErrInvalid matches every error of Check and Unmarshal.
+var ErrInvalid = errors.New("invalid JSON")
+
+// Error names where a document breaks the rules: the byte offset and the
+// JSON pointer of the value being read.
+type Error struct {
+	Offset  int64
+	Pointer string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	at := e.Pointer
+	if at == "" {
+		at = "(top level)"
+	}
+	return fmt.Sprintf("%v at %s, byte %d: %v", ErrInvalid, at, e.Offset, e.Err)
+}
+
+func (e *Error) Unwrap() []error { return []error{ErrInvalid, e.Err} }
+
+// Check reads doc as one JSON value and refuses it unless it is valid JSON
+// (RFC 8259, valid UTF-8) with nothing but whitespace after it, and no
+// object in it has two members whose names are equal once case is folded as
+// encoding/json folds it.
+func Check(doc []byte) error {
+	d := jsontext.NewDecoder(bytes.NewReader(doc))
+	// names[i] holds the folded names of the object at depth i+1 once it has
+	// more than one member (nil until then).
+	var names []map[string]struct{}
+	var first []string // the first folded name of the object at each depth
+	for {
+		off := d.InputOffset()
+		tok, err := d.ReadToken()
+		if err == io.EOF {
+			if d.StackDepth() != 0 || off == 0 && len(bytes.TrimSpace(doc)) == 0 {
+				return &Error{Offset: off, Err: io.ErrUnexpectedEOF}
+			}
+			return nil
+		}
+		if err != nil {
+			return &Error{Offset: off, Pointer: string(d.StackPointer()), Err: err}
+		}
+		switch tok.Kind() {
+		case '{':
+			names = append(names, nil)
+			first = append(first, "")
+		case '}':
+			names, first = names[:len(names)-1], first[:len(first)-1]
+		case '"':
+			depth := d.StackDepth()
+			kind, n := d.StackIndex(depth)
+			if kind != '{' || n%2 != 1 {
+				break // a value, not a member name
+			}
+			i := len(names) - 1
+			f := fold(tok.String())
+			switch {
+			case n == 1:
+				first[i] = f
+				continue
+			case names[i] == nil:
+				names[i] = map[string]struct{}{first[i]: {}}
+			}
+			if _, dup := names[i][f]; dup {
+				return &Error{Offset: off, Pointer: string(d.StackPointer()), Err: fmt.Errorf("member name %q repeats an earlier name (names are compared exactly and case-folded)", tok.String())}
+			}
+			names[i][f] = struct{}{}
+		}
+		if d.StackDepth() == 0 {
+			if rest := bytes.TrimLeft(doc[d.InputOffset():], " \t\r\n"); len(rest) > 0 {
+				return &Error{Offset: int64(len(doc) - len(rest)), Err: errors.New("data after the JSON value")}
+			}
+			return nil
+		}
+	}
+}
+
+// fold returns s case-folded as encoding/json folds member names
+// (appendFoldedName: ASCII letters to upper case, other runes to the upper
+// case of their lower case), so that two names are equal for it exactly
+// when their folds are equal.
+func fold(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		switch {
+		case 'a' <= r && r <= 'z':
+			b = append(b, byte(r-'a'+'A'))
+		case r < utf8.RuneSelf:
+			b = append(b, byte(r))
+		default:
+			b = utf8.AppendRune(b, unicode.ToUpper(unicode.ToLower(r)))
+		}
+	}
+	return string(b)
+}
+
+// Unmarshal checks doc (Check) and decodes it into v with member names
+// matched exactly and unknown members refused at every level of v's type.
+func Unmarshal(doc []byte, v any) error {
+	if err := Check(doc); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(doc, v, json.RejectUnknownMembers(true)); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// UnmarshalKnown is Unmarshal without refusing unknown members: for
+// documents whose format allows members this program does not read.
+func UnmarshalKnown(doc []byte, v any) error {
+	if err := Check(doc); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(doc, v); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
