@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -51,6 +52,59 @@ func (e *Error) Unwrap() []error { return []error{ErrInvalid, e.Err} }
 // object in it has two members whose names are equal once case is folded as
 // encoding/json folds it.
 func Check(doc []byte) error {
+	_, err := CheckFind(doc)
+	return err
+}
+
+// Span is where a value lies in a document: doc[Start:End] is its raw
+// JSON text (quotes included for a string). Found is false when the
+// document has no value at the pointer.
+type Span struct {
+	Start, End int
+	Found      bool
+}
+
+// CheckFind is Check that, in the same pass, finds the raw values at the
+// given JSON pointers (RFC 6901 without escapes, such as "/predicate" or
+// "/ima/log/data"), so that a large member can be handed on as a slice of
+// doc, unread twice.
+func CheckFind(doc []byte, pointers ...string) ([]Span, error) {
+	spans := make([]Span, len(pointers))
+	maxDepth := 0
+	for _, p := range pointers {
+		maxDepth = max(maxDepth, strings.Count(p, "/"))
+	}
+	pending, pendingDepth := -1, 0
+	err := check(doc, func(d *jsontext.Decoder, isName bool) {
+		switch {
+		case isName && pending < 0 && d.StackDepth() <= maxDepth:
+			ptr := string(d.StackPointer())
+			for i, p := range pointers {
+				if p == ptr && !spans[i].Found {
+					at := int(d.InputOffset())
+					for at < len(doc) && (doc[at] == ' ' || doc[at] == '\t' || doc[at] == '\r' || doc[at] == '\n' || doc[at] == ':') {
+						at++
+					}
+					spans[i] = Span{Start: at, Found: true}
+					pending, pendingDepth = i, d.StackDepth()
+				}
+			}
+		case pending >= 0 && !isName && d.StackDepth() == pendingDepth:
+			if _, n := d.StackIndex(pendingDepth); n%2 == 0 {
+				spans[pending].End = int(d.InputOffset())
+				pending = -1
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return spans, nil
+}
+
+// check is Check, calling after for every token read (isName: a member
+// name) before the rules move on.
+func check(doc []byte, after func(d *jsontext.Decoder, isName bool)) error {
 	d := jsontext.NewDecoder(bytes.NewReader(doc))
 	// names[i] holds the folded names of the object at depth i+1 once it has
 	// more than one member (nil until then).
@@ -68,6 +122,7 @@ func Check(doc []byte) error {
 		if err != nil {
 			return &Error{Offset: off, Pointer: string(d.StackPointer()), Err: err}
 		}
+		isName := false
 		switch tok.Kind() {
 		case '{':
 			names = append(names, nil)
@@ -80,19 +135,24 @@ func Check(doc []byte) error {
 			if kind != '{' || n%2 != 1 {
 				break // a value, not a member name
 			}
+			isName = true
 			i := len(names) - 1
 			f := fold(tok.String())
 			switch {
 			case n == 1:
 				first[i] = f
-				continue
 			case names[i] == nil:
 				names[i] = map[string]struct{}{first[i]: {}}
+				fallthrough
+			default:
+				if _, dup := names[i][f]; dup {
+					return &Error{Offset: off, Pointer: string(d.StackPointer()), Err: fmt.Errorf("member name %q repeats an earlier name (names are compared exactly and case-folded)", tok.String())}
+				}
+				names[i][f] = struct{}{}
 			}
-			if _, dup := names[i][f]; dup {
-				return &Error{Offset: off, Pointer: string(d.StackPointer()), Err: fmt.Errorf("member name %q repeats an earlier name (names are compared exactly and case-folded)", tok.String())}
-			}
-			names[i][f] = struct{}{}
+		}
+		if after != nil {
+			after(d, isName)
 		}
 		if d.StackDepth() == 0 {
 			if rest := bytes.TrimLeft(doc[d.InputOffset():], " \t\r\n"); len(rest) > 0 {

@@ -131,3 +131,24 @@ func FuzzDifferential(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckFind(t *testing.T) {
+	doc := []byte(`{"a":1, "ima" : { "log": {"data" : "QUJD", "x":[1,{"data":2}]}, "data": {"y": [1, 2]} }, "predicate":{"z":"}"} }`)
+	spans, err := CheckFind(doc, "/ima/log/data", "/ima/data", "/predicate", "/a", "/missing", "/ima/log/x/1/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`"QUJD"`, `{"y": [1, 2]}`, `{"z":"}"}`, `1`, ``, `2`}
+	for i, sp := range spans {
+		got := ""
+		if sp.Found {
+			got = string(doc[sp.Start:sp.End])
+		}
+		if got != want[i] {
+			t.Errorf("span %d = %q, want %q", i, got, want[i])
+		}
+	}
+	if _, err := CheckFind([]byte(`{"predicate":{"a":1,"A":2}}`), "/predicate"); err == nil {
+		t.Error("a case variant inside a found value was accepted")
+	}
+}
