@@ -364,7 +364,7 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, attestation 
 		if env.payloadType != PayloadType {
 			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, env.line), PayloadType, env.payloadType)
 		}
-		s, err := parseStatement(env.payload, v.maxSubjects)
+		s, err := parseStatementStrict(env.payload, v.maxSubjects)
 		if err != nil {
 			return vr.rep.fail(CheckStatement, fmt.Errorf("line %d: %w", env.line, err), "an in-toto Statement v1", "not one")
 		}
@@ -592,7 +592,7 @@ func (vr *verification) checkBuilder() error {
 }
 
 func (vr *verification) checkPredicate() error {
-	p, logB64, err := decodeTPMIMA(vr.tpmStmt.Predicate)
+	p, logB64, err := decodeTPMIMAStrict(vr.tpmStmt.Predicate)
 	if err != nil {
 		return vr.rep.fail(CheckPredicate, fmt.Errorf("%w: %w", ErrMalformed, err), "a TPM/IMA predicate", "undecodable")
 	}
