@@ -1,13 +1,13 @@
 package provenance
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/attest-build/attest-build/internal/strictjson"
 )
 
 // ErrKeylime reports a Keylime runtime policy that cannot be imported.
@@ -43,8 +43,9 @@ type keylimeJSON struct {
 // Python-only constructs such as look-arounds are refused, never dropped.
 func ParseKeylimeRuntimePolicy(data []byte) (*KeylimeRuntimePolicy, error) {
 	var raw keylimeJSON
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&raw); err != nil {
+	// Read one way only (strictjson): exact names, no member twice or twice
+	// but for case; members attest-build does not import are allowed.
+	if err := strictjson.UnmarshalKnown(data, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKeylime, err)
 	}
 	if raw.Meta == nil {
@@ -91,7 +92,9 @@ func ParseKeylimeRuntimePolicy(data []byte) (*KeylimeRuntimePolicy, error) {
 
 // mergeInto adds the runtime policy's digests to the policy's exact-path
 // allowlist and its excludes to the policy's excludes.
+// The runtime policy is an allowlist: with no digests it allows nothing.
 func (kp *KeylimeRuntimePolicy) mergeInto(p *imaPolicy) {
+	p.allowlist = true
 	for path, ds := range kp.Digests {
 		set := make(map[string]bool, len(ds))
 		for _, d := range ds {

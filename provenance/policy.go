@@ -136,6 +136,10 @@ type imaPolicy struct {
 	// anyTemplate accepts entries of every undecodable template unchecked:
 	// InitPolicy's reading of its reference only, never from a file.
 	anyTemplate bool
+	// allowlist is set when the policy has an allowlist (ima.allow, even
+	// empty, or a Keylime runtime policy, even with no digests): then only
+	// what it lists is allowed, and an empty one allows nothing.
+	allowlist bool
 	// exact maps a path to its accepted digests ("alg:hex"); from allow rules
 	// without wildcards and from Keylime's digests.
 	exact    map[string]map[string]bool
@@ -152,9 +156,12 @@ type patternRule struct {
 	digests map[string]bool
 }
 
-// hasAllowlist reports whether the policy lists accepted files; without one
+// hasAllowlist reports whether the policy has an allowlist; without one
 // every measured file is accepted (deny and violation rules still apply).
-func (p *imaPolicy) hasAllowlist() bool { return len(p.exact) > 0 || len(p.patterns) > 0 }
+// An allowlist that is present lists what is allowed: an empty one
+// (allow: [], or a Keylime policy without digests) allows nothing, it does
+// not switch the allowlist off.
+func (p *imaPolicy) hasAllowlist() bool { return p.allowlist }
 
 // Source is the file the policy was loaded from ("" for bytes).
 func (p *Policy) Source() string { return p.source }
@@ -467,6 +474,28 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 	return p, nil
 }
 
+// hasKey reports whether the document has the mapping key at path (such
+// as ima.allow written with no value, which decodes like an absent key).
+func (l *policyLoader) hasKey(path ...string) bool {
+	if !bytes.Contains(l.data, []byte(path[len(path)-1])) {
+		return false // the common case: no node tree needed
+	}
+	n := l.tree()
+	for _, key := range path {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return false
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n != nil
+}
+
 // parseAge parses a Go duration, or a number of days such as "30d".
 func parseAge(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
@@ -525,6 +554,9 @@ func (l *policyLoader) pcrs(raw map[string]map[int]string) ([]goldenPCR, error) 
 		size, ok := bankSizes[bank]
 		if !ok {
 			return nil, l.errf([]any{"pcrs", bank}, "unknown bank %q (want sha1, sha256, sha384 or sha512)", bank)
+		}
+		if len(vals) == 0 {
+			return nil, l.errf([]any{"pcrs", bank}, "no PCR values for bank %s (name golden values, or remove the bank)", bank)
 		}
 		for idx, hx := range vals {
 			at := []any{"pcrs", bank, strconv.Itoa(idx)}
@@ -626,6 +658,7 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		}
 		p.templates = append(p.templates, name)
 	}
+	p.allowlist = raw.Allow != nil || l.hasKey("ima", "allow")
 	for i, a := range raw.Allow {
 		at := []any{"ima", "allow", i}
 		if a.Path == "" {
@@ -680,7 +713,7 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		if err != nil {
 			return p, l.errf(at, "%s: %w", path, err)
 		}
-		kp.mergeInto(&p)
+		kp.mergeInto(&p) // an allowlist, even with no digests
 		p.keylime = append(p.keylime, f)
 	}
 	return p, nil

@@ -133,5 +133,9 @@ func (ev *imaEvaluation) add(m measurement) {
 		ev.finding(m, "allowlist", "digest %s is not accepted by pattern %q", orNone(m.digest), matched)
 		return
 	}
+	if len(p.exact) == 0 && len(p.patterns) == 0 {
+		ev.finding(m, "allowlist", "the allowlist is empty (ima.allow: [] or a Keylime policy without digests): it allows nothing")
+		return
+	}
 	ev.finding(m, "allowlist", "path is not in the allowlist")
 }
