@@ -212,7 +212,7 @@ func (r *Reader) next(reuse *Entry) (*Entry, error) {
 	}
 	var e *Entry
 	var err error
-	r.lean = reuse != nil && r.index < r.pathsFrom
+	r.lean = reuse != nil && r.index < r.pathsFrom && r.index > 0 // entry 0's path: boot_aggregate
 	if r.format == FormatASCII {
 		e, err = r.nextASCII()
 	} else {

@@ -406,7 +406,7 @@ func TestPolicyErrorChain(t *testing.T) {
 func TestAllChecksCopy(t *testing.T) {
 	c := AllChecks()
 	c[0] = "changed"
-	if got := AllChecks(); got[0] != CheckEnvelope || len(got) != 17 {
+	if got := AllChecks(); got[0] != CheckEnvelope || len(got) != 18 {
 		t.Errorf("AllChecks() = %v after changing a returned slice", got)
 	}
 }

@@ -37,10 +37,14 @@ const (
 	DefaultMaxSubjects         = 1024
 )
 
-// Artifact is a file to verify: its name (for messages) and SHA-256.
+// Artifact is a file to verify: its name, whose last element must be the
+// subject's, and SHA-256. Path, when set, is the file, hashed again for a
+// subject that also names its sha384 or sha512 digest (a subject digest
+// the verifier cannot compute is refused).
 type Artifact struct {
 	Name   string
 	SHA256 [sha256.Size]byte
+	Path   string
 }
 
 // ArtifactFromFile hashes the file at path.
@@ -54,7 +58,7 @@ func ArtifactFromFile(path string) (Artifact, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return Artifact{}, fmt.Errorf("hashing artifact %s: %w", path, err)
 	}
-	a := Artifact{Name: path}
+	a := Artifact{Name: path, Path: path}
 	h.Sum(a.SHA256[:0])
 	return a, nil
 }
@@ -214,7 +218,8 @@ type verification struct {
 	slsaStmt  *stmt
 	subjects  []predicates.Subject
 	pred      *predicates.TPMIMA
-	logB64    []byte // pred's ima.log.data, base64, a slice of the statement
+	prov      *slsa.Provenance // the SLSA predicate, set by builder
+	logB64    []byte           // pred's ima.log.data, base64, a slice of the statement
 	ak        trustedKey
 	keyIDs    []string              // the envelopes' key id hints
 	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
@@ -265,10 +270,11 @@ func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64
 	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts}
 	steps := []func() error{
 		func() error { return vr.envelopesAndStatements(ctx, attestation, size) },
-		vr.checkSubjects,
+		vr.checkSubjectsStrict,
 		vr.checkBuilder,
 		vr.checkPredicate,
 		vr.checkMode,
+		vr.checkAgree,
 		vr.checkAK,
 		func() error { return vr.verifyEvidence(ctx) },
 	}
@@ -286,7 +292,12 @@ func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64
 func (vr *verification) envelopesAndStatements(ctx context.Context, attestation io.Reader, size int64) error {
 	v := vr.v
 	er := newEnvelopeReader(attestation, v.maxBytes, size)
+	trusted := vr.trustedFingerprints()
+	signers := map[string]bool{}
 	var envs []*envelope
+	// Each envelope's signature is checked as soon as the envelope is read,
+	// before the next is read and before any statement is parsed: a file of
+	// unsigned envelopes is refused at its first, holding one payload.
 	for {
 		env, err := er.next()
 		if err == io.EOF {
@@ -310,15 +321,6 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, attestation 
 			return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: line %d", ErrMalformed, env.line), fmt.Sprintf("1 to %d signatures", DefaultMaxSignatures), fmt.Sprintf("%d", n))
 		}
 		envs = append(envs, env)
-	}
-	if len(envs) == 0 {
-		return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: no envelope", ErrMalformed), "at least one DSSE envelope", "an empty file")
-	}
-	vr.rep.pass(CheckEnvelope, fmt.Sprintf("%d envelope(s), %d bytes", len(envs), er.src.read))
-
-	trusted := vr.trustedFingerprints()
-	signers := map[string]bool{}
-	for _, env := range envs {
 		// Key ids are unsigned hints: every trusted key is tried on every
 		// signature; the ids are kept for the message.
 		var hints []string
@@ -337,6 +339,9 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, attestation 
 					reason = ErrBadSignature // a trusted key's id, but the signature fails
 				}
 			}
+			// The envelope check passed for what was read: report it, then
+			// the signature that failed; nothing more is read.
+			vr.rep.pass(CheckEnvelope, fmt.Sprintf("envelope(s) up to line %d well formed, %d bytes read", env.line, er.src.read))
 			return vr.rep.fail(CheckSignature, fmt.Errorf("line %d: %w", env.line, reason),
 				"a signature by one of "+strings.Join(trusted, ", "),
 				"signature(s) with key id "+strings.Join(hints, ", ")+" that verify with none of them")
@@ -345,6 +350,10 @@ func (vr *verification) envelopesAndStatements(ctx context.Context, attestation 
 			signers[vr.signerName(k.fingerprint)] = true
 		}
 	}
+	if len(envs) == 0 {
+		return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: no envelope", ErrMalformed), "at least one DSSE envelope", "an empty file")
+	}
+	vr.rep.pass(CheckEnvelope, fmt.Sprintf("%d envelope(s), %d bytes", len(envs), er.src.read))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -437,6 +446,7 @@ func (vr *verification) signerName(fp string) string {
 
 // stmt is a statement whose envelope verified.
 type stmt struct {
+	payload       []byte // the envelope's payload: the statement as signed
 	PredicateType string
 	Subjects      []*intoto.ResourceDescriptor
 	Predicate     json.RawMessage
@@ -586,6 +596,7 @@ func (vr *verification) checkBuilder() error {
 	if !slices.Contains(vr.v.policy.builderIDs, id) && !vr.v.bootstrapUnsafe {
 		return vr.rep.fail(CheckBuilder, ErrBuilderID, "one of "+strings.Join(vr.v.policy.builderIDs, ", "), id)
 	}
+	vr.prov = &prov
 	vr.rep.report.Facts.BuilderID = id
 	vr.rep.pass(CheckBuilder, id)
 	return nil
@@ -686,6 +697,9 @@ func (vr *verification) checkAK() error {
 	fp, err := tpm.Fingerprint(pub)
 	if err != nil {
 		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: %w", ErrMalformed, err), "a PEM public key", "unusable")
+	}
+	if ak.Fingerprint != fp {
+		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.fingerprint", ErrMalformed), fp+" (the fingerprint of publicKeyPem)", ak.Fingerprint)
 	}
 	aks := vr.v.policy.aks
 	if vr.v.bootstrapUnsafe {

@@ -14,23 +14,24 @@ type Check string
 
 // The checks of Verify, in order.
 const (
-	CheckEnvelope       Check = "envelope"        // size caps, one DSSE envelope per line
-	CheckSignature      Check = "signature"       // every envelope signed by a trusted key
-	CheckStatement      Check = "statement"       // payloadType, in-toto Statement v1, predicateTypes
-	CheckSubjects       Check = "subjects"        // each artifact's SHA-256 among the subjects; SLSA subjects equal
-	CheckBuilder        Check = "builder"         // SLSA builder.id accepted by the policy
-	CheckPredicate      Check = "predicate"       // the TPM/IMA predicate well formed
-	CheckTPMMode        Check = "tpm-mode"        // TPM mode accepted by the policy
-	CheckAttestationKey Check = "attestation-key" // the AK named by the policy
-	CheckQuoteSignature Check = "quote-signature" // both quotes signed by that AK
-	CheckNonce          Check = "nonce"           // start nonce as recorded; end nonce from the subjects
-	CheckPCRDigest      Check = "pcr-digest"      // carried PCR values hash to each quote's pcrDigest
-	CheckSameBoot       Check = "same-boot"       // same resetCount and restartCount, clock advanced
-	CheckIMALog         Check = "ima-log"         // IMA evidence present as required, within limits
-	CheckIMAReplay      Check = "ima-replay"      // log prefixes replay to PCR 10 of both quotes at the window bounds
-	CheckGoldenPCRs     Check = "golden-pcrs"     // quoted PCRs equal the policy's
-	CheckIMARules       Check = "ima-rules"       // violations, deny, allowlist over the entries in scope
-	CheckMaxAge         Check = "max-age"         // the build finished recently enough
+	CheckEnvelope       Check = "envelope"         // size caps, one DSSE envelope per line
+	CheckSignature      Check = "signature"        // every envelope signed by a trusted key
+	CheckStatement      Check = "statement"        // payloadType, in-toto Statement v1, predicateTypes
+	CheckSubjects       Check = "subjects"         // each artifact's SHA-256 among the subjects; SLSA subjects equal
+	CheckBuilder        Check = "builder"          // SLSA builder.id accepted by the policy
+	CheckPredicate      Check = "predicate"        // the TPM/IMA predicate well formed
+	CheckTPMMode        Check = "tpm-mode"         // TPM mode accepted by the policy
+	CheckAgree          Check = "statements-agree" // both statements describe one build: mode, parameters, times, byproducts; exit status 0
+	CheckAttestationKey Check = "attestation-key"  // the AK named by the policy
+	CheckQuoteSignature Check = "quote-signature"  // both quotes signed by that AK
+	CheckNonce          Check = "nonce"            // start nonce as recorded; end nonce from the subjects
+	CheckPCRDigest      Check = "pcr-digest"       // carried PCR values hash to each quote's pcrDigest
+	CheckSameBoot       Check = "same-boot"        // same resetCount and restartCount, clock advanced
+	CheckIMALog         Check = "ima-log"          // IMA evidence present as required, within limits
+	CheckIMAReplay      Check = "ima-replay"       // log prefixes replay to PCR 10 of both quotes at the window bounds
+	CheckGoldenPCRs     Check = "golden-pcrs"      // quoted PCRs equal the policy's
+	CheckIMARules       Check = "ima-rules"        // violations, deny, allowlist over the entries in scope
+	CheckMaxAge         Check = "max-age"          // the build finished recently enough
 )
 
 // AllChecks returns the checks in the order Verify runs them (a new slice).
@@ -38,7 +39,7 @@ func AllChecks() []Check { return slices.Clone(allChecks[:]) }
 
 var allChecks = [...]Check{
 	CheckEnvelope, CheckSignature, CheckStatement, CheckSubjects, CheckBuilder, CheckPredicate,
-	CheckTPMMode, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
+	CheckTPMMode, CheckAgree, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
 	CheckIMALog, CheckIMAReplay, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
 }
 
@@ -84,6 +85,9 @@ type Facts struct {
 	AKBuilder     string     `json:"akBuilder,omitempty"`
 	IMA           *IMAFacts  `json:"ima,omitempty"`
 	FinishedOn    *time.Time `json:"finishedOn,omitempty"`
+	// SignersWord lists the members of the statements that no check
+	// covers: the DSSE signer's word only (SignersWord()).
+	SignersWord []string `json:"signersWord,omitempty"`
 }
 
 // VerifiedSubject is one verified subject of the attestation.
@@ -100,6 +104,10 @@ type IMAFacts struct {
 	WindowStart int      `json:"windowStart"`
 	WindowEnd   int      `json:"windowEnd"`
 	Scope       IMAScope `json:"scope,omitempty"`
+	// BootAggregate says how the log's first entry binds it to the boot:
+	// equal to the quoted PCRs 0-9, or not bound when the quotes do not
+	// cover them.
+	BootAggregate string `json:"bootAggregate,omitempty"`
 	// InScope entries were subject to the rules; Excluded of them matched an
 	// exclude; Violations are violation entries in scope.
 	InScope    int `json:"inScope"`
@@ -156,6 +164,11 @@ var (
 	ErrGoldenPCR        = errors.New("PCR differs from the golden value")
 	ErrIMARule          = errors.New("IMA entries break the policy")
 	ErrTooOld           = errors.New("attestation too old")
+	// ErrStatementsDisagree: the SLSA statement describes another build
+	// than the TPM/IMA statement (mode, parameters, times, byproducts).
+	ErrStatementsDisagree = errors.New("the statements describe different builds")
+	// ErrFailedBuild: the attestation is of a build that failed.
+	ErrFailedBuild = errors.New("the build failed")
 )
 
 // CheckError is a failed check: which one, what was expected and what was

@@ -70,7 +70,7 @@ func parseStatementStrict(body []byte, maxSubjects int) (*stmt, error) {
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	return &stmt{PredicateType: raw.PredicateType, Subjects: s.Subject, Predicate: raw.Predicate}, nil
+	return &stmt{payload: body, PredicateType: raw.PredicateType, Subjects: s.Subject, Predicate: raw.Predicate}, nil
 }
 
 // decodeTPMIMAStrict decodes a TPM/IMA predicate, member names exact and
