@@ -36,14 +36,14 @@ func SignersWord() []string {
 	}
 }
 
-// checkSubjectsStrict is the subjects check: every subject has a SHA-256
+// checkSubjects is the subjects check: every subject has a SHA-256
 // digest and a unique name; the two statements have the same subjects
 // with the same digests of every algorithm; each artifact is a subject
 // with its SHA-256 and its file name (the last element of the subject's
 // name), and every other digest of that subject (sha384, sha512) is the
 // artifact's; a digest of another algorithm cannot be checked and is
 // refused.
-func (vr *verification) checkSubjectsStrict() error {
+func (vr *verification) checkSubjects() error {
 	subs, err := subjectsOf(vr.tpmStmt)
 	if err != nil {
 		return vr.rep.fail(CheckSubjects, err, "subjects with unique names and sha256 digests", "not so")

@@ -21,12 +21,12 @@ import (
 // value. One linear pass over the payload checks it and finds the
 // predicate, handed on as a slice of the payload.
 
-// parseStatementStrict decodes an in-toto Statement v1. The predicate is
+// parseStatement decodes an in-toto Statement v1. The predicate is
 // kept as raw JSON, a slice of body (the TPM/IMA one carries the IMA log:
 // no copy of it); the in-toto bindings validate the rest. Members other
 // than the four of a statement are ignored, as in-toto asks, but obey the
 // same rules.
-func parseStatementStrict(body []byte, maxSubjects int) (*stmt, error) {
+func parseStatement(body []byte, maxSubjects int) (*stmt, error) {
 	spans, err := strictjson.CheckFind(body, "/_type", "/subject", "/predicateType", "/predicate")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -73,13 +73,13 @@ func parseStatementStrict(body []byte, maxSubjects int) (*stmt, error) {
 	return &stmt{payload: body, PredicateType: raw.PredicateType, Subjects: s.Subject, Predicate: raw.Predicate}, nil
 }
 
-// decodeTPMIMAStrict decodes a TPM/IMA predicate, member names exact and
+// decodeTPMIMA decodes a TPM/IMA predicate, member names exact and
 // unknown members refused at every level (the schema's
 // additionalProperties: false), but for ima.log.data, whose base64 text it
 // returns as a slice of raw, checked to hold no JSON escape or line break,
 // for the replay to decode as a stream. In the decoded predicate a
 // non-empty data is one placeholder byte.
-func decodeTPMIMAStrict(raw []byte) (*predicates.TPMIMA, []byte, error) {
+func decodeTPMIMA(raw []byte) (*predicates.TPMIMA, []byte, error) {
 	spans, err := strictjson.CheckFind(raw, "/ima/log/data")
 	if err != nil {
 		return nil, nil, err

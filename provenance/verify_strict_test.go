@@ -17,7 +17,7 @@ const testStatement = `{"_type":"https://in-toto.io/Statement/v1","subject":[{"n
 // for case, at any level, is refused (Go's encoding/json would fold the
 // case and keep the last).
 func TestParseStatementStrict(t *testing.T) {
-	if _, err := parseStatementStrict([]byte(testStatement), 10); err != nil {
+	if _, err := parseStatement([]byte(testStatement), 10); err != nil {
 		t.Fatalf("good statement: %v", err)
 	}
 	bad := map[string]string{
@@ -30,7 +30,7 @@ func TestParseStatementStrict(t *testing.T) {
 		"data after the statement":   testStatement + ` {}`,
 	}
 	for name, doc := range bad {
-		if _, err := parseStatementStrict([]byte(doc), 10); !errors.Is(err, ErrMalformed) {
+		if _, err := parseStatement([]byte(doc), 10); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
 		}
 	}
@@ -40,7 +40,7 @@ func TestParseStatementStrict(t *testing.T) {
 // level, duplicates refused.
 func TestDecodeTPMIMAStrict(t *testing.T) {
 	good := `{"tpm":{"mode":"sim"},"ima":{"present":true,"log":{"encoding":"e","entries":1,"sha256":"00","data":"QUJD"}},"build":{"argv":["x"],"exitStatus":0}}`
-	p, logB64, err := decodeTPMIMAStrict([]byte(good))
+	p, logB64, err := decodeTPMIMA([]byte(good))
 	if err != nil || string(logB64) != "QUJD" || p.TPM.Mode != "sim" {
 		t.Fatalf("good predicate: %+v, %q, %v", p, logB64, err)
 	}
@@ -54,7 +54,7 @@ func TestDecodeTPMIMAStrict(t *testing.T) {
 		"Data beside data":    strings.Replace(good, `"data":"QUJD"`, `"Data":"REVG","data":"QUJD"`, 1),
 		"exitStatus twice":    strings.Replace(good, `"exitStatus":0`, `"exitStatus":1,"exitStatus":0`, 1),
 	} {
-		if _, _, err := decodeTPMIMAStrict([]byte(doc)); err == nil {
+		if _, _, err := decodeTPMIMA([]byte(doc)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -69,7 +69,7 @@ func TestStrictReadingLinear(t *testing.T) {
 		b.WriteString(`,"x` + strconv.Itoa(i) + `":0`)
 	}
 	b.WriteString(`,"x7":1}}`)
-	_, _, err := decodeTPMIMAStrict([]byte(b.String()))
+	_, _, err := decodeTPMIMA([]byte(b.String()))
 	if !errors.Is(err, strictjson.ErrInvalid) {
 		t.Fatalf("err = %v, want strictjson.ErrInvalid", err)
 	}
