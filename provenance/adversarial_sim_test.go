@@ -69,7 +69,7 @@ func TestWriteAdversarialFixtures(t *testing.T) {
 	write("adv-16MiB-records-after-end.jsonl", huge)
 
 	// Records at the kernel's limit inside the window, up to
-	// ima.maxLogBytes (512 MiB): every byte is read and hashed before the
+	// ima.maxLogBytes (default 256 MiB): every byte is read and hashed before the
 	// window's end refuses the replay; the policy's limit bounds the work.
 	big, _ := predicateEdit(func(t *testing.T, a *attested, pred map[string]any) {
 		m := imaOf(pred)
@@ -77,7 +77,7 @@ func TestWriteAdversarialFixtures(t *testing.T) {
 		n := 0
 		editLog(t, pred, func(raw []byte) []byte {
 			rec := hugeRecord(evidence.DefaultMaxRecordSize - 64)
-			for len(raw)+len(rec) <= 512<<20 {
+			for len(raw)+len(rec) <= provenance.DefaultMaxIMALogBytes {
 				raw = append(raw, rec...)
 				n++
 			}
@@ -86,8 +86,9 @@ func TestWriteAdversarialFixtures(t *testing.T) {
 		end := jsonInt(w["end"]) + n
 		w["end"] = end
 		m["log"].(map[string]any)["entries"] = end
+		showLog(t, pred) // window entries and template as the log says
 	})(t, a, lines(t, good))
-	write("adv-512MiB-of-kernel-size-records.jsonl", big)
+	write("adv-256MiB-of-kernel-size-records.jsonl", big)
 
 	// 100,000 extra members in the predicate (about 2 MB): quadratic
 	// duplicate detection took a minute; the last one repeats a name.

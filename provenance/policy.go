@@ -32,7 +32,10 @@ const (
 	DefaultMaxIMAEntries = 1_000_000
 	// DefaultMaxIMALogBytes caps the uncompressed size of a carried IMA log
 	// (a zstd or gzip bomb is refused once it decompresses past it).
-	DefaultMaxIMALogBytes = 512 << 20
+	// 256 MiB holds a million ima-ng entries, or some 400,000 ima-sig ones
+	// with signatures; reading and hashing it costs about 1.5 s of CPU
+	// (docs/benchmarks.md, adversarial inputs).
+	DefaultMaxIMALogBytes = 256 << 20
 )
 
 // IMAScope says which IMA entries a policy's rules apply to.

@@ -575,6 +575,8 @@ func flipHexChar(s string) string {
 
 func jsonInt(v any) int {
 	switch n := v.(type) {
+	case int:
+		return n
 	case float64:
 		return int(n)
 	case interface{ Int64() (int64, error) }:

@@ -25,7 +25,9 @@ for f in "$dir"/adv-*.jsonl; do
 		--format json --attestation "$f" "$dir/out.bin" >"$dir/out.json" 2>/dev/null
 	rc=$?
 	set -e
-	read -r secs kib <"$dir/time"
+	read -r secs kib <<EOT
+$(tail -n 1 "$dir/time")
+EOT
 	check=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(next((c["check"] for c in r["checks"] if c["status"]=="fail"), "none"))' "$dir/out.json")
 	printf '%-42s %10s %8s %8s  %s\n' "$(basename "$f")" "$(wc -c <"$f")" "$secs" "$((kib / 1024))" "$check (exit $rc)"
 	if [ "$rc" -ne 1 ]; then echo "  NOT REFUSED" >&2; status=1; fi
