@@ -19,19 +19,16 @@ import (
 	"github.com/attest-build/attest-build/predicates"
 )
 
-// SLSAProvenanceType is the predicateType of SLSA provenance v1.
-const SLSAProvenanceType = "https://slsa.dev/provenance/v1"
-
 // BuildType is the SLSA buildType of a command run by attest-build. Its
 // externalParameters are {"argv": [...], "workingDirectory": "..."}; its
 // internalParameters are {"tpm": {"mode", "pcrs"}, "imaLog": path} and, in
 // CI, "github" or "gitlab" (CIContext). See
 // docs/attestation.md.
-const BuildType = "https://github.com/attest-build/attest-build/buildtypes/command/v0.1"
+const BuildType = predicates.BuildType
 
 // builderIDBase is the prefix of the default builder ids, one per TPM mode:
 // a run on a simulated or software TPM can never pass for a hardware one.
-const builderIDBase = "https://github.com/attest-build/attest-build/builders/"
+const builderIDBase = predicates.BuilderIDBase
 
 // BuilderID returns the SLSA builder.id of a run in the given TPM mode.
 // Without custom it is builderIDBase + "tpm-device/v0.1" (or "swtpm", "sim").
