@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 
-
 	"github.com/attest-build/attest-build/predicates"
 )
 
@@ -514,4 +513,3 @@ func imaPCRValues(start, end predicates.Quote) (startV, endV []byte, bank string
 	}
 	return nil, nil, "", fmt.Errorf("the quotes do not cover PCR %d, which the IMA window needs: add it to --pcrs (e.g. sha256:0-10)", IMAPCR)
 }
-
