@@ -41,8 +41,9 @@ func WithWorkers(n int) ReplayOption {
 }
 
 // WithPathsFrom makes ReplayEntries decode the Path of entries from index i
-// on (the others are decoded without it, which saves an allocation per
-// entry). Without it ReplayEntries decodes no Path; Replay and the prefix
+// on, and of entry 0, a kernel log's boot_aggregate (the others are decoded
+// without it, which saves an allocation per entry; their fields are still
+// checked). Without it ReplayEntries decodes no Path; Replay and the prefix
 // matchers never need one.
 func WithPathsFrom(i int) ReplayOption {
 	return func(c *replayConfig) { c.pathsFrom = max(i, 0) + 1 }

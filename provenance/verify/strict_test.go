@@ -1,12 +1,16 @@
 package verify
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/attest-build/attest-build/internal/strictjson"
+	"github.com/attest-build/attest-build/predicates"
 )
 
 const testStatement = `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"` +
@@ -73,4 +77,47 @@ func TestStrictReadingLinear(t *testing.T) {
 	if !errors.Is(err, strictjson.ErrInvalid) {
 		t.Fatalf("err = %v, want strictjson.ErrInvalid", err)
 	}
+}
+
+// FuzzPredicateDifferential: any TPM/IMA predicate the verifier's reading
+// accepts decodes to the same values with encoding/json, the reader most
+// Go tools use (ima.log.data aside, which the verifier hands on as text:
+// it must be the same text).
+func FuzzPredicateDifferential(f *testing.F) {
+	f.Add([]byte(`{"tpm":{"mode":"sim","manufacturer":"IBM"},"attestationKey":{"publicKeyPem":"p","tpmtPublic":"AAE=","fingerprint":"sha256:00"},` +
+		`"nonce":{"start":"00","construction":"subject-sha256"},"quotes":{"start":{"attest":"AA==","signature":"AA==","pcrs":[{"bank":"sha256","index":10,"value":"00"}]},"end":{"attest":"AA==","signature":"AA==","pcrs":[]}},` +
+		`"ima":{"present":true,"pcr":10,"bank":"sha256","template":"ima-ng","log":{"encoding":"e","entries":1,"sha256":"00","data":"QUJD"},"window":{"start":0,"end":1,"entries":[{"index":0,"template":"ima-ng","path":"/a"}]}},` +
+		`"build":{"argv":["make"],"workingDirectory":"/w","exitStatus":0,"startedOn":"2026-12-02T10:00:00Z","finishedOn":"2026-12-02T10:00:01.5+01:00"}}`))
+	f.Add([]byte(`{"tpm":{"mode":"sim"},"TPM":{"mode":"device"}}`))
+	f.Add([]byte(`{"build":{"exitStatus":1,"exitstatus":0}}`))
+	f.Add([]byte(`{"ima":{"log":{"data":"QU\u004aD"}}}`))
+	f.Add([]byte(`{"attestationKey":{"tpmtPublic":"AA\r\nE="}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, logB64, err := decodeTPMIMA(data)
+		if err != nil {
+			return
+		}
+		var std predicates.TPMIMA
+		if err := json.Unmarshal(data, &std); err != nil {
+			t.Fatalf("accepted by the verifier, refused by encoding/json: %v", err)
+		}
+		if std.IMA.Log != nil {
+			if string(std.IMA.Log.Data) != mustStdB64(t, logB64) {
+				t.Fatalf("ima.log.data: encoding/json reads %q, the verifier hands on %q", std.IMA.Log.Data, logB64)
+			}
+			std.IMA.Log.Data, p.IMA.Log.Data = nil, nil
+		}
+		if !reflect.DeepEqual(&std, p) {
+			t.Fatalf("encoding/json reads %+v\nthe verifier %+v", std, *p)
+		}
+	})
+}
+
+func mustStdB64(t *testing.T, b []byte) string {
+	t.Helper()
+	d, err := base64.StdEncoding.DecodeString(string(b))
+	if err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return string(d)
 }
