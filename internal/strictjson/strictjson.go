@@ -105,7 +105,9 @@ func CheckFind(doc []byte, pointers ...string) ([]Span, error) {
 // check is Check, calling after for every token read (isName: a member
 // name) before the rules move on.
 func check(doc []byte, after func(d *jsontext.Decoder, isName bool)) error {
-	d := jsontext.NewDecoder(bytes.NewReader(doc))
+	// A bytes.Buffer is parsed in place, not copied token by token into
+	// the decoder's own buffer (a 20 MB string would be held twice).
+	d := jsontext.NewDecoder(bytes.NewBuffer(doc))
 	// names[i] holds the folded names of the object at depth i+1 once it has
 	// more than one member (nil until then).
 	var names []map[string]struct{}

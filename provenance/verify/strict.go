@@ -27,7 +27,7 @@ import (
 // than the four of a statement are ignored, as in-toto asks, but obey the
 // same rules.
 func parseStatement(body []byte, maxSubjects int) (*stmt, error) {
-	spans, err := strictjson.CheckFind(body, "/_type", "/subject", "/predicateType", "/predicate")
+	spans, err := strictjson.CheckFind(body, "/_type", "/subject", "/predicateType", "/predicate", "/predicate/ima/log/data")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -47,8 +47,12 @@ func parseStatement(body []byte, maxSubjects int) (*stmt, error) {
 			}
 		}
 	}
+	var logData strictjson.Span // relative to the predicate
 	if sp := spans[3]; sp.Found {
 		raw.Predicate = body[sp.Start:sp.End]
+		if ld := spans[4]; ld.Found {
+			logData = strictjson.Span{Start: ld.Start - sp.Start, End: ld.End - sp.Start, Found: true}
+		}
 	}
 	if raw.Type != intoto.StatementTypeUri {
 		return nil, fmt.Errorf("%w: _type %q, want %q", ErrWrongType, raw.Type, intoto.StatementTypeUri)
@@ -70,7 +74,7 @@ func parseStatement(body []byte, maxSubjects int) (*stmt, error) {
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	return &stmt{payload: body, PredicateType: raw.PredicateType, Subjects: s.Subject, Predicate: raw.Predicate}, nil
+	return &stmt{payload: body, PredicateType: raw.PredicateType, Subjects: s.Subject, Predicate: raw.Predicate, logData: logData}, nil
 }
 
 // decodeTPMIMA decodes a TPM/IMA predicate, member names exact and
@@ -84,8 +88,15 @@ func decodeTPMIMA(raw []byte) (*predicates.TPMIMA, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return decodeCheckedTPMIMA(raw, spans[0])
+}
+
+// decodeCheckedTPMIMA is decodeTPMIMA for a predicate that parseStatement
+// checked already, with the span of its ima.log.data: the large log is not
+// read a second time.
+func decodeCheckedTPMIMA(raw []byte, logData strictjson.Span) (*predicates.TPMIMA, []byte, error) {
 	doc, logB64 := raw, []byte(nil)
-	if sp := spans[0]; sp.Found && raw[sp.Start] == '"' {
+	if sp := logData; sp.Found && raw[sp.Start] == '"' {
 		logB64 = raw[sp.Start+1 : sp.End-1]
 		if len(logB64)%4 != 0 {
 			return nil, nil, fmt.Errorf("ima.log.data: %d base64 characters, not a multiple of 4 (padded base64)", len(logB64))

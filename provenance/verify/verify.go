@@ -23,6 +23,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/attest-build/attest-build/internal/strictjson"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/tpm"
@@ -513,6 +514,9 @@ type stmt struct {
 	PredicateType string
 	Subjects      []*intoto.ResourceDescriptor
 	Predicate     json.RawMessage
+	// logData is where the predicate's ima.log.data lies in Predicate,
+	// found by parseStatement's pass.
+	logData strictjson.Span
 }
 
 // subjectsOf returns the statement's subjects, each with a SHA-256 digest
@@ -566,7 +570,7 @@ func (vr *verification) checkBuilder() error {
 }
 
 func (vr *verification) checkPredicate() error {
-	p, logB64, err := decodeTPMIMA(vr.tpmStmt.Predicate)
+	p, logB64, err := decodeCheckedTPMIMA(vr.tpmStmt.Predicate, vr.tpmStmt.logData)
 	if err != nil {
 		return vr.rep.fail(CheckPredicate, fmt.Errorf("%w: %w", ErrMalformed, err), "a TPM/IMA predicate", "undecodable")
 	}
