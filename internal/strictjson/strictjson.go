@@ -74,10 +74,15 @@ func CheckFind(doc []byte, pointers ...string) ([]Span, error) {
 	for _, p := range pointers {
 		maxDepth = max(maxDepth, strings.Count(p, "/"))
 	}
-	pending, pendingDepth := -1, 0
+	// Values being found, innermost last: a value at one pointer may hold
+	// another's ("/predicate" and "/predicate/ima/log/data").
+	type open struct{ i, depth int }
+	var pending []open
 	err := check(doc, func(d *jsontext.Decoder, isName bool) {
-		switch {
-		case isName && pending < 0 && d.StackDepth() <= maxDepth:
+		if isName {
+			if d.StackDepth() > maxDepth {
+				return
+			}
 			ptr := string(d.StackPointer())
 			for i, p := range pointers {
 				if p == ptr && !spans[i].Found {
@@ -86,14 +91,21 @@ func CheckFind(doc []byte, pointers ...string) ([]Span, error) {
 						at++
 					}
 					spans[i] = Span{Start: at, Found: true}
-					pending, pendingDepth = i, d.StackDepth()
+					pending = append(pending, open{i, d.StackDepth()})
 				}
 			}
-		case pending >= 0 && !isName && d.StackDepth() == pendingDepth:
-			if _, n := d.StackIndex(pendingDepth); n%2 == 0 {
-				spans[pending].End = int(d.InputOffset())
-				pending = -1
+			return
+		}
+		for len(pending) > 0 {
+			top := pending[len(pending)-1]
+			if d.StackDepth() != top.depth {
+				return
 			}
+			if _, n := d.StackIndex(top.depth); n%2 != 0 {
+				return
+			}
+			spans[top.i].End = int(d.InputOffset())
+			pending = pending[:len(pending)-1]
 		}
 	})
 	if err != nil {

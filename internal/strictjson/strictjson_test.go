@@ -148,6 +148,16 @@ func TestCheckFind(t *testing.T) {
 			t.Errorf("span %d = %q, want %q", i, got, want[i])
 		}
 	}
+	nested := []byte(`{"_type":"x","predicate":{"ima":{"log":{"entries":1,"data":"QUJD"}},"build":{}},"z":1}`)
+	spans, err = CheckFind(nested, "/predicate", "/predicate/ima/log/data", "/z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{`{"ima":{"log":{"entries":1,"data":"QUJD"}},"build":{}}`, `"QUJD"`, `1`} {
+		if sp := spans[i]; !sp.Found || string(nested[sp.Start:sp.End]) != want {
+			t.Errorf("nested span %d = %+v, want %s", i, sp, want)
+		}
+	}
 	if _, err := CheckFind([]byte(`{"predicate":{"a":1,"A":2}}`), "/predicate"); err == nil {
 		t.Error("a case variant inside a found value was accepted")
 	}

@@ -121,3 +121,17 @@ func mustStdB64(t *testing.T, b []byte) string {
 	}
 	return string(d)
 }
+
+// TestParseStatementFindsLog: the statement's one strict pass finds the
+// predicate's ima.log.data, handed to the replay without a second pass.
+func TestParseStatementFindsLog(t *testing.T) {
+	doc := strings.Replace(testStatement, `"predicate":{"k":1}`, `"predicate":{"tpm":{"mode":"sim"},"ima":{"present":true,"log":{"encoding":"e","entries":1,"sha256":"00","data":"QUJD"}},"build":{"argv":["x"]}}`, 1)
+	s, err := parseStatement([]byte(doc), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, logB64, err := decodeCheckedTPMIMA(s.Predicate, s.logData)
+	if err != nil || string(logB64) != "QUJD" {
+		t.Fatalf("log %q, %v", logB64, err)
+	}
+}
