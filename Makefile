@@ -11,11 +11,12 @@ GO ?= go
 BIN := bin/attest-build
 
 # Debian packages the tests and benchmarks use: real TPMs (swtpm), independent
-# checkers (tpm2-tools, ima-evm-utils), the real-kernel VM (qemu, cpio), timing
+# checkers (tpm2-tools, ima-evm-utils), the real-kernel VM (qemu, cpio; UEFI
+# Secure Boot: ovmf, and mtools + dosfstools for the FAT boot disk), timing
 # (hyperfine, GNU time).
-TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio hyperfine time
+TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio ovmf mtools dosfstools hyperfine time
 
-.PHONY: all build demo test deps vet e2e bench fuzz clean
+.PHONY: all build demo test test-cold deps vet e2e bench fuzz clean
 
 all: build
 
@@ -38,6 +39,11 @@ demo:
 
 test: deps vet
 	$(GO) test -race -count=1 -tags simulator -timeout 30m ./...
+
+# The Action's install step for real: attest-build compiled from empty Go caches
+# (minutes; not part of make test).
+test-cold:
+	ATTEST_BUILD_COLD_BUILD=1 $(GO) test -count=1 -timeout 40m -run TestActionBuildsInFreshCaches -v ./test/action/
 
 # The real-kernel e2e alone (QEMU + swtpm + Debian's kernel; downloads cached in test/e2e/.work).
 e2e: deps

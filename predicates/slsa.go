@@ -71,6 +71,13 @@ func Byproducts(tpmStatement []byte, p *TPMIMA) []*intoto.ResourceDescriptor {
 			MediaType: "application/octet-stream",
 		})
 	}
+	if p.BootLog != nil && p.BootLog.Present {
+		out = append(out, &intoto.ResourceDescriptor{
+			Name:      "boot-log",
+			Digest:    map[string]string{"sha256": p.BootLog.SHA256},
+			MediaType: "application/octet-stream",
+		})
+	}
 	for _, q := range []struct {
 		name string
 		q    Quote

@@ -40,6 +40,9 @@ type Signer struct {
 	sv    signature.SignerVerifier
 	pub   crypto.PublicKey
 	keyID string
+	// tpm, when set, opens the TPM whose resident key signs (NewTPMSigner);
+	// sv is then nil.
+	tpm TPMOpener
 }
 
 // NewSigner returns a Signer for an ECDSA (P-256, P-384, P-521), Ed25519 or
@@ -85,7 +88,8 @@ func LoadSigner(ref string, password []byte) (*Signer, error) {
 	case KeyRefIsPEM(ref):
 		data, name = []byte(ref), "(PEM text, not shown)"
 	case strings.Contains(ref, "://"):
-		return nil, fmt.Errorf("signing key %q: %w: KMS URIs are not supported yet; give a PEM key file or its text", ref, ErrUnsupportedKeyRef)
+		// Not echoed: a URI may carry credentials (scp://user:password@host/...).
+		return nil, fmt.Errorf("signing key (the -k/--key or %s value, a URI, not shown): %w: KMS URIs are not supported yet; give a PEM key file or its text", KeyEnv, ErrUnsupportedKeyRef)
 	default:
 		var err error
 		if data, err = os.ReadFile(ref); err != nil {
@@ -124,11 +128,17 @@ func LoadSigner(ref string, password []byte) (*Signer, error) {
 // KeyID returns the key's fingerprint, the envelopes' keyid.
 func (s *Signer) KeyID() string { return s.keyID }
 
+// InTPM reports whether the signer's key is the TPM-resident signing key.
+func (s *Signer) InTPM() bool { return s.tpm != nil }
+
 // PublicKey returns the signer's public key.
 func (s *Signer) PublicKey() crypto.PublicKey { return s.pub }
 
 // dsseSigner adapts the signer to go-securesystemslib's DSSE signer.
 func (s *Signer) dsseSigner() dsse.Signer {
+	if s.tpm != nil {
+		return &tpmDSSESigner{open: s.tpm, keyID: s.keyID}
+	}
 	return &sigdsse.SignerAdapter{SignatureSigner: s.sv, Pub: s.pub, PubKeyID: s.keyID}
 }
 

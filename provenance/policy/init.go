@@ -2,7 +2,9 @@ package policy
 
 import (
 	"crypto"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"slices"
 	"sort"
@@ -13,6 +15,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"gopkg.in/yaml.v3"
 
+	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -54,6 +57,10 @@ type Reference struct {
 	KeyIDs  []string
 	// AK is the attestation key that signed the quotes.
 	AK TrustedKey
+	// AKCA, when set, is the attestation CA that certified the AK, and the
+	// envelopes were signed by a TPM-resident key the AK certified: the
+	// policy then trusts the CA and names neither the AK nor a signer.
+	AKCA *x509.Certificate
 	// BuilderID and TPMMode are the attestation's.
 	BuilderID string
 	TPMMode   string
@@ -63,6 +70,10 @@ type Reference struct {
 	IMA predicates.IMA
 	// Entries are the IMA entries in scope, as NewReferenceIMA collected them.
 	Entries *ReferenceIMA
+	// Boot is the boot state read from the reference's replayed firmware
+	// event log; nil without one, and BootReason says why.
+	Boot       *bootlog.State
+	BootReason string
 }
 
 // maxNamed caps the violations and templates a comment names.
@@ -178,20 +189,30 @@ func (w policyWriter) write(r *Reference) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	builders, err := w.builders(r)
-	if err != nil {
-		return nil, err
+	var trustAK []any
+	if r.AKCA != nil {
+		trustAK = []any{"attestationKeyCAs", seq(mapping("name", quoted(r.AKCA.Subject.CommonName),
+			"certificate", literal(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.AKCA.Raw})))))}
+	} else {
+		builders, err := w.builders(r)
+		if err != nil {
+			return nil, err
+		}
+		trustAK = []any{"builders", builders}
 	}
-	root := mapping(
+	root := mapping(append(append([]any{
 		"version", scalar(strconv.Itoa(PolicyVersion)),
-		"signers", signers,
-		"builders", builders,
+		"signers", signers},
+		trustAK...),
 		"builderIds", seq(scalar(r.BuilderID)),
 		"tpmModes", flowSeq(scalar(r.TPMMode)),
 		"pcrs", w.pcrs(r),
 		"ima", w.ima(r),
-	)
+	)...)
 	w.comments(root, r)
+	boot := bootSection(r.Boot, r.BootReason)
+	root.Content = append(root.Content, scalar("boot"), boot)
+	root.Content[len(root.Content)-2].HeadComment, boot.HeadComment = boot.HeadComment, ""
 	root.Content = append(root.Content, scalar("maxAge"), scalar("30d"))
 	root.Content[len(root.Content)-2].HeadComment = "Refuse attestations of builds that finished longer ago than this."
 	return w.encode(root)
@@ -324,13 +345,20 @@ func (policyWriter) comments(root *yaml.Node, r *Reference) {
 	}
 	root.HeadComment = fmt.Sprintf("attest-build trust policy (docs/policy.md), made by 'attest-build policy init'\nfrom %s (SHA-256 %s) on %s.\nIt trusts what that attestation shows: review every section before use.",
 		source, r.SHA256, r.Now.UTC().Format(time.RFC3339))
-	if len(r.Signers) == 0 {
+	switch {
+	case r.AKCA != nil && len(r.Signers) == 0:
+		comment(root, "signers", "None needed: the reference attestation was signed by a key that lives in the TPM, certified\nby an attestation key that the CA below certified. Keys listed here are trusted as well.")
+	case len(r.Signers) == 0:
 		ids := strings.Join(uniqueNonEmpty(r.KeyIDs), ", ")
 		comment(root, "signers", "Keys whose DSSE signatures are trusted. The reference attestation was signed by key id\n"+orNone(ids)+" and NOT checked: add its public key here (publicKey or publicKeyFile),\nor pass --key to 'attest-build verify'.")
-	} else {
+	default:
 		comment(root, "signers", "Keys whose DSSE signatures are trusted (the reference attestation verified with them).")
 	}
-	comment(root, "builders", "Trusted TPM attestation keys, grouped by builder; rename the builder.")
+	if r.AKCA != nil {
+		comment(root, "attestationKeyCAs", fmt.Sprintf("Trusted attestation CAs: any AK with a certificate from one is trusted, and so is a DSSE\nsigning key that AK certified in its TPM. This is the CA the reference attestation carried\n(%q): CHECK that it is yours (attest-build ca init made DIR/ca.pem). Add crlFile: when the CA\npublishes a revocation list.", r.AKCA.Subject.String()))
+	} else {
+		comment(root, "builders", "Trusted TPM attestation keys, grouped by builder; rename the builder.")
+	}
 	comment(root, "builderIds", "Accepted SLSA builder.id values.")
 	switch mode {
 	case predicates.ModeSim:

@@ -19,6 +19,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"gopkg.in/yaml.v3"
 
+	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -107,10 +108,12 @@ type Policy struct {
 	source     string
 	signers    []TrustedKey
 	aks        []TrustedKey // name: the builder the AK belongs to
+	akCAs      []AttestationKeyCA
 	builderIDs []string
 	modes      []string
 	pcrs       []GoldenPCR
 	ima        imaPolicy
+	boot       bootlog.Policy
 	maxAge     time.Duration
 }
 
@@ -192,6 +195,9 @@ func (p *Policy) GoldenPCRs() []GoldenPCR { return slices.Clone(p.pcrs) }
 // MaxAge is how long ago a build may have finished (0: no limit).
 func (p *Policy) MaxAge() time.Duration { return p.maxAge }
 
+// Boot returns the policy's boot rules (the boot: section; a copy).
+func (p *Policy) Boot() bootlog.Policy { return p.boot }
+
 // IMA returns the policy's IMA rules.
 func (p *Policy) IMA() *IMARules { return &IMARules{p: &p.ima} }
 
@@ -218,11 +224,13 @@ type policyFile struct {
 	Version    int           `yaml:"version"`
 	Signers    []keyYAML     `yaml:"signers"`
 	Builders   []builderYAML `yaml:"builders"`
+	AKCAs      []akCAYAML    `yaml:"attestationKeyCAs"`
 	BuilderIDs []string      `yaml:"builderIds"`
 	TPMModes   []string      `yaml:"tpmModes"`
 	// PCRs maps a bank to PCR index to lowercase hex value.
 	PCRs   map[string]map[int]string `yaml:"pcrs"`
 	IMA    imaYAML                   `yaml:"ima"`
+	Boot   bootlog.Policy            `yaml:"boot"`
 	MaxAge string                    `yaml:"maxAge"`
 }
 
@@ -484,6 +492,9 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 			p.aks = append(p.aks, tk)
 		}
 	}
+	if p.akCAs, err = l.akCAs(raw.AKCAs); err != nil {
+		return nil, err
+	}
 	for i, id := range raw.BuilderIDs {
 		if id == "" {
 			return nil, l.errf([]any{"builderIds", i}, "empty builder id")
@@ -518,6 +529,14 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 	if p.ima, err = l.imaRules(&raw.IMA); err != nil {
 		return nil, err
 	}
+	if err := raw.Boot.Validate(); err != nil {
+		var fe *bootlog.PolicyFieldError
+		if errors.As(err, &fe) {
+			return nil, l.errf(append([]any{"boot"}, fe.Path...), "%w", fe.Err)
+		}
+		return nil, l.errf([]any{"boot"}, "%w", err)
+	}
+	p.boot = raw.Boot
 	return p, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -435,6 +436,142 @@ func (d *b64Stream) close() ([]byte, error) {
 		d.out = []byte{}
 	}
 	return d.out, nil
+}
+
+// jsonMember is one member of a JSON object: its name and the raw bytes of
+// its value, at [start, end) of the object's document.
+type jsonMember struct {
+	name       string
+	value      []byte
+	start, end int
+}
+
+// jsonObject splits the object at doc[at:] (after whitespace) into its
+// members, refusing a name given twice. Values are delimited, not checked:
+// the caller decodes them with encoding/json, or checks them itself. It
+// returns the offset after the object.
+func jsonObject(doc []byte, at int) ([]jsonMember, int, error) {
+	i := skipJSONSpace(doc, at)
+	if i >= len(doc) || doc[i] != '{' {
+		return nil, 0, errors.New("not a JSON object")
+	}
+	i = skipJSONSpace(doc, i+1)
+	var members []jsonMember
+	if i < len(doc) && doc[i] == '}' {
+		return members, i + 1, nil
+	}
+	for {
+		if i >= len(doc) || doc[i] != '"' {
+			return nil, 0, fmt.Errorf("offset %d: expected a member name", i)
+		}
+		end, err := skipJSONString(doc, i)
+		if err != nil {
+			return nil, 0, err
+		}
+		var name string
+		if err := json.Unmarshal(doc[i:end], &name); err != nil {
+			return nil, 0, fmt.Errorf("offset %d: member name: %w", i, err)
+		}
+		for _, m := range members {
+			if m.name == name {
+				return nil, 0, fmt.Errorf("member %q twice", name)
+			}
+		}
+		i = skipJSONSpace(doc, end)
+		if i >= len(doc) || doc[i] != ':' {
+			return nil, 0, fmt.Errorf("offset %d: expected ':' after %q", i, name)
+		}
+		start := skipJSONSpace(doc, i+1)
+		vend, err := skipJSONValue(doc, start)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", name, err)
+		}
+		members = append(members, jsonMember{name: name, value: doc[start:vend], start: start, end: vend})
+		i = skipJSONSpace(doc, vend)
+		if i < len(doc) && doc[i] == '}' {
+			return members, i + 1, nil
+		}
+		if i >= len(doc) || doc[i] != ',' {
+			return nil, 0, fmt.Errorf("offset %d: expected ',' or '}' after %q", i, name)
+		}
+		i = skipJSONSpace(doc, i+1)
+	}
+}
+
+func member(ms []jsonMember, name string) (jsonMember, bool) {
+	for _, m := range ms {
+		if m.name == name {
+			return m, true
+		}
+	}
+	return jsonMember{}, false
+}
+
+func skipJSONSpace(doc []byte, i int) int {
+	for i < len(doc) && (doc[i] == ' ' || doc[i] == '\t' || doc[i] == '\r' || doc[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipJSONString returns the offset after the string that starts at
+// doc[i] ('"'), finding its end with a byte search.
+func skipJSONString(doc []byte, i int) (int, error) {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(doc[j:], '"')
+		if k < 0 {
+			return 0, fmt.Errorf("offset %d: unterminated string", i)
+		}
+		j += k
+		bs := 0 // backslashes before the quote: odd escapes it
+		for bs < j-i-1 && doc[j-1-bs] == '\\' {
+			bs++
+		}
+		j++
+		if bs%2 == 0 {
+			return j, nil
+		}
+	}
+}
+
+// skipJSONValue returns the offset after the value that starts at doc[i].
+func skipJSONValue(doc []byte, i int) (int, error) {
+	if i >= len(doc) {
+		return 0, errors.New("unexpected end of JSON")
+	}
+	switch doc[i] {
+	case '"':
+		return skipJSONString(doc, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(doc); j++ {
+			switch doc[j] {
+			case '"':
+				end, err := skipJSONString(doc, j)
+				if err != nil {
+					return 0, err
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, nil
+				}
+			}
+		}
+		return 0, fmt.Errorf("offset %d: unterminated %c", i, doc[i])
+	}
+	j := i
+	for j < len(doc) && bytes.IndexByte([]byte(",}] \t\r\n"), doc[j]) < 0 {
+		j++
+	}
+	if j == i {
+		return 0, fmt.Errorf("offset %d: expected a value", i)
+	}
+	return j, nil
 }
 
 // b64Reader decodes padded standard base64 text, checked beforehand to

@@ -16,24 +16,26 @@ type Check string
 
 // The checks of Verify, in order.
 const (
-	CheckEnvelope       Check = "envelope"         // size caps, one DSSE envelope per line
-	CheckSignature      Check = "signature"        // every envelope signed by a trusted key
-	CheckStatement      Check = "statement"        // payloadType, in-toto Statement v1, predicateTypes
-	CheckSubjects       Check = "subjects"         // each artifact's SHA-256 among the subjects; SLSA subjects equal
-	CheckBuilder        Check = "builder"          // SLSA builder.id accepted by the policy
-	CheckPredicate      Check = "predicate"        // the TPM/IMA predicate well formed
-	CheckTPMMode        Check = "tpm-mode"         // TPM mode accepted by the policy
+	CheckEnvelope       Check = "envelope"        // size caps, one DSSE envelope per line
+	CheckSignature      Check = "signature"       // every envelope signed by a trusted key
+	CheckStatement      Check = "statement"       // payloadType, in-toto Statement v1, predicateTypes
+	CheckSubjects       Check = "subjects"        // each artifact's SHA-256 among the subjects; SLSA subjects equal
+	CheckBuilder        Check = "builder"         // SLSA builder.id accepted by the policy
+	CheckPredicate      Check = "predicate"       // the TPM/IMA predicate well formed
+	CheckTPMMode        Check = "tpm-mode"        // TPM mode accepted by the policy
 	CheckAgree          Check = "statements-agree" // both statements describe one build: mode, parameters, times, byproducts; exit status 0
-	CheckAttestationKey Check = "attestation-key"  // the AK named by the policy
-	CheckQuoteSignature Check = "quote-signature"  // both quotes signed by that AK
-	CheckNonce          Check = "nonce"            // start nonce as recorded; end nonce from the subjects
-	CheckPCRDigest      Check = "pcr-digest"       // carried PCR values hash to each quote's pcrDigest
-	CheckSameBoot       Check = "same-boot"        // same resetCount and restartCount, clock advanced
-	CheckIMALog         Check = "ima-log"          // IMA evidence present as required, within limits
-	CheckIMAReplay      Check = "ima-replay"       // log prefixes replay to PCR 10 of both quotes at the window bounds
-	CheckGoldenPCRs     Check = "golden-pcrs"      // quoted PCRs equal the policy's
-	CheckIMARules       Check = "ima-rules"        // violations, deny, allowlist over the entries in scope
-	CheckMaxAge         Check = "max-age"          // the build finished recently enough
+	CheckAttestationKey Check = "attestation-key" // the AK named by the policy
+	CheckQuoteSignature Check = "quote-signature" // both quotes signed by that AK
+	CheckNonce          Check = "nonce"           // start nonce as recorded; end nonce from the subjects
+	CheckPCRDigest      Check = "pcr-digest"      // carried PCR values hash to each quote's pcrDigest
+	CheckSameBoot       Check = "same-boot"       // same resetCount and restartCount, clock advanced
+	CheckIMALog         Check = "ima-log"         // IMA evidence present as required, within limits
+	CheckIMAReplay      Check = "ima-replay"      // log prefixes replay to PCR 10 of both quotes at the window bounds
+	CheckBootLog        Check = "boot-log"        // the firmware event log replays to PCRs 0-9 of both quotes; boot_aggregate
+	CheckBootRules      Check = "boot-rules"      // the boot state obeys the policy's boot section
+	CheckGoldenPCRs     Check = "golden-pcrs"     // quoted PCRs equal the policy's
+	CheckIMARules       Check = "ima-rules"       // violations, deny, allowlist over the entries in scope
+	CheckMaxAge         Check = "max-age"         // the build finished recently enough
 )
 
 // AllChecks returns the checks in the order Verify runs them (a new slice).
@@ -42,7 +44,7 @@ func AllChecks() []Check { return slices.Clone(allChecks[:]) }
 var allChecks = [...]Check{
 	CheckEnvelope, CheckSignature, CheckStatement, CheckSubjects, CheckBuilder, CheckPredicate,
 	CheckTPMMode, CheckAgree, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
-	CheckIMALog, CheckIMAReplay, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
+	CheckIMALog, CheckIMAReplay, CheckBootLog, CheckBootRules, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
 }
 
 // Status is the outcome of one check.
@@ -83,10 +85,16 @@ type Facts struct {
 	TPMMode   string            `json:"tpmMode,omitempty"`
 	// AKFingerprint is the fingerprint of the trusted attestation key and
 	// AKBuilder the policy's builder name for it.
-	AKFingerprint string     `json:"akFingerprint,omitempty"`
-	AKBuilder     string     `json:"akBuilder,omitempty"`
-	IMA           *IMAFacts  `json:"ima,omitempty"`
-	FinishedOn    *time.Time `json:"finishedOn,omitempty"`
+	AKFingerprint string `json:"akFingerprint,omitempty"`
+	AKBuilder     string `json:"akBuilder,omitempty"`
+	// AKCA names the attestation CA that certified the AK (when the policy
+	// trusts it by its CA) and AKClass the class of EK anchor the TPM was
+	// enrolled under (hardware, software).
+	AKCA       string     `json:"akCa,omitempty"`
+	AKClass    string     `json:"akClass,omitempty"`
+	IMA        *IMAFacts  `json:"ima,omitempty"`
+	Boot       *BootFacts `json:"boot,omitempty"`
+	FinishedOn *time.Time `json:"finishedOn,omitempty"`
 	// SignersWord lists the members of the statements that no check
 	// covers: the DSSE signer's word only (SignersWord()).
 	SignersWord []string `json:"signersWord,omitempty"`

@@ -24,6 +24,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/attest-build/attest-build/internal/strictjson"
+	"github.com/attest-build/attest-build/attestca"
+	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/tpm"
@@ -73,6 +75,8 @@ type Verifier struct {
 	maxBytes     int64
 	maxSubjects  int
 	now          func() time.Time
+	// cas are the policy's attestation CAs (nil: none).
+	cas *caTrust
 	// bootstrapUnsafe is set by InitPolicy only, which reads a reference
 	// attestation to write a policy from it: the signature is checked only
 	// when signer keys are given, the carried AK, builder id and TPM mode
@@ -158,11 +162,12 @@ func NewVerifier(p *policy.Policy, opts ...VerifierOption) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: no trusted signer key: name one under signers in the policy, or pass --key", policy.ErrPolicy)
+	cas := newCATrust(p.AttestationKeyCAs())
+	if len(keys) == 0 && cas == nil {
+		return nil, fmt.Errorf("%w: no trusted signer key: name one under signers in the policy, or pass --key (or trust an attestation CA, attestationKeyCAs, whose AKs certify TPM-resident signing keys)", policy.ErrPolicy)
 	}
-	if len(p.AttestationKeys()) == 0 {
-		return nil, fmt.Errorf("%w: the policy names no trusted attestation key (builders[].attestationKeys)", policy.ErrPolicy)
+	if len(p.AttestationKeys()) == 0 && cas == nil {
+		return nil, fmt.Errorf("%w: the policy names no trusted attestation key (builders[].attestationKeys) and no attestation CA (attestationKeyCAs)", policy.ErrPolicy)
 	}
 	if len(p.BuilderIDs()) == 0 {
 		return nil, fmt.Errorf("%w: the policy accepts no builder id (builderIds)", policy.ErrPolicy)
@@ -171,7 +176,7 @@ func NewVerifier(p *policy.Policy, opts ...VerifierOption) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Verifier{policy: p, signers: uniq, sigVerifiers: sv, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now}, nil
+	return &Verifier{policy: p, signers: uniq, sigVerifiers: sv, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now, cas: cas}, nil
 }
 
 // trustedKey is a key the verifier trusts (policy.TrustedKey, or a key
@@ -246,11 +251,18 @@ type verification struct {
 	prov      *slsa.Provenance // the SLSA predicate, set by builder
 	logB64    []byte           // pred's ima.log.data, base64, a slice of the statement
 	ak        trustedKey
-	keyIDs    []string              // the envelopes' key id hints
-	signers   map[string]bool       // names of the keys whose signatures verified
-	verified  [2]*tpm.VerifiedQuote // start, end: set by the quote checks
-	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
-	ima       *IMAFacts             // set by ima-replay, findings included
+	// certSigner is the TPM-resident key whose signatures the signature
+	// check accepted pending its certification, checked by the
+	// attestation-key check (nil: every envelope verified with a trusted
+	// key).
+	certSigner *certifiedSigner
+	akCert     *attestca.VerifiedAK  // the AK's certificate, when it is trusted by one
+	keyIDs     []string              // the envelopes' key id hints
+	verified   [2]*tpm.VerifiedQuote // start, end: set by the quote checks
+	quotes     [2]*tpm.VerifiedQuote // start, end: set by same-boot
+	ima        *IMAFacts             // set by ima-replay, findings included
+	aggregate  *bootAggregate        // IMA's boot_aggregate entry, set by ima-replay
+	boot       *bootlog.State        // set by boot-log when a log is carried
 	// bootAggregate says how the log's first entry binds it to the boot
 	// (set by ima-replay).
 	bootAggregate string
@@ -271,6 +283,11 @@ type verification struct {
 //  2. signature: every envelope carries a signature that verifies, over the
 //     DSSE pre-authentication encoding, with a trusted signer key (the
 //     policy's signers and WithSignerKeys). Key ids are hints and ignored.
+//     With attestation CAs in the policy, a signature by the TPM/IMA
+//     statement's signingKey (read from the unverified statement for this
+//     only) is accepted pending check 8, which must prove that key
+//     certified by the trusted AK; nothing else of the statements is used
+//     before the checks that cover it.
 //  3. statement: payloadType is application/vnd.in-toto+json; each payload is
 //     an in-toto Statement v1 (exact _type) that the in-toto bindings
 //     validate, with at most the subject limit; exactly one has the TPM/IMA
@@ -283,6 +300,12 @@ type verification struct {
 //  7. tpm-mode: its TPM mode is accepted by the policy (device by default).
 //  8. attestation-key: its AK public key is one the policy trusts, and its
 //     TPMT_PUBLIC holds the same key. From here on the policy's key is used.
+//     An AK not pinned by the policy is trusted by its carried certificate
+//     chain to a policy CA (attestca.VerifyCarriedAK: valid at the build's
+//     start and finish, not revoked, for this AK); the certificate's
+//     enrollment class must allow tpm.mode and the builder id's mode
+//     (attestca.CheckMode). A signer accepted pending at check 2 must be the
+//     key the AK certified over nonce.start (attestca.VerifySigningKey).
 //
 // and then the evidence checks 9 to 17 (quotes, same boot, IMA log and replay,
 // golden PCRs, IMA rules, maximum age).
@@ -311,6 +334,8 @@ func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64
 		vr.checkQuotes,
 		func() error { return vr.checkSameBoot(vr.verified[0], vr.verified[1]) },
 		func() error { return vr.checkIMA(vr.verified[1]) },
+		vr.checkBootLog,
+		vr.checkBootRules,
 		vr.checkGoldenPCRs,
 		vr.checkIMARules,
 		vr.checkAge,
@@ -354,13 +379,6 @@ func (vr *verification) readEnvelopes(attestation io.Reader, size int64) error {
 			return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: line %d", ErrMalformed, env.line), fmt.Sprintf("1 to %d signatures", DefaultMaxSignatures), fmt.Sprintf("%d", n))
 		}
 		envs = append(envs, env)
-		// The signature is checked as soon as the envelope is read, before
-		// the next is read and before any statement is parsed: a file of
-		// unsigned envelopes is refused at its first, holding one payload.
-		if err := vr.signatureOf(env); err != nil {
-			vr.rep.pass(CheckEnvelope, fmt.Sprintf("envelope(s) up to line %d well formed, %d bytes read", env.line, er.src.read))
-			return err
-		}
 	}
 	if len(envs) == 0 {
 		return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: no envelope", ErrMalformed), "at least one DSSE envelope", "an empty file")
@@ -370,55 +388,67 @@ func (vr *verification) readEnvelopes(attestation io.Reader, size int64) error {
 	return nil
 }
 
-// signatureOf checks one envelope's signature as it is read: a signature
-// that verifies over the DSSE PAE with a trusted key (skipped only by
-// policy init without signer keys). It records the signer and the key id
-// hints, and fails the signature check naming the envelope's line.
-func (vr *verification) signatureOf(env *envelope) error {
+// checkSignatures runs the signature check: every envelope is signed by a
+// trusted key (skipped only by policy init without signer keys).
+func (vr *verification) checkSignatures(ctx context.Context) error {
 	v := vr.v
-	// Key ids are unsigned hints: every trusted key is tried on every
-	// signature; the ids are kept for the message.
-	var hints []string
-	for _, s := range env.signatures {
-		hints = append(hints, orNone(s.KeyID))
-		vr.keyIDs = append(vr.keyIDs, s.KeyID)
-	}
-	if v.bootstrapUnsafe && len(v.signers) == 0 {
-		return nil
-	}
 	trusted := vr.trustedFingerprints()
-	accepted := v.verifyEnvelope(env)
-	if len(accepted) == 0 {
-		reason := ErrUntrustedSigner
-		for _, h := range hints {
-			if slices.Contains(trusted, h) {
-				reason = ErrBadSignature // a trusted key's id, but the signature fails
+	signers := map[string]bool{}
+	unchecked := false
+	for _, env := range vr.envs {
+		// Key ids are unsigned hints: every trusted key is tried on every
+		// signature; the ids are kept for the message.
+		var hints []string
+		for _, s := range env.signatures {
+			hints = append(hints, orNone(s.KeyID))
+			vr.keyIDs = append(vr.keyIDs, s.KeyID)
+		}
+		accepted := v.verifyEnvelope(env)
+		if len(accepted) == 0 && (v.cas != nil || v.bootstrapUnsafe) {
+			// A CA-certified AK may vouch for a TPM-resident signer.
+			if vr.certSigner == nil {
+				vr.certSigner = signerCandidate(vr.envs, v.maxSubjects)
+			}
+			if vr.certSigner != nil && vr.certSigner.verifiesEnvelope(env) {
+				accepted = []trustedKey{vr.certSigner.key}
 			}
 		}
-		return vr.rep.fail(CheckSignature, fmt.Errorf("line %d: %w", env.line, reason),
-			"a signature by one of "+strings.Join(trusted, ", "),
-			"signature(s) with key id "+strings.Join(hints, ", ")+" that verify with none of them")
+		if len(accepted) == 0 && v.bootstrapUnsafe && len(v.signers) == 0 {
+			unchecked = true
+			continue
+		}
+		if len(accepted) == 0 {
+			reason := ErrUntrustedSigner
+			for _, h := range hints {
+				if slices.Contains(trusted, h) {
+					reason = ErrBadSignature // a trusted key's id, but the signature fails
+				}
+			}
+			return vr.rep.fail(CheckSignature, fmt.Errorf("line %d: %w", env.line, reason),
+				"a signature by one of "+strings.Join(trusted, ", "),
+				"signature(s) with key id "+strings.Join(hints, ", ")+" that verify with none of them")
+		}
+		for _, k := range accepted {
+			if vr.certSigner != nil && k.fingerprint == vr.certSigner.key.fingerprint {
+				signers[k.fingerprint+" (TPM-resident key, certification checked at attestation-key)"] = true
+				continue
+			}
+			signers[vr.signerName(k.fingerprint)] = true
+		}
 	}
-	if vr.signers == nil {
-		vr.signers = map[string]bool{}
-	}
-	for _, k := range accepted {
-		vr.signers[vr.signerName(k.fingerprint)] = true
-	}
-	return nil
-}
-
-// checkSignatures reports the signature check, once every envelope's
-// signature passed as it was read (signatureOf).
-func (vr *verification) checkSignatures(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for s := range vr.signers {
+	if unchecked {
+		// policy init without signer keys: an envelope no key verified
+		// leaves the signature unchecked as a whole.
+		signers, vr.certSigner = map[string]bool{}, nil
+	}
+	for s := range signers {
 		vr.rep.report.Facts.Signers = append(vr.rep.report.Facts.Signers, s)
 	}
 	sort.Strings(vr.rep.report.Facts.Signers)
-	if len(vr.v.signers) == 0 {
+	if len(v.signers) == 0 && len(signers) == 0 {
 		vr.rep.report.Checks = append(vr.rep.report.Checks, CheckResult{Check: CheckSignature, Status: StatusSkipped, Detail: "not checked (no signer key given)"})
 	} else {
 		vr.rep.pass(CheckSignature, "signed by "+strings.Join(vr.rep.report.Facts.Signers, ", "))
@@ -472,11 +502,9 @@ func (v *Verifier) verifyEnvelope(env *envelope) []trustedKey {
 	header := fmt.Sprintf("DSSEv1 %d %s %d ", len(env.payloadType), env.payloadType, len(env.payload))
 	var accepted []trustedKey
 	for _, s := range env.signatures {
-		sig, err := base64.StdEncoding.DecodeString(s.Sig)
+		sig, err := decodeSig(s.Sig)
 		if err != nil {
-			if sig, err = base64.URLEncoding.DecodeString(s.Sig); err != nil {
-				continue
-			}
+			continue
 		}
 		for i, k := range v.signers {
 			if slices.ContainsFunc(accepted, func(a trustedKey) bool { return a.fingerprint == k.fingerprint }) {
@@ -489,6 +517,15 @@ func (v *Verifier) verifyEnvelope(env *envelope) []trustedKey {
 		}
 	}
 	return accepted
+}
+
+// decodeSig decodes a DSSE signature: standard base64, or URL-safe.
+func decodeSig(s string) ([]byte, error) {
+	sig, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		sig, err = base64.URLEncoding.DecodeString(s)
+	}
+	return sig, err
 }
 
 func (vr *verification) trustedFingerprints() []string {
@@ -612,22 +649,52 @@ func (vr *verification) checkAK() error {
 	if vr.v.bootstrapUnsafe {
 		aks = []trustedKey{{name: "reference", pub: pub, fingerprint: fp}}
 	}
+	detail := ""
 	i := slices.IndexFunc(aks, func(k trustedKey) bool { return k.fingerprint == fp })
-	if i < 0 {
-		fps := make([]string, len(aks))
-		for j, k := range aks {
-			fps[j] = k.fingerprint + " (" + k.name + ")"
+	// A certified AK is preferred in policy init: the policy then trusts
+	// its CA, not the key.
+	caFirst := vr.v.bootstrapUnsafe && vr.pred.SigningKey != nil && carriedCA(ak.Certificates) != nil
+	if i < 0 || caFirst {
+		if vr.v.cas == nil && !caFirst {
+			fps := make([]string, len(aks))
+			for j, k := range aks {
+				fps[j] = k.fingerprint + " (" + k.name + ")"
+			}
+			return vr.rep.fail(CheckAttestationKey, ErrUntrustedAK, "one of "+strings.Join(fps, ", "), fp)
 		}
-		return vr.rep.fail(CheckAttestationKey, ErrUntrustedAK, "one of "+strings.Join(fps, ", "), fp)
+		trusted, cert, err := vr.caAK()
+		if err != nil {
+			return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: %w", ErrUntrustedAK, err), "an AK certificate chaining to a trusted attestation CA, for "+fp, "none that verifies")
+		}
+		if err := vr.checkModeClass(cert.Class); err != nil {
+			return err
+		}
+		aks, i = []trustedKey{trusted}, 0
+		vr.akCert = cert
+		class := "an EK anchor of unrecorded class: tpm.mode is the signer's word"
+		if cert.Class != "" {
+			class = "a " + string(cert.Class) + " EK anchor"
+		}
+		detail = fmt.Sprintf(" (certificate serial %s by CA %q, enrolled under %s)", cert.Certificate.SerialNumber.Text(16), trusted.name, class)
+		vr.rep.report.Facts.AKCA = trusted.name
+		vr.rep.report.Facts.AKClass = string(cert.Class)
+	} else {
+		detail = " (builder " + aks[i].name + ")"
 	}
 	trusted := aks[i]
 	if err := sameKeyAsTPMTPublic(ak.TPMTPublic, trusted.pub); err != nil {
 		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.tpmtPublic: %w", ErrUntrustedAK, err), "the TPMT_PUBLIC of "+fp, "another key")
 	}
+	if vr.certSigner != nil {
+		if err := vr.checkCertifiedSigner(trusted.pub); err != nil {
+			return err
+		}
+		detail += "; DSSE signer " + vr.certSigner.key.fingerprint + " certified by it"
+	}
 	vr.ak = trusted
 	vr.rep.report.Facts.AKFingerprint = fp
 	vr.rep.report.Facts.AKBuilder = trusted.name
-	vr.rep.pass(CheckAttestationKey, fp+" (builder "+trusted.name+")")
+	vr.rep.pass(CheckAttestationKey, fp+detail)
 	return nil
 }
 
