@@ -1,21 +1,18 @@
 package provenance
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	intoto "github.com/in-toto/attestation/go/v1"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
-
-	intoto "github.com/in-toto/attestation/go/v1"
 
 	"github.com/attest-build/attest-build/predicates"
 )
@@ -451,7 +448,7 @@ func (a *attestation) slsaStatement() error {
 		CI:                  CIContext(a.env()),
 		BuilderDependencies: builderDependencies(),
 		StartedOn:           a.run.StartedOn, FinishedOn: a.run.FinishedOn,
-		Byproducts: byproducts(a.tpmStmt, a.pred),
+		Byproducts: predicates.Byproducts(a.tpmStmt, a.pred),
 	}
 	if a.ima.Present {
 		info.IMALog = a.imaPath
@@ -584,39 +581,4 @@ func imaPCRValues(start, end predicates.Quote) (startV, endV []byte, bank string
 		}
 	}
 	return nil, nil, "", fmt.Errorf("the quotes do not cover PCR %d, which the IMA window needs: add it to --pcrs (e.g. sha256:0-10)", IMAPCR)
-}
-
-// byproducts names the TPM/IMA evidence by digest for the SLSA statement.
-func byproducts(tpmStatement []byte, p *predicates.TPMIMA) []*intoto.ResourceDescriptor {
-	sum := sha256.Sum256(tpmStatement)
-	out := []*intoto.ResourceDescriptor{{
-		Name:      "tpm-ima-statement",
-		Digest:    map[string]string{"sha256": hex.EncodeToString(sum[:])},
-		MediaType: predicates.PayloadType,
-	}}
-	if fp, ok := strings.CutPrefix(p.AttestationKey.Fingerprint, "sha256:"); ok {
-		out = append(out, &intoto.ResourceDescriptor{Name: "tpm-attestation-key", Digest: map[string]string{"sha256": fp}})
-	}
-	if p.IMA.Log != nil {
-		out = append(out, &intoto.ResourceDescriptor{
-			Name:      "ima-log",
-			Digest:    map[string]string{"sha256": p.IMA.Log.SHA256},
-			MediaType: "application/octet-stream",
-		})
-	}
-	if p.BootLog != nil && p.BootLog.Present {
-		out = append(out, &intoto.ResourceDescriptor{
-			Name:      "boot-log",
-			Digest:    map[string]string{"sha256": p.BootLog.SHA256},
-			MediaType: "application/octet-stream",
-		})
-	}
-	for _, q := range []struct {
-		name string
-		q    predicates.Quote
-	}{{"tpm-quote-start", p.Quotes.Start}, {"tpm-quote-end", p.Quotes.End}} {
-		h := sha256.Sum256(bytes.Clone(q.q.Attest))
-		out = append(out, &intoto.ResourceDescriptor{Name: q.name, Digest: map[string]string{"sha256": hex.EncodeToString(h[:])}})
-	}
-	return out
 }

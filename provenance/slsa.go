@@ -24,11 +24,11 @@ import (
 // internalParameters are {"tpm": {"mode", "pcrs"}, "imaLog": path} and, in
 // CI, "github" or "gitlab" (CIContext). See
 // docs/attestation.md.
-const BuildType = "https://github.com/attest-build/attest-build/buildtypes/command/v0.1"
+const BuildType = predicates.BuildType
 
 // builderIDBase is the prefix of the default builder ids, one per TPM mode:
 // a run on a simulated or software TPM can never pass for a hardware one.
-const builderIDBase = "https://github.com/attest-build/attest-build/builders/"
+const builderIDBase = predicates.BuilderIDBase
 
 // BuilderID returns the SLSA builder.id of a run in the given TPM mode.
 // Without custom it is builderIDBase + "tpm-device/v0.1" (or "swtpm", "sim").

@@ -11,6 +11,7 @@ import (
 
 	"github.com/attest-build/attest-build/ekcert"
 	"github.com/attest-build/attest-build/internal/swtpmtest"
+	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"gopkg.in/yaml.v3"
 )
@@ -149,7 +150,8 @@ func relabel(t *testing.T, e *trustEnv, in, out string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines [][]byte
+	var payloads [][]byte
+	var tpmStmt []byte
 	for _, line := range bytes.Split(bytes.TrimSpace([]byte(mustRead(t, in))), []byte("\n")) {
 		var env struct{ Payload []byte }
 		if err := json.Unmarshal(line, &env); err != nil {
@@ -158,6 +160,36 @@ func relabel(t *testing.T, e *trustEnv, in, out string) {
 		p := bytes.ReplaceAll(env.Payload, []byte(`"mode":"swtpm"`), []byte(`"mode":"device"`))
 		p = bytes.ReplaceAll(p, []byte(`/tpm-swtpm/`), []byte(`/tpm-device/`))
 		p = bytes.ReplaceAll(p, []byte(`"tpmMode":"swtpm"`), []byte(`"tpmMode":"device"`))
+		if bytes.Contains(p, []byte(predicates.TPMIMAType)) {
+			tpmStmt = p
+		}
+		payloads = append(payloads, p)
+	}
+	// The SLSA byproducts name the TPM/IMA statement by digest: a
+	// consistent liar rewrites them too (issue 12's statements-agree).
+	var st struct {
+		Predicate predicates.TPMIMA `json:"predicate"`
+	}
+	if err := json.Unmarshal(tpmStmt, &st); err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	for _, p := range payloads {
+		if !bytes.Equal(p, tpmStmt) {
+			var m map[string]any
+			if err := json.Unmarshal(p, &m); err != nil {
+				t.Fatal(err)
+			}
+			var bps []any
+			for _, rd := range predicates.Byproducts(tpmStmt, &st.Predicate) {
+				bps = append(bps, map[string]any{"name": rd.GetName(), "digest": map[string]any{"sha256": rd.GetDigest()["sha256"]}})
+			}
+			m["predicate"].(map[string]any)["runDetails"].(map[string]any)["byproducts"] = bps
+			var err error
+			if p, err = json.Marshal(m); err != nil {
+				t.Fatal(err)
+			}
+		}
 		signed, err := signer.SignStatement(context.Background(), p)
 		if err != nil {
 			t.Fatal(err)

@@ -189,7 +189,7 @@ func writeTextReport(w io.Writer, r verify.AttestationResult) {
 		fmt.Fprintf(w, "  builder      %s\n", f.BuilderID)
 	}
 	if f.TPMMode != "" {
-		fmt.Fprintf(w, "  TPM mode     %s\n", f.TPMMode)
+		fmt.Fprintf(w, "  TPM mode     %s (the signer's word: nothing proves the AK's hardware origin yet)\n", f.TPMMode)
 	}
 	if f.AKFingerprint != "" {
 		fmt.Fprintf(w, "  AK           %s (builder %s)\n", f.AKFingerprint, f.AKBuilder)
@@ -229,6 +229,9 @@ func writeTextReport(w io.Writer, r verify.AttestationResult) {
 	}
 	if f.FinishedOn != nil {
 		fmt.Fprintf(w, "  finished     %s\n", f.FinishedOn.UTC().Format("2006-01-02 15:04:05Z"))
+	}
+	if len(f.SignersWord) > 0 {
+		fmt.Fprintf(w, "  signer's word (not verified): %s\n", strings.Join(f.SignersWord, "; "))
 	}
 	fmt.Fprintln(w, "  checks")
 	for _, c := range r.Checks {

@@ -23,6 +23,7 @@ const (
 	CheckBuilder        Check = "builder"         // SLSA builder.id accepted by the policy
 	CheckPredicate      Check = "predicate"       // the TPM/IMA predicate well formed
 	CheckTPMMode        Check = "tpm-mode"        // TPM mode accepted by the policy
+	CheckAgree          Check = "statements-agree" // both statements describe one build: mode, parameters, times, byproducts; exit status 0
 	CheckAttestationKey Check = "attestation-key" // the AK named by the policy
 	CheckQuoteSignature Check = "quote-signature" // both quotes signed by that AK
 	CheckNonce          Check = "nonce"           // start nonce as recorded; end nonce from the subjects
@@ -42,7 +43,7 @@ func AllChecks() []Check { return slices.Clone(allChecks[:]) }
 
 var allChecks = [...]Check{
 	CheckEnvelope, CheckSignature, CheckStatement, CheckSubjects, CheckBuilder, CheckPredicate,
-	CheckTPMMode, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
+	CheckTPMMode, CheckAgree, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
 	CheckIMALog, CheckIMAReplay, CheckBootLog, CheckBootRules, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
 }
 
@@ -94,6 +95,9 @@ type Facts struct {
 	IMA        *IMAFacts  `json:"ima,omitempty"`
 	Boot       *BootFacts `json:"boot,omitempty"`
 	FinishedOn *time.Time `json:"finishedOn,omitempty"`
+	// SignersWord lists the members of the statements that no check
+	// covers: the DSSE signer's word only (SignersWord()).
+	SignersWord []string `json:"signersWord,omitempty"`
 }
 
 // VerifiedSubject is one verified subject of the attestation.
@@ -110,6 +114,10 @@ type IMAFacts struct {
 	WindowStart int             `json:"windowStart"`
 	WindowEnd   int             `json:"windowEnd"`
 	Scope       policy.IMAScope `json:"scope,omitempty"`
+	// BootAggregate says how the log's first entry binds it to the boot:
+	// equal to the quoted PCRs 0-9, or not bound when the quotes do not
+	// cover them.
+	BootAggregate string `json:"bootAggregate,omitempty"`
 	// InScope entries were subject to the rules; Excluded of them matched an
 	// exclude; Violations are violation entries in scope.
 	InScope    int `json:"inScope"`
@@ -155,6 +163,11 @@ var (
 	ErrGoldenPCR        = errors.New("PCR differs from the golden value")
 	ErrIMARule          = errors.New("IMA entries break the policy")
 	ErrTooOld           = errors.New("attestation too old")
+	// ErrStatementsDisagree: the SLSA statement describes another build
+	// than the TPM/IMA statement (mode, parameters, times, byproducts).
+	ErrStatementsDisagree = errors.New("the statements describe different builds")
+	// ErrFailedBuild: the attestation is of a build that failed.
+	ErrFailedBuild = errors.New("the build failed")
 )
 
 // CheckError is a failed check: which one, what was expected and what was
