@@ -54,10 +54,7 @@ func TestRealKernelEnrollment(t *testing.T) {
 	certIn := filepath.Join(dir, "in-build")
 	mkdir(t, certIn)
 	h.attestBuild(t, "ca", "issue", "--ca", ca, "-o", filepath.Join(certIn, "ak.pem"), activate.path("resp.json"))
-	saved := h.env
-	h.env = []string{"E2E_INPUT=" + certIn}
-	build := h.bootIn(t, "ca-build", "ca-build", activate.tpmState())
-	h.env = saved
+	build := h.bootEnv(t, "ca-build", "ca-build", activate.tpmState(), "E2E_INPUT="+certIn)
 
 	// The policy policy init writes from the attestation: the CA only.
 	caOnly := filepath.Join(dir, "policy.yaml")
@@ -144,12 +141,5 @@ func replaceCA(t *testing.T, h *harness, src, dst, name, certPEM string) {
 	if err := cas.Content[0].Encode(map[string]string{"name": name, "certificate": certPEM}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := yaml.Marshal(&doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	h.attestBuild(t, "policy", "check", dst)
+	h.writePolicyYAML(t, &doc, dst)
 }
