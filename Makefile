@@ -54,6 +54,8 @@ e2e: deps
 bench: deps
 	./scripts/bench-ima.sh
 	./scripts/bench-verify.sh
+	./scripts/bench-allowlist.sh
+	./scripts/bench-rootfs.sh
 	$(GO) test -tags simulator -run '^$$' -bench . -benchtime 20x ./tpm/
 	$(GO) test -tags simulator -run '^$$' -bench 'AttestOverhead|HashSubjects1GiB' -benchtime 3x ./provenance/
 

@@ -5,16 +5,18 @@
 // the boot applications themselves (shim, grub, kernel), the kernel command
 // line and the initrd.
 //
-// Parsing and per-bank replay use go-attestation's attest.ParseEventLog and
-// (*attest.EventLog).Verify, and the Secure Boot variables its
-// attest.ParseSecurebootState; this package adds what a build verifier needs
-// on top: every selected bank must replay (go-attestation accepts a PCR when
-// one bank does), a PCR with no events must hold its reset value
-// (go-attestation accepts any value then), a mismatch names the bank and the
-// PCR with the quoted and replayed values, and the quirks of the firmware the
-// project meets (OVMF's direct-boot kernel event before "Calling EFI
-// Application", SeaBIOS's 0xFFFFFFFF separators, Secure Boot on with a kernel
-// that no verified loader loaded).
+// Parsing uses go-attestation's attest.ParseEventLog, and the Secure Boot
+// keys and authorities its attest.ParseSecurebootState. The replay is this
+// package's, because a build verifier needs more than
+// (*attest.EventLog).Verify gives: every quoted bank must replay
+// (go-attestation accepts a PCR when one bank does), a PCR with no events
+// must hold its reset value (go-attestation accepts any value then), and a
+// mismatch names the bank and the PCR with the quoted and replayed values.
+// It also handles the quirks of the firmware the project meets: OVMF's
+// direct-boot kernel event before "Calling EFI Application from Boot
+// Option", SeaBIOS's 0xFFFFFFFF separators (go-attestation's Secure Boot
+// parser refuses them; a legacy BIOS has no Secure Boot), and Secure Boot on
+// with a kernel that no verified loader loaded (never counted as verified).
 //
 // Trust: nothing read from a log is trusted. Parse returns an unverified
 // *Log. (*Log).Verify replays it against PCR values that the caller has

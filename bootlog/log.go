@@ -27,7 +27,9 @@ type Log struct {
 	// numberBase is added to an event's position to number it as
 	// tpm2_eventlog does (the Spec ID event of a crypto-agile log is 0).
 	numberBase int
-	size       int
+	// byBank holds the events with their digests in each bank the log
+	// carries (attest.EventLog.Events copies them on every call).
+	byBank map[evidence.Bank][]attest.Event
 }
 
 // Parse parses a TCG firmware event log: the TPM 2.0 crypto-agile form
@@ -44,11 +46,14 @@ func Parse(data []byte) (l *Log, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrParse, err)
 	}
-	l = &Log{el: el, size: len(data)}
+	l = &Log{el: el, byBank: map[evidence.Bank][]attest.Event{}}
 	if slices.Equal(el.Algs, []attest.HashAlg{attest.HashSHA1}) && !isAgile(data) {
 		l.numberBase = 0
 	} else {
 		l.numberBase = 1
+	}
+	for _, b := range l.Banks() {
+		l.byBank[b] = el.Events(attest.HashAlg(b))
 	}
 	return l, nil
 }
@@ -151,8 +156,13 @@ func sortedBanks(pcrs PCRValues) []evidence.Bank {
 	return out
 }
 
-// events returns the log's events with their digests in bank b.
+// events returns the log's events with their digests in bank b; for a
+// bank the log does not carry, the events have no digests (replay refuses
+// them).
 func (l *Log) events(b evidence.Bank) []attest.Event {
+	if evs, ok := l.byBank[b]; ok {
+		return evs
+	}
 	return l.el.Events(attest.HashAlg(b))
 }
 

@@ -6,25 +6,19 @@ import (
 	"testing"
 )
 
-func shimState(t *testing.T) *State {
+// stateOf verifies the real log of testdata/VARIANT against its PCRs.
+func stateOf(t *testing.T, variant string) *State {
 	t.Helper()
-	l := readLog(t, "testdata/ovmf-sb-shim/binary_bios_measurements")
-	st, err := l.Verify(readPCRs(t, "testdata/ovmf-sb-shim/pcrs.txt"))
+	l := readLog(t, "testdata/"+variant+"/binary_bios_measurements")
+	st, err := l.Verify(readPCRs(t, "testdata/"+variant+"/pcrs.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return st
 }
 
-func directState(t *testing.T) *State {
-	t.Helper()
-	l := readLog(t, "testdata/ovmf/binary_bios_measurements")
-	st, err := l.Verify(readPCRs(t, "testdata/ovmf/pcrs.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
+func shimState(t *testing.T) *State   { return stateOf(t, "ovmf-sb-shim") }
+func directState(t *testing.T) *State { return stateOf(t, "ovmf") }
 
 const (
 	shim   = "sha256:80a66d53a945d2286fcadd780fae1c225aa732079cd67b5225dc78aaab4e2ff8"

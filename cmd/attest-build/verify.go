@@ -215,14 +215,16 @@ func writeTextReport(w io.Writer, r verify.AttestationResult) {
 				if i == 0 {
 					label = "boot"
 				}
-				fmt.Fprintf(w, "  %-12s %s\n", label, line)
+				// Paths, subjects and the command line come from the
+				// attestation: one line each, whatever they hold.
+				fmt.Fprintf(w, "  %-12s %s\n", label, predicates.PrintableField(line))
 			}
 			fmt.Fprintf(w, "  %-12s %s\n", "", b.BootAggregate)
 		} else {
-			fmt.Fprintf(w, "  boot         no firmware event log (%s)\n", b.Reason)
+			fmt.Fprintf(w, "  boot         no firmware event log (%s)\n", predicates.PrintableField(b.Reason))
 		}
 		for _, fd := range b.Findings {
-			fmt.Fprintf(w, "    ! %s\n", fd)
+			fmt.Fprintf(w, "    ! %s\n", predicates.PrintableField(fd.String()))
 		}
 	}
 	if f.FinishedOn != nil {

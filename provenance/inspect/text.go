@@ -134,7 +134,7 @@ func writeTPMIMA(w io.Writer, t *TPMIMASummary, opts TextOptions) {
 	case bl.Present:
 		fmt.Fprintf(w, "  boot log:    firmware event log of %d events (sha256 %s; verify replays it to PCRs 0-9)\n", bl.Events, short(bl.SHA256))
 	default:
-		fmt.Fprintf(w, "  boot log:    none: %s\n", orNone(bl.Reason))
+		fmt.Fprintf(w, "  boot log:    none: %s\n", predicates.PrintableField(orNone(bl.Reason)))
 	}
 	b := &t.Build
 	fmt.Fprintf(w, "  build:       %s\n", strings.Join(b.Argv, " "))

@@ -25,6 +25,10 @@ type PolicyInitOptions struct {
 	Source string
 	// Now stamps the header (default time.Now).
 	Now func() time.Time
+	// RuntimePolicy, when set, receives an allowlist longer than
+	// policy.MaxInlineAllow paths as a Keylime runtime policy, which the
+	// policy names (policy.Reference.RuntimePolicy).
+	RuntimePolicy *policy.RuntimePolicyOutput
 }
 
 // InitPolicy writes a starting policy (YAML, commented for review) from a
@@ -71,21 +75,22 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 		bootReason = b.Reason
 	}
 	return policy.FromReference(&policy.Reference{
-		Source:     opts.Source,
-		SHA256:     hex.EncodeToString(h.Sum(nil)),
-		Now:        opts.Now(),
-		Scope:      opts.Scope,
-		Signers:    policyKeys(vr.v.signers),
-		KeyIDs:     vr.keyIDs,
-		AK:         policy.TrustedKey{Name: vr.ak.name, PublicKey: vr.ak.pub, Fingerprint: vr.ak.fingerprint},
-		AKCA:       certifiedCA(vr),
-		BuilderID:  vr.rep.report.Facts.BuilderID,
-		TPMMode:    vr.pred.TPM.Mode,
-		PCRs:       vr.quotes[1].PCRs,
-		IMA:        vr.pred.IMA,
-		Entries:    ref,
-		Boot:       vr.boot,
-		BootReason: bootReason,
+		Source:        opts.Source,
+		SHA256:        hex.EncodeToString(h.Sum(nil)),
+		Now:           opts.Now(),
+		Scope:         opts.Scope,
+		Signers:       policyKeys(vr.v.signers),
+		KeyIDs:        vr.keyIDs,
+		AK:            policy.TrustedKey{Name: vr.ak.name, PublicKey: vr.ak.pub, Fingerprint: vr.ak.fingerprint},
+		AKCA:          certifiedCA(vr),
+		BuilderID:     vr.rep.report.Facts.BuilderID,
+		TPMMode:       vr.pred.TPM.Mode,
+		PCRs:          vr.quotes[1].PCRs,
+		IMA:           vr.pred.IMA,
+		Entries:       ref,
+		RuntimePolicy: opts.RuntimePolicy,
+		Boot:          vr.boot,
+		BootReason:    bootReason,
 	})
 }
 
