@@ -36,6 +36,7 @@ require (
 	github.com/google/go-sev-guest v0.14.0 // indirect
 	github.com/google/go-tdx-guest v0.3.2-0.20250814004405-ffb0869e6f4d // indirect
 	github.com/kr/pretty v0.1.0 // indirect
+	github.com/package-url/packageurl-go v0.1.7 // indirect
 	github.com/shibumi/go-pathspec v1.3.0 // indirect
 	gopkg.in/check.v1 v1.0.0-20180628173108-788fd7840127 // indirect
 )

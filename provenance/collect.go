@@ -299,6 +299,7 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 		BuilderID: builderID, Argv: cmd.Argv, Dir: dir,
 		TPMMode: tpmInfo.Mode, PCRs: sel, Source: src, InvocationID: invocation,
 		CI:                  CIContext(env),
+		Workflow:            GitHubWorkflow(env),
 		BuilderDependencies: builderDependencies(),
 		StartedOn:           run.StartedOn, FinishedOn: run.FinishedOn,
 		Byproducts: byproducts(tpmStatement, pred),

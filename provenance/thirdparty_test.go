@@ -3,17 +3,16 @@ package provenance_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -223,14 +222,15 @@ func TestThirdPartyVerifiersAcceptSignedStatements(t *testing.T) {
 	}
 }
 
-// A whole attestation made on a real swtpm verifies, line by line, with the
-// third-party DSSE verifiers.
-func TestThirdPartyVerifiersAcceptAttestation(t *testing.T) {
+// attestOnSwtpm attests a one-file build on a real swtpm (no IMA log) with
+// the build environment env (nil: the caller's) and returns the
+// attestation file's path.
+func attestOnSwtpm(t *testing.T, signer *provenance.Signer, env []string) string {
+	t.Helper()
 	_, open := swtpmSetup(t)
-	signer, prefix := testSigner(t)
 	dir := t.TempDir()
 	res, err := provenance.Attest(context.Background(), provenance.Options{
-		Command:   provenance.Command{Argv: []string{"sh", "-c", "printf 'third party' > out.bin"}, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
+		Command:   provenance.Command{Argv: []string{"sh", "-c", "printf 'third party' > out.bin"}, Dir: dir, Env: env, Stdout: io.Discard, Stderr: io.Discard},
 		Artifacts: []string{"out.bin"},
 		Signer:    signer,
 		TPM:       open,
@@ -239,9 +239,13 @@ func TestThirdPartyVerifiersAcceptAttestation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(res.Output)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkThirdParty(t, data, mustRead(t, prefix+".pub"))
+	return res.Output
+}
+
+// A whole attestation made on a real swtpm verifies, line by line, with the
+// third-party DSSE verifiers.
+func TestThirdPartyVerifiersAcceptAttestation(t *testing.T) {
+	signer, prefix := testSigner(t)
+	out := attestOnSwtpm(t, signer, nil)
+	checkThirdParty(t, mustRead(t, out), mustRead(t, prefix+".pub"))
 }
