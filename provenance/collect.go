@@ -73,6 +73,14 @@ type Options struct {
 	IMALog string
 	// BuilderID is a custom SLSA builder id (see BuilderID).
 	BuilderID string
+	// Bundle also writes each signed statement as a Sigstore bundle v0.3
+	// beside the output (MarshalBundle, BundlePath).
+	Bundle bool
+	// DetachLog writes the carried IMA log as a file of its own beside the
+	// output (DetachedLogPath: the uncompressed bytes, whose SHA-256 the
+	// predicate's ima.log.sha256 holds) instead of inside the TPM/IMA
+	// predicate, which then says ima.log.detached: true.
+	DetachLog bool
 }
 
 // ReasonSimulatorIMA is the ima.reason of an attestation made with the
@@ -117,6 +125,12 @@ type Result struct {
 	// then the SLSA provenance statement's.
 	Envelopes [][]byte
 	Predicate *predicates.TPMIMA
+	// Bundles are the Sigstore bundle files written (Options.Bundle), in
+	// the order of Envelopes.
+	Bundles []string
+	// DetachedLog is the detached IMA log file written (Options.DetachLog
+	// and an IMA log present), else "".
+	DetachedLog string
 }
 
 // Attest runs a build between two TPM quotes and writes its signed
@@ -260,11 +274,19 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	var ima *predicates.IMA
+	var (
+		ima    *predicates.IMA
+		rawLog []byte
+	)
 	if opts.IMALog == "" && tpmInfo.Mode == predicates.ModeSim {
 		ima = &predicates.IMA{Present: false, Reason: ReasonSimulatorIMA}
-	} else if ima, err = CollectIMA(imaPath, bank, startPCR, endPCR); err != nil {
+	} else if ima, rawLog, err = collectIMA(imaPath, bank, startPCR, endPCR); err != nil {
 		return nil, err
+	}
+	if opts.DetachLog && ima.Log != nil {
+		ima.Log.Data, ima.Log.Detached = nil, true
+	} else {
+		rawLog = nil
 	}
 
 	pred := &predicates.TPMIMA{
@@ -344,10 +366,36 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 	if err := stopped(); err != nil {
 		return nil, err
 	}
+	res := &Result{Run: run, Subjects: subjects, Output: output, Envelopes: envelopes, Predicate: pred}
+	// The side files first: the attestation file, written last, exists
+	// only when they are all there.
+	if rawLog != nil {
+		res.DetachedLog = DetachedLogPath(output)
+		if err := WriteFileAtomic(res.DetachedLog, rawLog, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Bundle {
+		types := []string{predicates.TPMIMAType, SLSAProvenanceType}
+		for i, env := range envelopes {
+			path, err := BundlePath(output, types[i])
+			if err != nil {
+				return nil, err
+			}
+			b, err := MarshalBundle(env, opts.Signer.PublicKey())
+			if err != nil {
+				return nil, err
+			}
+			if err := WriteFileAtomic(path, b, 0o644); err != nil {
+				return nil, err
+			}
+			res.Bundles = append(res.Bundles, path)
+		}
+	}
 	if err := WriteJSONL(output, envelopes); err != nil {
 		return nil, err
 	}
-	return &Result{Run: run, Subjects: subjects, Output: output, Envelopes: envelopes, Predicate: pred}, nil
+	return res, nil
 }
 
 // DefaultOutput is the attestation path when none is given:
@@ -364,15 +412,16 @@ func DefaultOutput(dir string, subjects []predicates.Subject) string {
 	return filepath.Join(dir, "attestation.intoto.jsonl")
 }
 
-// dropAttestations removes .intoto.jsonl files from discovered subjects: an
-// attestation is never a subject of the next one.
+// dropAttestations removes attestation files (.intoto.jsonl, Sigstore
+// bundles, detached IMA logs) from discovered subjects: an attestation is
+// never a subject of the next one.
 func dropAttestations(names []string, err error) []string {
 	if err != nil {
 		return nil
 	}
 	out := names[:0]
 	for _, n := range names {
-		if !strings.HasSuffix(n, ".intoto.jsonl") {
+		if !strings.HasSuffix(n, attestationSuffix) && !strings.HasSuffix(n, BundleSuffix) && !strings.HasSuffix(n, DetachedLogSuffix) {
 			out = append(out, n)
 		}
 	}
