@@ -1,6 +1,8 @@
 // Package predicates holds the attestation predicate types that attest-build
-// emits: the TPM/IMA predicate (this file) and the nonce construction that
-// binds the end quote to the subjects.
+// emits: the TPM/IMA predicate (this file), the nonce construction that
+// binds the end quote to the subjects, and what the attesting and the
+// verifying sides must agree on (window.go): the statement's payload and
+// SLSA predicate types, and how a log entry shows in the window.
 //
 // The Go type and the JSON Schema in schemas/ describe the same document; a
 // test keeps them in step. Validate checks what JSON Schema cannot (decoded

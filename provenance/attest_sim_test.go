@@ -13,117 +13,28 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
-	"github.com/google/go-tpm/tpm2"
-
-	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
 	"github.com/attest-build/attest-build/schemas"
 	"github.com/attest-build/attest-build/tpm"
 )
 
-// lockedSession serialises a session's TPM commands with the test's own
-// PCR extends on the same in-process simulator (the race detector cannot see
-// the ordering the build's flag files give).
-type lockedSession struct {
-	provenance.TPMSession
-	mu *sync.Mutex
-}
-
-func (s lockedSession) Info() (predicates.TPM, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.TPMSession.Info()
-}
-
-func (s lockedSession) AttestationKey() (predicates.AttestationKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.TPMSession.AttestationKey()
-}
-
-func (s lockedSession) Quote(nonce []byte) (predicates.Quote, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.TPMSession.Quote(nonce)
-}
-
-func lockedOpener(open provenance.TPMOpener, mu *sync.Mutex) provenance.TPMOpener {
-	return func() (provenance.TPMSession, error) {
-		s, err := open()
-		if err != nil {
-			return nil, err
-		}
-		return lockedSession{TPMSession: s, mu: mu}, nil
-	}
-}
-
-// openSimulator opens a new in-process simulator, closed when the test
-// ends, and parses pcrs, the selection its quotes cover.
-func openSimulator(t testing.TB, pcrs string) (*tpm.TPM, tpm.PCRSelection) {
-	t.Helper()
-	tp, err := tpm.Open("sim")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tp.Close() })
-	sel, err := tpm.ParsePCRSelection(pcrs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tp, sel
-}
-
-// simRig is a rig on an open simulator: it extends PCR 10 of tp directly.
-func simRig(tp *tpm.TPM, sel tpm.PCRSelection) rig {
-	return rig{open: provenance.SharedTPM(tp, sel, tpm.AKOptions{}), extend: func(t testing.TB, entries []*evidence.Entry) {
-		for _, e := range entries {
-			pcrExtend(t, tp.Transport(), e)
-		}
-	}}
-}
-
-// simExtender extends PCR 10 of an open TPM in the sha256 bank.
-func simExtender(t *testing.T, tp *tpm.TPM, mu *sync.Mutex) func([20]byte, [32]byte) {
-	return func(_ [20]byte, td [32]byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		_, err := tpm2.PCRExtend{
-			PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(10), Auth: tpm2.PasswordAuth(nil)},
-			Digests:   tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{HashAlg: tpm2.TPMAlgSHA256, Digest: td[:]}}},
-		}.Execute(tp.Transport())
-		if err != nil {
-			t.Errorf("extending PCR 10: %v", err)
-		}
-	}
-}
-
-// lockedSimulator opens a new simulator with the default PCR selection and
-// returns it with an opener for Attest and a PCR 10 extender for the test,
-// serialised by one lock.
-func lockedSimulator(t *testing.T) (*tpm.TPM, provenance.TPMOpener, func([20]byte, [32]byte)) {
-	t.Helper()
-	tp, sel := openSimulator(t, tpm.DefaultPCRSelection)
-	mu := new(sync.Mutex)
-	return tp, lockedOpener(provenance.SharedTPM(tp, sel, tpm.AKOptions{}), mu), simExtender(t, tp, mu)
-}
-
 func TestAttestSimulatorIMAWindow(t *testing.T) {
 	dir, flags := t.TempDir(), t.TempDir()
-	signer, keyPrefix := testSigner(t)
-	_, open, extend := lockedSimulator(t)
+	signer, keyPrefix := provtest.TestSigner(t)
+	_, open, extend := provtest.LockedSimulator(t)
 	log := filepath.Join(flags, "ima.bin")
 	before := []string{"boot_aggregate", "/usr/bin/bash", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/bin/make", "/etc/ld.so.cache"}
-	appendIMA(t, log, before, extend)
+	provtest.AppendIMA(t, log, before, extend)
 
 	// The build waits until the test has grown the log (and extended PCR
 	// 10) as the kernel would while it runs.
 	during := []string{"/usr/bin/cc", "/usr/libexec/gcc/cc1", "/usr/bin/ld"}
-	argv := buildGrowingLog(t, flags, log, during, extend, "printf hello > out.bin")
+	argv := provtest.BuildGrowingLog(t, flags, log, during, extend, "printf hello > out.bin")
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command: provenance.Command{Argv: argv, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
 		Signer:  signer,
@@ -134,7 +45,7 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An entry appended after the end quote is not part of the attestation.
-	appendIMA(t, log, []string{"/usr/bin/late"}, extend)
+	provtest.AppendIMA(t, log, []string{"/usr/bin/late"}, extend)
 
 	want := sha256.Sum256([]byte("hello"))
 	if len(res.Subjects) != 1 || res.Subjects[0].Name != "out.bin" || res.Subjects[0].SHA256 != want {
@@ -143,7 +54,7 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 	if wantOut := filepath.Join(dir, "out.bin.intoto.jsonl"); res.Output != wantOut {
 		t.Fatalf("output %s, want %s", res.Output, wantOut)
 	}
-	sts := readAttestation(t, res.Output, keyPrefix+".pub")
+	sts := provtest.ReadAttestation(t, res.Output, keyPrefix+".pub")
 	if len(sts) != 2 {
 		t.Fatalf("%d statements, want 2", len(sts))
 	}
@@ -153,7 +64,7 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 			t.Fatalf("statement %s: type %s, subjects %+v", st.PredicateType, st.Type, st.Subject)
 		}
 	}
-	p, raw := tpmPredicate(t, sts)
+	p, raw := provtest.TPMPredicate(t, sts)
 	if err := schemas.ValidateTPMIMA([]byte(raw)); err != nil {
 		t.Fatalf("emitted predicate fails the schema: %v", err)
 	}
@@ -174,7 +85,7 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 		q     predicates.Quote
 		nonce string
 	}{"start": {p.Quotes.Start, p.Nonce.Start}, "end": {p.Quotes.End, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}} {
-		if _, err := tpm.VerifyQuote(q.q.Attest, q.q.Signature, akPub, tpm.VerifyOptions{Nonce: mustHex(t, q.nonce), PCRs: pcrValues(t, q.q.PCRs)}); err != nil {
+		if _, err := tpm.VerifyQuote(q.q.Attest, q.q.Signature, akPub, tpm.VerifyOptions{Nonce: provtest.MustHex(t, q.nonce), PCRs: provtest.PCRValues(t, q.q.PCRs)}); err != nil {
 			t.Fatalf("%s quote: %v", name, err)
 		}
 	}
@@ -195,13 +106,13 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 	// The log is the exact bytes of the entries up to the end quote.
 	var wantLog []byte
 	for _, p := range append(before, during...) {
-		rec, _, _ := imaRecord(p)
+		rec, _, _ := provtest.IMARecord(p)
 		wantLog = append(wantLog, rec...)
 	}
 	if ima.Log.Encoding != predicates.IMALogEncoding {
 		t.Fatalf("ima.log.encoding %q, want %q", ima.Log.Encoding, predicates.IMALogEncoding)
 	}
-	gotLog := decompress(t, ima.Log.Encoding, ima.Log.Data)
+	gotLog := provtest.Decompress(t, ima.Log.Encoding, ima.Log.Data)
 	if !bytes.Equal(gotLog, wantLog) || ima.Log.Entries != len(before)+len(during) {
 		t.Fatalf("log: %d bytes, %d entries; want %d bytes, %d entries", len(gotLog), ima.Log.Entries, len(wantLog), len(before)+len(during))
 	}
@@ -224,7 +135,7 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 			} `json:"byproducts"`
 		} `json:"runDetails"`
 	}
-	if sts[1].PredicateType != provenance.SLSAProvenanceType {
+	if sts[1].PredicateType != predicates.SLSAProvenanceType {
 		t.Fatalf("second statement is %s", sts[1].PredicateType)
 	}
 	if err := json.Unmarshal(sts[1].Predicate, &slsa); err != nil {
@@ -244,8 +155,8 @@ func TestAttestSimulatorIMAWindow(t *testing.T) {
 // not read: it is extended into the machine's TPM, never the simulator.
 func TestAttestSimulatorSkipsKernelIMALog(t *testing.T) {
 	dir := t.TempDir()
-	signer, keyPrefix := testSigner(t)
-	tp, sel := openSimulator(t, tpm.DefaultPCRSelection)
+	signer, keyPrefix := provtest.TestSigner(t)
+	tp, sel := provtest.OpenSimulator(t, tpm.DefaultPCRSelection)
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command: provenance.Command{Argv: []string{"sh", "-c", "printf x > out.bin"}, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
 		Signer:  signer,
@@ -254,7 +165,7 @@ func TestAttestSimulatorSkipsKernelIMALog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := tpmPredicate(t, readAttestation(t, res.Output, keyPrefix+".pub"))
+	p, _ := provtest.TPMPredicate(t, provtest.ReadAttestation(t, res.Output, keyPrefix+".pub"))
 	if p.IMA.Present || p.IMA.Reason != provenance.ReasonSimulatorIMA {
 		t.Fatalf("ima present=%t reason %q, want absent with %q", p.IMA.Present, p.IMA.Reason, provenance.ReasonSimulatorIMA)
 	}
@@ -266,8 +177,8 @@ func TestAttestSimulatorSkipsKernelIMALog(t *testing.T) {
 // an attestation nor a temporary file is left.
 func TestAttestInterruptedAfterBuild(t *testing.T) {
 	dir := t.TempDir()
-	signer, _ := testSigner(t)
-	tp, sel := openSimulator(t, tpm.DefaultPCRSelection)
+	signer, _ := provtest.TestSigner(t)
+	tp, sel := provtest.OpenSimulator(t, tpm.DefaultPCRSelection)
 	open, opens := provenance.SharedTPM(tp, sel, tpm.AKOptions{}), 0
 	_, err := provenance.Attest(context.Background(), provenance.Options{
 		Command: provenance.Command{Argv: []string{"sh", "-c", "printf x > out.bin"}, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},

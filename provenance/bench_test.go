@@ -17,6 +17,7 @@ import (
 	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/internal/swtpmtest"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
 	"github.com/attest-build/attest-build/tpm"
 )
 
@@ -97,7 +98,7 @@ func writeExtendedLog(b *testing.B, sw *swtpmtest.SWTPM, path string, n int) {
 		if i > 0 {
 			p = "/usr/lib/x86_64-linux-gnu/lib" + strconv.Itoa(i) + ".so.6"
 		}
-		rec, th, td := imaRecord(p)
+		rec, th, td := provtest.IMARecord(p)
 		if _, err := w.Write(rec); err != nil {
 			b.Fatal(err)
 		}

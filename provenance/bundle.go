@@ -33,8 +33,8 @@ const attestationSuffix = ".intoto.jsonl"
 
 // predicateShortNames name each statement's bundle file.
 var predicateShortNames = map[string]string{
-	predicates.TPMIMAType: "tpm-ima",
-	SLSAProvenanceType:    "slsa",
+	predicates.TPMIMAType:         "tpm-ima",
+	predicates.SLSAProvenanceType: "slsa",
 }
 
 // sidePath returns output's name without ".intoto.jsonl", plus suffix.

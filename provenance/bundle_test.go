@@ -23,6 +23,7 @@ import (
 	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
 	"github.com/attest-build/attest-build/schemas"
 )
 
@@ -41,12 +42,12 @@ type bundled struct {
 // writing Sigstore bundles and the detached log.
 func attestBundled(t *testing.T) bundled {
 	t.Helper()
-	sw, open := swtpmSetup(t)
+	sw, open := provtest.SWTPMSetup(t)
 	extend := pcrExtender(t, sw)
-	signer, prefix := testSigner(t)
+	signer, prefix := provtest.TestSigner(t)
 	dir, side := t.TempDir(), t.TempDir()
 	log := filepath.Join(side, "binary_runtime_measurements")
-	appendIMA(t, log, []string{"boot_aggregate", "/usr/bin/bash", "/usr/bin/make"}, extend)
+	provtest.AppendIMA(t, log, []string{"boot_aggregate", "/usr/bin/bash", "/usr/bin/make"}, extend)
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command:   provenance.Command{Argv: []string{"sh", "-c", "mkdir -p dist; printf 'bundled artifact' > dist/app.tar"}, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
 		Artifacts: []string{"dist/app.tar"},
@@ -75,7 +76,7 @@ func TestBundleSigstoreGo(t *testing.T) {
 	if len(res.Bundles) != 2 || res.Bundles[0] != want[0] || res.Bundles[1] != want[1] {
 		t.Fatalf("bundles %v, want %v", res.Bundles, want)
 	}
-	pub, err := cryptoutils.UnmarshalPEMToPublicKey(mustRead(t, b.pubPath))
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(mustReadFile(t, b.pubPath))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,10 +92,10 @@ func TestBundleSigstoreGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	digest := sha256.Sum256([]byte("bundled artifact"))
-	types := []string{predicates.TPMIMAType, provenance.SLSAProvenanceType}
+	types := []string{predicates.TPMIMAType, predicates.SLSAProvenanceType}
 	for i, path := range res.Bundles {
 		var bb bundle.Bundle
-		if err := bb.UnmarshalJSON(mustRead(t, path)); err != nil {
+		if err := bb.UnmarshalJSON(mustReadFile(t, path)); err != nil {
 			t.Fatalf("%s: sigstore-go cannot load it: %v", path, err)
 		}
 		if mt := bb.GetMediaType(); mt != provenance.BundleMediaType {
@@ -129,12 +130,12 @@ func TestBundleSigstoreGo(t *testing.T) {
 	if res.DetachedLog != base+".ima.binary_runtime_measurements" || ima.Log == nil || !ima.Log.Detached || len(ima.Log.Data) != 0 {
 		t.Fatalf("detached log %q, predicate log %+v", res.DetachedLog, ima.Log)
 	}
-	sum := sha256.Sum256(mustRead(t, res.DetachedLog))
+	sum := sha256.Sum256(mustReadFile(t, res.DetachedLog))
 	if hex.EncodeToString(sum[:]) != ima.Log.SHA256 {
 		t.Fatalf("detached log SHA-256 %x, predicate ima.log.sha256 %s", sum, ima.Log.SHA256)
 	}
-	sts := readAttestation(t, res.Output, b.pubPath)
-	_, raw := tpmPredicate(t, sts)
+	sts := provtest.ReadAttestation(t, res.Output, b.pubPath)
+	_, raw := provtest.TPMPredicate(t, sts)
 	if err := schemas.ValidateTPMIMA(raw); err != nil {
 		t.Fatalf("schema: %v", err)
 	}

@@ -176,6 +176,76 @@ func Attest(ctx context.Context, opts Options) (*Result, error) {
 // attest is Attest; stopped reports a signal or a cancelled ctx, and is
 // checked between steps.
 func attest(ctx context.Context, opts Options, stopped func() error) (*Result, error) {
+	a, err := newAttestation(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	// The stages of Attest's doc, in order; stopped is checked before each
+	// stage that says so. The last check comes before the write: once it
+	// has begun it runs to the end (a signal no longer kills the process),
+	// and WriteJSONL removes its temporary file on any error.
+	stages := []struct {
+		checkStop bool
+		run       func() error
+	}{
+		{false, a.snapshot},
+		{true, a.quoteStart},
+		{true, a.build},
+		{true, a.hashSubjects},
+		{true, a.quoteEnd},
+		{false, a.collectIMA},
+		{false, a.tpmIMAStatement},
+		{false, a.slsaStatement},
+		{true, a.sign},
+		{false, a.chooseOutput},
+		{true, a.write},
+	}
+	for _, st := range stages {
+		if st.checkStop {
+			if err := stopped(); err != nil {
+				return nil, err
+			}
+		}
+		if err := st.run(); err != nil {
+			return nil, err
+		}
+	}
+	return &Result{Run: a.run, Subjects: a.subjects, Output: a.output, Envelopes: a.envelopes, Predicate: a.pred,
+		Bundles: a.bundles, DetachedLog: a.detachedLog}, nil
+}
+
+// attestation is the state of one attest call; each stage fills in what
+// the later ones read.
+type attestation struct {
+	ctx     context.Context
+	opts    Options
+	cmd     Command // the build, its Dir absolute
+	dir     string
+	imaPath string
+	output  string // "" until chooseOutput when not given
+
+	snap                 *Snapshot // with no Artifacts
+	startNonce           []byte
+	tpmInfo              predicates.TPM
+	ak                   predicates.AttestationKey
+	startQuote, endQuote predicates.Quote
+	sel                  string
+	run                  *RunResult
+	subjects             []predicates.Subject
+	endNonce             []byte
+	construction         string
+	ima                  *predicates.IMA
+	rawLog               []byte // the log to detach (DetachLog), else nil
+	pred                 *predicates.TPMIMA
+	tpmStmt, slsaStmt    []byte
+	envelopes            [][]byte
+	bundles              []string
+	detachedLog          string
+}
+
+// newAttestation checks the options and resolves the working directory,
+// the IMA log and the output path.
+func newAttestation(ctx context.Context, opts Options) (*attestation, error) {
 	if opts.Signer == nil {
 		return nil, errors.New("attesting a build: no signing key")
 	}
@@ -193,209 +263,227 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 	if err != nil {
 		return nil, fmt.Errorf("attesting a build: %w", err)
 	}
-	cmd := opts.Command
-	cmd.Dir = dir
-	imaPath := opts.IMALog
-	if imaPath == "" {
-		imaPath = DefaultIMALog
+	a := &attestation{ctx: ctx, opts: opts, cmd: opts.Command, dir: dir, imaPath: opts.IMALog, output: opts.Output}
+	a.cmd.Dir = dir
+	if a.imaPath == "" {
+		a.imaPath = DefaultIMALog
 	}
-	output := opts.Output
-	if output != "" && !filepath.IsAbs(output) {
-		output = filepath.Join(dir, output)
+	if a.output != "" && !filepath.IsAbs(a.output) {
+		a.output = filepath.Join(dir, a.output)
 	}
+	return a, nil
+}
 
-	var snap *Snapshot
-	if len(opts.Artifacts) == 0 {
-		if snap, err = TakeSnapshot(dir); err != nil {
-			return nil, err
-		}
+// snapshot records the working directory when the subjects are to be
+// found by what the build changes (no Artifacts).
+func (a *attestation) snapshot() error {
+	if len(a.opts.Artifacts) > 0 {
+		return nil
 	}
+	var err error
+	a.snap, err = TakeSnapshot(a.dir)
+	return err
+}
 
-	if err := stopped(); err != nil {
-		return nil, err
+// quoteStart quotes with a fresh random 32-byte nonce.
+func (a *attestation) quoteStart() error {
+	a.startNonce = make([]byte, 32)
+	if _, err := rand.Read(a.startNonce); err != nil {
+		return fmt.Errorf("making the start nonce: %w", err)
 	}
-	startNonce := make([]byte, 32)
-	if _, err := rand.Read(startNonce); err != nil {
-		return nil, fmt.Errorf("making the start nonce: %w", err)
-	}
-	tpmInfo, ak, startQuote, sel, err := quoteOnce(opts.TPM, startNonce, "")
+	var err error
+	a.tpmInfo, a.ak, a.startQuote, a.sel, err = quoteOnce(a.opts.TPM, a.startNonce, "")
 	if err != nil {
-		return nil, fmt.Errorf("start quote: %w", err)
+		return fmt.Errorf("start quote: %w", err)
 	}
+	return nil
+}
 
-	if err := stopped(); err != nil {
-		return nil, err
-	}
-	run, err := Run(ctx, cmd)
+// build runs the build command; a failed or interrupted build is a
+// *BuildError.
+func (a *attestation) build() error {
+	run, err := Run(a.ctx, a.cmd)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if run.Failed() {
 		status := run.ExitStatus
 		if status == 0 {
 			status = 128 + int(run.Signal.(syscall.Signal))
 		}
-		return nil, &BuildError{ExitStatus: status, Signal: run.Signal}
+		return &BuildError{ExitStatus: status, Signal: run.Signal}
 	}
-	if err := stopped(); err != nil {
-		return nil, err
-	}
+	a.run = run
+	return nil
+}
 
+// hashSubjects finds the subjects (what the build changed, or the
+// Artifacts patterns), hashes them and derives the end nonce from them.
+func (a *attestation) hashSubjects() error {
 	var names []string
-	if snap != nil {
-		names, err = snap.Changed(output)
+	var err error
+	if a.snap != nil {
+		names, err = a.snap.Changed(a.output)
 		names = dropAttestations(names, err)
 		if err == nil && len(names) == 0 {
 			err = fmt.Errorf("%w: the build wrote only attestation files; name the artifacts with -a/--artifact PATTERN", ErrNoSubjects)
 		}
 	} else {
-		names, err = MatchArtifacts(dir, opts.Artifacts, output)
+		names, err = MatchArtifacts(a.dir, a.opts.Artifacts, a.output)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	subjects, err := HashSubjects(dir, names)
-	if err != nil {
-		return nil, err
+	if a.subjects, err = HashSubjects(a.dir, names); err != nil {
+		return err
 	}
-	endNonce, construction, err := predicates.SubjectsNonce(subjects)
-	if err != nil {
-		return nil, err
-	}
-	if err := stopped(); err != nil {
-		return nil, err
-	}
-	_, _, endQuote, _, err := quoteOnce(opts.TPM, endNonce, ak.Fingerprint)
-	if err != nil {
-		return nil, fmt.Errorf("end quote: %w", err)
-	}
+	a.endNonce, a.construction, err = predicates.SubjectsNonce(a.subjects)
+	return err
+}
 
-	startPCR, endPCR, bank, err := imaPCRValues(startQuote, endQuote)
+// quoteEnd quotes with the end nonce, by the same attestation key.
+func (a *attestation) quoteEnd() error {
+	var err error
+	_, _, a.endQuote, _, err = quoteOnce(a.opts.TPM, a.endNonce, a.ak.Fingerprint)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("end quote: %w", err)
 	}
-	var (
-		ima    *predicates.IMA
-		rawLog []byte
-	)
-	if opts.IMALog == "" && tpmInfo.Mode == predicates.ModeSim {
-		ima = &predicates.IMA{Present: false, Reason: ReasonSimulatorIMA}
-	} else if ima, rawLog, err = collectIMA(imaPath, bank, startPCR, endPCR); err != nil {
-		return nil, err
-	}
-	if opts.DetachLog && ima.Log != nil {
-		ima.Log.Data, ima.Log.Detached = nil, true
-	} else {
-		rawLog = nil
-	}
+	return nil
+}
 
-	pred := &predicates.TPMIMA{
-		TPM:            tpmInfo,
-		AttestationKey: ak,
-		Nonce:          predicates.Nonce{Start: hex.EncodeToString(startNonce), Construction: construction},
-		Quotes:         predicates.Quotes{Start: startQuote, End: endQuote},
-		IMA:            *ima,
+// collectIMA fixes the build's window in the IMA log by the quoted PCR 10
+// values (none for the simulator without --ima-log).
+func (a *attestation) collectIMA() error {
+	startPCR, endPCR, bank, err := imaPCRValues(a.startQuote, a.endQuote)
+	if err != nil {
+		return err
+	}
+	if a.opts.IMALog == "" && a.tpmInfo.Mode == predicates.ModeSim {
+		a.ima = &predicates.IMA{Present: false, Reason: ReasonSimulatorIMA}
+		return nil
+	}
+	var raw []byte
+	if a.ima, raw, err = collectIMA(a.imaPath, bank, startPCR, endPCR); err != nil {
+		return err
+	}
+	if a.opts.DetachLog && a.ima.Log != nil {
+		a.ima.Log.Data, a.ima.Log.Detached = nil, true
+		a.rawLog = raw
+	}
+	return nil
+}
+
+// tpmIMAStatement assembles and validates the TPM/IMA predicate and its
+// statement.
+func (a *attestation) tpmIMAStatement() error {
+	a.pred = &predicates.TPMIMA{
+		TPM:            a.tpmInfo,
+		AttestationKey: a.ak,
+		Nonce:          predicates.Nonce{Start: hex.EncodeToString(a.startNonce), Construction: a.construction},
+		Quotes:         predicates.Quotes{Start: a.startQuote, End: a.endQuote},
+		IMA:            *a.ima,
 		Build: predicates.Build{
-			Argv: cmd.Argv, WorkingDirectory: dir, ExitStatus: run.ExitStatus,
-			StartedOn: run.StartedOn, FinishedOn: run.FinishedOn,
+			Argv: a.cmd.Argv, WorkingDirectory: a.dir, ExitStatus: a.run.ExitStatus,
+			StartedOn: a.run.StartedOn, FinishedOn: a.run.FinishedOn,
 		},
 	}
-	if err := pred.Validate(); err != nil {
-		return nil, fmt.Errorf("assembling the TPM/IMA predicate: %w", err)
+	if err := a.pred.Validate(); err != nil {
+		return fmt.Errorf("assembling the TPM/IMA predicate: %w", err)
 	}
-	tpmStatement, err := MarshalStatement(subjects, predicates.TPMIMAType, pred)
-	if err != nil {
-		return nil, err
-	}
+	var err error
+	a.tpmStmt, err = MarshalStatement(a.subjects, predicates.TPMIMAType, a.pred)
+	return err
+}
 
-	builderID, err := BuilderID(tpmInfo.Mode, opts.BuilderID)
+// slsaStatement assembles the SLSA provenance v1 statement for the same
+// subjects.
+func (a *attestation) slsaStatement() error {
+	builderID, err := BuilderID(a.tpmInfo.Mode, a.opts.BuilderID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	env := cmd.Env
+	env := a.cmd.Env
 	if env == nil {
 		env = os.Environ()
 	}
-	src, invocation := SourceFromEnv(ctx, dir, env)
+	src, invocation := SourceFromEnv(a.ctx, a.dir, env)
 	info := ProvenanceInfo{
-		BuilderID: builderID, Argv: cmd.Argv, Dir: dir,
-		TPMMode: tpmInfo.Mode, PCRs: sel, Source: src, InvocationID: invocation,
+		BuilderID: builderID, Argv: a.cmd.Argv, Dir: a.dir,
+		TPMMode: a.tpmInfo.Mode, PCRs: a.sel, Source: src, InvocationID: invocation,
 		CI:                  CIContext(env),
 		Workflow:            GitHubWorkflow(env),
 		BuilderDependencies: builderDependencies(),
-		StartedOn:           run.StartedOn, FinishedOn: run.FinishedOn,
-		Byproducts: byproducts(tpmStatement, pred),
+		StartedOn:           a.run.StartedOn, FinishedOn: a.run.FinishedOn,
+		Byproducts: byproducts(a.tpmStmt, a.pred),
 	}
-	if ima.Present {
-		info.IMALog = imaPath
+	if a.ima.Present {
+		info.IMALog = a.imaPath
 	}
 	slsaPred, err := SLSAPredicate(info)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	slsaStatement, err := MarshalStatement(subjects, SLSAProvenanceType, slsaPred)
-	if err != nil {
-		return nil, err
-	}
+	a.slsaStmt, err = MarshalStatement(a.subjects, predicates.SLSAProvenanceType, slsaPred)
+	return err
+}
 
-	if err := stopped(); err != nil {
-		return nil, err
-	}
-	var envelopes [][]byte
-	for _, st := range [][]byte{tpmStatement, slsaStatement} {
-		env, err := opts.Signer.SignStatement(ctx, st)
+// sign signs each statement into a DSSE envelope.
+func (a *attestation) sign() error {
+	for _, st := range [][]byte{a.tpmStmt, a.slsaStmt} {
+		env, err := a.opts.Signer.SignStatement(a.ctx, st)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		envelopes = append(envelopes, env)
+		a.envelopes = append(a.envelopes, env)
 	}
-	if output == "" {
-		output = DefaultOutput(dir, subjects)
-		// The subjects were found inside dir; their folders must still be.
-		in, err := resolvesInside(dir, output)
-		if err != nil {
-			return nil, fmt.Errorf("writing the attestation: %w", err)
+	return nil
+}
+
+// chooseOutput picks DefaultOutput when no output was given.
+func (a *attestation) chooseOutput() error {
+	if a.output != "" {
+		return nil
+	}
+	a.output = DefaultOutput(a.dir, a.subjects)
+	// The subjects were found inside dir; their folders must still be.
+	in, err := resolvesInside(a.dir, a.output)
+	if err != nil {
+		return fmt.Errorf("writing the attestation: %w", err)
+	}
+	if !in {
+		return fmt.Errorf("writing the attestation: %s is %w", a.output, ErrOutsideWorkDir)
+	}
+	return nil
+}
+
+// write writes the side files (the detached log, the bundles), then both
+// envelopes, one per line, atomically: the attestation file exists only
+// when the side files are all there.
+func (a *attestation) write() error {
+	if a.rawLog != nil {
+		a.detachedLog = DetachedLogPath(a.output)
+		if err := WriteFileAtomic(a.detachedLog, a.rawLog, 0o644); err != nil {
+			return err
 		}
-		if !in {
-			return nil, fmt.Errorf("writing the attestation: %s is %w", output, ErrOutsideWorkDir)
-		}
 	}
-	// The last check: once the write has begun it runs to the end (a signal
-	// no longer kills the process), and WriteJSONL removes its temporary
-	// file on any error.
-	if err := stopped(); err != nil {
-		return nil, err
-	}
-	res := &Result{Run: run, Subjects: subjects, Output: output, Envelopes: envelopes, Predicate: pred}
-	// The side files first: the attestation file, written last, exists
-	// only when they are all there.
-	if rawLog != nil {
-		res.DetachedLog = DetachedLogPath(output)
-		if err := WriteFileAtomic(res.DetachedLog, rawLog, 0o644); err != nil {
-			return nil, err
-		}
-	}
-	if opts.Bundle {
-		types := []string{predicates.TPMIMAType, SLSAProvenanceType}
-		for i, env := range envelopes {
-			path, err := BundlePath(output, types[i])
+	if a.opts.Bundle {
+		types := []string{predicates.TPMIMAType, predicates.SLSAProvenanceType}
+		for i, env := range a.envelopes {
+			path, err := BundlePath(a.output, types[i])
 			if err != nil {
-				return nil, err
+				return err
 			}
-			b, err := MarshalBundle(env, opts.Signer.PublicKey())
+			b, err := MarshalBundle(env, a.opts.Signer.PublicKey())
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if err := WriteFileAtomic(path, b, 0o644); err != nil {
-				return nil, err
+				return err
 			}
-			res.Bundles = append(res.Bundles, path)
+			a.bundles = append(a.bundles, path)
 		}
 	}
-	if err := WriteJSONL(output, envelopes); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return WriteJSONL(a.output, a.envelopes)
 }
 
 // DefaultOutput is the attestation path when none is given:
@@ -488,7 +576,7 @@ func byproducts(tpmStatement []byte, p *predicates.TPMIMA) []*intoto.ResourceDes
 	out := []*intoto.ResourceDescriptor{{
 		Name:      "tpm-ima-statement",
 		Digest:    map[string]string{"sha256": hex.EncodeToString(sum[:])},
-		MediaType: PayloadType,
+		MediaType: predicates.PayloadType,
 	}}
 	if fp, ok := strings.CutPrefix(p.AttestationKey.Fingerprint, "sha256:"); ok {
 		out = append(out, &intoto.ResourceDescriptor{Name: "tpm-attestation-key", Digest: map[string]string{"sha256": fp}})

@@ -77,7 +77,7 @@ func collectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, []
 	}
 	window := &predicates.Window{Start: start, End: end, Entries: make([]predicates.WindowEntry, 0, end-start)}
 	var size int64
-	var template logTemplate
+	var template predicates.LogTemplate
 	for i := 0; i < end; i++ {
 		e, err := r.Next()
 		if err != nil {
@@ -87,9 +87,9 @@ func collectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, []
 			return nil, nil, fmt.Errorf("reading the IMA log %s, entry %d: %w", path, i, err)
 		}
 		size = e.Offset + int64(e.Len)
-		template.add(e.TemplateName)
+		template.Add(e.TemplateName)
 		if i >= start {
-			window.Entries = append(window.Entries, windowEntryOf(e))
+			window.Entries = append(window.Entries, predicates.WindowEntryOf(e))
 		}
 	}
 	raw := data[:size]
@@ -111,35 +111,6 @@ func collectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, []
 		},
 		Window: window,
 	}, raw, nil
-}
-
-// windowEntryOf returns the entry as the predicate's window shows it.
-func windowEntryOf(e *evidence.Entry) predicates.WindowEntry {
-	we := predicates.WindowEntry{Index: e.Index, Template: e.TemplateName, DigestAlg: e.FileDigestAlg, Path: e.Path, Violation: e.Violation()}
-	if len(e.FileDigest) > 0 {
-		we.Digest = hex.EncodeToString(e.FileDigest)
-	}
-	return we
-}
-
-// logTemplate is the template of a run of log entries as ima.template names
-// it: the one template they all have, "mixed", or "none" for no entries.
-type logTemplate string
-
-func (t *logTemplate) add(name string) {
-	switch {
-	case *t == "":
-		*t = logTemplate(name)
-	case string(*t) != name:
-		*t = "mixed"
-	}
-}
-
-func (t logTemplate) String() string {
-	if t == "" {
-		return "none"
-	}
-	return string(t)
 }
 
 // logWindow is the zstd window the carried log is compressed with: the

@@ -18,6 +18,7 @@ import (
 
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
 )
 
 // Every supported key type signs envelopes that verify with its public key
@@ -70,7 +71,7 @@ func writeAndRead(t *testing.T, line []byte, pub string) string {
 	if err := provenance.WriteJSONL(out, [][]byte{line}); err != nil {
 		t.Fatal(err)
 	}
-	sts := readAttestation(t, out, pub)
+	sts := provtest.ReadAttestation(t, out, pub)
 	if len(sts) != 1 {
 		t.Fatalf("%d statements, want 1", len(sts))
 	}

@@ -19,9 +19,6 @@ import (
 	"github.com/attest-build/attest-build/predicates"
 )
 
-// SLSAProvenanceType is the predicateType of SLSA provenance v1.
-const SLSAProvenanceType = "https://slsa.dev/provenance/v1"
-
 // BuildType is the SLSA buildType of a command run by attest-build. Its
 // externalParameters are {"argv": [...], "workingDirectory": "..."} and, in
 // GitHub Actions, "workflow": {"ref", "repository", "path"} where GitHub's

@@ -10,7 +10,9 @@ import (
 	slsa1 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v1"
 	"github.com/package-url/packageurl-go"
 
+	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
 )
 
 // The SLSA statement of a real attestation made in a (simulated) GitHub
@@ -20,16 +22,16 @@ import (
 // externalParameters.workflow, where GitHub's buildType has it; and
 // in-toto-golang's SLSA v1 types decode it with unknown fields refused.
 func TestSLSAConformance(t *testing.T) {
-	signer, prefix := testSigner(t)
+	signer, prefix := provtest.TestSigner(t)
 	env := append(os.Environ(),
 		"GITHUB_ACTIONS=true", "GITHUB_SERVER_URL=https://github.com", "GITHUB_REPOSITORY=o/r",
 		"GITHUB_REF=refs/tags/v1.2.3", "GITHUB_SHA=0123456789abcdef0123456789abcdef01234567",
 		"GITHUB_WORKFLOW_REF=o/r/.github/workflows/release.yml@refs/tags/v1.2.3", "GITHUB_RUN_ID=42")
 	out := attestOnSwtpm(t, signer, env)
-	sts := readAttestation(t, out, prefix+".pub")
+	sts := provtest.ReadAttestation(t, out, prefix+".pub")
 	var raw json.RawMessage
 	for _, st := range sts {
-		if st.PredicateType == provenance.SLSAProvenanceType {
+		if st.PredicateType == predicates.SLSAProvenanceType {
 			raw = st.Predicate
 		}
 	}

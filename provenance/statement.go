@@ -15,9 +15,6 @@ import (
 	"github.com/attest-build/attest-build/predicates"
 )
 
-// PayloadType is the DSSE payloadType of an in-toto statement.
-const PayloadType = "application/vnd.in-toto+json"
-
 // statementJSON is the wire form of an in-toto Statement v1. It is encoded
 // with encoding/json (fields in this order, no map iteration), so the same
 // statement always encodes to the same bytes.
@@ -71,7 +68,7 @@ func (s *Signer) SignStatement(ctx context.Context, statement []byte) ([]byte, e
 	if err != nil {
 		return nil, fmt.Errorf("signing statement: %w", err)
 	}
-	env, err := es.SignPayload(ctx, PayloadType, statement)
+	env, err := es.SignPayload(ctx, predicates.PayloadType, statement)
 	if err != nil {
 		return nil, fmt.Errorf("signing statement with key %s: %w", s.fingerprint, err)
 	}

@@ -17,26 +17,10 @@ import (
 	"github.com/attest-build/attest-build/internal/swtpmtest"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
 	"github.com/attest-build/attest-build/schemas"
 	"github.com/attest-build/attest-build/tpm"
 )
-
-// swtpmSetup starts a real swtpm and returns an opener for it that opens and
-// closes the TPM for each quote, as attest-build does with a device.
-func swtpmSetup(t *testing.T) (*swtpmtest.SWTPM, provenance.TPMOpener) {
-	t.Helper()
-	sw := swtpmtest.Start(t)
-	sel, err := tpm.ParsePCRSelection("sha256:0-10+sha1:10")
-	if err != nil {
-		t.Fatal(err)
-	}
-	open, release, err := provenance.OpenTPM(provenance.TPMConfig{Ref: sw.Ref(), PCRs: sel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { release() })
-	return sw, open
-}
 
 // pcrExtender extends PCR 10 of the swtpm with tpm2_pcrextend (tpm2-tools
 // through swtpm's socket), in both banks, as the kernel does.
@@ -58,16 +42,16 @@ func pcrExtender(t *testing.T, sw *swtpmtest.SWTPM) func([20]byte, [32]byte) {
 // as the qualification.
 func TestAttestSwtpm(t *testing.T) {
 	checkquote := realtest.LookPath(t, "tpm2_checkquote", "tpm2-tools")
-	sw, open := swtpmSetup(t)
+	sw, open := provtest.SWTPMSetup(t)
 	extend := pcrExtender(t, sw)
 	dir, side := t.TempDir(), t.TempDir()
-	signer, keyPrefix := testSigner(t)
+	signer, keyPrefix := provtest.TestSigner(t)
 	log := filepath.Join(side, "binary_runtime_measurements")
 	before := []string{"boot_aggregate", "/usr/bin/bash", "/usr/bin/make"}
-	appendIMA(t, log, before, extend)
+	provtest.AppendIMA(t, log, before, extend)
 
 	during := []string{"/usr/bin/gcc", "/usr/libexec/gcc/x86_64-linux-gnu/12/cc1", "/usr/bin/as", "/usr/bin/ld"}
-	argv := buildGrowingLog(t, side, log, during, extend, `mkdir -p dist; printf 'artifact bytes' > dist/app.tar`)
+	argv := provtest.BuildGrowingLog(t, side, log, during, extend, `mkdir -p dist; printf 'artifact bytes' > dist/app.tar`)
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command:   provenance.Command{Argv: argv, Dir: dir, Stdout: io.Discard, Stderr: io.Discard},
 		Artifacts: []string{"dist/*.tar"},
@@ -82,13 +66,13 @@ func TestAttestSwtpm(t *testing.T) {
 	if res.Output != filepath.Join(dir, "dist", "app.tar.intoto.jsonl") {
 		t.Fatalf("output %s", res.Output)
 	}
-	sts := readAttestation(t, res.Output, keyPrefix+".pub")
+	sts := provtest.ReadAttestation(t, res.Output, keyPrefix+".pub")
 	for _, st := range sts {
 		if len(st.Subject) != 1 || st.Subject[0].Name != "dist/app.tar" || st.Subject[0].Digest["sha256"] != hex.EncodeToString(digest[:]) {
 			t.Fatalf("%s subjects %+v", st.PredicateType, st.Subject)
 		}
 	}
-	p, raw := tpmPredicate(t, sts)
+	p, raw := provtest.TPMPredicate(t, sts)
 	if err := schemas.ValidateTPMIMA([]byte(raw)); err != nil {
 		t.Fatalf("schema: %v", err)
 	}
@@ -138,10 +122,10 @@ func TestAttestSwtpm(t *testing.T) {
 // attestation.intoto.jsonl, and both statements list every subject.
 // Default discovery finds the files the build wrote.
 func TestAttestSwtpmSeveralSubjectsDiscovery(t *testing.T) {
-	_, open := swtpmSetup(t)
+	_, open := provtest.SWTPMSetup(t)
 	dir := t.TempDir()
 	writeFiles(t, dir, "src/main.c", "README")
-	signer, keyPrefix := testSigner(t)
+	signer, keyPrefix := provtest.TestSigner(t)
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command: provenance.Command{Argv: []string{"sh", "-c", "mkdir -p out/lib && echo a > out/app && echo b > out/lib/x.so && echo c >> README"}, Dir: dir},
 		Signer:  signer,
@@ -161,13 +145,13 @@ func TestAttestSwtpmSeveralSubjectsDiscovery(t *testing.T) {
 	if res.Output != filepath.Join(dir, "attestation.intoto.jsonl") {
 		t.Fatalf("output %s", res.Output)
 	}
-	sts := readAttestation(t, res.Output, keyPrefix+".pub")
+	sts := provtest.ReadAttestation(t, res.Output, keyPrefix+".pub")
 	for _, st := range sts {
 		if len(st.Subject) != 3 {
 			t.Fatalf("%s has %d subjects", st.PredicateType, len(st.Subject))
 		}
 	}
-	p, raw := tpmPredicate(t, sts)
+	p, raw := provtest.TPMPredicate(t, sts)
 	if err := schemas.ValidateTPMIMA([]byte(raw)); err != nil {
 		t.Fatalf("schema: %v", err)
 	}
@@ -185,7 +169,7 @@ func TestAttestSwtpmSeveralSubjectsDiscovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := tpm.VerifyQuote(p.Quotes.End.Attest, p.Quotes.End.Signature, akPub,
-		tpm.VerifyOptions{Nonce: mustHex(t, strings.TrimSpace(string(out))), PCRs: pcrValues(t, p.Quotes.End.PCRs)}); err != nil {
+		tpm.VerifyOptions{Nonce: provtest.MustHex(t, strings.TrimSpace(string(out))), PCRs: provtest.PCRValues(t, p.Quotes.End.PCRs)}); err != nil {
 		t.Fatalf("end quote with the shell recipe's nonce: %v", err)
 	}
 }
@@ -193,9 +177,9 @@ func TestAttestSwtpmSeveralSubjectsDiscovery(t *testing.T) {
 // A failing build returns its status and leaves no attestation, nor any
 // temporary file.
 func TestAttestSwtpmFailingBuild(t *testing.T) {
-	_, open := swtpmSetup(t)
+	_, open := provtest.SWTPMSetup(t)
 	dir := t.TempDir()
-	signer, _ := testSigner(t)
+	signer, _ := provtest.TestSigner(t)
 	_, err := provenance.Attest(context.Background(), provenance.Options{
 		Command:   provenance.Command{Argv: []string{"sh", "-c", "echo partial > out.bin; exit 3"}, Dir: dir, Stderr: io.Discard},
 		Artifacts: []string{"out.bin"},

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -25,6 +26,7 @@ import (
 
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/internal/provtest"
 )
 
 // thirdPartyVerifiers verify one DSSE envelope (JSON) with a PEM public key
@@ -202,7 +204,7 @@ func tamperPayload(t *testing.T, env []byte) []byte {
 // Envelopes signed by every key type attest-build generates verify with the
 // third-party DSSE verifiers, used as they are by default.
 func TestThirdPartyVerifiersAcceptSignedStatements(t *testing.T) {
-	st, err := provenance.MarshalStatement([]predicates.Subject{{Name: "a", SHA256: sha256.Sum256([]byte("a"))}}, provenance.SLSAProvenanceType, map[string]any{"k": "v"})
+	st, err := provenance.MarshalStatement([]predicates.Subject{{Name: "a", SHA256: sha256.Sum256([]byte("a"))}}, predicates.SLSAProvenanceType, map[string]any{"k": "v"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +219,7 @@ func TestThirdPartyVerifiersAcceptSignedStatements(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkThirdParty(t, line, mustRead(t, prefix+".pub"))
+			checkThirdParty(t, line, mustReadFile(t, prefix+".pub"))
 		})
 	}
 }
@@ -227,7 +229,7 @@ func TestThirdPartyVerifiersAcceptSignedStatements(t *testing.T) {
 // attestation file's path.
 func attestOnSwtpm(t *testing.T, signer *provenance.Signer, env []string) string {
 	t.Helper()
-	_, open := swtpmSetup(t)
+	_, open := provtest.SWTPMSetup(t)
 	dir := t.TempDir()
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command:   provenance.Command{Argv: []string{"sh", "-c", "printf 'third party' > out.bin"}, Dir: dir, Env: env, Stdout: io.Discard, Stderr: io.Discard},
@@ -245,7 +247,16 @@ func attestOnSwtpm(t *testing.T, signer *provenance.Signer, env []string) string
 // A whole attestation made on a real swtpm verifies, line by line, with the
 // third-party DSSE verifiers.
 func TestThirdPartyVerifiersAcceptAttestation(t *testing.T) {
-	signer, prefix := testSigner(t)
+	signer, prefix := provtest.TestSigner(t)
 	out := attestOnSwtpm(t, signer, nil)
-	checkThirdParty(t, mustRead(t, out), mustRead(t, prefix+".pub"))
+	checkThirdParty(t, mustReadFile(t, out), mustReadFile(t, prefix+".pub"))
+}
+
+func mustReadFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -18,7 +18,7 @@ go run ./evidence/internal/imagen/cmd/imagen -n "$n" -o "$dir/ima.bin" >/dev/nul
 # the last 1,000 entries before the build), and writes out.bin, its
 # attestation and the signer's public key.
 ATTEST_BUILD_BENCH_LOG="$dir/ima.bin" ATTEST_BUILD_BENCH_DIR="$dir" \
-	go test -tags simulator -count=1 -run '^TestWriteBenchFixture$' ./provenance/ >/dev/null
+	go test -tags simulator -count=1 -run '^TestWriteBenchFixture$' ./provenance/verify/ >/dev/null
 "$dir/attest-build" policy init --scope window --from "$dir/out.bin.intoto.jsonl" --key "$dir/signer.pub" -o "$dir/policy-window.yaml"
 echo "log: $n entries, $(wc -c <"$dir/ima.bin") bytes; attestation $(wc -c <"$dir/out.bin.intoto.jsonl") bytes"
 

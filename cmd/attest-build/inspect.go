@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/inspect"
 )
 
 // inspectOptions are the flags of 'attest-build inspect'.
@@ -67,7 +67,7 @@ func (o *inspectOptions) Exec(cmd *cobra.Command, path string) error {
 		return inputError(fmt.Errorf("inspecting: %w", err))
 	}
 	defer f.Close()
-	s, err := provenance.Inspect(f, provenance.InspectOptions{})
+	s, err := inspect.Inspect(f, inspect.InspectOptions{})
 	if err != nil {
 		return inputError(fmt.Errorf("inspecting %s: %w", path, err))
 	}
@@ -76,7 +76,7 @@ func (o *inspectOptions) Exec(cmd *cobra.Command, path string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(s)
 	}
-	return s.WriteText(cmd.OutOrStdout(), provenance.TextOptions{MaxWindowEntries: o.maxEntries})
+	return s.WriteText(cmd.OutOrStdout(), inspect.TextOptions{MaxWindowEntries: o.maxEntries})
 }
 
 // completeAttestationFiles completes attestation files for shell completion.

@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/provenance/verify"
 )
 
 func newPolicyCommand() *cobra.Command {
@@ -60,7 +62,7 @@ be read.`,
 }
 
 func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
-	scope, err := provenance.ParseIMAScope(o.Scope)
+	scope, err := policy.ParseIMAScope(o.Scope)
 	if err != nil {
 		return usagef("--scope: %v", err)
 	}
@@ -73,7 +75,7 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 		return inputError(fmt.Errorf("--from: %w", err))
 	}
 	defer f.Close()
-	out, err := provenance.InitPolicy(cmd.Context(), f, provenance.PolicyInitOptions{Scope: scope, SignerKeys: keys, Source: filepath.Base(o.From)})
+	out, err := verify.InitPolicy(cmd.Context(), f, verify.PolicyInitOptions{Scope: scope, SignerKeys: keys, Source: filepath.Base(o.From)})
 	if err != nil {
 		// exit 2 when the file cannot be read, 1 when the reference
 		// attestation is malformed or does not hold
@@ -98,7 +100,7 @@ errors and a policy file that cannot be read.`,
 		Example: `  attest-build policy check policy.yaml`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := provenance.LoadPolicy(args[0]); err != nil {
+			if _, err := policy.LoadPolicy(args[0]); err != nil {
 				return inputError(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/provenance/verify"
 )
 
 // verifyOptions are the flags of attest-build verify.
@@ -63,7 +65,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	if o.Format != "text" && o.Format != "json" {
 		return usagef("--format %q: want text or json", o.Format)
 	}
-	policy, err := provenance.LoadPolicy(o.Policy)
+	policy, err := policy.LoadPolicy(o.Policy)
 	if err != nil {
 		return inputError(err) // 2 when it cannot be read, 1 when malformed
 	}
@@ -71,16 +73,16 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	if err != nil {
 		return err
 	}
-	v, err := provenance.NewVerifier(policy, provenance.WithSignerKeys(keys...))
+	v, err := verify.NewVerifier(policy, verify.WithSignerKeys(keys...))
 	if err != nil {
 		return usagef("%v", err)
 	}
 
 	// Group the artifacts by attestation file, keeping the order given.
 	var order []string
-	groups := map[string][]provenance.Artifact{}
+	groups := map[string][]verify.Artifact{}
 	for _, path := range artifacts {
-		a, err := provenance.ArtifactFromFile(path)
+		a, err := verify.ArtifactFromFile(path)
 		if err != nil {
 			return inputError(err)
 		}
@@ -94,11 +96,11 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 		groups[att] = append(groups[att], a)
 	}
 
-	var results []provenance.AttestationResult
+	var results []verify.AttestationResult
 	failed := false
 	for _, att := range order {
 		arts := groups[att]
-		res := provenance.AttestationResult{Attestation: att}
+		res := verify.AttestationResult{Attestation: att}
 		for _, a := range arts {
 			res.Artifacts = append(res.Artifacts, a.Name)
 		}
@@ -108,13 +110,13 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 		}
 		rep, err := v.Verify(cmd.Context(), f, arts[0], arts[1:]...)
 		f.Close()
-		var ce *provenance.CheckError
+		var ce *verify.CheckError
 		switch {
 		case err == nil:
 			res.Verdict, res.Checks, res.Facts = rep.Verdict, rep.Checks, rep.Facts
 		case errors.As(err, &ce):
 			failed = true
-			res.Verdict, res.Checks, res.Facts, res.Error = provenance.StatusFail, ce.Report.Checks, ce.Report.Facts, err.Error()
+			res.Verdict, res.Checks, res.Facts, res.Error = verify.StatusFail, ce.Report.Checks, ce.Report.Facts, err.Error()
 		default:
 			return inputError(fmt.Errorf("%s: %w", att, err)) // 2 when it cannot be read
 		}
@@ -123,13 +125,13 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 
 	out := cmd.OutOrStdout()
 	if o.Format == "json" {
-		verdict := provenance.StatusPass
+		verdict := verify.StatusPass
 		if failed {
-			verdict = provenance.StatusFail
+			verdict = verify.StatusFail
 		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(provenance.VerifyOutput{Verdict: verdict, Results: results}); err != nil {
+		if err := enc.Encode(verify.VerifyOutput{Verdict: verdict, Results: results}); err != nil {
 			return err
 		}
 	} else {
@@ -165,9 +167,9 @@ func readSignerKeys(paths []string) ([]crypto.PublicKey, error) {
 }
 
 // writeTextReport prints a report a person reads at a glance.
-func writeTextReport(w io.Writer, r provenance.AttestationResult) {
+func writeTextReport(w io.Writer, r verify.AttestationResult) {
 	verdict := "PASS"
-	if r.Verdict != provenance.StatusPass {
+	if r.Verdict != verify.StatusPass {
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(w, "%s  %s (%s)\n", verdict, strings.Join(r.Artifacts, ", "), r.Attestation)
@@ -206,10 +208,10 @@ func writeTextReport(w io.Writer, r provenance.AttestationResult) {
 	}
 	fmt.Fprintln(w, "  checks")
 	for _, c := range r.Checks {
-		mark := map[provenance.Status]string{provenance.StatusPass: "ok  ", provenance.StatusFail: "FAIL", provenance.StatusSkipped: "--  "}[c.Status]
+		mark := map[verify.Status]string{verify.StatusPass: "ok  ", verify.StatusFail: "FAIL", verify.StatusSkipped: "--  "}[c.Status]
 		line := fmt.Sprintf("    %s %-16s %s", mark, c.Check, c.Detail)
 		fmt.Fprintln(w, strings.TrimRight(line, " "))
-		if c.Status == provenance.StatusFail {
+		if c.Status == verify.StatusFail {
 			fmt.Fprintf(w, "         expected: %s\n         found:    %s\n", c.Expected, c.Found)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/provenance/verify"
 )
 
 // exitCode is the status main gives err.
@@ -30,14 +32,14 @@ func exitCode(err error) int {
 
 // verifyJSON is the --format json output of verify.
 type verifyJSON struct {
-	Verdict provenance.Status `json:"verdict"`
+	Verdict verify.Status `json:"verdict"`
 	Results []struct {
-		Attestation string                   `json:"attestation"`
-		Artifacts   []string                 `json:"artifacts"`
-		Verdict     provenance.Status        `json:"verdict"`
-		Error       string                   `json:"error"`
-		Checks      []provenance.CheckResult `json:"checks"`
-		Facts       provenance.Facts         `json:"facts"`
+		Attestation string               `json:"attestation"`
+		Artifacts   []string             `json:"artifacts"`
+		Verdict     verify.Status        `json:"verdict"`
+		Error       string               `json:"error"`
+		Checks      []verify.CheckResult `json:"checks"`
+		Facts       verify.Facts         `json:"facts"`
 	} `json:"results"`
 }
 
@@ -95,7 +97,7 @@ func TestVerifyCLISimulator(t *testing.T) {
 	if err != nil {
 		t.Fatalf("policy init to stdout: %v\n%s", err, stdout)
 	}
-	if _, err := provenance.ParsePolicy([]byte(stdout), "stdout"); err != nil {
+	if _, err := policy.ParsePolicy([]byte(stdout), "stdout"); err != nil {
 		t.Fatalf("the policy printed to stdout does not load: %v", err)
 	}
 	if err := os.WriteFile("policy-nokey.yaml", []byte(stdout), 0o644); err != nil {
@@ -114,7 +116,7 @@ func TestVerifyCLISimulator(t *testing.T) {
 		if want := "PASS  out/a.bin, out/b.bin (multi.intoto.jsonl)"; first != want {
 			t.Errorf("first line %q, want %q", first, want)
 		}
-		for _, c := range provenance.AllChecks() {
+		for _, c := range verify.AllChecks() {
 			if !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "ok   "+string(c)) }) {
 				t.Errorf("no passed line for check %s in\n%s", c, out)
 			}
@@ -127,23 +129,23 @@ func TestVerifyCLISimulator(t *testing.T) {
 			t.Fatalf("exit %d (%v), want 0\n%s", code, err, out)
 		}
 		v := decodeVerifyJSON(t, out)
-		if v.Verdict != provenance.StatusPass || len(v.Results) != 2 {
+		if v.Verdict != verify.StatusPass || len(v.Results) != 2 {
 			t.Fatalf("verdict %s, %d results; want pass, 2", v.Verdict, len(v.Results))
 		}
 		for i, name := range []string{"c.bin", "d.bin"} {
 			r := v.Results[i]
-			if r.Attestation != name+".intoto.jsonl" || !slices.Equal(r.Artifacts, []string{name}) || r.Verdict != provenance.StatusPass || r.Error != "" {
+			if r.Attestation != name+".intoto.jsonl" || !slices.Equal(r.Artifacts, []string{name}) || r.Verdict != verify.StatusPass || r.Error != "" {
 				t.Errorf("result %d: %s %v %s %q", i, r.Attestation, r.Artifacts, r.Verdict, r.Error)
 			}
-			var checks []provenance.Check
+			var checks []verify.Check
 			for _, c := range r.Checks {
 				checks = append(checks, c.Check)
-				if c.Status != provenance.StatusPass {
+				if c.Status != verify.StatusPass {
 					t.Errorf("%s: check %s is %s", name, c.Check, c.Status)
 				}
 			}
-			if !slices.Equal(checks, provenance.AllChecks()) {
-				t.Errorf("%s: checks %v, want %v", name, checks, provenance.AllChecks())
+			if !slices.Equal(checks, verify.AllChecks()) {
+				t.Errorf("%s: checks %v, want %v", name, checks, verify.AllChecks())
 			}
 			if r.Facts.TPMMode != "sim" || len(r.Facts.Subjects) != 1 || r.Facts.Subjects[0].Name != name || r.Facts.AKFingerprint == "" {
 				t.Errorf("%s: facts %+v", name, r.Facts)
@@ -152,20 +154,20 @@ func TestVerifyCLISimulator(t *testing.T) {
 	})
 
 	// fails runs verify --format json and wants exit 1 with check failed.
-	fails := func(t *testing.T, check provenance.Check, args ...string) {
+	fails := func(t *testing.T, check verify.Check, args ...string) {
 		t.Helper()
 		out, err := runCLI(t, append([]string{"verify", "--format", "json"}, args...)...)
 		if code := exitCode(err); code != 1 {
 			t.Fatalf("exit %d (%v), want 1\n%s", code, err, out)
 		}
 		v := decodeVerifyJSON(t, out)
-		if v.Verdict != provenance.StatusFail {
+		if v.Verdict != verify.StatusFail {
 			t.Fatalf("verdict %s, want fail", v.Verdict)
 		}
-		var failed []provenance.CheckResult
+		var failed []verify.CheckResult
 		for _, r := range v.Results {
 			for _, c := range r.Checks {
-				if c.Status == provenance.StatusFail {
+				if c.Status == verify.StatusFail {
 					failed = append(failed, c)
 				}
 			}
@@ -175,10 +177,10 @@ func TestVerifyCLISimulator(t *testing.T) {
 		}
 	}
 	t.Run("another artifact: exit 1, subjects", func(t *testing.T) {
-		fails(t, provenance.CheckSubjects, "--policy", "policy.yaml", "--attestation", "c.bin.intoto.jsonl", "e.bin")
+		fails(t, verify.CheckSubjects, "--policy", "policy.yaml", "--attestation", "c.bin.intoto.jsonl", "e.bin")
 	})
 	t.Run("one of two attestations fails: exit 1", func(t *testing.T) {
-		fails(t, provenance.CheckSubjects, "--policy", "policy.yaml", "--attestation", "multi.intoto.jsonl", "out/a.bin", "c.bin")
+		fails(t, verify.CheckSubjects, "--policy", "policy.yaml", "--attestation", "multi.intoto.jsonl", "out/a.bin", "c.bin")
 	})
 	t.Run("text output of a failure", func(t *testing.T) {
 		out, err := runCLI(t, "verify", "--policy", "policy.yaml", "--attestation", "c.bin.intoto.jsonl", "e.bin")
@@ -196,7 +198,7 @@ func TestVerifyCLISimulator(t *testing.T) {
 		}
 	})
 	t.Run("--key of another signer: exit 1, signature", func(t *testing.T) {
-		fails(t, provenance.CheckSignature, "--policy", "policy-nokey.yaml", "--key", "other.pub", "c.bin")
+		fails(t, verify.CheckSignature, "--policy", "policy-nokey.yaml", "--key", "other.pub", "c.bin")
 	})
 
 	for _, tc := range []struct {
@@ -227,7 +229,7 @@ func TestVerifyCLISimulator(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := runCLI(t, "policy", "check", "bad.yaml")
-		var pe *provenance.PolicyError
+		var pe *policy.PolicyError
 		if exitCode(err) != 1 || !errors.As(err, &pe) || pe.Line != 3 {
 			t.Fatalf("err %v, want exit 1 with a *PolicyError at line 3", err)
 		}
@@ -248,7 +250,7 @@ func TestVerifyCLISimulator(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = runCLI(t, "policy", "init", "--from", bad, "--key", "signer.pub")
-		if exitCode(err) != 1 || !errors.Is(err, provenance.ErrVerification) {
+		if exitCode(err) != 1 || !errors.Is(err, verify.ErrVerification) {
 			t.Fatalf("err %v, want exit 1 matching ErrVerification", err)
 		}
 	})

@@ -15,7 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/attest-build/attest-build/predicates"
-	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/verify"
 )
 
 // attestation is the TPM/IMA statement of a .intoto.jsonl file, decoded by
@@ -23,7 +23,7 @@ import (
 // independent checkers (which, with attest-build verify, do the verifying).
 type attestation struct {
 	path     string
-	subjects []provenance.VerifiedSubject
+	subjects []verify.VerifiedSubject
 	tpmima   predicates.TPMIMA
 }
 
@@ -68,7 +68,7 @@ func readAttestation(t *testing.T, path string) *attestation {
 			t.Fatalf("%s line %d: TPM/IMA predicate: %v", path, i+1, err)
 		}
 		for _, s := range st.Subject {
-			a.subjects = append(a.subjects, provenance.VerifiedSubject{Name: s.Name, SHA256: s.Digest["sha256"]})
+			a.subjects = append(a.subjects, verify.VerifiedSubject{Name: s.Name, SHA256: s.Digest["sha256"]})
 		}
 	}
 	if !found {
@@ -155,7 +155,7 @@ func (a *attestation) imaLog(t *testing.T) []byte {
 
 // verify runs attest-build verify --format json on artifact with attestation
 // file att under policy and returns its exit status and its one result.
-func (h *harness) verify(t *testing.T, policy, att, artifact string) (int, provenance.AttestationResult) {
+func (h *harness) verify(t *testing.T, policy, att, artifact string) (int, verify.AttestationResult) {
 	t.Helper()
 	cmd := exec.Command(h.bin, "verify", "--format", "json", "--policy", policy, "--attestation", att, artifact)
 	var stdout, stderr bytes.Buffer
@@ -167,7 +167,7 @@ func (h *harness) verify(t *testing.T, policy, att, artifact string) (int, prove
 	} else if err != nil {
 		t.Fatalf("attest-build verify: %v", err)
 	}
-	var out provenance.VerifyOutput
+	var out verify.VerifyOutput
 	dec := json.NewDecoder(&stdout)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&out); err != nil {
@@ -181,24 +181,24 @@ func (h *harness) verify(t *testing.T, policy, att, artifact string) (int, prove
 
 // wantChecks asserts that the checks of r ran in provenance.AllChecks() order
 // and passed up to failAt, which failed, the rest skipped ("" : all passed).
-func wantChecks(t *testing.T, r provenance.AttestationResult, failAt provenance.Check) {
+func wantChecks(t *testing.T, r verify.AttestationResult, failAt verify.Check) {
 	t.Helper()
-	if len(r.Checks) != len(provenance.AllChecks()) {
-		t.Fatalf("verify reported %d checks, want %d: %+v", len(r.Checks), len(provenance.AllChecks()), r.Checks)
+	if len(r.Checks) != len(verify.AllChecks()) {
+		t.Fatalf("verify reported %d checks, want %d: %+v", len(r.Checks), len(verify.AllChecks()), r.Checks)
 	}
-	want := provenance.StatusPass
+	want := verify.StatusPass
 	for i, c := range r.Checks {
-		if c.Check != provenance.AllChecks()[i] {
-			t.Fatalf("verify check %d is %q, want %q", i, c.Check, provenance.AllChecks()[i])
+		if c.Check != verify.AllChecks()[i] {
+			t.Fatalf("verify check %d is %q, want %q", i, c.Check, verify.AllChecks()[i])
 		}
 		if c.Check == failAt {
-			want = provenance.StatusFail
+			want = verify.StatusFail
 		}
 		if c.Status != want {
 			t.Errorf("verify check %s: %s (%s; expected %q, found %q), want %s", c.Check, c.Status, c.Detail, c.Expected, c.Found, want)
 		}
 		if c.Check == failAt {
-			want = provenance.StatusSkipped
+			want = verify.StatusSkipped
 		}
 	}
 }

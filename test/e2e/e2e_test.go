@@ -17,7 +17,8 @@ import (
 	"time"
 
 	"github.com/attest-build/attest-build/internal/realtest"
-	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/provenance/verify"
 )
 
 // scenarios are the guest workloads of guest/scenario.sh, one boot each.
@@ -191,25 +192,25 @@ func TestRealKernel(t *testing.T) {
 	// the signer's key; the artifact's own entry (measured when attest-build
 	// hashes it) is excluded, since its digest changes with every build.
 	dir := t.TempDir()
-	initial, policy := filepath.Join(dir, "init.yaml"), filepath.Join(dir, "policy.yaml")
+	initial, policyPath := filepath.Join(dir, "init.yaml"), filepath.Join(dir, "policy.yaml")
 	h.attestBuild(t, "policy", "init", "--from", good.att.path, "--key", h.key+".pub", "-o", initial)
-	h.writePolicy(t, initial, policy, map[string]any{"exclude": []string{"/project/out/app.bin"}})
+	h.writePolicy(t, initial, policyPath, map[string]any{"exclude": []string{"/project/out/app.bin"}})
 
 	// What verify says of each boot's artifact under that policy.
 	verdicts := map[string]struct {
 		code     int
-		failAt   provenance.Check // "": every check passes
-		findings []provenance.IMAFinding
+		failAt   verify.Check // "": every check passes
+		findings []policy.IMAFinding
 	}{
 		"good":       {0, "", nil},
-		"disallowed": {1, provenance.CheckIMARules, []provenance.IMAFinding{{Path: "/tmp/fetch-deps.sh", Digest: "sha256:" + disallowedDigest(), Rule: "allowlist"}}},
+		"disallowed": {1, verify.CheckIMARules, []policy.IMAFinding{{Path: "/tmp/fetch-deps.sh", Digest: "sha256:" + disallowedDigest(), Rule: "allowlist"}}},
 		// A violation entry carries an all-zero file digest.
-		"violation": {1, provenance.CheckIMARules, []provenance.IMAFinding{{Path: "/project/out/build.log", Digest: "sha256:" + strings.Repeat("00", sha256.Size), Rule: "violation"}}},
+		"violation": {1, verify.CheckIMARules, []policy.IMAFinding{{Path: "/project/out/build.log", Digest: "sha256:" + strings.Repeat("00", sha256.Size), Rule: "violation"}}},
 	}
 	for _, s := range scenarios {
 		b, want := boots[s], verdicts[s]
 		t.Run(s+"/verify", func(t *testing.T) {
-			code, r := h.verify(t, policy, b.att.path, b.path("app.bin"))
+			code, r := h.verify(t, policyPath, b.att.path, b.path("app.bin"))
 			if code != want.code {
 				t.Errorf("verify exit status %d, want %d (%s)", code, want.code, r.Error)
 			}
@@ -222,7 +223,7 @@ func TestRealKernel(t *testing.T) {
 	}
 	t.Run("violation/allowViolations", func(t *testing.T) {
 		allow := filepath.Join(t.TempDir(), "allow-violations.yaml")
-		h.writePolicy(t, policy, allow, map[string]any{"allowViolations": true})
+		h.writePolicy(t, policyPath, allow, map[string]any{"allowViolations": true})
 		b := boots["violation"]
 		code, r := h.verify(t, allow, b.att.path, b.path("app.bin"))
 		if code != 0 {
@@ -240,11 +241,11 @@ func TestRealKernel(t *testing.T) {
 		if good.artifactDigest(t) == other.artifactDigest(t) {
 			t.Fatal("two boots built identical artifacts; the build id should differ")
 		}
-		code, r := h.verify(t, policy, good.att.path, other.path("app.bin"))
+		code, r := h.verify(t, policyPath, good.att.path, other.path("app.bin"))
 		if code != 1 {
 			t.Errorf("verify of another boot's artifact: exit status %d, want 1", code)
 		}
-		wantChecks(t, r, provenance.CheckSubjects)
+		wantChecks(t, r, verify.CheckSubjects)
 		// Independently: the end quote's nonce is the good artifact's digest only.
 		a := good.att
 		q := a.writeQuote(t, t.TempDir(), "end", a.tpmima.Quotes.End)
@@ -347,11 +348,11 @@ func disallowedDigest() string {
 // checkFacts asserts the facts every verification of boot b establishes up
 // to the IMA rules: the artifact as the one subject, the TPM device, the AK
 // the attestation carries, and the IMA window.
-func checkFacts(t *testing.T, b *boot, r provenance.AttestationResult) {
+func checkFacts(t *testing.T, b *boot, r verify.AttestationResult) {
 	t.Helper()
 	a := b.att
 	f := r.Facts
-	if want := []provenance.VerifiedSubject{{Name: "out/app.bin", SHA256: b.artifactDigest(t)}}; !slices.Equal(f.Subjects, want) {
+	if want := []verify.VerifiedSubject{{Name: "out/app.bin", SHA256: b.artifactDigest(t)}}; !slices.Equal(f.Subjects, want) {
 		t.Errorf("verified subjects %+v, want %+v", f.Subjects, want)
 	}
 	if f.TPMMode != "device" {
@@ -362,7 +363,7 @@ func checkFacts(t *testing.T, b *boot, r provenance.AttestationResult) {
 	}
 	m := f.IMA
 	// policy init's default scope: every entry since boot, not only the window.
-	if m == nil || !m.Present || m.Bank != "sha256" || m.Scope != provenance.ScopeBoot {
+	if m == nil || !m.Present || m.Bank != "sha256" || m.Scope != policy.ScopeBoot {
 		t.Fatalf("verified IMA facts %+v: want present, sha256, boot scope", m)
 	}
 	w := a.tpmima.IMA.Window
@@ -373,8 +374,8 @@ func checkFacts(t *testing.T, b *boot, r provenance.AttestationResult) {
 
 // sameFindings compares IMA findings by path, digest and rule (not by entry
 // index or wording).
-func sameFindings(got, want []provenance.IMAFinding) bool {
-	return slices.EqualFunc(got, want, func(g, w provenance.IMAFinding) bool {
+func sameFindings(got, want []policy.IMAFinding) bool {
+	return slices.EqualFunc(got, want, func(g, w policy.IMAFinding) bool {
 		return g.Path == w.Path && g.Digest == w.Digest && g.Rule == w.Rule
 	})
 }

@@ -1,0 +1,783 @@
+package policy
+
+import (
+	"bytes"
+	"crypto"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"gopkg.in/yaml.v3"
+
+	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/tpm"
+)
+
+// PolicyVersion is the only policy file version this package reads.
+const PolicyVersion = 1
+
+// Defaults of a policy that leaves a setting out.
+const (
+	// DefaultMaxIMAEntries caps the entries of a carried IMA log; a longer
+	// log is refused before any replay.
+	DefaultMaxIMAEntries = 1_000_000
+	// DefaultMaxIMALogBytes caps the uncompressed size of a carried IMA log
+	// (a zstd or gzip bomb is refused once it decompresses past it).
+	DefaultMaxIMALogBytes = 512 << 20
+)
+
+// IMAScope says which IMA entries a policy's rules apply to.
+type IMAScope string
+
+// IMA scopes.
+const (
+	// ScopeWindow: the entries appended during the build (the window).
+	ScopeWindow IMAScope = "window"
+	// ScopeBoot: every entry from boot up to the end quote.
+	ScopeBoot IMAScope = "boot"
+)
+
+// DefaultIMABanks are the PCR banks an IMA log may be replayed against when
+// a policy names none: the attestation picks the bank, and sha1 is left out
+// so that a signer cannot choose the weak one when the quotes cover both.
+func DefaultIMABanks() []string { return []string{"sha256", "sha384", "sha512"} }
+
+// ParseIMAScope parses "window" or "boot".
+func ParseIMAScope(s string) (IMAScope, error) {
+	switch IMAScope(s) {
+	case ScopeWindow, ScopeBoot:
+		return IMAScope(s), nil
+	}
+	return "", fmt.Errorf("%w: IMA scope %q is not window or boot", ErrPolicy, s)
+}
+
+// ErrPolicy reports a policy that cannot be used; PolicyError carries where.
+var ErrPolicy = errors.New("invalid policy")
+
+// PolicyError names the file, line and field of a policy that failed to load.
+type PolicyError struct {
+	File  string // the policy file, or "" for bytes
+	Line  int    // 1-based; 0 when unknown
+	Field string // path of the field, e.g. "ima.allow[3].digests[0]"
+	Err   error
+}
+
+func (e *PolicyError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteString(":")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "%d:", e.Line)
+	}
+	if b.Len() > 0 {
+		b.WriteString(" ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *PolicyError) Unwrap() error { return e.Err }
+
+// Is makes every PolicyError match ErrPolicy.
+func (e *PolicyError) Is(target error) bool { return target == ErrPolicy }
+
+// Policy is a loaded, validated trust policy. Its fields are unexported: a
+// Policy comes only from LoadPolicy or ParsePolicy, which check every field.
+// The file format is documented in docs/policy.md.
+type Policy struct {
+	source     string
+	signers    []TrustedKey
+	aks        []TrustedKey // name: the builder the AK belongs to
+	builderIDs []string
+	modes      []string
+	pcrs       []GoldenPCR
+	ima        imaPolicy
+	maxAge     time.Duration
+}
+
+// TrustedKey is a public key the policy trusts, with its name (a signer's, or
+// the builder an attestation key belongs to) and its tpm.Fingerprint.
+type TrustedKey struct {
+	Name        string
+	PublicKey   crypto.PublicKey
+	Fingerprint string
+}
+
+// GoldenPCR is a PCR value the quotes must show.
+type GoldenPCR struct {
+	Bank  string
+	Index int
+	Value []byte
+}
+
+type imaPolicy struct {
+	required        bool
+	scope           IMAScope
+	maxEntries      int
+	maxLogBytes     int64
+	allowViolations bool
+	// banks are the PCR banks the IMA log may be replayed against.
+	banks []string
+	// templates names templates the verifier cannot decode into a path and
+	// digest whose entries are accepted unchecked.
+	templates []string
+	// anyTemplate accepts entries of every undecodable template unchecked:
+	// ReferenceUnsafe only (policy init reading its reference), never from a file.
+	anyTemplate bool
+	// exact maps a path to its accepted digests ("alg:hex"); from allow rules
+	// without wildcards and from Keylime's digests.
+	exact    map[string]map[string]bool
+	patterns []patternRule
+	excludes []*regexp.Regexp
+	deny     []patternRule
+	// keylime names the imported runtime policies, for messages.
+	keylime []string
+}
+
+type patternRule struct {
+	pattern string
+	re      *regexp.Regexp
+	digests map[string]bool
+}
+
+// hasAllowlist reports whether the policy lists accepted files; without one
+// every measured file is accepted (deny and violation rules still apply).
+func (p *imaPolicy) hasAllowlist() bool { return len(p.exact) > 0 || len(p.patterns) > 0 }
+
+// Source is the file the policy was loaded from ("" for bytes).
+func (p *Policy) Source() string { return p.source }
+
+// Signers returns the trusted DSSE signer keys.
+func (p *Policy) Signers() []TrustedKey { return slices.Clone(p.signers) }
+
+// AttestationKeys returns the trusted TPM attestation keys; each one's Name
+// is the builder it belongs to.
+func (p *Policy) AttestationKeys() []TrustedKey { return slices.Clone(p.aks) }
+
+// BuilderIDs returns the accepted SLSA builder.id values.
+func (p *Policy) BuilderIDs() []string { return slices.Clone(p.builderIDs) }
+
+// TPMModes returns the accepted TPM modes (predicates.ModeDevice, ...).
+func (p *Policy) TPMModes() []string { return slices.Clone(p.modes) }
+
+// GoldenPCRs returns the PCR values the quotes must show, by bank and index.
+func (p *Policy) GoldenPCRs() []GoldenPCR { return slices.Clone(p.pcrs) }
+
+// MaxAge is how long ago a build may have finished (0: no limit).
+func (p *Policy) MaxAge() time.Duration { return p.maxAge }
+
+// IMA returns the policy's IMA rules.
+func (p *Policy) IMA() *IMARules { return &IMARules{p: &p.ima} }
+
+// IMARules are a policy's IMA settings and rules, read-only.
+type IMARules struct{ p *imaPolicy }
+
+// Required says whether the attestation must carry an IMA log.
+func (r *IMARules) Required() bool { return r.p.required }
+
+// Scope says which entries the rules apply to.
+func (r *IMARules) Scope() IMAScope { return r.p.scope }
+
+// Banks are the PCR banks the IMA log may be replayed against.
+func (r *IMARules) Banks() []string { return slices.Clone(r.p.banks) }
+
+// MaxEntries caps the entries of a carried IMA log.
+func (r *IMARules) MaxEntries() int { return r.p.maxEntries }
+
+// MaxLogBytes caps the uncompressed size of a carried IMA log.
+func (r *IMARules) MaxLogBytes() int64 { return r.p.maxLogBytes }
+
+// policyFile is the YAML document; see docs/policy.md.
+type policyFile struct {
+	Version    int           `yaml:"version"`
+	Signers    []keyYAML     `yaml:"signers"`
+	Builders   []builderYAML `yaml:"builders"`
+	BuilderIDs []string      `yaml:"builderIds"`
+	TPMModes   []string      `yaml:"tpmModes"`
+	// PCRs maps a bank to PCR index to lowercase hex value.
+	PCRs   map[string]map[int]string `yaml:"pcrs"`
+	IMA    imaYAML                   `yaml:"ima"`
+	MaxAge string                    `yaml:"maxAge"`
+}
+
+type keyYAML struct {
+	Name          string `yaml:"name"`
+	PublicKey     string `yaml:"publicKey"`
+	PublicKeyFile string `yaml:"publicKeyFile"`
+	// Fingerprint, when given, must equal the key's: a reviewer's check.
+	Fingerprint string `yaml:"fingerprint"`
+}
+
+type builderYAML struct {
+	Name            string    `yaml:"name"`
+	AttestationKeys []keyYAML `yaml:"attestationKeys"`
+}
+
+type imaYAML struct {
+	Required               *bool       `yaml:"required"`
+	Scope                  string      `yaml:"scope"`
+	MaxEntries             int         `yaml:"maxEntries"`
+	MaxLogBytes            int64       `yaml:"maxLogBytes"`
+	AllowViolations        bool        `yaml:"allowViolations"`
+	Templates              []string    `yaml:"templates"`
+	Banks                  []string    `yaml:"banks"`
+	Allow                  []allowYAML `yaml:"allow"`
+	Exclude                []string    `yaml:"exclude"`
+	Deny                   []string    `yaml:"deny"`
+	KeylimeRuntimePolicies []string    `yaml:"keylimeRuntimePolicy"`
+}
+
+type allowYAML struct {
+	Path    string   `yaml:"path"`
+	Digests []string `yaml:"digests"`
+}
+
+// maxPolicyBytes caps a policy file (and an imported Keylime policy).
+const maxPolicyBytes = 64 << 20
+
+// LoadPolicy reads and validates a policy file. Relative key files and
+// Keylime runtime policies are resolved against the policy file's folder.
+// Every error is a *PolicyError naming the line and field (errors.Is
+// ErrPolicy), or an I/O error reading the file.
+func LoadPolicy(path string) (*Policy, error) {
+	data, err := readCapped(path, maxPolicyBytes)
+	if err != nil {
+		return nil, fmt.Errorf("reading policy: %w", err)
+	}
+	return parsePolicy(data, path, filepath.Dir(path))
+}
+
+// ParsePolicy validates a policy given as YAML bytes; name labels errors.
+// Relative file references resolve against the working directory.
+func ParsePolicy(data []byte, name string) (*Policy, error) {
+	return parsePolicy(data, name, ".")
+}
+
+func readCapped(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// policyLoader finds the line of a field in the document's node tree,
+// parsed only when an error needs it.
+type policyLoader struct {
+	file    string
+	dir     string
+	data    []byte
+	parsed  bool
+	root    *yaml.Node // nil for an empty document
+	treeErr error      // of parsing the node tree
+}
+
+// parsePolicy decodes the document once, into the structs (unknown fields
+// refused); only a policy with an error is parsed again, into nodes, to
+// name the line of the field at fault.
+func parsePolicy(data []byte, file, dir string) (*Policy, error) {
+	l := &policyLoader{file: file, dir: dir, data: data}
+	var raw policyFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil {
+		if err := l.shapeErr(); err != nil {
+			return nil, err
+		}
+		return nil, l.yamlErr(err)
+	}
+	p, err := l.build(&raw)
+	if err != nil {
+		if err := l.shapeErr(); err != nil {
+			return nil, err
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// tree returns the document's top-level node, or nil when it has none or
+// does not parse.
+func (l *policyLoader) tree() *yaml.Node {
+	if !l.parsed {
+		l.parsed = true
+		var doc yaml.Node
+		l.treeErr = yaml.Unmarshal(l.data, &doc)
+		if l.treeErr == nil && doc.Kind != 0 && len(doc.Content) > 0 {
+			l.root = doc.Content[0]
+		}
+	}
+	return l.root
+}
+
+// shapeErr names a document that does not parse, is empty or is not a
+// mapping, or returns nil.
+func (l *policyLoader) shapeErr() error {
+	root := l.tree()
+	switch {
+	case l.treeErr != nil:
+		return l.yamlErr(l.treeErr)
+	case root == nil:
+		return &PolicyError{File: l.file, Err: fmt.Errorf("%w: empty policy (version: %d is required)", ErrPolicy, PolicyVersion)}
+	case root.Kind != yaml.MappingNode:
+		return l.errf(nil, "want a mapping at the top level")
+	}
+	return nil
+}
+
+// yamlErr turns a yaml.v3 error ("yaml: line 3: ...") into a PolicyError.
+func (l *policyLoader) yamlErr(err error) error {
+	var te *yaml.TypeError
+	msg := err.Error()
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if i := strings.Index(rest, ":"); i > 0 {
+			if n, err := strconv.Atoi(rest[:i]); err == nil {
+				line, msg = n, strings.TrimSpace(rest[i+1:])
+			}
+		}
+	}
+	if line == 0 {
+		// "unmarshal errors:\n  line 4: field x not found in type ..."
+		if i := strings.Index(msg, "line "); i >= 0 {
+			rest := msg[i+5:]
+			if j := strings.Index(rest, ":"); j > 0 {
+				if n, err := strconv.Atoi(rest[:j]); err == nil {
+					line, msg = n, strings.TrimSpace(rest[j+1:])
+				}
+			}
+		}
+	}
+	msg = strings.Replace(msg, "in type policy.", "in ", 1)
+	return &PolicyError{File: l.file, Line: line, Err: fmt.Errorf("%w: %s", ErrPolicy, msg)}
+}
+
+// errf reports a problem with the field at path (e.g. "ima", "allow", 3, "path").
+func (l *policyLoader) errf(path []any, format string, a ...any) error {
+	return &PolicyError{File: l.file, Line: l.line(path), Field: fieldPath(path), Err: fmt.Errorf("%w: "+format, append([]any{ErrPolicy}, a...)...)}
+}
+
+func fieldPath(path []any) string {
+	var b strings.Builder
+	for _, p := range path {
+		switch v := p.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", v)
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			fmt.Fprint(&b, v)
+		}
+	}
+	return b.String()
+}
+
+// line finds the line of the node at path, or of its nearest present parent.
+func (l *policyLoader) line(path []any) int {
+	n := l.tree()
+	if n == nil {
+		return 0
+	}
+	line := n.Line
+	for _, p := range path {
+		var next *yaml.Node
+		keyLine := 0
+		switch v := p.(type) {
+		case int:
+			if n.Kind == yaml.SequenceNode && v >= 0 && v < len(n.Content) {
+				next = n.Content[v]
+			}
+		default:
+			key := fmt.Sprint(v)
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == key {
+						next = n.Content[i+1]
+						keyLine = n.Content[i].Line
+						break
+					}
+				}
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+		line = n.Line
+		if keyLine > 0 {
+			line = keyLine // "key: value" or "key:" opening a block
+		}
+	}
+	return line
+}
+
+func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
+	if raw.Version != PolicyVersion {
+		return nil, l.errf([]any{"version"}, "want %d, found %d", PolicyVersion, raw.Version)
+	}
+	p := &Policy{source: l.file}
+	var err error
+	for i, k := range raw.Signers {
+		tk, err := l.key([]any{"signers", i}, k)
+		if err != nil {
+			return nil, err
+		}
+		p.signers = append(p.signers, tk)
+	}
+	for i, b := range raw.Builders {
+		at := []any{"builders", i}
+		if b.Name == "" {
+			return nil, l.errf(append(at, "name"), "required")
+		}
+		if len(b.AttestationKeys) == 0 {
+			return nil, l.errf(append(at, "attestationKeys"), "builder %q names no attestation key", b.Name)
+		}
+		for j, k := range b.AttestationKeys {
+			if k.Name == "" {
+				k.Name = b.Name
+			}
+			tk, err := l.key(append(at, "attestationKeys", j), k)
+			if err != nil {
+				return nil, err
+			}
+			tk.Name = b.Name
+			p.aks = append(p.aks, tk)
+		}
+	}
+	for i, id := range raw.BuilderIDs {
+		if id == "" {
+			return nil, l.errf([]any{"builderIds", i}, "empty builder id")
+		}
+		p.builderIDs = append(p.builderIDs, id)
+	}
+	p.modes = []string{predicates.ModeDevice}
+	if raw.TPMModes != nil {
+		if len(raw.TPMModes) == 0 {
+			return nil, l.errf([]any{"tpmModes"}, "empty: name at least one of device, swtpm, sim")
+		}
+		p.modes = nil
+		for i, m := range raw.TPMModes {
+			switch m {
+			case predicates.ModeDevice, predicates.ModeSwtpm, predicates.ModeSim:
+				p.modes = append(p.modes, m)
+			default:
+				return nil, l.errf([]any{"tpmModes", i}, "%q is not one of device, swtpm, sim", m)
+			}
+		}
+	}
+	if p.pcrs, err = l.pcrs(raw.PCRs); err != nil {
+		return nil, err
+	}
+	if raw.MaxAge != "" {
+		d, err := parseAge(raw.MaxAge)
+		if err != nil {
+			return nil, l.errf([]any{"maxAge"}, "%w", err)
+		}
+		p.maxAge = d
+	}
+	if p.ima, err = l.imaRules(&raw.IMA); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// parseAge parses a Go duration, or a number of days such as "30d".
+func parseAge(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 36500 {
+			return 0, fmt.Errorf("%q: want a positive number of days (30d) or a duration (72h)", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q: want a positive duration (72h) or a number of days (30d)", s)
+	}
+	return d, nil
+}
+
+func (l *policyLoader) key(item []any, k keyYAML) (TrustedKey, error) {
+	var pemBytes []byte
+	var at []any
+	switch {
+	case k.PublicKey != "" && k.PublicKeyFile != "":
+		return TrustedKey{}, l.errf(item, "give publicKey or publicKeyFile, not both")
+	case k.PublicKey != "":
+		pemBytes = []byte(k.PublicKey)
+		at = append(item, "publicKey")
+	case k.PublicKeyFile != "":
+		path := k.PublicKeyFile
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(l.dir, path)
+		}
+		at = append(item, "publicKeyFile")
+		var err error
+		if pemBytes, err = readCapped(path, 1<<20); err != nil {
+			return TrustedKey{}, l.errf(at, "reading %s: %w", path, err)
+		}
+	default:
+		return TrustedKey{}, l.errf(item, "publicKey or publicKeyFile required")
+	}
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
+	if err != nil {
+		return TrustedKey{}, l.errf(at, "not a PEM public key: %w", err)
+	}
+	fp, err := tpm.Fingerprint(pub)
+	if err != nil {
+		return TrustedKey{}, l.errf(at, "%w", err)
+	}
+	if k.Fingerprint != "" && k.Fingerprint != fp {
+		return TrustedKey{}, l.errf(append(item, "fingerprint"), "the key's fingerprint is %s, the policy says %s", fp, k.Fingerprint)
+	}
+	return TrustedKey{Name: k.Name, PublicKey: pub, Fingerprint: fp}, nil
+}
+
+func (l *policyLoader) pcrs(raw map[string]map[int]string) ([]GoldenPCR, error) {
+	var out []GoldenPCR
+	for bank, vals := range raw {
+		size, ok := bankSizes[bank]
+		if !ok {
+			return nil, l.errf([]any{"pcrs", bank}, "unknown bank %q (want sha1, sha256, sha384 or sha512)", bank)
+		}
+		for idx, hx := range vals {
+			at := []any{"pcrs", bank, strconv.Itoa(idx)}
+			if idx < 0 || idx > 23 {
+				return nil, l.errf(at, "PCR index %d outside 0-23", idx)
+			}
+			v, err := hex.DecodeString(strings.TrimPrefix(hx, "0x"))
+			if err != nil || len(v) != size {
+				return nil, l.errf(at, "want %d bytes of hex for %s, found %q", size, bank, hx)
+			}
+			out = append(out, GoldenPCR{Bank: bank, Index: idx, Value: v})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Bank != out[j].Bank {
+			return out[i].Bank < out[j].Bank
+		}
+		return out[i].Index < out[j].Index
+	})
+	return out, nil
+}
+
+var bankSizes = map[string]int{"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
+
+// digestAlgBySize names the algorithm of a bare hex file digest.
+var digestAlgBySize = map[int]string{20: "sha1", 32: "sha256", 48: "sha384", 64: "sha512"}
+
+// parseDigest parses "alg:hex" or bare hex (algorithm from its length) into
+// the canonical "alg:hex" form the rules compare.
+func parseDigest(s string) (string, error) {
+	alg, hx, ok := strings.Cut(s, ":")
+	if !ok {
+		hx, alg = s, ""
+	}
+	b, err := hex.DecodeString(hx)
+	if err != nil || len(b) == 0 {
+		return "", fmt.Errorf("digest %q: want hex or alg:hex", s)
+	}
+	if alg == "" {
+		if alg, ok = digestAlgBySize[len(b)]; !ok {
+			return "", fmt.Errorf("digest %q: %d bytes is no known digest size; write alg:hex", s, len(b))
+		}
+	}
+	alg = strings.ToLower(alg)
+	if want, known := bankSizes[alg]; known && want != len(b) {
+		return "", fmt.Errorf("digest %q: %s needs %d bytes, found %d", s, alg, want, len(b))
+	}
+	return alg + ":" + hex.EncodeToString(b), nil
+}
+
+func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
+	p := imaPolicy{
+		required:        true,
+		scope:           ScopeBoot,
+		maxEntries:      DefaultMaxIMAEntries,
+		maxLogBytes:     DefaultMaxIMALogBytes,
+		allowViolations: raw.AllowViolations,
+		exact:           map[string]map[string]bool{},
+	}
+	if raw.Required != nil {
+		p.required = *raw.Required
+	}
+	if raw.Scope != "" {
+		s, err := ParseIMAScope(raw.Scope)
+		if err != nil {
+			return p, l.errf([]any{"ima", "scope"}, "%q is not window or boot", raw.Scope)
+		}
+		p.scope = s
+	}
+	if raw.MaxEntries < 0 {
+		return p, l.errf([]any{"ima", "maxEntries"}, "negative")
+	} else if raw.MaxEntries > 0 {
+		p.maxEntries = raw.MaxEntries
+	}
+	if raw.MaxLogBytes < 0 {
+		return p, l.errf([]any{"ima", "maxLogBytes"}, "negative")
+	} else if raw.MaxLogBytes > 0 {
+		p.maxLogBytes = raw.MaxLogBytes
+	}
+	p.banks = DefaultIMABanks()
+	if raw.Banks != nil {
+		if len(raw.Banks) == 0 {
+			return p, l.errf([]any{"ima", "banks"}, "empty: name at least one of sha256, sha384, sha512, sha1")
+		}
+		p.banks = nil
+		for i, b := range raw.Banks {
+			if _, ok := bankSizes[b]; !ok {
+				return p, l.errf([]any{"ima", "banks", i}, "unknown bank %q (want sha1, sha256, sha384 or sha512)", b)
+			}
+			p.banks = append(p.banks, b)
+		}
+	}
+	for i, name := range raw.Templates {
+		if name == "" {
+			return p, l.errf([]any{"ima", "templates", i}, "empty template name")
+		}
+		if templateDecoding(name) == "" {
+			return p, l.errf([]any{"ima", "templates", i}, "template %q decodes into a path and digest, which the rules check: list only templates this verifier cannot decode", name)
+		}
+		p.templates = append(p.templates, name)
+	}
+	for i, a := range raw.Allow {
+		at := []any{"ima", "allow", i}
+		if a.Path == "" {
+			return p, l.errf(append(at, "path"), "required")
+		}
+		if len(a.Digests) == 0 {
+			return p, l.errf(append(at, "digests"), "%s lists no digest (to skip checking a path, put it under ima.exclude)", a.Path)
+		}
+		set := map[string]bool{}
+		for j, d := range a.Digests {
+			c, err := parseDigest(d)
+			if err != nil {
+				return p, l.errf(append(at, "digests", j), "%w", err)
+			}
+			set[c] = true
+		}
+		if !isGlob(a.Path) {
+			p.addExact(a.Path, set)
+			continue
+		}
+		re, err := globRegexp(a.Path)
+		if err != nil {
+			return p, l.errf(append(at, "path"), "%w", err)
+		}
+		p.patterns = append(p.patterns, patternRule{pattern: a.Path, re: re, digests: set})
+	}
+	for i, g := range raw.Exclude {
+		re, err := globRegexp(g)
+		if err != nil {
+			return p, l.errf([]any{"ima", "exclude", i}, "%w", err)
+		}
+		p.excludes = append(p.excludes, re)
+	}
+	for i, g := range raw.Deny {
+		re, err := globRegexp(g)
+		if err != nil {
+			return p, l.errf([]any{"ima", "deny", i}, "%w", err)
+		}
+		p.deny = append(p.deny, patternRule{pattern: g, re: re})
+	}
+	for i, f := range raw.KeylimeRuntimePolicies {
+		at := []any{"ima", "keylimeRuntimePolicy", i}
+		path := f
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(l.dir, path)
+		}
+		data, err := readCapped(path, maxPolicyBytes)
+		if err != nil {
+			return p, l.errf(at, "reading Keylime runtime policy: %w", err)
+		}
+		kp, err := ParseKeylimeRuntimePolicy(data)
+		if err != nil {
+			return p, l.errf(at, "%s: %w", path, err)
+		}
+		kp.mergeInto(&p)
+		p.keylime = append(p.keylime, f)
+	}
+	return p, nil
+}
+
+func (p *imaPolicy) addExact(path string, digests map[string]bool) {
+	set := p.exact[path]
+	if set == nil {
+		set = map[string]bool{}
+		p.exact[path] = set
+	}
+	for d := range digests {
+		set[d] = true
+	}
+}
+
+func isGlob(s string) bool { return strings.ContainsAny(s, "*?") }
+
+// globRegexp compiles a path pattern: "**" matches any run of characters
+// ("/**/" also matches a single "/"), "*" any run without "/", "?" one
+// character other than "/"; everything else is literal. The whole path must
+// match. Paths may hold any byte but "/" and NUL, newlines included, so the
+// regexp is compiled with (?s): a newline in a file name never lets it slip
+// past a deny pattern.
+func globRegexp(g string) (*regexp.Regexp, error) {
+	if g == "" {
+		return nil, errors.New("empty pattern")
+	}
+	var b strings.Builder
+	b.WriteString(`(?s)^`)
+	for i := 0; i < len(g); {
+		switch {
+		case strings.HasPrefix(g[i:], "/**/"):
+			b.WriteString(`/(?:.*/)?`)
+			i += 4
+		case strings.HasPrefix(g[i:], "**"):
+			b.WriteString(`.*`)
+			i += 2
+		case g[i] == '*':
+			b.WriteString(`[^/]*`)
+			i++
+		case g[i] == '?':
+			b.WriteString(`[^/]`)
+			i++
+		default:
+			j := i
+			for j < len(g) && g[j] != '*' && g[j] != '?' && !strings.HasPrefix(g[j:], "/**/") {
+				j++
+			}
+			b.WriteString(regexp.QuoteMeta(g[i:j]))
+			i = j
+		}
+	}
+	b.WriteString(`$`)
+	return regexp.Compile(b.String())
+}

@@ -1,0 +1,763 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
+	intoto "github.com/in-toto/attestation/go/v1"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/tpm"
+)
+
+// Limits on the attestation file, checked before the work they bound.
+const (
+	DefaultMaxAttestationBytes = 256 << 20
+	DefaultMaxEnvelopes        = 16
+	DefaultMaxSignatures       = 8
+	DefaultMaxSubjects         = 1024
+)
+
+// Artifact is a file to verify: its name (for messages) and SHA-256.
+type Artifact struct {
+	Name   string
+	SHA256 [sha256.Size]byte
+}
+
+// ArtifactFromFile hashes the file at path.
+func ArtifactFromFile(path string) (Artifact, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Artifact{}, fmt.Errorf("reading artifact: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return Artifact{}, fmt.Errorf("hashing artifact %s: %w", path, err)
+	}
+	a := Artifact{Name: path}
+	h.Sum(a.SHA256[:0])
+	return a, nil
+}
+
+// Verifier verifies attestations against a policy. Build it with
+// NewVerifier; it is safe for concurrent use.
+type Verifier struct {
+	policy  *policy.Policy
+	signers []trustedKey
+	// sigVerifiers[i] verifies signatures by signers[i].
+	sigVerifiers []signature.Verifier
+	maxBytes     int64
+	maxSubjects  int
+	now          func() time.Time
+	// bootstrapUnsafe is set by InitPolicy only, which reads a reference
+	// attestation to write a policy from it: the signature is checked only
+	// when signer keys are given, the carried AK, builder id and TPM mode
+	// are taken as they are, and the artifacts are the subjects. The
+	// quotes, nonce, boot and IMA replay are checked as always.
+	bootstrapUnsafe bool
+	// collect, when set, receives every IMA entry in scope (InitPolicy).
+	collect func(policy.Measurement)
+}
+
+// VerifierOption configures NewVerifier.
+type VerifierOption func(*verifierConfig) error
+
+type verifierConfig struct {
+	extraSigners []crypto.PublicKey
+	maxBytes     int64
+	maxSubjects  int
+	now          func() time.Time
+}
+
+// WithSignerKeys trusts these DSSE signer keys in addition to the policy's.
+func WithSignerKeys(keys ...crypto.PublicKey) VerifierOption {
+	return func(c *verifierConfig) error {
+		for _, k := range keys {
+			if k == nil {
+				return fmt.Errorf("%w: nil signer key", policy.ErrPolicy)
+			}
+		}
+		c.extraSigners = append(c.extraSigners, keys...)
+		return nil
+	}
+}
+
+// WithMaxAttestationBytes caps the attestation file (default
+// DefaultMaxAttestationBytes).
+func WithMaxAttestationBytes(n int64) VerifierOption {
+	return func(c *verifierConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: attestation size limit %d", policy.ErrPolicy, n)
+		}
+		c.maxBytes = n
+		return nil
+	}
+}
+
+// WithMaxSubjects caps the subjects of a statement (default DefaultMaxSubjects).
+func WithMaxSubjects(n int) VerifierOption {
+	return func(c *verifierConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: subject limit %d", policy.ErrPolicy, n)
+		}
+		c.maxSubjects = n
+		return nil
+	}
+}
+
+// WithClock sets the clock the maximum age is measured against (tests).
+func WithClock(now func() time.Time) VerifierOption {
+	return func(c *verifierConfig) error {
+		if now == nil {
+			return fmt.Errorf("%w: nil clock", policy.ErrPolicy)
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// NewVerifier checks that the policy and options make a usable verifier: at
+// least one trusted signer key (the policy's or WithSignerKeys), at least one
+// trusted attestation key and one accepted builder id. Errors match
+// policy.ErrPolicy.
+func NewVerifier(p *policy.Policy, opts ...VerifierOption) (*Verifier, error) {
+	if p == nil {
+		return nil, fmt.Errorf("%w: no policy", policy.ErrPolicy)
+	}
+	cfg := verifierConfig{maxBytes: DefaultMaxAttestationBytes, maxSubjects: DefaultMaxSubjects, now: time.Now}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	keys, err := signerKeys(fromPolicy(p.Signers()), cfg.extraSigners)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no trusted signer key: name one under signers in the policy, or pass --key", policy.ErrPolicy)
+	}
+	if len(p.AttestationKeys()) == 0 {
+		return nil, fmt.Errorf("%w: the policy names no trusted attestation key (builders[].attestationKeys)", policy.ErrPolicy)
+	}
+	if len(p.BuilderIDs()) == 0 {
+		return nil, fmt.Errorf("%w: the policy accepts no builder id (builderIds)", policy.ErrPolicy)
+	}
+	uniq, sv, err := signatureVerifiers(keys)
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{policy: p, signers: uniq, sigVerifiers: sv, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now}, nil
+}
+
+// trustedKey is a key the verifier trusts (policy.TrustedKey, or a key
+// given with WithSignerKeys, named by its fingerprint).
+type trustedKey struct {
+	name        string
+	pub         crypto.PublicKey
+	fingerprint string
+}
+
+func fromPolicy(ks []policy.TrustedKey) []trustedKey {
+	out := make([]trustedKey, len(ks))
+	for i, k := range ks {
+		out[i] = trustedKey{name: k.Name, pub: k.PublicKey, fingerprint: k.Fingerprint}
+	}
+	return out
+}
+
+func policyKeys(ks []trustedKey) []policy.TrustedKey {
+	out := make([]policy.TrustedKey, len(ks))
+	for i, k := range ks {
+		out[i] = policy.TrustedKey{Name: k.name, PublicKey: k.pub, Fingerprint: k.fingerprint}
+	}
+	return out
+}
+
+// signerKeys returns the policy's signer keys followed by extra ones.
+func signerKeys(policyKeys []trustedKey, extra []crypto.PublicKey) ([]trustedKey, error) {
+	keys := slices.Clone(policyKeys)
+	for i, k := range extra {
+		fp, err := tpm.Fingerprint(k)
+		if err != nil {
+			return nil, fmt.Errorf("%w: signer key %d: %w", policy.ErrPolicy, i, err)
+		}
+		keys = append(keys, trustedKey{name: fp, pub: k, fingerprint: fp})
+	}
+	return keys, nil
+}
+
+// signatureVerifiers returns the distinct keys and a signature verifier
+// for each.
+func signatureVerifiers(keys []trustedKey) ([]trustedKey, []signature.Verifier, error) {
+	seen := map[string]bool{}
+	var verifiers []signature.Verifier
+	var uniq []trustedKey
+	for _, s := range keys {
+		if seen[s.fingerprint] {
+			continue
+		}
+		seen[s.fingerprint] = true
+		sv, err := signature.LoadDefaultVerifier(s.pub)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: signer key %s: %w", policy.ErrPolicy, s.fingerprint, err)
+		}
+		verifiers = append(verifiers, sv)
+		uniq = append(uniq, s)
+	}
+	return uniq, verifiers, nil
+}
+
+// verification is the state of one Verify call: each field is set only once
+// the check that covers it has passed.
+type verification struct {
+	v         *Verifier
+	rep       *reporter
+	artifacts []Artifact
+	envs      []*envelope // read by the envelope check, payloads not yet trusted
+	tpmStmt   *stmt
+	slsaStmt  *stmt
+	subjects  []predicates.Subject
+	pred      *predicates.TPMIMA
+	logB64    []byte // pred's ima.log.data, base64, a slice of the statement
+	ak        trustedKey
+	keyIDs    []string              // the envelopes' key id hints
+	verified  [2]*tpm.VerifiedQuote // start, end: set by the quote checks
+	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
+	ima       *IMAFacts             // set by ima-replay, findings included
+}
+
+// Verify reads one attestation file (DSSE envelopes, one per line) and
+// verifies it for the given artifacts against the policy. It returns the
+// report of a successful verification, or an error: a *CheckError (matching
+// ErrVerification) naming the first failed check with the expected and found
+// values and carrying the full report, or another error when attestation
+// could not be read.
+//
+// The checks, in order (AllChecks); nothing in the attestation is used before
+// the check that covers it has passed:
+//  1. envelope: the file is at most the size limit, holds 1 to
+//     DefaultMaxEnvelopes JSON DSSE envelopes (one per line), each with 1 to
+//     DefaultMaxSignatures signatures.
+//  2. signature: every envelope carries a signature that verifies, over the
+//     DSSE pre-authentication encoding, with a trusted signer key (the
+//     policy's signers and WithSignerKeys). Key ids are hints and ignored.
+//  3. statement: payloadType is application/vnd.in-toto+json; each payload is
+//     an in-toto Statement v1 (exact _type) that the in-toto bindings
+//     validate, with at most the subject limit; exactly one has the TPM/IMA
+//     predicateType and exactly one SLSA provenance v1; others are ignored.
+//  4. subjects: every subject has a SHA-256 digest and a unique name; each
+//     artifact's SHA-256 is among the TPM/IMA statement's subjects; the SLSA
+//     statement has the same subjects.
+//  5. builder: the SLSA predicate validates and its builder.id is accepted.
+//  6. predicate: the TPM/IMA predicate decodes and validates.
+//  7. tpm-mode: its TPM mode is accepted by the policy (device by default).
+//  8. attestation-key: its AK public key is one the policy trusts, and its
+//     TPMT_PUBLIC holds the same key. From here on the policy's key is used.
+//
+// and then the evidence checks 9 to 17 (quotes, same boot, IMA log and replay,
+// golden PCRs, IMA rules, maximum age).
+func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact Artifact, more ...Artifact) (*Report, error) {
+	vr, err := v.verify(ctx, attestation, sizeHint(attestation), append([]Artifact{artifact}, more...))
+	if err != nil {
+		return nil, err
+	}
+	rep := vr.rep.report
+	return &rep, nil
+}
+
+// verify runs every check and returns the state they established.
+func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64, artifacts []Artifact) (*verification, error) {
+	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts}
+	steps := []func() error{
+		func() error { return vr.readEnvelopes(attestation, size) },
+		func() error { return vr.checkSignatures(ctx) },
+		vr.checkStatements,
+		vr.checkSubjects,
+		vr.checkBuilder,
+		vr.checkPredicate,
+		vr.checkMode,
+		vr.checkAK,
+		vr.checkQuotes,
+		func() error { return vr.checkSameBoot(vr.verified[0], vr.verified[1]) },
+		func() error { return vr.checkIMA(vr.verified[1]) },
+		vr.checkGoldenPCRs,
+		vr.checkIMARules,
+		vr.checkAge,
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return vr, nil
+}
+
+// readEnvelopes runs the envelope check: the file is read as JSON DSSE
+// envelopes, one per line, within the size, envelope and signature caps.
+// Each payload is base64-decoded as it is read and kept, decoded, for its
+// signature check; no statement is parsed before every signature passed.
+func (vr *verification) readEnvelopes(attestation io.Reader, size int64) error {
+	v := vr.v
+	er := newEnvelopeReader(attestation, v.maxBytes, size)
+	var envs []*envelope
+	for {
+		env, err := er.next()
+		if err == io.EOF {
+			break
+		}
+		var se *sourceError
+		switch {
+		case errors.As(err, &se):
+			return se
+		case errors.Is(err, errAttestationTooLarge):
+			return vr.rep.fail(CheckEnvelope, ErrTooLarge, fmt.Sprintf("at most %d bytes", v.maxBytes), fmt.Sprintf("more than %d bytes", v.maxBytes))
+		case errors.Is(err, ErrTooLarge):
+			return vr.rep.fail(CheckEnvelope, err, fmt.Sprintf("envelope members other than the payload of at most %d bytes", maxEnvelopeMember), "more")
+		case err != nil:
+			return vr.rep.fail(CheckEnvelope, err, "a JSON DSSE envelope per line", fmt.Sprintf("line %d not one", er.line))
+		}
+		if len(envs) == DefaultMaxEnvelopes {
+			return vr.rep.fail(CheckEnvelope, ErrTooLarge, fmt.Sprintf("at most %d envelopes", DefaultMaxEnvelopes), fmt.Sprintf("more (line %d)", env.line))
+		}
+		if n := len(env.signatures); n == 0 || n > DefaultMaxSignatures {
+			return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: line %d", ErrMalformed, env.line), fmt.Sprintf("1 to %d signatures", DefaultMaxSignatures), fmt.Sprintf("%d", n))
+		}
+		envs = append(envs, env)
+	}
+	if len(envs) == 0 {
+		return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: no envelope", ErrMalformed), "at least one DSSE envelope", "an empty file")
+	}
+	vr.rep.pass(CheckEnvelope, fmt.Sprintf("%d envelope(s), %d bytes", len(envs), er.src.read))
+	vr.envs = envs
+	return nil
+}
+
+// checkSignatures runs the signature check: every envelope is signed by a
+// trusted key (skipped only by policy init without signer keys).
+func (vr *verification) checkSignatures(ctx context.Context) error {
+	v := vr.v
+	trusted := vr.trustedFingerprints()
+	signers := map[string]bool{}
+	for _, env := range vr.envs {
+		// Key ids are unsigned hints: every trusted key is tried on every
+		// signature; the ids are kept for the message.
+		var hints []string
+		for _, s := range env.signatures {
+			hints = append(hints, orNone(s.KeyID))
+			vr.keyIDs = append(vr.keyIDs, s.KeyID)
+		}
+		if v.bootstrapUnsafe && len(v.signers) == 0 {
+			continue
+		}
+		accepted := v.verifyEnvelope(env)
+		if len(accepted) == 0 {
+			reason := ErrUntrustedSigner
+			for _, h := range hints {
+				if slices.Contains(trusted, h) {
+					reason = ErrBadSignature // a trusted key's id, but the signature fails
+				}
+			}
+			return vr.rep.fail(CheckSignature, fmt.Errorf("line %d: %w", env.line, reason),
+				"a signature by one of "+strings.Join(trusted, ", "),
+				"signature(s) with key id "+strings.Join(hints, ", ")+" that verify with none of them")
+		}
+		for _, k := range accepted {
+			signers[vr.signerName(k.fingerprint)] = true
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for s := range signers {
+		vr.rep.report.Facts.Signers = append(vr.rep.report.Facts.Signers, s)
+	}
+	sort.Strings(vr.rep.report.Facts.Signers)
+	if len(v.signers) == 0 {
+		vr.rep.report.Checks = append(vr.rep.report.Checks, CheckResult{Check: CheckSignature, Status: StatusSkipped, Detail: "not checked (no signer key given)"})
+	} else {
+		vr.rep.pass(CheckSignature, "signed by "+strings.Join(vr.rep.report.Facts.Signers, ", "))
+	}
+	return nil
+}
+
+// checkStatements runs the statement check: every payload is an in-toto
+// Statement v1, exactly one of the TPM/IMA predicate and one of SLSA
+// provenance.
+func (vr *verification) checkStatements() error {
+	v := vr.v
+	var tpmStmts, slsaStmts []*stmt
+	var other []string
+	for _, env := range vr.envs {
+		if env.payloadType != predicates.PayloadType {
+			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, env.line), predicates.PayloadType, env.payloadType)
+		}
+		s, err := parseStatement(env.payload, v.maxSubjects)
+		if err != nil {
+			return vr.rep.fail(CheckStatement, fmt.Errorf("line %d: %w", env.line, err), "an in-toto Statement v1", "not one")
+		}
+		switch s.PredicateType {
+		case predicates.TPMIMAType:
+			tpmStmts = append(tpmStmts, s)
+		case predicates.SLSAProvenanceType:
+			slsaStmts = append(slsaStmts, s)
+		default:
+			other = append(other, s.PredicateType)
+		}
+	}
+	if len(tpmStmts) != 1 {
+		return vr.rep.fail(CheckStatement, fmt.Errorf("%w: predicateType", ErrWrongType), "exactly one statement of predicateType "+predicates.TPMIMAType, fmt.Sprintf("%d (other types: %s)", len(tpmStmts), orNone(strings.Join(other, ", "))))
+	}
+	if len(slsaStmts) != 1 {
+		return vr.rep.fail(CheckStatement, fmt.Errorf("%w: predicateType", ErrWrongType), "exactly one statement of predicateType "+predicates.SLSAProvenanceType, fmt.Sprintf("%d (other types: %s)", len(slsaStmts), orNone(strings.Join(other, ", "))))
+	}
+	vr.tpmStmt, vr.slsaStmt = tpmStmts[0], slsaStmts[0]
+	detail := "TPM/IMA and SLSA provenance v1"
+	if len(other) > 0 {
+		detail += "; ignored: " + strings.Join(other, ", ")
+	}
+	vr.rep.pass(CheckStatement, detail)
+	return nil
+}
+
+// verifyEnvelope returns the trusted keys with a signature of env that
+// verifies over the DSSE pre-authentication encoding of its payload. The
+// encoding is streamed to the verifier, never assembled.
+func (v *Verifier) verifyEnvelope(env *envelope) []trustedKey {
+	header := fmt.Sprintf("DSSEv1 %d %s %d ", len(env.payloadType), env.payloadType, len(env.payload))
+	var accepted []trustedKey
+	for _, s := range env.signatures {
+		sig, err := base64.StdEncoding.DecodeString(s.Sig)
+		if err != nil {
+			if sig, err = base64.URLEncoding.DecodeString(s.Sig); err != nil {
+				continue
+			}
+		}
+		for i, k := range v.signers {
+			if slices.ContainsFunc(accepted, func(a trustedKey) bool { return a.fingerprint == k.fingerprint }) {
+				continue
+			}
+			pae := io.MultiReader(strings.NewReader(header), bytes.NewReader(env.payload))
+			if v.sigVerifiers[i].VerifySignature(bytes.NewReader(sig), pae) == nil {
+				accepted = append(accepted, k)
+			}
+		}
+	}
+	return accepted
+}
+
+func (vr *verification) trustedFingerprints() []string {
+	out := make([]string, len(vr.v.signers))
+	for i, s := range vr.v.signers {
+		out[i] = s.fingerprint
+	}
+	return out
+}
+
+func (vr *verification) signerName(fp string) string {
+	for _, s := range vr.v.signers {
+		if s.fingerprint == fp && s.name != "" && s.name != fp {
+			return s.name + " (" + fp + ")"
+		}
+	}
+	return fp
+}
+
+// stmt is a statement whose envelope verified.
+type stmt struct {
+	PredicateType string
+	Subjects      []*intoto.ResourceDescriptor
+	Predicate     json.RawMessage
+}
+
+// parseStatement decodes an in-toto Statement v1. The predicate is kept as
+// raw JSON, a slice of body (the TPM/IMA one carries the IMA log: no copy
+// of it); the in-toto bindings validate the rest. Members are split by
+// jsonObject and each but the predicate decoded by encoding/json; a member
+// named twice is refused.
+func parseStatement(body []byte, maxSubjects int) (*stmt, error) {
+	members, end, err := jsonObject(body, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if skipJSONSpace(body, end) != len(body) {
+		return nil, fmt.Errorf("%w: data after the statement", ErrMalformed)
+	}
+	var raw struct {
+		Type          string
+		Subject       []json.RawMessage
+		PredicateType string
+		Predicate     json.RawMessage
+	}
+	for _, m := range members {
+		var dst any
+		switch m.name {
+		case "_type":
+			dst = &raw.Type
+		case "subject":
+			dst = &raw.Subject
+		case "predicateType":
+			dst = &raw.PredicateType
+		case "predicate":
+			raw.Predicate = m.value // checked by its reader
+			continue
+		default:
+			if !json.Valid(m.value) {
+				return nil, fmt.Errorf("%w: %s: invalid JSON", ErrMalformed, m.name)
+			}
+			continue
+		}
+		if err := json.Unmarshal(m.value, dst); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, m.name, err)
+		}
+	}
+	if raw.Type != intoto.StatementTypeUri {
+		return nil, fmt.Errorf("%w: _type %q, want %q", ErrWrongType, raw.Type, intoto.StatementTypeUri)
+	}
+	if len(raw.Subject) > maxSubjects {
+		return nil, fmt.Errorf("%w: %d subjects, at most %d", ErrTooLarge, len(raw.Subject), maxSubjects)
+	}
+	s := &intoto.Statement{Type: raw.Type, PredicateType: raw.PredicateType}
+	for i, rs := range raw.Subject {
+		rd := &intoto.ResourceDescriptor{}
+		if err := protojson.Unmarshal(rs, rd); err != nil {
+			return nil, fmt.Errorf("%w: subject[%d]: %w", ErrMalformed, i, err)
+		}
+		s.Subject = append(s.Subject, rd)
+	}
+	if len(raw.Predicate) > 0 && raw.Predicate[0] == '{' {
+		s.Predicate = &structpb.Struct{} // checked for presence here, decoded by its reader
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return &stmt{PredicateType: raw.PredicateType, Subjects: s.Subject, Predicate: raw.Predicate}, nil
+}
+
+// subjectsOf returns the statement's subjects, each with a SHA-256 digest
+// and a unique name, sorted by name.
+func subjectsOf(s *stmt) ([]predicates.Subject, error) {
+	out := make([]predicates.Subject, 0, len(s.Subjects))
+	for i, rd := range s.Subjects {
+		hx := rd.GetDigest()["sha256"]
+		d, err := hex.DecodeString(hx)
+		if err != nil || len(d) != sha256.Size {
+			return nil, fmt.Errorf("%w: subject[%d] %q has no sha256 digest", ErrMalformed, i, rd.GetName())
+		}
+		var sub predicates.Subject
+		sub.Name = rd.GetName()
+		copy(sub.SHA256[:], d)
+		out = append(out, sub)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	for i := 1; i < len(out); i++ {
+		if out[i].Name == out[i-1].Name {
+			return nil, fmt.Errorf("%w: subject name %q appears twice", ErrMalformed, out[i].Name)
+		}
+	}
+	return out, nil
+}
+
+func subjectList(ss []predicates.Subject) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = s.Name + "=sha256:" + hex.EncodeToString(s.SHA256[:])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (vr *verification) checkSubjects() error {
+	subs, err := subjectsOf(vr.tpmStmt)
+	if err != nil {
+		return vr.rep.fail(CheckSubjects, err, "subjects with unique names and sha256 digests", "not so")
+	}
+	if vr.v.bootstrapUnsafe {
+		vr.artifacts = nil
+		for _, s := range subs {
+			vr.artifacts = append(vr.artifacts, Artifact{Name: s.Name, SHA256: s.SHA256})
+		}
+	}
+	for _, a := range vr.artifacts {
+		if !slices.ContainsFunc(subs, func(s predicates.Subject) bool { return s.SHA256 == a.SHA256 }) {
+			return vr.rep.fail(CheckSubjects, fmt.Errorf("%w: %s", ErrSubjectMissing, a.Name),
+				"a subject with sha256:"+hex.EncodeToString(a.SHA256[:])+" ("+a.Name+")", subjectList(subs))
+		}
+	}
+	slsaSubs, err := subjectsOf(vr.slsaStmt)
+	if err != nil {
+		return vr.rep.fail(CheckSubjects, fmt.Errorf("SLSA statement: %w", err), "subjects with unique names and sha256 digests", "not so")
+	}
+	if !slices.Equal(subs, slsaSubs) {
+		return vr.rep.fail(CheckSubjects, ErrSubjectsMismatch, "SLSA subjects "+subjectList(subs), subjectList(slsaSubs))
+	}
+	vr.subjects = subs
+	for _, s := range subs {
+		vr.rep.report.Facts.Subjects = append(vr.rep.report.Facts.Subjects, VerifiedSubject{Name: s.Name, SHA256: hex.EncodeToString(s.SHA256[:])})
+	}
+	names := make([]string, len(vr.artifacts))
+	for i, a := range vr.artifacts {
+		names[i] = a.Name
+	}
+	vr.rep.pass(CheckSubjects, fmt.Sprintf("%s among %d subject(s)", strings.Join(names, ", "), len(subs)))
+	return nil
+}
+
+func (vr *verification) checkBuilder() error {
+	var prov slsa.Provenance
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(vr.slsaStmt.Predicate, &prov); err != nil {
+		return vr.rep.fail(CheckBuilder, fmt.Errorf("%w: SLSA predicate: %w", ErrMalformed, err), "SLSA provenance v1", "undecodable")
+	}
+	if err := prov.Validate(); err != nil {
+		return vr.rep.fail(CheckBuilder, fmt.Errorf("%w: SLSA predicate: %w", ErrMalformed, err), "valid SLSA provenance v1", "invalid")
+	}
+	id := prov.GetRunDetails().GetBuilder().GetId()
+	if !slices.Contains(vr.v.policy.BuilderIDs(), id) && !vr.v.bootstrapUnsafe {
+		return vr.rep.fail(CheckBuilder, ErrBuilderID, "one of "+strings.Join(vr.v.policy.BuilderIDs(), ", "), id)
+	}
+	vr.rep.report.Facts.BuilderID = id
+	vr.rep.pass(CheckBuilder, id)
+	return nil
+}
+
+func (vr *verification) checkPredicate() error {
+	p, logB64, err := decodeTPMIMA(vr.tpmStmt.Predicate)
+	if err != nil {
+		return vr.rep.fail(CheckPredicate, fmt.Errorf("%w: %w", ErrMalformed, err), "a TPM/IMA predicate", "undecodable")
+	}
+	if err := p.Validate(); err != nil {
+		return vr.rep.fail(CheckPredicate, fmt.Errorf("%w: %w", ErrMalformed, err), "a valid TPM/IMA predicate", "invalid")
+	}
+	if p.IMA.Log != nil {
+		p.IMA.Log.Data = nil // a placeholder: the log is read from logB64
+	}
+	vr.pred, vr.logB64 = p, logB64
+	vr.rep.pass(CheckPredicate, "")
+	return nil
+}
+
+// decodeTPMIMA decodes a TPM/IMA predicate (unknown fields refused) but for
+// ima.log.data, whose base64 text it returns as a slice of raw, checked to
+// hold no JSON escape or line break, for the replay to decode as a stream.
+// In the decoded predicate a non-empty data is one placeholder byte.
+func decodeTPMIMA(raw []byte) (*predicates.TPMIMA, []byte, error) {
+	doc, logB64 := raw, []byte(nil)
+	start, end, ok, err := logDataSpan(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok {
+		logB64 = raw[start+1 : end-1]
+		if len(logB64)%4 != 0 {
+			return nil, nil, fmt.Errorf("ima.log.data: %d base64 characters, not a multiple of 4 (padded base64)", len(logB64))
+		}
+		for _, bad := range []byte{'\\', '\n', '\r'} {
+			if bytes.IndexByte(logB64, bad) >= 0 {
+				return nil, nil, fmt.Errorf("ima.log.data: byte %q in base64 text (JSON escapes and line breaks are not accepted)", bad)
+			}
+		}
+		placeholder := `""`
+		if len(logB64) > 0 {
+			placeholder = `"AA=="`
+		}
+		doc = slices.Concat(raw[:start], []byte(placeholder), raw[end:])
+	}
+	var p predicates.TPMIMA
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, nil, err
+	}
+	if dec.More() {
+		return nil, nil, errors.New("data after the predicate")
+	}
+	return &p, logB64, nil
+}
+
+// logDataSpan finds the string value of ima.log.data in a predicate and
+// returns its offsets (quotes included), ok false when there is none. An
+// object on the way that names a member twice is an error.
+func logDataSpan(pred []byte) (start, end int, ok bool, err error) {
+	at := 0
+	for _, name := range []string{"ima", "log", "data"} {
+		if i := skipJSONSpace(pred, at); i >= len(pred) || pred[i] != '{' {
+			return 0, 0, false, nil // not an object: left to encoding/json
+		}
+		ms, _, err := jsonObject(pred, at)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		m, found := member(ms, name)
+		if !found {
+			return 0, 0, false, nil
+		}
+		at, start, end = m.start, m.start, m.end
+	}
+	return start, end, pred[start] == '"', nil
+}
+
+func (vr *verification) checkMode() error {
+	mode := vr.pred.TPM.Mode
+	if !slices.Contains(vr.v.policy.TPMModes(), mode) && !vr.v.bootstrapUnsafe {
+		return vr.rep.fail(CheckTPMMode, ErrTPMMode, "one of "+strings.Join(vr.v.policy.TPMModes(), ", "), mode)
+	}
+	vr.rep.report.Facts.TPMMode = mode
+	vr.rep.pass(CheckTPMMode, mode)
+	return nil
+}
+
+func (vr *verification) checkAK() error {
+	ak := vr.pred.AttestationKey
+	pub, err := parsePublicKeyPEM([]byte(ak.PublicKeyPEM))
+	if err != nil {
+		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.publicKeyPem: %w", ErrMalformed, err), "a PEM public key", "undecodable")
+	}
+	fp, err := tpm.Fingerprint(pub)
+	if err != nil {
+		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: %w", ErrMalformed, err), "a PEM public key", "unusable")
+	}
+	aks := fromPolicy(vr.v.policy.AttestationKeys())
+	if vr.v.bootstrapUnsafe {
+		aks = []trustedKey{{name: "reference", pub: pub, fingerprint: fp}}
+	}
+	i := slices.IndexFunc(aks, func(k trustedKey) bool { return k.fingerprint == fp })
+	if i < 0 {
+		fps := make([]string, len(aks))
+		for j, k := range aks {
+			fps[j] = k.fingerprint + " (" + k.name + ")"
+		}
+		return vr.rep.fail(CheckAttestationKey, ErrUntrustedAK, "one of "+strings.Join(fps, ", "), fp)
+	}
+	trusted := aks[i]
+	if err := sameKeyAsTPMTPublic(ak.TPMTPublic, trusted.pub); err != nil {
+		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.tpmtPublic: %w", ErrUntrustedAK, err), "the TPMT_PUBLIC of "+fp, "another key")
+	}
+	vr.ak = trusted
+	vr.rep.report.Facts.AKFingerprint = fp
+	vr.rep.report.Facts.AKBuilder = trusted.name
+	vr.rep.pass(CheckAttestationKey, fp+" (builder "+trusted.name+")")
+	return nil
+}
+
+func parsePublicKeyPEM(b []byte) (crypto.PublicKey, error) {
+	return cryptoutils.UnmarshalPEMToPublicKey(b)
+}
