@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,6 +24,12 @@ type verifyOptions struct {
 	Policy      string
 	Keys        []string
 	Format      string
+	// VSA writes a signed Verification Summary Attestation to this file,
+	// signed with VSAKey.
+	VSA         string
+	VSAKey      string
+	ResourceURI string
+	PolicyURI   string
 }
 
 func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
@@ -29,6 +37,10 @@ func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Policy, "policy", "", "the trust policy `FILE` (YAML, see docs/policy.md)")
 	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "trusted signer public key `FILE`, PEM (repeatable; added to the policy's signers)")
 	cmd.Flags().StringVar(&o.Format, "format", "text", "output `FORMAT`: text or json")
+	cmd.Flags().StringVar(&o.VSA, "vsa", "", "also write a signed SLSA Verification Summary Attestation v1 (one DSSE envelope, JSON Lines) to `FILE`, PASSED or FAILED (docs/verify.md)")
+	cmd.Flags().StringVar(&o.VSAKey, "vsa-key", "", "the private key `REF` that signs the --vsa summary: a PEM file or its text (password in "+provenance.KeyPasswordEnv+")")
+	cmd.Flags().StringVar(&o.ResourceURI, "resource-uri", "", "the summary's resourceUri, the `URI` of the verified artifact (default file:// and the first artifact's absolute path)")
+	cmd.Flags().StringVar(&o.PolicyURI, "policy-uri", "", "the summary's policy.uri, where consumers find the policy (default file:// and the policy's absolute path)")
 	_ = cmd.MarkFlagRequired("policy")
 }
 
@@ -65,7 +77,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	if o.Format != "text" && o.Format != "json" {
 		return usagef("--format %q: want text or json", o.Format)
 	}
-	policy, err := policy.LoadPolicy(o.Policy)
+	pol, err := policy.LoadPolicy(o.Policy)
 	if err != nil {
 		return inputError(err) // 2 when it cannot be read, 1 when malformed
 	}
@@ -73,7 +85,20 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	if err != nil {
 		return err
 	}
-	v, err := verify.NewVerifier(policy, verify.WithSignerKeys(keys...))
+	var vsaSigner *provenance.Signer
+	if o.VSA != "" || o.VSAKey != "" {
+		if o.VSA == "" || o.VSAKey == "" {
+			return usagef("--vsa and --vsa-key go together")
+		}
+		var password []byte
+		if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {
+			password = []byte(pw)
+		}
+		if vsaSigner, err = provenance.LoadSigner(o.VSAKey, password); err != nil {
+			return inputError(fmt.Errorf("--vsa-key: %w", err))
+		}
+	}
+	v, err := verify.NewVerifier(pol, verify.WithSignerKeys(keys...))
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -97,6 +122,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	}
 
 	var results []verify.AttestationResult
+	var allArtifacts []verify.Artifact
 	failed := false
 	for _, att := range order {
 		arts := groups[att]
@@ -104,6 +130,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 		for _, a := range arts {
 			res.Artifacts = append(res.Artifacts, a.Name)
 		}
+		allArtifacts = append(allArtifacts, arts...)
 		f, err := os.Open(att)
 		if err != nil {
 			return inputError(fmt.Errorf("opening attestation: %w", err))
@@ -142,9 +169,63 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 			writeTextReport(out, r)
 		}
 	}
+	if vsaSigner != nil {
+		if err := o.writeVSA(cmd, vsaSigner, artifacts[0], order, results, allArtifacts, pol); err != nil {
+			return err
+		}
+	}
 	if failed {
 		return &exitError{code: 1}
 	}
+	return nil
+}
+
+// writeVSA signs and writes the verification summary of results.
+func (o *verifyOptions) writeVSA(cmd *cobra.Command, signer *provenance.Signer, first string, attestations []string, results []verify.AttestationResult, artifacts []verify.Artifact, pol *policy.Policy) error {
+	fileURI := func(p string) (string, error) {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return "", err
+		}
+		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String(), nil
+	}
+	vo := verify.VSAOptions{Policy: pol, ResourceURI: o.ResourceURI, PolicyURI: o.PolicyURI, Subjects: artifacts}
+	var err error
+	if vo.ResourceURI == "" {
+		if vo.ResourceURI, err = fileURI(first); err != nil {
+			return err
+		}
+	}
+	if vo.PolicyURI == "" {
+		if vo.PolicyURI, err = fileURI(o.Policy); err != nil {
+			return err
+		}
+	}
+	if vo.PolicyContent, err = os.ReadFile(o.Policy); err != nil {
+		return inputError(fmt.Errorf("reading the policy for the summary: %w", err))
+	}
+	for i, att := range attestations {
+		in := verify.VSAInput{Result: results[i]}
+		if in.URI, err = fileURI(att); err != nil {
+			return err
+		}
+		if in.Content, err = os.ReadFile(att); err != nil {
+			return inputError(fmt.Errorf("reading %s for the summary: %w", att, err))
+		}
+		vo.Inputs = append(vo.Inputs, in)
+	}
+	st, err := verify.VSAStatement(vo)
+	if err != nil {
+		return usagef("--vsa: %v", err)
+	}
+	env, err := signer.SignStatement(cmd.Context(), st)
+	if err != nil {
+		return err
+	}
+	if err := provenance.WriteJSONL(o.VSA, [][]byte{env}); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: wrote the verification summary %s\n", o.VSA)
 	return nil
 }
 
