@@ -33,9 +33,9 @@ type vsaJSON struct {
 		ID      string            `json:"id"`
 		Version map[string]string `json:"version"`
 	} `json:"verifier"`
-	TimeVerified       string `json:"timeVerified"`
-	ResourceURI        string `json:"resourceUri"`
-	Policy             struct {
+	TimeVerified string `json:"timeVerified"`
+	ResourceURI  string `json:"resourceUri"`
+	Policy       struct {
 		URI    string            `json:"uri"`
 		Digest map[string]string `json:"digest"`
 	} `json:"policy"`

@@ -138,12 +138,18 @@ func TestActionlint(t *testing.T) {
 	}
 	for _, c := range [][2]string{
 		{"examples/github/release.yml", ".github/workflows/release.yml"},
+		{"examples/github/actionlint.yaml", ".github/actionlint.yaml"},
 		{"action.yml", "action.yml"},
 		{"verify/action.yml", "verify/action.yml"},
 	} {
 		if err := os.WriteFile(filepath.Join(repo, c[1]), mustReadFile(t, filepath.Join(root, c[0])), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// actionlint finds its project (local actions, the config) by the
+	// repository's .git.
+	if err := os.Mkdir(filepath.Join(repo, ".git"), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	cmd := exec.Command(al, "-shellcheck", sc, "-no-color", filepath.Join(wf, "release.yml"))
 	cmd.Dir = repo
