@@ -109,6 +109,7 @@ type Policy struct {
 	pcrs       []GoldenPCR
 	ima        imaPolicy
 	maxAge     time.Duration
+	srcRule    *SourceRule
 }
 
 // TrustedKey is a public key the policy trusts, with its name (a signer's, or
@@ -214,6 +215,7 @@ type policyFile struct {
 	PCRs   map[string]map[int]string `yaml:"pcrs"`
 	IMA    imaYAML                   `yaml:"ima"`
 	MaxAge string                    `yaml:"maxAge"`
+	Source *sourceYAML               `yaml:"source"`
 }
 
 type keyYAML struct {
@@ -506,6 +508,9 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 		p.maxAge = d
 	}
 	if p.ima, err = l.imaRules(&raw.IMA); err != nil {
+		return nil, err
+	}
+	if p.srcRule, err = l.sourceRule(raw.Source); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -21,6 +21,7 @@ const (
 	CheckStatement      Check = "statement"       // payloadType, in-toto Statement v1, predicateTypes
 	CheckSubjects       Check = "subjects"        // each artifact's SHA-256 among the subjects; SLSA subjects equal
 	CheckBuilder        Check = "builder"         // SLSA builder.id accepted by the policy
+	CheckSource         Check = "source"          // SLSA source repository, ref and commit as the policy's source: (when it has one)
 	CheckPredicate      Check = "predicate"       // the TPM/IMA predicate well formed
 	CheckTPMMode        Check = "tpm-mode"        // TPM mode accepted by the policy
 	CheckAttestationKey Check = "attestation-key" // the AK named by the policy
@@ -39,7 +40,7 @@ const (
 func AllChecks() []Check { return slices.Clone(allChecks[:]) }
 
 var allChecks = [...]Check{
-	CheckEnvelope, CheckSignature, CheckStatement, CheckSubjects, CheckBuilder, CheckPredicate,
+	CheckEnvelope, CheckSignature, CheckStatement, CheckSubjects, CheckBuilder, CheckSource, CheckPredicate,
 	CheckTPMMode, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
 	CheckIMALog, CheckIMAReplay, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
 }

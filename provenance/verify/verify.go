@@ -237,6 +237,7 @@ type verification struct {
 	envs      []*envelope // read by the envelope check, payloads not yet trusted
 	tpmStmt   *stmt
 	slsaStmt  *stmt
+	prov      *slsa.Provenance // the SLSA predicate, set by builder
 	subjects  []predicates.Subject
 	pred      *predicates.TPMIMA
 	logB64    []byte // pred's ima.log.data, base64, a slice of the statement
@@ -269,7 +270,13 @@ type verification struct {
 //  4. subjects: every subject has a SHA-256 digest and a unique name; each
 //     artifact's SHA-256 is among the TPM/IMA statement's subjects; the SLSA
 //     statement has the same subjects.
-//  5. builder: the SLSA predicate validates and its builder.id is accepted.
+//  5. builder: the SLSA predicate validates and its builder.id is accepted;
+//     then source: when the policy has a source: rule, a
+//     resolvedDependencies entry names its repository (git+URL@REF) at an
+//     allowed ref and, when the rule names one, its commit (digest
+//     gitCommit), and a GitHub workflow reference in
+//     externalParameters.workflow names the same repository and an allowed
+//     ref.
 //  6. predicate: the TPM/IMA predicate decodes and validates.
 //  7. tpm-mode: its TPM mode is accepted by the policy (device by default).
 //  8. attestation-key: its AK public key is one the policy trusts, and its
@@ -295,6 +302,7 @@ func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64
 		vr.checkStatements,
 		vr.checkSubjects,
 		vr.checkBuilder,
+		vr.checkSource,
 		vr.checkPredicate,
 		vr.checkMode,
 		vr.checkAK,
@@ -636,6 +644,7 @@ func (vr *verification) checkBuilder() error {
 	}
 	vr.rep.report.Facts.BuilderID = id
 	vr.rep.pass(CheckBuilder, id)
+	vr.prov = &prov
 	return nil
 }
 
