@@ -109,3 +109,47 @@ func MarshalBundle(envelope []byte, pub crypto.PublicKey) ([]byte, error) {
 	buf.WriteByte('\n')
 	return buf.Bytes(), nil
 }
+
+// EnvelopeFromBundle returns the DSSE envelope of a Sigstore bundle (any
+// v0.x media type) as one line of JSON, the form of a line of an attestation
+// file, for verify. Nothing in the bundle is trusted: the verification
+// material and any log entry are ignored (the verifier's keys decide), and
+// the envelope is checked like any other.
+func EnvelopeFromBundle(bundle []byte) ([]byte, error) {
+	var b protobundle.Bundle
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(bundle, &b); err != nil {
+		return nil, fmt.Errorf("reading the Sigstore bundle: %w", err)
+	}
+	if !strings.HasPrefix(b.GetMediaType(), "application/vnd.dev.sigstore.bundle") {
+		return nil, fmt.Errorf("reading the Sigstore bundle: mediaType %q is not a Sigstore bundle's", b.GetMediaType())
+	}
+	env := b.GetDsseEnvelope()
+	if env == nil {
+		return nil, fmt.Errorf("reading the Sigstore bundle: it holds no DSSE envelope (a message signature is not an attestation)")
+	}
+	type sig struct {
+		KeyID string `json:"keyid"`
+		Sig   []byte `json:"sig"`
+	}
+	out := struct {
+		PayloadType string `json:"payloadType"`
+		Payload     []byte `json:"payload"`
+		Signatures  []sig  `json:"signatures"`
+	}{PayloadType: env.GetPayloadType(), Payload: env.GetPayload()}
+	for _, s := range env.GetSignatures() {
+		out.Signatures = append(out.Signatures, sig{KeyID: s.GetKeyid(), Sig: s.GetSig()})
+	}
+	return json.Marshal(out)
+}
+
+// AttestationBase returns the name an attestation's side files start with
+// (BundlePath, DetachedLogPath): the attestation or bundle file's name
+// without ".intoto.jsonl", ".tpm-ima.sigstore.json" or ".slsa.sigstore.json".
+func AttestationBase(path string) string {
+	for _, short := range predicateShortNames {
+		if b, ok := strings.CutSuffix(path, "."+short+BundleSuffix); ok {
+			return b
+		}
+	}
+	return strings.TrimSuffix(path, attestationSuffix)
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -16,7 +17,7 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/verify"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 
@@ -24,6 +25,8 @@ import (
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/provenance/internal/provtest"
+	"github.com/attest-build/attest-build/provenance/policy"
+	"github.com/attest-build/attest-build/provenance/verify"
 	"github.com/attest-build/attest-build/schemas"
 )
 
@@ -87,7 +90,7 @@ func TestBundleSigstoreGo(t *testing.T) {
 	trusted := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
 		return root.NewExpiringKey(sv, time.Time{}, time.Time{}), nil
 	})
-	v, err := verify.NewVerifier(trusted, verify.WithNoObserverTimestamps())
+	v, err := sgverify.NewVerifier(trusted, sgverify.WithNoObserverTimestamps())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +115,7 @@ func TestBundleSigstoreGo(t *testing.T) {
 		if env == nil || !bytes.Equal(env.GetPayload(), line.Payload) {
 			t.Fatalf("%s: not the attestation file's envelope %d", path, i+1)
 		}
-		r, err := v.Verify(&bb, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest[:]), verify.WithKey()))
+		r, err := v.Verify(&bb, sgverify.NewPolicy(sgverify.WithArtifactDigest("sha256", digest[:]), sgverify.WithKey()))
 		if err != nil {
 			t.Fatalf("%s: sigstore-go refuses it: %v", path, err)
 		}
@@ -120,7 +123,7 @@ func TestBundleSigstoreGo(t *testing.T) {
 			t.Errorf("%s: predicateType %s, want %s", path, r.Statement.GetPredicateType(), types[i])
 		}
 		other := sha256.Sum256([]byte("another artifact"))
-		if _, err := v.Verify(&bb, verify.NewPolicy(verify.WithArtifactDigest("sha256", other[:]), verify.WithKey())); err == nil {
+		if _, err := v.Verify(&bb, sgverify.NewPolicy(sgverify.WithArtifactDigest("sha256", other[:]), sgverify.WithKey())); err == nil {
 			t.Errorf("%s: sigstore-go accepts it for another artifact", path)
 		}
 	}
@@ -169,4 +172,72 @@ func TestBundleCosign(t *testing.T) {
 			t.Errorf("cosign accepts %s for another artifact:\n%s", filepath.Base(path), out)
 		}
 	}
+}
+
+// policyForBundled is a policy that trusts the signer and the swtpm's AK of
+// an attestBundled attestation, with IMA required.
+func policyForBundled(t *testing.T, b bundled) *policy.Policy {
+	t.Helper()
+	ind := func(s, pad string) string {
+		return pad + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pad)
+	}
+	id, err := provenance.BuilderID(predicates.ModeSwtpm, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := "version: 1\nsigners:\n  - name: release\n    publicKey: |\n" + ind(string(mustReadFile(t, b.pubPath)), "      ") +
+		"\nbuilders:\n  - name: swtpm\n    attestationKeys:\n      - publicKey: |\n" + ind(b.res.Predicate.AttestationKey.PublicKeyPEM, "          ") +
+		"\nbuilderIds: [" + id + "]\ntpmModes: [swtpm]\nima:\n  required: true\n"
+	p, err := policy.ParsePolicy([]byte(doc), "policy.yaml")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, doc)
+	}
+	return p
+}
+
+// verify takes the detached log beside the attestation, and the bundles in
+// place of the attestation file; without the log, or with a changed one, it
+// refuses.
+func TestVerifyBundlesAndDetachedLog(t *testing.T) {
+	b := attestBundled(t)
+	v, err := verify.NewVerifier(policyForBundled(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := verify.ArtifactFromFile(b.artifact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	jsonl := mustReadFile(t, b.res.Output)
+	logBytes := mustReadFile(t, b.res.DetachedLog)
+	if _, err := v.VerifyDetached(ctx, bytes.NewReader(jsonl), bytes.NewReader(logBytes), art); err != nil {
+		t.Fatalf("attestation with its detached log: %v", err)
+	}
+	var fromBundles []byte
+	for _, p := range b.res.Bundles {
+		line, err := provenance.EnvelopeFromBundle(mustReadFile(t, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromBundles = append(append(fromBundles, line...), '\n')
+	}
+	if _, err := v.VerifyDetached(ctx, bytes.NewReader(fromBundles), bytes.NewReader(logBytes), art); err != nil {
+		t.Fatalf("bundles with the detached log: %v", err)
+	}
+	wantCheck := func(name string, err error, check verify.Check) {
+		t.Helper()
+		var ce *verify.CheckError
+		if !errors.As(err, &ce) || ce.Check != check {
+			t.Errorf("%s: err %v, want a failed %s check", name, err, check)
+		}
+	}
+	_, err = v.Verify(ctx, bytes.NewReader(jsonl), art)
+	wantCheck("no detached log", err, verify.CheckIMALog)
+	changed := bytes.Clone(logBytes)
+	changed[len(changed)-1] ^= 1
+	_, err = v.VerifyDetached(ctx, bytes.NewReader(jsonl), bytes.NewReader(changed), art)
+	wantCheck("changed detached log", err, verify.CheckIMAReplay)
+	_, err = v.VerifyDetached(ctx, bytes.NewReader(fromBundles[:bytes.IndexByte(fromBundles, '\n')+1]), bytes.NewReader(logBytes), art)
+	wantCheck("the TPM/IMA bundle alone", err, verify.CheckStatement)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto"
 	"encoding/json"
 	"errors"
@@ -26,8 +27,12 @@ type verifyOptions struct {
 	Format      string
 	// VSA writes a signed Verification Summary Attestation to this file,
 	// signed with VSAKey.
-	VSA         string
-	VSAKey      string
+	VSA    string
+	VSAKey string
+	// Bundles are Sigstore bundle files verified instead of an
+	// attestation file; IMALog is a detached IMA log.
+	Bundles     []string
+	IMALog      string
 	ResourceURI string
 	PolicyURI   string
 }
@@ -37,6 +42,8 @@ func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Policy, "policy", "", "the trust policy `FILE` (YAML, see docs/policy.md)")
 	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "trusted signer public key `FILE`, PEM (repeatable; added to the policy's signers)")
 	cmd.Flags().StringVar(&o.Format, "format", "text", "output `FORMAT`: text or json")
+	cmd.Flags().StringArrayVar(&o.Bundles, "bundle", nil, "verify Sigstore bundle `FILE`s (attest-build --bundle: the .tpm-ima and the .slsa one) instead of an attestation file; repeatable")
+	cmd.Flags().StringVar(&o.IMALog, "ima-log", "", "the detached IMA log `FILE` of an attestation made with --detach-log (default: BASE"+provenance.DetachedLogSuffix+" beside the attestation or bundle, when it exists)")
 	cmd.Flags().StringVar(&o.VSA, "vsa", "", "also write a signed SLSA Verification Summary Attestation v1 (one DSSE envelope, JSON Lines) to `FILE`, PASSED or FAILED (docs/verify.md)")
 	cmd.Flags().StringVar(&o.VSAKey, "vsa-key", "", "the private key `REF` that signs the --vsa summary: a PEM file or its text (password in "+provenance.KeyPasswordEnv+")")
 	cmd.Flags().StringVar(&o.ResourceURI, "resource-uri", "", "the summary's resourceUri, the `URI` of the verified artifact (default file:// and the first artifact's absolute path)")
@@ -102,6 +109,25 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	// Bundles: their envelopes make one attestation, named by the first.
+	var fromBundles []byte
+	if len(o.Bundles) > 0 {
+		if o.Attestation != "" {
+			return usagef("--bundle and --attestation: give one or the other")
+		}
+		for _, b := range o.Bundles {
+			data, err := os.ReadFile(b)
+			if err != nil {
+				return inputError(fmt.Errorf("--bundle: %w", err))
+			}
+			line, err := provenance.EnvelopeFromBundle(data)
+			if err != nil {
+				return fmt.Errorf("--bundle %s: %w", b, err)
+			}
+			fromBundles = append(append(fromBundles, line...), '\n')
+		}
+		o.Attestation = o.Bundles[0]
+	}
 
 	// Group the artifacts by attestation file, keeping the order given.
 	var order []string
@@ -131,12 +157,33 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 			res.Artifacts = append(res.Artifacts, a.Name)
 		}
 		allArtifacts = append(allArtifacts, arts...)
-		f, err := os.Open(att)
-		if err != nil {
-			return inputError(fmt.Errorf("opening attestation: %w", err))
+		var f io.Reader
+		if fromBundles != nil {
+			f = bytes.NewReader(fromBundles)
+		} else {
+			file, err := os.Open(att)
+			if err != nil {
+				return inputError(fmt.Errorf("opening attestation: %w", err))
+			}
+			defer file.Close()
+			f = file
 		}
-		rep, err := v.Verify(cmd.Context(), f, arts[0], arts[1:]...)
-		f.Close()
+		var log io.Reader
+		logPath := o.IMALog
+		if logPath == "" {
+			if p := provenance.DetachedLogPath(provenance.AttestationBase(att) + ".intoto.jsonl"); fileExists(p) {
+				logPath = p
+			}
+		}
+		if logPath != "" {
+			lf, err := os.Open(logPath)
+			if err != nil {
+				return inputError(fmt.Errorf("--ima-log: %w", err))
+			}
+			defer lf.Close()
+			log = lf
+		}
+		rep, err := v.VerifyDetached(cmd.Context(), f, log, arts[0], arts[1:]...)
 		var ce *verify.CheckError
 		switch {
 		case err == nil:
@@ -205,14 +252,20 @@ func (o *verifyOptions) writeVSA(cmd *cobra.Command, signer *provenance.Signer, 
 		return inputError(fmt.Errorf("reading the policy for the summary: %w", err))
 	}
 	for i, att := range attestations {
-		in := verify.VSAInput{Result: results[i]}
-		if in.URI, err = fileURI(att); err != nil {
-			return err
+		files := []string{att}
+		if len(o.Bundles) > 0 {
+			files = o.Bundles
 		}
-		if in.Content, err = os.ReadFile(att); err != nil {
-			return inputError(fmt.Errorf("reading %s for the summary: %w", att, err))
+		for _, file := range files {
+			in := verify.VSAInput{Result: results[i]}
+			if in.URI, err = fileURI(file); err != nil {
+				return err
+			}
+			if in.Content, err = os.ReadFile(file); err != nil {
+				return inputError(fmt.Errorf("reading %s for the summary: %w", file, err))
+			}
+			vo.Inputs = append(vo.Inputs, in)
 		}
-		vo.Inputs = append(vo.Inputs, in)
 	}
 	st, err := verify.VSAStatement(vo)
 	if err != nil {
@@ -227,6 +280,11 @@ func (o *verifyOptions) writeVSA(cmd *cobra.Command, signer *provenance.Signer, 
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: wrote the verification summary %s\n", o.VSA)
 	return nil
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // readSignerKeys reads the --key files (PEM public keys): a file that cannot

@@ -240,7 +240,8 @@ type verification struct {
 	prov      *slsa.Provenance // the SLSA predicate, set by builder
 	subjects  []predicates.Subject
 	pred      *predicates.TPMIMA
-	logB64    []byte // pred's ima.log.data, base64, a slice of the statement
+	logB64    []byte    // pred's ima.log.data, base64, a slice of the statement
+	detached  io.Reader // the detached IMA log (VerifyDetached), else nil
 	ak        trustedKey
 	keyIDs    []string              // the envelopes' key id hints
 	verified  [2]*tpm.VerifiedQuote // start, end: set by the quote checks
@@ -285,7 +286,18 @@ type verification struct {
 // and then the evidence checks 9 to 17 (quotes, same boot, IMA log and replay,
 // golden PCRs, IMA rules, maximum age).
 func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact Artifact, more ...Artifact) (*Report, error) {
-	vr, err := v.verify(ctx, attestation, sizeHint(attestation), append([]Artifact{artifact}, more...))
+	return v.VerifyDetached(ctx, attestation, nil, artifact, more...)
+}
+
+// VerifyDetached is Verify for an attestation whose IMA log was detached
+// (attest-build --detach-log; the predicate says ima.log.detached): log
+// reads the detached file, the uncompressed binary log, which the ima-replay
+// check replays as a stream and whose SHA-256 must be the predicate's
+// ima.log.sha256. A nil log is Verify: a detached log is then refused at
+// the ima-log check. A log given for an attestation that carries its own is
+// ignored.
+func (v *Verifier) VerifyDetached(ctx context.Context, attestation, log io.Reader, artifact Artifact, more ...Artifact) (*Report, error) {
+	vr, err := v.verify(ctx, attestation, sizeHint(attestation), append([]Artifact{artifact}, more...), log)
 	if err != nil {
 		return nil, err
 	}
@@ -294,8 +306,8 @@ func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact A
 }
 
 // verify runs every check and returns the state they established.
-func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64, artifacts []Artifact) (*verification, error) {
-	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts}
+func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64, artifacts []Artifact, detached io.Reader) (*verification, error) {
+	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts, detached: detached}
 	steps := []func() error{
 		func() error { return vr.readEnvelopes(attestation, size) },
 		func() error { return vr.checkSignatures(ctx) },
