@@ -47,7 +47,7 @@ func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.VSA, "vsa", "", "also write a signed SLSA Verification Summary Attestation v1 (one DSSE envelope, JSON Lines) to `FILE`, PASSED or FAILED (docs/verify.md)")
 	cmd.Flags().StringVar(&o.VSAKey, "vsa-key", "", "the private key `REF` that signs the --vsa summary: a PEM file or its text (password in "+provenance.KeyPasswordEnv+")")
 	cmd.Flags().StringVar(&o.ResourceURI, "resource-uri", "", "the summary's resourceUri, the `URI` of the verified artifact (default file:// and the first artifact's absolute path)")
-	cmd.Flags().StringVar(&o.PolicyURI, "policy-uri", "", "the summary's policy.uri, where consumers find the policy (default file:// and the policy's absolute path)")
+	cmd.Flags().StringVar(&o.PolicyURI, "policy-uri", "", "the summary's policy.uri, the `URI` where consumers find the policy (default file:// and the policy's absolute path)")
 	_ = cmd.MarkFlagRequired("policy")
 }
 

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	oldyaml "gopkg.in/yaml.v3"
 	"go.yaml.in/yaml/v3"
+	oldyaml "gopkg.in/yaml.v3"
 )
 
 // BenchmarkPolicyYAML compares, in one run, decoding a policy with 1,000

@@ -131,24 +131,38 @@ var ErrVerification = errors.New("verification failed")
 // Reasons a check fails, for errors.Is; tpm and evidence sentinels are
 // wrapped as they are.
 var (
-	ErrTooLarge         = errors.New("over a size limit")
-	ErrMalformed        = errors.New("malformed")
-	ErrUntrustedSigner  = errors.New("not signed by a trusted key")
-	ErrBadSignature     = errors.New("signature does not verify")
-	ErrWrongType        = errors.New("unexpected type")
-	ErrSubjectMissing   = errors.New("artifact not among the subjects")
-	ErrSubjectsMismatch = errors.New("statements' subjects differ")
-	ErrBuilderID        = errors.New("builder id not accepted")
-	ErrTPMMode          = errors.New("TPM mode not accepted")
-	ErrUntrustedAK      = errors.New("attestation key not trusted")
-	ErrReboot           = errors.New("TPM reset or restarted during the build")
-	ErrIMAMissing       = errors.New("IMA evidence required")
-	ErrIMALog           = errors.New("IMA log does not match its quotes")
-	ErrIMABank          = errors.New("IMA bank not accepted by the policy")
-	ErrGoldenPCR        = errors.New("PCR differs from the golden value")
-	ErrIMARule          = errors.New("IMA entries break the policy")
-	ErrTooOld           = errors.New("attestation too old")
+	ErrTooLarge        = errors.New("over a size limit")
+	ErrMalformed       = errors.New("malformed")
+	ErrUntrustedSigner = errors.New("not signed by a trusted key")
+	ErrBadSignature    = errors.New("signature does not verify")
+	// errUnidentifiedSignature: no signature verifies with a trusted key
+	// and the empty key ids cannot say whether one of them signed: it
+	// matches both ErrBadSignature and ErrUntrustedSigner.
+	errUnidentifiedSignature error = unidentifiedSignature{}
+	ErrWrongType                   = errors.New("unexpected type")
+	ErrSubjectMissing              = errors.New("artifact not among the subjects")
+	ErrSubjectsMismatch            = errors.New("statements' subjects differ")
+	ErrBuilderID                   = errors.New("builder id not accepted")
+	ErrTPMMode                     = errors.New("TPM mode not accepted")
+	ErrUntrustedAK                 = errors.New("attestation key not trusted")
+	ErrReboot                      = errors.New("TPM reset or restarted during the build")
+	ErrIMAMissing                  = errors.New("IMA evidence required")
+	ErrIMALog                      = errors.New("IMA log does not match its quotes")
+	ErrIMABank                     = errors.New("IMA bank not accepted by the policy")
+	ErrGoldenPCR                   = errors.New("PCR differs from the golden value")
+	ErrIMARule                     = errors.New("IMA entries break the policy")
+	ErrTooOld                      = errors.New("attestation too old")
 )
+
+type unidentifiedSignature struct{}
+
+func (unidentifiedSignature) Error() string {
+	return "no signature verifies with a trusted key (changed after signing, or signed by another key: the empty key id does not say which)"
+}
+
+func (unidentifiedSignature) Is(target error) bool {
+	return target == ErrBadSignature || target == ErrUntrustedSigner
+}
 
 // CheckError is a failed check: which one, what was expected and what was
 // found. Report lists every check (the ones after it skipped) and the facts

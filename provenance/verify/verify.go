@@ -392,10 +392,16 @@ func (vr *verification) checkSignatures(ctx context.Context) error {
 		}
 		accepted := v.verifyEnvelope(env)
 		if len(accepted) == 0 {
-			reason := ErrUntrustedSigner
-			for _, h := range hints {
-				if slices.Contains(trusted, h) {
-					reason = ErrBadSignature // a trusted key's id, but the signature fails
+			// The key ids are hints: a trusted key's id says the
+			// signature fails; another id says another key signed;
+			// empty ones (attest-build's and cosign's) say neither.
+			var reason error = ErrUntrustedSigner
+			for _, h := range env.signatures {
+				switch {
+				case slices.Contains(trusted, h.KeyID):
+					reason = ErrBadSignature
+				case h.KeyID == "" && reason == ErrUntrustedSigner:
+					reason = errUnidentifiedSignature
 				}
 			}
 			return vr.rep.fail(CheckSignature, fmt.Errorf("line %d: %w", env.line, reason),
