@@ -11,12 +11,13 @@ GO ?= go
 BIN := bin/attest-build
 
 # Debian packages the tests and benchmarks use: real TPMs (swtpm), independent
-# checkers (tpm2-tools, ima-evm-utils), the real-kernel VM (qemu, cpio), timing
+# checkers (tpm2-tools, ima-evm-utils), the real-kernel VM (qemu, cpio; UEFI
+# Secure Boot: ovmf, and mtools + dosfstools for the FAT boot disk), timing
 # (hyperfine, GNU time), the Action's linters (shellcheck; actionlint is built
 # from the module proxy by test/action).
-TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio hyperfine time shellcheck
+TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio ovmf mtools dosfstools hyperfine time shellcheck
 
-.PHONY: all build demo test deps vet e2e bench fuzz clean
+.PHONY: all build demo test test-cold deps vet e2e bench fuzz clean
 
 all: build
 
@@ -40,6 +41,11 @@ demo:
 test: deps vet
 	$(GO) test -race -count=1 -tags simulator -timeout 30m ./...
 
+# The Action's install step for real: attest-build compiled from empty Go caches
+# (minutes; not part of make test).
+test-cold:
+	ATTEST_BUILD_COLD_BUILD=1 $(GO) test -count=1 -timeout 40m -run TestActionBuildsInFreshCaches -v ./test/action/
+
 # The real-kernel e2e alone (QEMU + swtpm + Debian's kernel; downloads cached in test/e2e/.work).
 e2e: deps
 	$(GO) test -count=1 -v -timeout 20m ./test/e2e/
@@ -49,6 +55,8 @@ e2e: deps
 bench: deps
 	./scripts/bench-ima.sh
 	./scripts/bench-verify.sh
+	./scripts/bench-allowlist.sh
+	./scripts/bench-rootfs.sh
 	$(GO) test -tags simulator -run '^$$' -bench . -benchtime 20x ./tpm/
 	$(GO) test -tags simulator -run '^$$' -bench 'AttestOverhead|HashSubjects1GiB' -benchtime 3x ./provenance/
 

@@ -145,7 +145,8 @@ func (r *Reader) nextASCII() (*Entry, error) {
 		data = append(data, f...)
 	}
 	e.TemplateData = data
-	if err := r.decode(e, start); err != nil {
+	e.defs, e.known = defs, known
+	if err := decodeFramed(e, false); err != nil { // errors at the line's offset
 		return nil, err
 	}
 	return e, nil

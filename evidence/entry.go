@@ -38,16 +38,12 @@ type Entry struct {
 	Fields [][]byte
 
 	order byteOrder
-	raw   []byte // backing store of TemplateHash and TemplateData, reused by replay
-}
-
-// alloc returns a buffer of n bytes for the record, reusing e.raw.
-func (e *Entry) alloc(n int) []byte {
-	if cap(e.raw) < n {
-		e.raw = make([]byte, n)
-	}
-	e.raw = e.raw[:n]
-	return e.raw
+	// Set by the reader for decodeFramed: the template's field definitions
+	// (known: the template is one this package decodes) and the offset of
+	// the template data from Offset, for errors.
+	defs       []fieldDef
+	known      bool
+	dataOffset int64
 }
 
 // Violation reports whether the entry records a measurement violation

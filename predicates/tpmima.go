@@ -64,10 +64,15 @@ func IMALogEncodings() []string { return []string{IMALogEncoding, IMALogEncoding
 type TPMIMA struct {
 	TPM            TPM            `json:"tpm"`
 	AttestationKey AttestationKey `json:"attestationKey"`
-	Nonce          Nonce          `json:"nonce"`
-	Quotes         Quotes         `json:"quotes"`
-	IMA            IMA            `json:"ima"`
-	Build          Build          `json:"build"`
+	// SigningKey is the TPM-resident key that signed the envelopes, when
+	// it is one (attest-build -k tpm).
+	SigningKey *SigningKey `json:"signingKey,omitempty"`
+	Nonce      Nonce       `json:"nonce"`
+	Quotes     Quotes      `json:"quotes"`
+	IMA        IMA         `json:"ima"`
+	Build      Build       `json:"build"`
+	// BootLog is the firmware event log; nil in attestations made before it.
+	BootLog *BootLog `json:"bootLog,omitempty"`
 }
 
 // TPM identifies the TPM that quoted.
@@ -87,6 +92,23 @@ type AttestationKey struct {
 	TPMTPublic []byte `json:"tpmtPublic"`
 	// Fingerprint is "sha256:" and the hex SHA-256 of the PKIX DER public key.
 	Fingerprint string `json:"fingerprint"`
+	// Certificates are the AK's X.509 certificate, PEM, then intermediate
+	// CA certificates (an attestation CA's, or a cloud's), when the AK has
+	// one.
+	Certificates []string `json:"certificates,omitempty"`
+}
+
+// SigningKey is a TPM-resident DSSE signing key and its certification by
+// the attestation key.
+type SigningKey struct {
+	// TPMTPublic is the key's TPMT_PUBLIC area as the TPM returned it.
+	TPMTPublic   []byte `json:"tpmtPublic"`
+	PublicKeyPEM string `json:"publicKeyPem"`
+	// CertifyInfo is the TPMS_ATTEST of TPM2_Certify (qualifyingData: the
+	// start nonce) exactly as signed; CertifySignature the AK's
+	// TPMT_SIGNATURE over it.
+	CertifyInfo      []byte `json:"certifyInfo"`
+	CertifySignature []byte `json:"certifySignature"`
 }
 
 // Nonce records the qualifyingData of both quotes.
@@ -217,6 +239,21 @@ func (p *TPMIMA) Validate() error {
 	if len(p.AttestationKey.TPMTPublic) == 0 {
 		return fieldErr("attestationKey.tpmtPublic", ErrRequired, "")
 	}
+	if len(p.AttestationKey.Certificates) > 8 {
+		return fieldErr("attestationKey.certificates", ErrInvalid, "%d certificates, at most 8", len(p.AttestationKey.Certificates))
+	}
+	if k := p.SigningKey; k != nil {
+		switch {
+		case len(k.TPMTPublic) == 0:
+			return fieldErr("signingKey.tpmtPublic", ErrRequired, "")
+		case k.PublicKeyPEM == "":
+			return fieldErr("signingKey.publicKeyPem", ErrRequired, "")
+		case len(k.CertifyInfo) == 0:
+			return fieldErr("signingKey.certifyInfo", ErrRequired, "")
+		case len(k.CertifySignature) == 0:
+			return fieldErr("signingKey.certifySignature", ErrRequired, "")
+		}
+	}
 	if n, err := hex.DecodeString(p.Nonce.Start); err != nil || len(n) == 0 || len(n) > 32 {
 		return fieldErr("nonce.start", ErrInvalid, "want 1 to 32 bytes of hex, found %q", p.Nonce.Start)
 	}
@@ -235,6 +272,11 @@ func (p *TPMIMA) Validate() error {
 	}
 	if len(p.Build.Argv) == 0 {
 		return fieldErr("build.argv", ErrRequired, "")
+	}
+	if p.BootLog != nil {
+		if err := p.BootLog.validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

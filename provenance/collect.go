@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -71,6 +72,10 @@ type Options struct {
 	// the embedded simulator (see ReasonSimulatorIMA). A log that does not
 	// exist gives a predicate with ima.present=false.
 	IMALog string
+	// BootLog is the firmware event log to read; "" means DefaultBootLog,
+	// except with the embedded simulator (see ReasonSimulatorBootLog).
+	// CollectBootLog says when it is carried.
+	BootLog string
 	// BuilderID is a custom SLSA builder id (see BuilderID).
 	BuilderID string
 	// Bundle also writes each signed statement as a Sigstore bundle v0.3
@@ -144,7 +149,9 @@ type Result struct {
 //  5. open the TPM, check it has the same attestation key, quote (end),
 //     close it;
 //  6. read the IMA log and fix the build's window by matching the quoted
-//     PCR 10 values against prefixes of the log (CollectIMA);
+//     PCR 10 values against prefixes of the log (CollectIMA); read the
+//     firmware event log and carry it when it replays to the end quote's
+//     PCRs 0-9 (CollectBootLog);
 //  7. assemble the TPM/IMA predicate and SLSA provenance v1 for the same
 //     subjects, sign each into a DSSE envelope, and write both, one per
 //     line, atomically to the output.
@@ -183,23 +190,30 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 	// The stages of Attest's doc, in order; stopped is checked before each
 	// stage that says so. The last check comes before the write: once it
 	// has begun it runs to the end (a signal no longer kills the process),
-	// and WriteJSONL removes its temporary file on any error.
+	// and the temporary file is removed on any error.
 	stages := []struct {
 		checkStop bool
 		run       func() error
 	}{
+		{false, a.source},
 		{false, a.snapshot},
 		{true, a.quoteStart},
 		{true, a.build},
 		{true, a.hashSubjects},
 		{true, a.quoteEnd},
 		{false, a.collectIMA},
+		{false, a.collectBootLog},
 		{false, a.tpmIMAStatement},
 		{false, a.slsaStatement},
 		{true, a.sign},
-		{false, a.chooseOutput},
+		{false, a.openOutput},
 		{true, a.write},
 	}
+	defer func() {
+		if a.out != nil {
+			a.out.close()
+		}
+	}()
 	for _, st := range stages {
 		if st.checkStop {
 			if err := stopped(); err != nil {
@@ -222,12 +236,17 @@ type attestation struct {
 	cmd     Command // the build, its Dir absolute
 	dir     string
 	imaPath string
-	output  string // "" until chooseOutput when not given
+	output  string // "" until openOutput when not given
+	out     *outputFile
+
+	src        *intoto.ResourceDescriptor // read before the build
+	invocation string
 
 	snap                 *Snapshot // with no Artifacts
 	startNonce           []byte
 	tpmInfo              predicates.TPM
 	ak                   predicates.AttestationKey
+	signingKey           *predicates.SigningKey // the TPM signing key's certification (-k tpm)
 	startQuote, endQuote predicates.Quote
 	sel                  string
 	run                  *RunResult
@@ -236,6 +255,7 @@ type attestation struct {
 	construction         string
 	ima                  *predicates.IMA
 	rawLog               []byte // the log to detach (DetachLog), else nil
+	bootLog              *predicates.BootLog
 	pred                 *predicates.TPMIMA
 	tpmStmt, slsaStmt    []byte
 	envelopes            [][]byte
@@ -274,6 +294,22 @@ func newAttestation(ctx context.Context, opts Options) (*attestation, error) {
 	return a, nil
 }
 
+// source reads the source repository and commit (SourceFromEnv) before the
+// build runs: the build could rewrite .git.
+func (a *attestation) source() error {
+	a.src, a.invocation = SourceFromEnv(a.ctx, a.dir, a.env())
+	return nil
+}
+
+// env is the environment the build runs in (before the secrets are
+// removed from it).
+func (a *attestation) env() []string {
+	if a.cmd.Env != nil {
+		return a.cmd.Env
+	}
+	return os.Environ()
+}
+
 // snapshot records the working directory when the subjects are to be
 // found by what the build changes (no Artifacts).
 func (a *attestation) snapshot() error {
@@ -296,6 +332,13 @@ func (a *attestation) quoteStart() error {
 	if err != nil {
 		return fmt.Errorf("start quote: %w", err)
 	}
+	if a.opts.Signer.InTPM() {
+		// The AK certifies the signing key over the start nonce: fresh
+		// evidence, for this build, that the key lives in the quoting TPM.
+		if a.signingKey, err = certifyTPMKey(a.opts.Signer.tpm, a.startNonce); err != nil {
+			return fmt.Errorf("certifying the TPM signing key: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -306,12 +349,18 @@ func (a *attestation) build() error {
 	if err != nil {
 		return err
 	}
+	if len(run.Ended) > 0 {
+		fmt.Fprintf(or[io.Writer](a.cmd.Stderr, os.Stderr), "attest-build: the build left %d process(es) running after it exited; ended them before hashing: %s\n", len(run.Ended), describeEnded(run.Ended))
+	}
 	if run.Failed() {
 		status := run.ExitStatus
 		if status == 0 {
 			status = 128 + int(run.Signal.(syscall.Signal))
 		}
 		return &BuildError{ExitStatus: status, Signal: run.Signal}
+	}
+	if len(run.Ended) > 0 && a.cmd.Leftovers == LeftoversRefuse {
+		return &LeftoverError{Ended: run.Ended}
 	}
 	a.run = run
 	return nil
@@ -373,12 +422,30 @@ func (a *attestation) collectIMA() error {
 	return nil
 }
 
+// collectBootLog reads the firmware event log and carries it when it
+// replays to the end quote's PCRs 0-9 (none read for the simulator without
+// --boot-log).
+func (a *attestation) collectBootLog() error {
+	if a.opts.BootLog == "" && a.tpmInfo.Mode == predicates.ModeSim {
+		a.bootLog = &predicates.BootLog{Present: false, Reason: ReasonSimulatorBootLog}
+		return nil
+	}
+	path := a.opts.BootLog
+	if path == "" {
+		path = DefaultBootLog
+	}
+	var err error
+	a.bootLog, err = CollectBootLog(path, a.endQuote)
+	return err
+}
+
 // tpmIMAStatement assembles and validates the TPM/IMA predicate and its
 // statement.
 func (a *attestation) tpmIMAStatement() error {
 	a.pred = &predicates.TPMIMA{
 		TPM:            a.tpmInfo,
 		AttestationKey: a.ak,
+		SigningKey:     a.signingKey,
 		Nonce:          predicates.Nonce{Start: hex.EncodeToString(a.startNonce), Construction: a.construction},
 		Quotes:         predicates.Quotes{Start: a.startQuote, End: a.endQuote},
 		IMA:            *a.ima,
@@ -386,6 +453,7 @@ func (a *attestation) tpmIMAStatement() error {
 			Argv: a.cmd.Argv, WorkingDirectory: a.dir, ExitStatus: a.run.ExitStatus,
 			StartedOn: a.run.StartedOn, FinishedOn: a.run.FinishedOn,
 		},
+		BootLog: a.bootLog,
 	}
 	if err := a.pred.Validate(); err != nil {
 		return fmt.Errorf("assembling the TPM/IMA predicate: %w", err)
@@ -402,16 +470,11 @@ func (a *attestation) slsaStatement() error {
 	if err != nil {
 		return err
 	}
-	env := a.cmd.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	src, invocation := SourceFromEnv(a.ctx, a.dir, env)
 	info := ProvenanceInfo{
 		BuilderID: builderID, Argv: a.cmd.Argv, Dir: a.dir,
-		TPMMode: a.tpmInfo.Mode, PCRs: a.sel, Source: src, InvocationID: invocation,
-		CI:                  CIContext(env),
-		Workflow:            GitHubWorkflow(env),
+		TPMMode: a.tpmInfo.Mode, PCRs: a.sel, Source: a.src, InvocationID: a.invocation,
+		CI:                  CIContext(a.env()),
+		Workflow:            GitHubWorkflow(a.env()),
 		BuilderDependencies: builderDependencies(),
 		StartedOn:           a.run.StartedOn, FinishedOn: a.run.FinishedOn,
 		Byproducts: byproducts(a.tpmStmt, a.pred),
@@ -439,26 +502,26 @@ func (a *attestation) sign() error {
 	return nil
 }
 
-// chooseOutput picks DefaultOutput when no output was given.
-func (a *attestation) chooseOutput() error {
-	if a.output != "" {
-		return nil
+// openOutput picks DefaultOutput when no output was given and opens the
+// output's directory once (openOutput); a default or relative output must
+// be inside the working directory as opened, an absolute one is where the
+// caller chose.
+func (a *attestation) openOutput() error {
+	workDir := ""
+	if a.opts.Output == "" || !filepath.IsAbs(a.opts.Output) {
+		workDir = a.dir
 	}
-	a.output = DefaultOutput(a.dir, a.subjects)
-	// The subjects were found inside dir; their folders must still be.
-	in, err := resolvesInside(a.dir, a.output)
-	if err != nil {
-		return fmt.Errorf("writing the attestation: %w", err)
+	if a.output == "" {
+		a.output = DefaultOutput(a.dir, a.subjects)
 	}
-	if !in {
-		return fmt.Errorf("writing the attestation: %s is %w", a.output, ErrOutsideWorkDir)
-	}
-	return nil
+	var err error
+	a.out, err = openOutput(a.output, workDir)
+	return err
 }
 
 // write writes the side files (the detached log, the bundles), then both
-// envelopes, one per line, atomically: the attestation file exists only
-// when the side files are all there.
+// envelopes, one per line, atomically, in the directory openOutput opened:
+// the attestation file exists only when the side files are all there.
 func (a *attestation) write() error {
 	if a.rawLog != nil {
 		a.detachedLog = DetachedLogPath(a.output)
@@ -483,7 +546,11 @@ func (a *attestation) write() error {
 			a.bundles = append(a.bundles, path)
 		}
 	}
-	return WriteJSONL(a.output, a.envelopes)
+	data, err := jsonlBytes(a.output, a.envelopes)
+	if err != nil {
+		return err
+	}
+	return a.out.write(data, 0o644)
 }
 
 // DefaultOutput is the attestation path when none is given:
@@ -585,6 +652,13 @@ func byproducts(tpmStatement []byte, p *predicates.TPMIMA) []*intoto.ResourceDes
 		out = append(out, &intoto.ResourceDescriptor{
 			Name:      "ima-log",
 			Digest:    map[string]string{"sha256": p.IMA.Log.SHA256},
+			MediaType: "application/octet-stream",
+		})
+	}
+	if p.BootLog != nil && p.BootLog.Present {
+		out = append(out, &intoto.ResourceDescriptor{
+			Name:      "boot-log",
+			Digest:    map[string]string{"sha256": p.BootLog.SHA256},
 			MediaType: "application/octet-stream",
 		})
 	}

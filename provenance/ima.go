@@ -128,7 +128,7 @@ const logWindow = 1 << 20
 func compressLog(raw []byte) ([]byte, error) {
 	zw, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(logWindow), zstd.WithEncoderCRC(true), zstd.WithEncoderConcurrency(1))
 	if err != nil {
-		return nil, fmt.Errorf("compressing the IMA log: %w", err)
+		return nil, fmt.Errorf("compressing a log: %w", err)
 	}
 	defer zw.Close()
 	return zw.EncodeAll(raw, make([]byte, 0, len(raw)/2)), nil

@@ -40,6 +40,9 @@ type Signer struct {
 	sv          signature.SignerVerifier
 	pub         crypto.PublicKey
 	fingerprint string
+	// tpm, when set, opens the TPM whose resident key signs (NewTPMSigner);
+	// sv is then nil.
+	tpm TPMOpener
 }
 
 // EnvelopeKeyID is the keyid of every signature attest-build writes: empty,
@@ -96,7 +99,8 @@ func LoadSigner(ref string, password []byte) (*Signer, error) {
 	case KeyRefIsPEM(ref):
 		data, name = []byte(ref), "(PEM text, not shown)"
 	case strings.Contains(ref, "://"):
-		return nil, fmt.Errorf("signing key %q: %w: KMS URIs are not supported yet; give a PEM key file or its text", ref, ErrUnsupportedKeyRef)
+		// Not echoed: a URI may carry credentials (scp://user:password@host/...).
+		return nil, fmt.Errorf("signing key (the -k/--key or %s value, a URI, not shown): %w: KMS URIs are not supported yet; give a PEM key file or its text", KeyEnv, ErrUnsupportedKeyRef)
 	default:
 		var err error
 		if data, err = os.ReadFile(ref); err != nil {
@@ -135,11 +139,17 @@ func LoadSigner(ref string, password []byte) (*Signer, error) {
 // Fingerprint returns the key's fingerprint (KeyFingerprint).
 func (s *Signer) Fingerprint() string { return s.fingerprint }
 
+// InTPM reports whether the signer's key is the TPM-resident signing key.
+func (s *Signer) InTPM() bool { return s.tpm != nil }
+
 // PublicKey returns the signer's public key.
 func (s *Signer) PublicKey() crypto.PublicKey { return s.pub }
 
 // dsseSigner adapts the signer to go-securesystemslib's DSSE signer.
 func (s *Signer) dsseSigner() dsse.Signer {
+	if s.tpm != nil {
+		return &tpmDSSESigner{open: s.tpm, keyID: EnvelopeKeyID}
+	}
 	return &sigdsse.SignerAdapter{SignatureSigner: s.sv, Pub: s.pub, PubKeyID: EnvelopeKeyID}
 }
 

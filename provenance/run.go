@@ -37,6 +37,10 @@ type Command struct {
 	// the caller's own).
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Leftovers says whether processes the build leaves running are only
+	// ended (the default) or also make Attest refuse (see LeftoverPolicy).
+	// Run ends them either way.
+	Leftovers LeftoverPolicy
 }
 
 // RunResult is how the build ended.
@@ -48,6 +52,13 @@ type RunResult struct {
 	Signal     os.Signal
 	StartedOn  time.Time
 	FinishedOn time.Time
+	// Ended are the processes of the build still running when its top
+	// process exited, which Run ended (SIGKILL) before it returned.
+	Ended []EndedProcess
+	// Cgroup is the cgroup v2 directory the build ran in ("" when it had
+	// none; CgroupNote says why).
+	Cgroup     string
+	CgroupNote string
 }
 
 // Interrupted reports whether a signal was forwarded to the build.
@@ -75,22 +86,26 @@ func buildEnv(env []string) []string {
 // Run runs the command in its own process group with the caller's (or the
 // given) stdin, stdout, stderr and environment, less the variables that may
 // hold the signing key or its password (see Command.Env), forwards SIGINT,
-// SIGTERM and SIGHUP to the whole group while it runs, and waits for it. When ctx is done
-// the group gets SIGTERM, then SIGKILL 5 s later. A build that cannot be
-// started is an error; a build that fails is not (see RunResult.Failed).
+// SIGTERM and SIGHUP to the whole group while it runs, and waits for it. When
+// ctx is done the group gets SIGTERM, then SIGKILL 5 s later. A build that
+// cannot be started is an error; a build that fails is not (see
+// RunResult.Failed).
+//
+// Nothing the build starts outlives Run. For the build's lifetime
+// attest-build is a child subreaper (PR_SET_CHILD_SUBREAPER), so the build's
+// orphans (double forks, setsid daemons) are reparented to it, and where the
+// cgroup v2 hierarchy allows, the build runs in a cgroup of its own. When the
+// top process exits, every process still in that cgroup, in the build's
+// process group, or adopted, and their descendants, is ended with SIGKILL
+// and listed in RunResult.Ended; one that cannot be ended (another user's,
+// without the privilege and outside a cgroup) is an error. Children the
+// caller itself starts while Run runs look like adopted ones and are ended
+// too: start none meanwhile.
 func Run(ctx context.Context, c Command) (*RunResult, error) {
 	if len(c.Argv) == 0 {
 		return nil, errors.New("running the build: no command")
 	}
-	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
-	cmd.Dir = c.Dir
-	env := c.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	cmd.Env = buildEnv(env)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = or[io.Reader](c.Stdin, os.Stdin), or[io.Writer](c.Stdout, os.Stdout), or[io.Writer](c.Stderr, os.Stderr)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd := buildCmd(c)
 	if tty, ok := foregroundTerminal(cmd.Stdin); ok {
 		// The build's group takes the terminal, as a shell gives it to a
 		// foreground job, so the build can read it (a background group
@@ -104,13 +119,46 @@ func Run(ctx context.Context, c Command) (*RunResult, error) {
 	signal.Notify(sigs, forwardedSignals()...)
 	defer signal.Stop(sigs)
 
+	reap, err := newReaper()
+	if err != nil {
+		return nil, err
+	}
+	defer reap.close()
+	if reap.cgroupFD != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(reap.cgroupFD.Fd())
+	}
+
 	res := &RunResult{StartedOn: time.Now().UTC()}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	if err != nil && reap.cgroupFD != nil && !errors.Is(err, exec.ErrNotFound) && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, os.ErrPermission) {
+		// clone3(CLONE_INTO_CGROUP) refused (an old kernel, a cgroup
+		// that cannot take processes): run without the cgroup.
+		reap.dropCgroup(err)
+		attr := *cmd.SysProcAttr
+		attr.UseCgroupFD, attr.CgroupFD = false, 0
+		cmd = buildCmd(c)
+		cmd.SysProcAttr = &attr
+		err = cmd.Start()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("starting the build %q: %w", c.Argv[0], err)
 	}
+	res.Cgroup, res.CgroupNote = reap.cgroup, reap.cgroupNote
 	pgid := cmd.Process.Pid
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// The top process's exit is seen without reaping it (WNOWAIT), so its
+	// process group stays while the leftovers are ended; cmd.Wait then
+	// reaps it and, with every writer of the build's pipes gone, returns.
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		var info unix.Siginfo
+		for {
+			err := unix.Waitid(unix.P_PID, pgid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+			if err != unix.EINTR {
+				return
+			}
+		}
+	}()
 
 	var (
 		waitErr error
@@ -120,7 +168,7 @@ func Run(ctx context.Context, c Command) (*RunResult, error) {
 loop:
 	for {
 		select {
-		case waitErr = <-done:
+		case <-exited:
 			break loop
 		case s := <-sigs:
 			if res.Signal == nil {
@@ -136,6 +184,11 @@ loop:
 		}
 	}
 	res.FinishedOn = time.Now().UTC()
+	res.Ended, err = reap.end(pgid)
+	waitErr = cmd.Wait()
+	if err != nil {
+		return nil, err
+	}
 	var ee *exec.ExitError
 	switch {
 	case waitErr == nil:
@@ -153,6 +206,21 @@ loop:
 		res.Signal = syscall.SIGTERM
 	}
 	return res, nil
+}
+
+// buildCmd is the build's exec.Cmd: c's command, directory, streams and
+// environment less the secrets, in a process group of its own.
+func buildCmd(c Command) *exec.Cmd {
+	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
+	cmd.Dir = c.Dir
+	env := c.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = buildEnv(env)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = or[io.Reader](c.Stdin, os.Stdin), or[io.Writer](c.Stdout, os.Stdout), or[io.Writer](c.Stderr, os.Stderr)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
 }
 
 // foregroundTerminal returns stdin's descriptor when stdin is attest-build's

@@ -155,6 +155,13 @@ func SLSAPredicate(info ProvenanceInfo) (json.RawMessage, error) {
 	return buf.Bytes(), nil
 }
 
+// Where a source descriptor's facts came from: its "sourceFrom" annotation.
+const (
+	SourceFromGitHub = "github-env"       // the runner's GITHUB_* variables
+	SourceFromGitLab = "gitlab-env"       // GitLab CI's CI_* variables
+	SourceFromGit    = "git-before-build" // git in the working directory, before the build ran
+)
+
 // locatable checks what the SLSA specification asks of every
 // ResourceDescriptor beyond the in-toto bindings' Validate (which accepts a
 // name alone): each has a uri, a digest or content.
@@ -180,7 +187,13 @@ func locatable(p *slsa.Provenance) error {
 // SourceFromEnv finds the source repository and commit of a build in
 // dir, and the CI run URL: from GITHUB_* variables (GitHub Actions), from
 // CI_* variables (GitLab CI), else from git in dir. Credentials in a remote
-// URL are removed. Both results are empty when nothing is known.
+// URL are removed. Both results are empty when nothing is known. The
+// descriptor's "sourceFrom" annotation says which (SourceFromGitHub,
+// SourceFromGitLab, SourceFromGit).
+//
+// Call it before the build runs: the build can rewrite .git (the remote URL,
+// the branch, HEAD). git runs with a minimal environment (PATH, HOME and
+// fixed settings; never the signing key's variables).
 func SourceFromEnv(ctx context.Context, dir string, env []string) (*intoto.ResourceDescriptor, string) {
 	get := envGetter(env)
 	if repo, sha := get("GITHUB_REPOSITORY"), get("GITHUB_SHA"); repo != "" && sha != "" {
@@ -188,7 +201,7 @@ func SourceFromEnv(ctx context.Context, dir string, env []string) (*intoto.Resou
 		if server == "" {
 			server = "https://github.com"
 		}
-		src := gitDescriptor(server+"/"+repo, get("GITHUB_REF"), sha)
+		src := gitDescriptor(server+"/"+repo, get("GITHUB_REF"), sha, SourceFromGitHub)
 		var inv string
 		if run := get("GITHUB_RUN_ID"); run != "" {
 			inv = server + "/" + repo + "/actions/runs/" + run
@@ -206,10 +219,12 @@ func SourceFromEnv(ctx context.Context, dir string, env []string) (*intoto.Resou
 				ref = "refs/tags/" + get("CI_COMMIT_TAG")
 			}
 		}
-		return gitDescriptor(project, ref, sha), get("CI_JOB_URL")
+		return gitDescriptor(project, ref, sha, SourceFromGitLab), get("CI_JOB_URL")
 	}
+	genv := gitEnv(get)
 	git := func(args ...string) string {
 		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = genv
 		out, err := cmd.Output()
 		if err != nil {
 			return ""
@@ -224,12 +239,26 @@ func SourceFromEnv(ctx context.Context, dir string, env []string) (*intoto.Resou
 	if remote == "" {
 		remote = "file://" + git("rev-parse", "--show-toplevel")
 	}
-	return gitDescriptor(remote, git("symbolic-ref", "-q", "HEAD"), sha), ""
+	return gitDescriptor(remote, git("symbolic-ref", "-q", "HEAD"), sha, SourceFromGit), ""
+}
+
+// gitEnv is git's environment: PATH and HOME from env (HOME for the user's
+// safe.directory settings), nothing else of attest-build's (no signing key,
+// no GIT_DIR or GIT_CONFIG_* pointing git elsewhere).
+func gitEnv(get func(string) string) []string {
+	env := []string{"LC_ALL=C", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0", "GIT_NO_REPLACE_OBJECTS=1"}
+	for _, name := range []string{"PATH", "HOME"} {
+		if v := get(name); v != "" {
+			env = append(env, name+"="+v)
+		}
+	}
+	return env
 }
 
 // gitDescriptor returns a resolvedDependencies entry in the SLSA convention:
-// uri "git+URL@REF", digest {"gitCommit": SHA}.
-func gitDescriptor(remote, ref, sha string) *intoto.ResourceDescriptor {
+// uri "git+URL@REF", digest {"gitCommit": SHA}, annotated with where the
+// facts came from.
+func gitDescriptor(remote, ref, sha, from string) *intoto.ResourceDescriptor {
 	remote = stripCredentials(remote)
 	if !strings.HasPrefix(remote, "git+") {
 		remote = "git+" + remote
@@ -237,7 +266,8 @@ func gitDescriptor(remote, ref, sha string) *intoto.ResourceDescriptor {
 	if ref != "" {
 		remote += "@" + ref
 	}
-	return &intoto.ResourceDescriptor{Uri: remote, Digest: map[string]string{"gitCommit": sha}}
+	return &intoto.ResourceDescriptor{Uri: remote, Digest: map[string]string{"gitCommit": sha},
+		Annotations: &structpb.Struct{Fields: map[string]*structpb.Value{"sourceFrom": structpb.NewStringValue(from)}}}
 }
 
 // stripCredentials removes user:password@ from a URL (CI remotes often carry

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/attest-build/attest-build/predicates"
 )
 
@@ -138,27 +140,6 @@ func resolveDir(dir string) (abs, real string, err error) {
 func inside(dir, p string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
-}
-
-// resolvesInside reports whether p (absolute), symbolic links resolved,
-// stays inside dir (absolute). A p that does not exist yet is judged by its
-// parent directory.
-func resolvesInside(dir, p string) (bool, error) {
-	_, realDir, err := resolveDir(dir)
-	if err != nil {
-		return false, err
-	}
-	realP, err := filepath.EvalSymlinks(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		var parent string
-		if parent, err = filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
-			realP = filepath.Join(parent, filepath.Base(p))
-		}
-	}
-	if err != nil {
-		return false, err
-	}
-	return inside(realDir, realP), nil
 }
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
@@ -319,8 +300,28 @@ func walkRegular(dir string, fn func(string, fileState)) error {
 
 // HashSubjects computes the SHA-256 digest of each named file (relative to
 // dir, or absolute), several files in parallel, and returns the subjects in
-// name order.
+// name order. dir is opened once; each name is opened relative to it
+// (openBeneath: never above it, the last component never a symbolic link)
+// and the descriptor, checked to be a regular file, is what is hashed, so a
+// path swapped for a link between the walk and the hash is refused rather
+// than followed. Names with control or bidirectional-formatting characters
+// are refused (predicates.CheckSubjectName).
 func HashSubjects(dir string, names []string) ([]predicates.Subject, error) {
+	for _, n := range names {
+		if err := predicates.CheckSubjectName(n); err != nil {
+			return nil, fmt.Errorf("hashing subjects: %w", err)
+		}
+	}
+	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("hashing subjects: %w", &os.PathError{Op: "open", Path: dir, Err: err})
+	}
+	defer unix.Close(dfd)
+	rootfd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("hashing subjects: %w", err)
+	}
+	defer unix.Close(rootfd)
 	subjects := make([]predicates.Subject, len(names))
 	errs := make([]error, len(names))
 	work := make(chan int)
@@ -330,12 +331,12 @@ func HashSubjects(dir string, names []string) ([]predicates.Subject, error) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				p := names[i]
-				if !filepath.IsAbs(p) {
-					p = filepath.Join(dir, filepath.FromSlash(p))
+				from, p := dfd, names[i]
+				if path.IsAbs(p) {
+					from, p = rootfd, strings.TrimLeft(p, "/")
 				}
 				subjects[i].Name = names[i]
-				subjects[i].SHA256, errs[i] = hashFile(p)
+				subjects[i].SHA256, errs[i] = hashAt(from, p)
 			}
 		}()
 	}
@@ -350,9 +351,9 @@ func HashSubjects(dir string, names []string) ([]predicates.Subject, error) {
 	return sortSubjects(subjects), nil
 }
 
-func hashFile(p string) ([sha256.Size]byte, error) {
+func hashAt(dirfd int, name string) ([sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
-	f, err := os.Open(p)
+	f, err := openBeneath(dirfd, name)
 	if err != nil {
 		return sum, fmt.Errorf("hashing subject: %w", err)
 	}
@@ -360,7 +361,7 @@ func hashFile(p string) ([sha256.Size]byte, error) {
 	h := sha256.New()
 	buf := make([]byte, 1<<20)
 	if _, err := io.CopyBuffer(h, onlyReader{f}, buf); err != nil {
-		return sum, fmt.Errorf("hashing subject %s: %w", p, err)
+		return sum, fmt.Errorf("hashing subject %s: %w", name, err)
 	}
 	h.Sum(sum[:0])
 	return sum, nil

@@ -1,10 +1,14 @@
 package provenance
 
 import (
+	"crypto"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 
+	"github.com/attest-build/attest-build/ekcert"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -19,6 +23,12 @@ type TPMConfig struct {
 	PCRs tpm.PCRSelection
 	// AK chooses the attestation key (tpm.EnsureAK).
 	AK tpm.AKOptions
+	// AKCertificates are the AK's certificate and intermediates (DER), to
+	// carry in the predicate; the first must certify the AK. With AK.Cloud
+	// and none given, the cloud's certificate is read from NV.
+	AKCertificates [][]byte
+	// SigningKey names the TPM-resident signing key, for NewTPMSigner.
+	SigningKey *TPMKey
 }
 
 // CheckPCRSelection checks that a selection parsed by tpm.ParsePCRSelection
@@ -55,16 +65,22 @@ func OpenTPM(cfg TPMConfig) (TPMOpener, func() error, error) {
 		return nil, nil, err
 	}
 	if t.Mode() == tpm.ModeSim {
-		if _, err := t.EnsureAK(cfg.AK); err != nil {
+		s := &tpmSession{t: t, cfg: cfg, sel: sel, close: func() error { return nil }}
+		if err := s.check(); err != nil {
 			t.Close()
 			return nil, nil, err
 		}
-		return SharedTPM(t, sel, cfg.AK), t.Close, nil
+		cfg = s.cfg
+		return func() (TPMSession, error) {
+			return &tpmSession{t: t, cfg: cfg, sel: sel, close: func() error { return nil }}, nil
+		}, t.Close, nil
 	}
-	_, err = t.EnsureAK(cfg.AK)
+	s := &tpmSession{t: t, cfg: cfg, sel: sel}
+	err = s.check()
 	if cerr := t.Close(); err == nil {
 		err = cerr
 	}
+	cfg = s.cfg
 	if err != nil {
 		return nil, nil, err
 	}
@@ -73,7 +89,7 @@ func OpenTPM(cfg TPMConfig) (TPMOpener, func() error, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &tpmSession{t: t, sel: sel, akOpts: cfg.AK, close: t.Close}, nil
+		return &tpmSession{t: t, cfg: cfg, sel: sel, close: t.Close}, nil
 	}
 	return open, func() error { return nil }, nil
 }
@@ -83,21 +99,110 @@ func OpenTPM(cfg TPMConfig) (TPMOpener, func() error, error) {
 // that extend PCRs of the same TPM around a build.
 func SharedTPM(t *tpm.TPM, sel tpm.PCRSelection, ak tpm.AKOptions) TPMOpener {
 	return func() (TPMSession, error) {
-		return &tpmSession{t: t, sel: sel, akOpts: ak, close: func() error { return nil }}, nil
+		return &tpmSession{t: t, sel: sel, cfg: TPMConfig{AK: ak}, close: func() error { return nil }}, nil
 	}
 }
 
 type tpmSession struct {
-	t      *tpm.TPM
-	sel    tpm.PCRSelection
-	akOpts tpm.AKOptions
-	ak     *tpm.AK
-	close  func() error
+	t     *tpm.TPM
+	cfg   TPMConfig
+	sel   tpm.PCRSelection
+	ak    *tpm.AK
+	key   *tpm.SigningKey
+	auth  []byte
+	close func() error
+}
+
+// check makes sure of what the configuration names: the AK (created if
+// missing), that the AK certificate is for it, and the signing key
+// (created if missing and asked for).
+func (s *tpmSession) check() error {
+	ak, err := s.loadAK()
+	if err != nil {
+		return err
+	}
+	if s.cfg.AK.Cloud && len(s.cfg.AKCertificates) == 0 {
+		c, err := s.t.CloudAK()
+		if err != nil {
+			return err
+		}
+		cert, err := ekcert.Parse(c.Certificate) // drops NV padding
+		if err != nil {
+			return fmt.Errorf("the %s AK certificate in NV: %w", c.Cloud, err)
+		}
+		s.cfg.AKCertificates = [][]byte{cert.Raw}
+	}
+	if len(s.cfg.AKCertificates) > 0 {
+		c, err := x509.ParseCertificate(s.cfg.AKCertificates[0])
+		if err != nil {
+			return fmt.Errorf("AK certificate: %w", err)
+		}
+		if k, ok := c.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(ak.PublicKey) {
+			fp, _ := tpm.Fingerprint(c.PublicKey)
+			return fmt.Errorf("the AK certificate (serial %s) is for key %s, not for this TPM's attestation key %s", c.SerialNumber.Text(16), fp, ak.Fingerprint())
+		}
+	}
+	if s.cfg.SigningKey != nil {
+		if _, _, err := s.signingKey(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *tpmSession) signingKey() (*tpm.SigningKey, []byte, error) {
+	if s.key == nil {
+		if s.cfg.SigningKey == nil {
+			return nil, nil, errors.New("the TPM configuration names no signing key")
+		}
+		k, auth, err := loadTPMKey(s.t, s.cfg.SigningKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.key, s.auth = k, auth
+	}
+	return s.key, s.auth, nil
+}
+
+func (s *tpmSession) SigningPublicKey() (crypto.PublicKey, error) {
+	k, _, err := s.signingKey()
+	if err != nil {
+		return nil, err
+	}
+	return k.PublicKey, nil
+}
+
+func (s *tpmSession) SignDigest(digest []byte) ([]byte, error) {
+	k, auth, err := s.signingKey()
+	if err != nil {
+		return nil, err
+	}
+	return s.t.Sign(k, auth, digest)
+}
+
+func (s *tpmSession) CertifySigningKey(qualifyingData []byte) (*predicates.SigningKey, error) {
+	k, auth, err := s.signingKey()
+	if err != nil {
+		return nil, err
+	}
+	ak, err := s.loadAK()
+	if err != nil {
+		return nil, err
+	}
+	attest, sig, err := s.t.Certify(k, auth, ak, qualifyingData)
+	if err != nil {
+		return nil, err
+	}
+	p, err := publicKeyPEM(k.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	return &predicates.SigningKey{TPMTPublic: k.Public, PublicKeyPEM: p, CertifyInfo: attest, CertifySignature: sig}, nil
 }
 
 func (s *tpmSession) loadAK() (*tpm.AK, error) {
 	if s.ak == nil {
-		ak, err := s.t.EnsureAK(s.akOpts)
+		ak, err := s.t.EnsureAK(s.cfg.AK)
 		if err != nil {
 			return nil, err
 		}
@@ -126,11 +231,15 @@ func (s *tpmSession) AttestationKey() (predicates.AttestationKey, error) {
 	if err != nil {
 		return predicates.AttestationKey{}, err
 	}
-	return predicates.AttestationKey{
+	out := predicates.AttestationKey{
 		PublicKeyPEM: string(ak.PEM()),
 		TPMTPublic:   ak.Public,
 		Fingerprint:  ak.Fingerprint(),
-	}, nil
+	}
+	for _, der := range s.cfg.AKCertificates {
+		out.Certificates = append(out.Certificates, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	}
+	return out, nil
 }
 
 func (s *tpmSession) Quote(nonce []byte) (predicates.Quote, error) {

@@ -2,11 +2,12 @@ package provenance
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/attest-build/attest-build/internal/atomicfile"
 )
 
 // WriteFileAtomic writes data to path through a temporary file in the same
@@ -15,101 +16,71 @@ import (
 // temporary file before any data is written (a private key is never readable
 // by others, not even for a moment).
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := writeTemp(path, data, perm)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, data, perm)
 }
 
-// writeFileNew writes data to path, which must not exist: an error wrapping
-// fs.ErrExist otherwise, even when another process creates path meanwhile
-// (nothing is ever replaced). Like WriteFileAtomic it writes a temporary file
-// with perm from the start, then hard-links it to path (link(2) fails rather
-// than replace) and removes the temporary name. Where the file system has no
-// hard links it creates path with O_EXCL instead, not atomically.
+// writeFileNew writes data to path, which must not exist (an error wrapping
+// fs.ErrExist otherwise, even when another process creates path meanwhile):
+// atomicfile.WriteNew.
 func writeFileNew(path string, data []byte, perm os.FileMode) error {
-	tmp, err := writeTemp(path, data, perm)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	err = os.Link(tmp, path)
-	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) {
-		err = writeExclusive(path, data, perm)
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteNew(path, data, perm)
 }
 
-func writeExclusive(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm&0o600)
+// WriteJSONL writes envelopes (each a JSON document without newlines), one
+// per line, atomically to path with mode 0644.
+func WriteJSONL(path string, envelopes [][]byte) error {
+	data, err := jsonlBytes(path, envelopes)
 	if err != nil {
 		return err
 	}
-	if err = f.Chmod(perm); err == nil {
-		if _, err = f.Write(data); err == nil {
-			err = f.Sync()
+	return WriteFileAtomic(path, data, 0o644)
+}
+
+// jsonlBytes joins envelopes into JSON Lines; path names the file for errors.
+func jsonlBytes(path string, envelopes [][]byte) ([]byte, error) {
+	var buf bytes.Buffer
+	for i, e := range envelopes {
+		if bytes.IndexByte(e, '\n') >= 0 {
+			return nil, fmt.Errorf("writing %s: envelope %d holds a newline", path, i)
 		}
+		buf.Write(e)
+		buf.WriteByte('\n')
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
+	return buf.Bytes(), nil
 }
 
-// writeTemp writes data to a new temporary file beside path with mode perm
-// (set before any data is written), synced and closed, and returns its name.
-func writeTemp(path string, data []byte, perm os.FileMode) (tmp string, err error) {
+// WriteStreamAtomic is WriteFileAtomic for content written as a stream:
+// write fills a temporary file beside path, which is synced and renamed
+// over path only when write succeeds (and removed when it fails).
+func WriteStreamAtomic(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	tmp = f.Name()
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(tmp)
+			os.Remove(f.Name())
 		}
 	}()
 	if err = f.Chmod(perm); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if _, err = f.Write(data); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
+	if err = write(f); err != nil {
+		return err
 	}
 	if err = f.Sync(); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err = f.Close(); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	return tmp, nil
-}
-
-// WriteJSONL writes envelopes (each a JSON document without newlines), one
-// per line, atomically to path with mode 0644.
-func WriteJSONL(path string, envelopes [][]byte) error {
-	var buf bytes.Buffer
-	for i, e := range envelopes {
-		if bytes.IndexByte(e, '\n') >= 0 {
-			return fmt.Errorf("writing %s: envelope %d holds a newline", path, i)
-		}
-		buf.Write(e)
-		buf.WriteByte('\n')
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	return WriteFileAtomic(path, buf.Bytes(), 0o644)
+	return nil
 }

@@ -39,9 +39,15 @@ const (
 type AKOptions struct {
 	Alg    AKAlg  // "" means AKECCP256
 	Handle uint32 // 0 means DefaultAKHandleECC or DefaultAKHandleRSA by Alg
+	// Cloud uses the AK the cloud provisioned (CloudAK) instead; Alg and
+	// Handle are then ignored.
+	Cloud bool
 }
 
 func (o AKOptions) resolve() (AKOptions, error) {
+	if o.Cloud {
+		return o, nil
+	}
 	if o.Alg == "" {
 		o.Alg = AKECCP256
 	}
@@ -84,20 +90,7 @@ var akAttributes = tpm2.TPMAObject{
 func AKTemplate(alg AKAlg) (tpm2.TPMTPublic, error) {
 	switch alg {
 	case AKECCP256, "":
-		return tpm2.TPMTPublic{
-			Type:             tpm2.TPMAlgECC,
-			NameAlg:          tpm2.TPMAlgSHA256,
-			ObjectAttributes: akAttributes,
-			Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
-				Scheme: tpm2.TPMTECCScheme{
-					Scheme:  tpm2.TPMAlgECDSA,
-					Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
-				},
-				CurveID: tpm2.TPMECCNistP256,
-				KDF:     tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
-			}),
-			Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{}),
-		}, nil
+		return eccP256SigningTemplate(akAttributes), nil
 	case AKRSA2048:
 		return tpm2.TPMTPublic{
 			Type:             tpm2.TPMAlgRSA,
@@ -114,6 +107,25 @@ func AKTemplate(alg AKAlg) (tpm2.TPMTPublic, error) {
 		}, nil
 	}
 	return tpm2.TPMTPublic{}, fmt.Errorf("attestation key algorithm %q: want %q or %q", alg, AKECCP256, AKRSA2048)
+}
+
+// eccP256SigningTemplate is an ECC NIST P-256, ECDSA-SHA256 signing key
+// template with nameAlg SHA-256 and the given attributes.
+func eccP256SigningTemplate(attrs tpm2.TPMAObject) tpm2.TPMTPublic {
+	return tpm2.TPMTPublic{
+		Type:             tpm2.TPMAlgECC,
+		NameAlg:          tpm2.TPMAlgSHA256,
+		ObjectAttributes: attrs,
+		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
+			Scheme: tpm2.TPMTECCScheme{
+				Scheme:  tpm2.TPMAlgECDSA,
+				Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
+			},
+			CurveID: tpm2.TPMECCNistP256,
+			KDF:     tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
+		}),
+		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{}),
+	}
 }
 
 // AK is an attestation key persistent in a TPM.
@@ -238,4 +250,20 @@ func publicKey(pub *tpm2.TPMTPublic) (crypto.PublicKey, error) {
 		}
 	}
 	return k, nil
+}
+
+// ParsePublicArea parses TPMT_PUBLIC bytes (trailing bytes are an error);
+// it checks nothing about the key.
+func ParsePublicArea(tpmtPublic []byte) (*tpm2.TPMTPublic, error) {
+	return parsePublic(tpmtPublic)
+}
+
+// ParsePublic parses TPMT_PUBLIC bytes of an ECC or RSA key and returns
+// its public key; it checks nothing about the key's attributes.
+func ParsePublic(tpmtPublic []byte) (crypto.PublicKey, error) {
+	pub, err := parsePublic(tpmtPublic)
+	if err != nil {
+		return nil, err
+	}
+	return publicKey(pub)
 }

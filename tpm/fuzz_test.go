@@ -116,3 +116,26 @@ func FuzzParseAKPublic(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifySignedCertify: arbitrary certifyInfo bytes signed by the AK,
+// so the checks after the signature (type, qualifyingData, certified name,
+// the key's attributes) see fuzzed bytes. What verifies must name exactly
+// the given key and nonce.
+func FuzzVerifySignedCertify(f *testing.F) {
+	f.Add([]byte{0xff, 0x54, 0x43, 0x47, 0x80, 0x17, 0, 0, 0, 0}, []byte{0, 0x23}, []byte{1})
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, attest, keyPublic, nonce []byte) {
+		pub, err := VerifyCertify(attest, signSoft(t, k, attest), &k.PublicKey, keyPublic, nonce)
+		if err != nil {
+			return
+		}
+		name, nerr := ObjectName(keyPublic)
+		want, perr := ParseSigningKeyPublic(keyPublic)
+		if nerr != nil || perr != nil || !bytes.Contains(attest, name) || !bytes.Contains(attest, nonce) || !want.Equal(pub) {
+			t.Fatalf("verified a certification of another key or nonce: %x", attest)
+		}
+	})
+}

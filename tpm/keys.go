@@ -15,11 +15,19 @@ import (
 // a handle holding any other object is an error and is left alone.
 //
 // The key is a primary key created in the owner hierarchy from AKTemplate,
-// with an empty owner password.
+// with an empty owner password. With opts.Cloud it is the cloud's AK
+// (CloudAK).
 func (t *TPM) EnsureAK(opts AKOptions) (*AK, error) {
 	o, err := opts.resolve()
 	if err != nil {
 		return nil, err
+	}
+	if o.Cloud {
+		c, err := t.CloudAK()
+		if err != nil {
+			return nil, err
+		}
+		return c.AK, nil
 	}
 	tmpl, err := AKTemplate(o.Alg)
 	if err != nil {

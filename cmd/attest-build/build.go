@@ -20,10 +20,14 @@ type buildOptions struct {
 	tpm       tpmOptions
 	ak        akOptions
 	imaLog    string
+	bootLog   string
 	pcrs      string
 	builderID string
 	bundle    bool
 	detachLog bool
+	akCert    string
+	tpmKey    tpmKeyOptions
+	leftovers string
 }
 
 // AddFlags registers the build flags on cmd.
@@ -31,11 +35,15 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob `PATTERN` (** matches any number of directories), relative to the working directory and inside it (symbolic links resolved); repeatable (default: the regular files the build created or modified)")
 	fs.StringVarP(&o.output, "output", "o", "", "write the attestation to `FILE` (default: ARTIFACT.intoto.jsonl beside a single artifact, else attestation.intoto.jsonl)")
-	fs.StringVarP(&o.key, "key", "k", "", "the signing key `REF`: a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
+	fs.StringVarP(&o.key, "key", "k", "", "the signing key `REF`: \"tpm\" for the TPM-resident key (created on first use; see --tpm-key-auth), a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
+	fs.StringVar(&o.akCert, "ak-cert", "", "the AK's certificate `FILE` (PEM: the AK certificate, then intermediates), from enrollment (attest-build tpm enroll), carried in the attestation (default $"+akCertEnv+"); \"cloud\": quote with the AK the cloud provisioned (GCE, Azure) and carry its certificate from NV")
+	o.tpmKey.AddFlags(cmd)
 	o.tpm.AddFlags(cmd)
 	o.ak.AddFlags(cmd)
 	fs.StringVar(&o.imaLog, "ima-log", "", "the IMA measurement log `PATH`, binary form (default "+provenance.DefaultIMALog+", not read with --tpm sim); a missing log is recorded as ima.present=false")
+	fs.StringVar(&o.bootLog, "boot-log", "", "the firmware event log `PATH` (TCG binary form; default "+provenance.DefaultBootLog+", not read with --tpm sim); carried when it replays to the end quote's PCRs 0-9, else recorded as bootLog.present=false with the reason")
 	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCR `SELECTION` to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
+	fs.StringVar(&o.leftovers, "leftovers", "end", "what to do about processes the build leaves running when its command exits, `POLICY`: end (end and report them, then attest) or refuse (end them and write no attestation); they never outlive attest-build")
 	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id, a `URI`; the TPM mode is appended as its fragment (default: one id per TPM mode)")
 	fs.BoolVar(&o.bundle, "bundle", false, "also write each statement as a Sigstore bundle v0.3 (public-key verification material, no transparency log entry): OUTPUT-BASE.tpm-ima"+provenance.BundleSuffix+" and OUTPUT-BASE.slsa"+provenance.BundleSuffix+", OUTPUT-BASE being the output without .intoto.jsonl")
 	fs.BoolVar(&o.detachLog, "detach-log", false, "write the carried IMA log as its own file, OUTPUT-BASE"+provenance.DetachedLogSuffix+" (the uncompressed log, referenced by the predicate's ima.log.sha256), not inside the TPM/IMA statement")
@@ -72,6 +80,10 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	if _, err := provenance.BuilderID("device", o.builderID); err != nil {
 		return &usageError{err: fmt.Errorf("--builder-id: %w", err)}
 	}
+	leftovers, err := provenance.ParseLeftoverPolicy(o.leftovers)
+	if err != nil {
+		return usagef("--leftovers: %w", err)
+	}
 	akOpts, err := o.ak.Options()
 	if err != nil {
 		return err
@@ -83,32 +95,54 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	if keyRef == "" {
 		return usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", provenance.KeyEnv)
 	}
-	var password []byte
-	if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {
-		password = []byte(pw)
+	cfg := provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts}
+	akCert := o.akCert
+	if akCert == "" {
+		akCert = os.Getenv(akCertEnv)
 	}
-	signer, err := provenance.LoadSigner(keyRef, password)
-	if errors.Is(err, provenance.ErrUnsupportedKeyRef) {
-		return &usageError{err: err}
+	if akCert == akCertCloud {
+		cfg.AK.Cloud = true
+	} else if cfg.AKCertificates, err = readAKCert(akCert); err != nil {
+		return err
 	}
-	if err != nil {
-		return inputError(err) // 2 when the key file cannot be read
+	var signer *provenance.Signer
+	if keyRef != provenance.KeyRefTPM {
+		var password []byte
+		if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {
+			password = []byte(pw)
+		}
+		signer, err = provenance.LoadSigner(keyRef, password)
+		if errors.Is(err, provenance.ErrUnsupportedKeyRef) {
+			return &usageError{err: err}
+		}
+		if err != nil {
+			return inputError(err) // 2 when the key file cannot be read
+		}
+	} else if cfg.SigningKey, err = o.tpmKey.Key(true); err != nil {
+		return err
 	}
-	opener, release, err := provenance.OpenTPM(provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts})
+	opener, release, err := provenance.OpenTPM(cfg)
 	if err != nil {
 		return err
 	}
 	defer release()
+	if signer == nil {
+		if signer, err = provenance.NewTPMSigner(opener); err != nil {
+			return err
+		}
+	}
 	res, err := provenance.Attest(cmd.Context(), provenance.Options{
 		Command: provenance.Command{
 			Argv:  argv,
 			Stdin: cmd.InOrStdin(), Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(),
+			Leftovers: leftovers,
 		},
 		Artifacts: o.artifacts,
 		Output:    o.output,
 		Signer:    signer,
 		TPM:       opener,
 		IMALog:    o.imaLog,
+		BootLog:   o.bootLog,
 		BuilderID: o.builderID,
 		Bundle:    o.bundle,
 		DetachLog: o.detachLog,

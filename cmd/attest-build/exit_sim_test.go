@@ -33,6 +33,11 @@ func TestExitCodesSimulator(t *testing.T) {
 		{"build", build("-a", "f.bin", "--", "sh", "-c", "echo f > f.bin"), 0, "f.bin.intoto.jsonl (1 subject(s)"},
 		{"build, no subject found", build("-o", "none.intoto.jsonl", "--", "true"), 1, ""},
 		{"build, the build fails", build("-a", "g.bin", "--", "sh", "-c", "echo g > g.bin; exit 7"), 7, "exit status 7"},
+		// A process the build leaves running is ended and reported; with
+		// --leftovers refuse nothing is attested.
+		{"build, a leftover process", build("-a", "h.bin", "--", "sh", "-c", "echo h > h.bin; setsid -f sleep 1000"), 0, "ended them before hashing: pid"},
+		{"build, a leftover process refused", build("--leftovers", "refuse", "-a", "i.bin", "--", "sh", "-c", "echo i > i.bin; setsid -f sleep 1000"), 1, "no attestation was written"},
+		{"build, bad --leftovers", build("--leftovers", "keep", "-a", "i.bin", "--", "true"), 2, "want end or refuse"},
 		// The build never ran: attest-build's own failure.
 		{"build, command not found", build("-a", "g.bin", "--", filepath.Join("dir", "no-such-command")), 1, "starting the build"},
 
@@ -46,7 +51,7 @@ func TestExitCodesSimulator(t *testing.T) {
 		{"verify, missing artifact", []string{"verify", "--policy", "policy.yaml", "--attestation", "c.bin.intoto.jsonl", "missing.bin"}, 2, "no such file"},
 		{"verify, artifact is a directory", []string{"verify", "--policy", "policy.yaml", "--attestation", "c.bin.intoto.jsonl", "dir"}, 2, "is a directory"},
 	})
-	for _, name := range []string{"g.bin.intoto.jsonl", "none.intoto.jsonl"} {
+	for _, name := range []string{"g.bin.intoto.jsonl", "none.intoto.jsonl", "i.bin.intoto.jsonl"} {
 		if _, err := os.Stat(name); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("a failed build wrote %s (%v)", name, err)
 		}

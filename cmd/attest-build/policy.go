@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -27,6 +28,7 @@ type policyInitOptions struct {
 	Scope  string
 	Output string
 	Keys   []string
+	rootfsOptions
 }
 
 func (o *policyInitOptions) AddFlags(cmd *cobra.Command) {
@@ -34,13 +36,15 @@ func (o *policyInitOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Scope, "scope", "boot", "IMA `SCOPE` of the rules: boot (the whole log since boot) or window (the build's entries only; trusts the signer for where the window starts)")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "write the policy to `FILE` (default: standard output)")
 	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "signer public key `FILE`, PEM (repeatable): the attestation must verify with it; written as a trusted signer")
-	_ = cmd.MarkFlagRequired("from")
+	o.rootfsOptions.AddFlags(cmd)
+	cmd.MarkFlagsOneRequired("from", "from-rootfs")
+	cmd.MarkFlagsMutuallyExclusive("from", "from-rootfs")
 }
 
 func newPolicyInitCommand() *cobra.Command {
 	o := &policyInitOptions{}
 	cmd := &cobra.Command{
-		Use:   "init --from FILE.intoto.jsonl [--scope window|boot] [-o FILE]",
+		Use:   "init (--from FILE.intoto.jsonl | --from-rootfs DIR|TAR) [--scope window|boot] [-o FILE]",
 		Short: "Write a starting policy from a known-good attestation",
 		Long: `init writes a commented starting policy from a known-good attestation: its
 signer (with --key), its attestation key, builder id and TPM mode, the PCR
@@ -49,11 +53,20 @@ digests. The attestation's quotes and IMA log are checked first. A policy made
 from a simulator or swtpm attestation accepts that mode, and says so.
 Review and tighten it before use.
 
+With --from-rootfs, init hashes a runner image's files instead (a directory,
+or a tar archive, plain, gzip or zstd) into a Keylime-format runtime policy
+beside the policy (-o policy.yaml writes policy.runtime-policy.json), on every
+core, with the exclusions of Keylime's policy tool: the subtrees of
+--skip-path (default /sys /run /proc /lost+found /dev /media /snap /mnt /var
+/tmp), mount points of other file system types, symbolic links and special
+files, files not owned by root (unless --all-owners), and --exclude regexes.
+
 Exit status: 0 when the policy was written; 1 when the attestation is
 malformed or does not verify; 2 for usage errors and input files that cannot
 be read.`,
 		Example: `  attest-build policy init --from app.tar.intoto.jsonl --key release.pub -o policy.yaml
-  attest-build policy init --from app.tar.intoto.jsonl --scope boot > policy.yaml`,
+  attest-build policy init --from app.tar.intoto.jsonl --scope boot > policy.yaml
+  attest-build policy init --from-rootfs /srv/runner-image -o policy.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.Exec(cmd) },
 	}
@@ -62,6 +75,9 @@ be read.`,
 }
 
 func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
+	if o.FromRootfs != "" {
+		return o.rootfsOptions.Exec(cmd, o.Output)
+	}
 	scope, err := policy.ParseIMAScope(o.Scope)
 	if err != nil {
 		return usagef("--scope: %v", err)
@@ -75,7 +91,15 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 		return inputError(fmt.Errorf("--from: %w", err))
 	}
 	defer f.Close()
-	out, err := verify.InitPolicy(cmd.Context(), f, verify.PolicyInitOptions{Scope: scope, SignerKeys: keys, Source: filepath.Base(o.From)})
+	opts := verify.PolicyInitOptions{Scope: scope, SignerKeys: keys, Source: filepath.Base(o.From)}
+	jsonPath := policy.RuntimePolicyPath(o.Output)
+	if o.Output != "" {
+		// A long allowlist goes to a Keylime runtime policy beside the policy.
+		opts.RuntimePolicy = &policy.RuntimePolicyOutput{Name: filepath.Base(jsonPath), Write: func(write func(io.Writer) error) error {
+			return provenance.WriteStreamAtomic(jsonPath, 0o644, write)
+		}}
+	}
+	out, err := verify.InitPolicy(cmd.Context(), f, opts)
 	if err != nil {
 		// exit 2 when the file cannot be read, 1 when the reference
 		// attestation is malformed or does not hold
@@ -85,7 +109,13 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 		_, err := cmd.OutOrStdout().Write(out)
 		return err
 	}
-	return provenance.WriteFileAtomic(o.Output, out, 0o644)
+	if err := provenance.WriteFileAtomic(o.Output, out, 0o644); err != nil {
+		return err
+	}
+	if n := opts.RuntimePolicy.Paths; n > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: the allowlist has %d paths (more than %d): written to %s as a Keylime runtime policy, which %s names\n", n, policy.MaxInlineAllow, jsonPath, o.Output)
+	}
+	return nil
 }
 
 func newPolicyCheckCommand() *cobra.Command {

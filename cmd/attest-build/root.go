@@ -166,7 +166,7 @@ signal N.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	root.AddCommand(newIMACommand())
-	root.AddCommand(newTPMCmd())
+	root.AddCommand(newTPMCmd(), newCACmd())
 	root.AddCommand(newVerifyCommand(), newPolicyCommand())
 	attachBuild(root)
 	root.AddCommand(newKeyCommand())

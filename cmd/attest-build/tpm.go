@@ -59,9 +59,9 @@ func (o *akOptions) Options() (tpm.AKOptions, error) {
 func newTPMCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tpm",
-		Short: "Inspect the TPM and manage its attestation key",
+		Short: "Inspect the TPM, manage its attestation key and enroll it with an attestation CA",
 	}
-	cmd.AddCommand(newTPMAKCmd(), newTPMInfoCmd())
+	cmd.AddCommand(newTPMAKCmd(), newTPMInfoCmd(), newTPMEnrollRequestCmd(), newTPMActivateCmd(), newTPMEnrollCmd(), newTPMSigningKeyCmd())
 	return cmd
 }
 

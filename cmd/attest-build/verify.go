@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/provenance/verify"
@@ -213,7 +214,11 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 			if i > 0 {
 				fmt.Fprintln(out)
 			}
-			writeTextReport(out, r)
+			// Text from the attestation (names, paths) is shown with
+			// control and bidi characters escaped.
+			var buf strings.Builder
+			writeTextReport(&buf, r)
+			io.WriteString(out, predicates.Printable(buf.String()))
 		}
 	}
 	if vsaSigner != nil {
@@ -314,7 +319,7 @@ func writeTextReport(w io.Writer, r verify.AttestationResult) {
 	fmt.Fprintf(w, "%s  %s (%s)\n", verdict, strings.Join(r.Artifacts, ", "), r.Attestation)
 	f := r.Facts
 	for _, s := range f.Subjects {
-		fmt.Fprintf(w, "  subject      %s sha256:%s\n", s.Name, s.SHA256)
+		fmt.Fprintf(w, "  subject      %s sha256:%s\n", predicates.PrintableField(s.Name), s.SHA256)
 	}
 	if len(f.Signers) > 0 {
 		fmt.Fprintf(w, "  signed by    %s\n", strings.Join(f.Signers, ", "))
@@ -340,6 +345,25 @@ func writeTextReport(w io.Writer, r verify.AttestationResult) {
 		}
 		if m.FindingsTotal > len(m.Findings) {
 			fmt.Fprintf(w, "    ! ... %d more\n", m.FindingsTotal-len(m.Findings))
+		}
+	}
+	if b := f.Boot; b != nil {
+		if b.Present {
+			for i, line := range b.Summary {
+				label := ""
+				if i == 0 {
+					label = "boot"
+				}
+				// Paths, subjects and the command line come from the
+				// attestation: one line each, whatever they hold.
+				fmt.Fprintf(w, "  %-12s %s\n", label, predicates.PrintableField(line))
+			}
+			fmt.Fprintf(w, "  %-12s %s\n", "", b.BootAggregate)
+		} else {
+			fmt.Fprintf(w, "  boot         no firmware event log (%s)\n", predicates.PrintableField(b.Reason))
+		}
+		for _, fd := range b.Findings {
+			fmt.Fprintf(w, "    ! %s\n", predicates.PrintableField(fd.String()))
 		}
 	}
 	if f.FinishedOn != nil {

@@ -4,7 +4,7 @@
 // Each Start manufactures a fresh TPM state in a temporary folder with
 // swtpm_setup (sha1 and sha256 PCR banks, an RSA and an ECC endorsement key
 // with EK certificates issued by swtpm-localca from a CA made in the same
-// folder), then runs `swtpm socket` as a daemon on a temporary unix socket.
+// folder; EKRoots holds its certificates), then runs `swtpm socket` as a daemon on a temporary unix socket.
 // Nothing outside the test's temporary folder is read or written
 // (XDG_CONFIG_HOME and swtpm-localca's state point into it), and the process
 // is killed in t.Cleanup. When swtpm or swtpm_setup is missing the test is
@@ -83,6 +83,19 @@ func Start(t testing.TB) *SWTPM {
 	run(t, env, setup, "--tpm2", "--tpmstate", state, "--pcr-banks", "sha1,sha256",
 		"--createek", "--create-ek-cert", "--create-platform-cert",
 		"--config", filepath.Join(dir, "setup.conf"), "--overwrite")
+
+	if err := os.Mkdir(s.EKRoots(), 0o755); err != nil {
+		t.Fatalf("swtpmtest: %v", err)
+	}
+	for _, name := range []string{"swtpm-localca-rootca-cert.pem", "issuercert.pem"} {
+		b, err := os.ReadFile(filepath.Join(ca, name))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(s.EKRoots(), name), b, 0o644)
+		}
+		if err != nil {
+			t.Fatalf("swtpmtest: copying the local CA's certificates: %v", err)
+		}
+	}
 
 	pidFile := filepath.Join(dir, "pid")
 	run(t, env, swtpm, "socket", "--tpm2", "--tpmstate", "dir="+state,
@@ -172,3 +185,8 @@ func zombie(pid int) bool {
 	i := bytes.LastIndexByte(b, ')')
 	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
+
+// EKRoots returns a folder holding only swtpm-localca's certificates (its
+// root and the issuer of this TPM's EK certificates): the "manufacturer" of
+// the TPMs swtpmtest starts, for EK chain checks. Every Start has its own CA.
+func (s *SWTPM) EKRoots() string { return filepath.Join(s.Dir, "ek-roots") }

@@ -115,6 +115,19 @@ type TPMIMASummary struct {
 	EndQuote          QuoteSummary     `json:"endQuote"`
 	IMA               IMASummary       `json:"ima"`
 	Build             predicates.Build `json:"build"`
+	// BootLog describes the carried firmware event log (not replayed); nil
+	// for attestations made before boot logs were carried.
+	BootLog *BootLogSummary `json:"bootLog,omitempty"`
+}
+
+// BootLogSummary describes the firmware event log as the predicate does
+// (not decompressed, not replayed: verify replays it).
+type BootLogSummary struct {
+	Present         bool   `json:"present"`
+	Reason          string `json:"reason,omitempty"`
+	Events          int    `json:"events,omitempty"`
+	SHA256          string `json:"sha256,omitempty"`
+	CompressedBytes int    `json:"compressedBytes,omitempty"`
 }
 
 // QuoteSummary is a quote's TPMS_ATTEST decoded, unverified.
@@ -328,6 +341,9 @@ func summarizeTPMIMA(p *predicates.TPMIMA) (*TPMIMASummary, *predicates.FieldErr
 			return nil, &predicates.FieldError{Field: q.field + ".attest", Err: err}
 		}
 		*q.out = *s
+	}
+	if b := p.BootLog; b != nil {
+		t.BootLog = &BootLogSummary{Present: b.Present, Reason: b.Reason, Events: b.Events, SHA256: b.SHA256, CompressedBytes: len(b.Data)}
 	}
 	if l := p.IMA.Log; l != nil {
 		t.IMA.LogEntries, t.IMA.LogSHA256, t.IMA.LogGzipSize = l.Entries, l.SHA256, len(l.Data)

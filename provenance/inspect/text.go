@@ -20,8 +20,19 @@ type TextOptions struct {
 }
 
 // WriteText writes s as a report a person reads at a glance. Its first line
-// says that nothing in it is verified.
+// says that nothing in it is verified. Text from the attestation is shown
+// with control, line-separator and bidirectional formatting characters
+// escaped (predicates.Printable; names and paths also LF and TAB), so an
+// attestation cannot rewrite the terminal, fake lines or reorder what is
+// read.
 func (s *Summary) WriteText(w io.Writer, opts TextOptions) error {
+	var out strings.Builder
+	s.writeText(&out, opts)
+	_, err := io.WriteString(w, predicates.Printable(out.String()))
+	return err
+}
+
+func (s *Summary) writeText(w io.Writer, opts TextOptions) {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "NOT VERIFIED: %s.\n", s.Notice)
 	for i := range s.Envelopes {
@@ -38,7 +49,7 @@ func (s *Summary) WriteText(w io.Writer, opts TextOptions) error {
 		if len(e.Subjects) > 0 {
 			fmt.Fprintf(bw, "  subjects:\n")
 			for _, sub := range e.Subjects {
-				fmt.Fprintf(bw, "    %s  %s\n", sub.Name, digestString(sub.Digest))
+				fmt.Fprintf(bw, "    %s  %s\n", predicates.PrintableField(sub.Name), digestString(sub.Digest))
 			}
 		}
 		if e.TPMIMA != nil {
@@ -48,7 +59,7 @@ func (s *Summary) WriteText(w io.Writer, opts TextOptions) error {
 			writeSLSA(bw, e.SLSA)
 		}
 	}
-	return bw.Flush()
+	bw.Flush()
 }
 
 func writeTPMIMA(w io.Writer, t *TPMIMASummary, opts TextOptions) {
@@ -111,12 +122,19 @@ func writeTPMIMA(w io.Writer, t *TPMIMASummary, opts TextOptions) {
 			if e.Violation {
 				d = "VIOLATION"
 			}
-			fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\n", e.Index, e.Template, d, e.Path)
+			fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\n", e.Index, predicates.PrintableField(e.Template), d, predicates.PrintableField(e.Path))
 		}
 		tw.Flush()
 		if n < len(m.Window) {
 			fmt.Fprintf(w, "    ... %d more (--max-entries 0 or --format json lists all)\n", len(m.Window)-n)
 		}
+	}
+	switch bl := t.BootLog; {
+	case bl == nil:
+	case bl.Present:
+		fmt.Fprintf(w, "  boot log:    firmware event log of %d events (sha256 %s; verify replays it to PCRs 0-9)\n", bl.Events, short(bl.SHA256))
+	default:
+		fmt.Fprintf(w, "  boot log:    none: %s\n", predicates.PrintableField(orNone(bl.Reason)))
 	}
 	b := &t.Build
 	fmt.Fprintf(w, "  build:       %s\n", strings.Join(b.Argv, " "))

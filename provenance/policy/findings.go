@@ -6,24 +6,58 @@ import (
 	"strings"
 
 	"github.com/attest-build/attest-build/evidence"
+	"github.com/attest-build/attest-build/runtimepolicy"
 )
 
 // Measurement returns the entry as the rules see it, with Undecoded set
 // when its template does not decode into a path and file digest or those
 // fields are empty.
+//
+// The Measurement holds the entry's file digest as a view of the entry:
+// it is valid only while the entry is (the Add it is given to).
 func (c *TemplateCache) Measurement(e *evidence.Entry) Measurement {
 	m := Measurement{Index: e.Index, Template: e.TemplateName, Path: e.Path, Violation: e.Violation()}
 	if len(e.FileDigest) > 0 {
-		m.Digest = strings.ToLower(e.FileDigestAlg) + ":" + hex.EncodeToString(e.FileDigest)
+		m.digestAlg, m.digest = lowerAlg(e.FileDigestAlg), e.FileDigest
 	}
 	switch m.Undecoded = c.decoding(e.TemplateName); {
 	case m.Undecoded != "":
 	case m.Path == "":
 		m.Undecoded = "empty path"
-	case m.Digest == "":
+	case m.digest == nil:
 		m.Undecoded = "empty file digest"
 	}
 	return m
+}
+
+// lowerAlg returns alg in lower case, without allocating when it is.
+func lowerAlg(alg string) string {
+	for i := 0; i < len(alg); i++ {
+		if c := alg[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(alg)
+		}
+	}
+	return alg
+}
+
+// DigestString returns the file digest as "alg:hex" ("" when none).
+func (m *Measurement) DigestString() string {
+	if m.Digest != "" || m.digest == nil {
+		return m.Digest
+	}
+	return m.digestAlg + ":" + hex.EncodeToString(m.digest)
+}
+
+// digestValue returns the file digest's algorithm and bytes.
+func (m *Measurement) digestValue() (string, []byte) {
+	if m.digest != nil || m.Digest == "" {
+		return m.digestAlg, m.digest
+	}
+	d, err := runtimepolicy.ParseDigest(m.Digest)
+	if err != nil {
+		return "", nil
+	}
+	return d.Alg, d.Bytes
 }
 
 // IMAFinding is one IMA entry that broke a policy rule.

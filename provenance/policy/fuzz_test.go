@@ -20,13 +20,3 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
-
-// FuzzKeylime: any bytes import or fail with ErrKeylime, never panic.
-func FuzzKeylime(f *testing.F) {
-	f.Add([]byte(`{"meta":{"version":1},"digests":{"/usr/bin/make":["` + "00112233445566778899aabbccddeeff00112233" + `"]},"excludes":["/tmp/.*"]}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if _, err := ParseKeylimeRuntimePolicy(data); err != nil && !errors.Is(err, ErrKeylime) {
-			t.Fatalf("err = %v, want ErrKeylime", err)
-		}
-	})
-}

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/attest-build/attest-build/evidence"
 )
@@ -12,14 +13,20 @@ const maxFindings = 20
 
 // Measurement is one IMA entry as the rules see it.
 type Measurement struct {
-	Index     int
-	Template  string
-	Path      string
-	Digest    string // "alg:hex", "" when the template has none
+	Index    int
+	Template string
+	Path     string
+	// Digest is the file digest as "alg:hex" when a caller builds a
+	// Measurement by hand; TemplateCache.Measurement leaves it empty and
+	// keeps the entry's digest as bytes (DigestString writes it out).
+	Digest    string
 	Violation bool
 	// Undecoded says why the entry has no path and file digest the rules
 	// can use ("" when it has both).
 	Undecoded string
+
+	digestAlg string
+	digest    []byte
 }
 
 // templateDecoding says whether entries of a template decode into a path
@@ -67,7 +74,7 @@ type IMAEvaluation struct {
 func (ev *IMAEvaluation) finding(m Measurement, rule, format string, a ...any) {
 	ev.tally.FindingsTotal++
 	if len(ev.tally.Findings) < maxFindings {
-		ev.tally.Findings = append(ev.tally.Findings, IMAFinding{Index: m.Index, Path: m.Path, Digest: m.Digest, Rule: rule, Detail: fmt.Sprintf(format, a...)})
+		ev.tally.Findings = append(ev.tally.Findings, IMAFinding{Index: m.Index, Path: m.Path, Digest: m.DigestString(), Rule: rule, Detail: fmt.Sprintf(format, a...)})
 	}
 }
 
@@ -114,23 +121,33 @@ func (ev *IMAEvaluation) Add(m Measurement) {
 	if !p.hasAllowlist() {
 		return
 	}
-	if set, ok := p.exact[m.Path]; ok {
-		if !set[m.Digest] {
-			ev.finding(m, "allowlist", "digest %s is not among the %d accepted for this path", orNone(m.Digest), len(set))
+	alg, digest := m.digestValue()
+	found, ok, n := p.allow.Lookup(m.Path, alg, digest)
+	if p.keylimeAllow.Len() > 0 && !ok {
+		kpath := m.Path
+		if strings.IndexByte(kpath, ' ') >= 0 {
+			kpath = strings.ReplaceAll(kpath, " ", "_") // Keylime's form of the path
+		}
+		kfound, kok, kn := p.keylimeAllow.Lookup(kpath, alg, digest)
+		found, ok, n = found || kfound, kok, n+kn
+	}
+	if found {
+		if !ok {
+			ev.finding(m, "allowlist", "digest %s is not among the %d accepted for this path", orNone(m.DigestString()), n)
 		}
 		return
 	}
 	matched := ""
 	for _, r := range p.patterns {
 		if r.re.MatchString(m.Path) {
-			if r.digests[m.Digest] {
+			if r.digests[m.DigestString()] {
 				return
 			}
 			matched = r.pattern
 		}
 	}
 	if matched != "" {
-		ev.finding(m, "allowlist", "digest %s is not accepted by pattern %q", orNone(m.Digest), matched)
+		ev.finding(m, "allowlist", "digest %s is not accepted by pattern %q", orNone(m.DigestString()), matched)
 		return
 	}
 	ev.finding(m, "allowlist", "path is not in the allowlist")

@@ -1,9 +1,13 @@
 package policy
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strconv"
@@ -13,7 +17,9 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/runtimepolicy"
 	"github.com/attest-build/attest-build/tpm"
 )
 
@@ -31,7 +37,8 @@ func ReferenceUnsafe(scope IMAScope) *Policy {
 		modes: []string{predicates.ModeDevice, predicates.ModeSwtpm, predicates.ModeSim},
 		ima: imaPolicy{
 			scope: scope, maxEntries: DefaultMaxIMAEntries, maxLogBytes: DefaultMaxIMALogBytes,
-			allowViolations: true, anyTemplate: true, exact: map[string]map[string]bool{},
+			allowViolations: true, anyTemplate: true,
+			allow: runtimepolicy.NewAllowlist(), keylimeAllow: runtimepolicy.NewAllowlist(),
 			banks: append(DefaultIMABanks(), "sha1"), // the reference's bank is written out, sha1 with a warning
 		},
 	}
@@ -54,6 +61,10 @@ type Reference struct {
 	KeyIDs  []string
 	// AK is the attestation key that signed the quotes.
 	AK TrustedKey
+	// AKCA, when set, is the attestation CA that certified the AK, and the
+	// envelopes were signed by a TPM-resident key the AK certified: the
+	// policy then trusts the CA and names neither the AK nor a signer.
+	AKCA *x509.Certificate
 	// BuilderID and TPMMode are the attestation's.
 	BuilderID string
 	TPMMode   string
@@ -63,7 +74,30 @@ type Reference struct {
 	IMA predicates.IMA
 	// Entries are the IMA entries in scope, as NewReferenceIMA collected them.
 	Entries *ReferenceIMA
+	// RuntimePolicy, when set, receives an allowlist longer than
+	// MaxInlineAllow paths as a Keylime runtime policy, which the policy
+	// names instead of listing the paths (the YAML stays reviewable, and
+	// loads fast). Without it every path is listed in ima.allow.
+	RuntimePolicy *RuntimePolicyOutput
+	// Boot is the boot state read from the reference's replayed firmware
+	// event log; nil without one, and BootReason says why.
+	Boot       *bootlog.State
+	BootReason string
 }
+
+// RuntimePolicyOutput is where FromReference writes a long allowlist: a
+// file the policy names as Name (relative to the policy's folder), written
+// by Write, which calls its argument with the file's writer.
+type RuntimePolicyOutput struct {
+	Name  string
+	Write func(func(io.Writer) error) error
+	// Paths is set to the number of paths written (0: none was).
+	Paths int
+}
+
+// MaxInlineAllow is the longest allowlist FromReference writes into the
+// policy itself when it may write a runtime policy beside it.
+const MaxInlineAllow = 300
 
 // maxNamed caps the violations and templates a comment names.
 const maxNamed = 5
@@ -103,8 +137,8 @@ func (r *ReferenceIMA) Add(m Measurement) {
 	if _, ok := r.digests[m.Path]; !ok {
 		r.paths = append(r.paths, m.Path)
 	}
-	if !slices.Contains(r.digests[m.Path], m.Digest) {
-		r.digests[m.Path] = append(r.digests[m.Path], m.Digest)
+	if d := m.DigestString(); !slices.Contains(r.digests[m.Path], d) {
+		r.digests[m.Path] = append(r.digests[m.Path], d)
 	}
 }
 
@@ -178,20 +212,34 @@ func (w policyWriter) write(r *Reference) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	builders, err := w.builders(r)
+	var trustAK []any
+	if r.AKCA != nil {
+		trustAK = []any{"attestationKeyCAs", seq(mapping("name", quoted(r.AKCA.Subject.CommonName),
+			"certificate", literal(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.AKCA.Raw})))))}
+	} else {
+		builders, err := w.builders(r)
+		if err != nil {
+			return nil, err
+		}
+		trustAK = []any{"builders", builders}
+	}
+	ima, err := w.ima(r)
 	if err != nil {
 		return nil, err
 	}
-	root := mapping(
+	root := mapping(append(append([]any{
 		"version", scalar(strconv.Itoa(PolicyVersion)),
-		"signers", signers,
-		"builders", builders,
+		"signers", signers},
+		trustAK...),
 		"builderIds", seq(scalar(r.BuilderID)),
 		"tpmModes", flowSeq(scalar(r.TPMMode)),
 		"pcrs", w.pcrs(r),
-		"ima", w.ima(r),
-	)
+		"ima", ima,
+	)...)
 	w.comments(root, r)
+	boot := bootSection(r.Boot, r.BootReason)
+	root.Content = append(root.Content, scalar("boot"), boot)
+	root.Content[len(root.Content)-2].HeadComment, boot.HeadComment = boot.HeadComment, ""
 	root.Content = append(root.Content, scalar("maxAge"), scalar("30d"))
 	root.Content[len(root.Content)-2].HeadComment = "Refuse attestations of builds that finished longer ago than this."
 	return w.encode(root)
@@ -248,10 +296,22 @@ func (policyWriter) pcrs(r *Reference) *yaml.Node {
 
 // ima is the ima section: every path measured in scope with its digests,
 // and comments on what the reference showed that the rules would refuse.
-func (policyWriter) ima(r *Reference) *yaml.Node {
+func (policyWriter) ima(r *Reference) (*yaml.Node, error) {
 	ref := r.Entries
 	allow := seq()
+	var keylime *yaml.Node
+	if out := r.RuntimePolicy; out != nil && len(ref.paths) > MaxInlineAllow {
+		if err := out.Write(ref.writeRuntimePolicy); err != nil {
+			return nil, fmt.Errorf("writing the allowlist as a runtime policy: %w", err)
+		}
+		out.Paths = len(ref.paths)
+		keylime = flowSeq(quoted(out.Name))
+		allow.Style = yaml.FlowStyle
+	}
 	for _, path := range ref.paths {
+		if keylime != nil {
+			break
+		}
 		ds := seq()
 		ds.Style = yaml.FlowStyle
 		for _, d := range ref.digests[path] {
@@ -280,6 +340,10 @@ func (policyWriter) ima(r *Reference) *yaml.Node {
 		"exclude", flowSeq(),
 		"deny", flowSeq(),
 	)
+	if keylime != nil {
+		ima.Content = append(ima.Content, scalar("keylimeRuntimePolicy"), keylime)
+		comment(ima, "keylimeRuntimePolicy", fmt.Sprintf("Every path measured in scope (%d) with the digests seen, as a Keylime runtime policy\n(paths with spaces written with '_', as Keylime writes them). Tighten it, or list\npaths here under allow (patterns too: /usr/lib/**/*.so*).", len(ref.paths)))
+	}
 	if r.IMA.Present {
 		comment(ima, "required", "Kernel IMA evidence must be present.")
 	} else {
@@ -308,10 +372,56 @@ func (policyWriter) ima(r *Reference) *yaml.Node {
 	} else {
 		comment(ima, "templates", "Templates whose entries are accepted without path checks (none: every entry in scope decodes).")
 	}
-	comment(ima, "allow", fmt.Sprintf("Every path measured in scope (%d) with the digests seen. Tighten: remove what the build\nshould not run or read; widen with patterns (/usr/lib/**/*.so*); import Keylime\nruntime policies with keylimeRuntimePolicy: [FILE].", len(allow.Content)))
+	if keylime != nil {
+		comment(ima, "allow", "Accepted paths and digests beside the runtime policy below (none).")
+	} else {
+		comment(ima, "allow", fmt.Sprintf("Every path measured in scope (%d) with the digests seen. Tighten: remove what the build\nshould not run or read; widen with patterns (/usr/lib/**/*.so*); import Keylime\nruntime policies with keylimeRuntimePolicy: [FILE].", len(allow.Content)))
+	}
 	comment(ima, "exclude", "Paths whose measurements are not checked, e.g. [\"/var/log/**\"].")
 	comment(ima, "deny", "Paths that must never be measured, e.g. [\"/tmp/**\"] (executions or reads under /tmp).")
-	return ima
+	return ima, nil
+}
+
+// writeRuntimePolicy writes the paths and digests seen as a Keylime
+// runtime policy.
+// Keylime writes a path's spaces as '_', so "a b" and "a_b" share one
+// entry: their digests are merged.
+func (r *ReferenceIMA) writeRuntimePolicy(w io.Writer) error {
+	merged := map[string][]string{} // by Keylime's path, for paths that collide
+	if slices.ContainsFunc(r.paths, func(p string) bool { return strings.Contains(p, " ") }) {
+		n := map[string]int{}
+		for _, p := range r.paths {
+			n[strings.ReplaceAll(p, " ", "_")]++
+		}
+		for _, p := range r.paths {
+			if k := strings.ReplaceAll(p, " ", "_"); n[k] > 1 {
+				merged[k] = append(merged[k], r.digests[p]...)
+			}
+		}
+	}
+	pw := runtimepolicy.NewWriter(w)
+	for _, path := range r.paths {
+		key := strings.ReplaceAll(path, " ", "_")
+		digests := r.digests[path]
+		if m, ok := merged[key]; ok {
+			if m == nil {
+				continue // written with the first path of its key
+			}
+			digests, merged[key] = m, nil
+		}
+		var ds [][]byte
+		for _, d := range digests {
+			v, err := runtimepolicy.ParseDigest(d)
+			if err != nil {
+				return err
+			}
+			ds = append(ds, v.Bytes)
+		}
+		if err := pw.Add(key, ds...); err != nil {
+			return err
+		}
+	}
+	return pw.Close(nil)
 }
 
 // comments sets the head comments of the document and its top-level
@@ -324,13 +434,20 @@ func (policyWriter) comments(root *yaml.Node, r *Reference) {
 	}
 	root.HeadComment = fmt.Sprintf("attest-build trust policy (docs/policy.md), made by 'attest-build policy init'\nfrom %s (SHA-256 %s) on %s.\nIt trusts what that attestation shows: review every section before use.",
 		source, r.SHA256, r.Now.UTC().Format(time.RFC3339))
-	if len(r.Signers) == 0 {
+	switch {
+	case r.AKCA != nil && len(r.Signers) == 0:
+		comment(root, "signers", "None needed: the reference attestation was signed by a key that lives in the TPM, certified\nby an attestation key that the CA below certified. Keys listed here are trusted as well.")
+	case len(r.Signers) == 0:
 		ids := strings.Join(uniqueNonEmpty(r.KeyIDs), ", ")
 		comment(root, "signers", "Keys whose DSSE signatures are trusted. The reference attestation was signed by key id\n"+orNone(ids)+" and NOT checked: add its public key here (publicKey or publicKeyFile),\nor pass --key to 'attest-build verify'.")
-	} else {
+	default:
 		comment(root, "signers", "Keys whose DSSE signatures are trusted (the reference attestation verified with them).")
 	}
-	comment(root, "builders", "Trusted TPM attestation keys, grouped by builder; rename the builder.")
+	if r.AKCA != nil {
+		comment(root, "attestationKeyCAs", fmt.Sprintf("Trusted attestation CAs: any AK with a certificate from one is trusted, and so is a DSSE\nsigning key that AK certified in its TPM. This is the CA the reference attestation carried\n(%q): CHECK that it is yours (attest-build ca init made DIR/ca.pem). Add crlFile: when the CA\npublishes a revocation list.", r.AKCA.Subject.String()))
+	} else {
+		comment(root, "builders", "Trusted TPM attestation keys, grouped by builder; rename the builder.")
+	}
 	comment(root, "builderIds", "Accepted SLSA builder.id values.")
 	switch mode {
 	case predicates.ModeSim:
@@ -358,7 +475,8 @@ func (policyWriter) encode(root *yaml.Node) ([]byte, error) {
 	}
 	out := []byte(b.String())
 	// What we write must load: a generated policy that does not is a bug.
-	if _, err := ParsePolicy(out, "generated policy"); err != nil {
+	l := &policyLoader{file: "generated policy", dir: ".", data: bytes.Clone(out), noFiles: true}
+	if _, err := l.parse(); err != nil {
 		return nil, fmt.Errorf("the generated policy does not load (a bug): %w", err)
 	}
 	return out, nil

@@ -19,7 +19,9 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/runtimepolicy"
 	"github.com/attest-build/attest-build/tpm"
 )
 
@@ -104,10 +106,12 @@ type Policy struct {
 	source     string
 	signers    []TrustedKey
 	aks        []TrustedKey // name: the builder the AK belongs to
+	akCAs      []AttestationKeyCA
 	builderIDs []string
 	modes      []string
 	pcrs       []GoldenPCR
 	ima        imaPolicy
+	boot       bootlog.Policy
 	maxAge     time.Duration
 	srcRule    *SourceRule
 }
@@ -141,12 +145,15 @@ type imaPolicy struct {
 	// anyTemplate accepts entries of every undecodable template unchecked:
 	// ReferenceUnsafe only (policy init reading its reference), never from a file.
 	anyTemplate bool
-	// exact maps a path to its accepted digests ("alg:hex"); from allow rules
-	// without wildcards and from Keylime's digests.
-	exact    map[string]map[string]bool
-	patterns []patternRule
-	excludes []*regexp.Regexp
-	deny     []patternRule
+	// allow holds the allow rules without wildcards: path to accepted
+	// digests; keylimeAllow the imported runtime policies' digests, whose
+	// paths are written as IMA's ascii log and Keylime write them (spaces
+	// as '_') and looked up so.
+	allow        *runtimepolicy.Allowlist
+	keylimeAllow *runtimepolicy.Allowlist
+	patterns     []patternRule
+	excludes     []*regexp.Regexp
+	deny         []patternRule
 	// keylime names the imported runtime policies, for messages.
 	keylime []string
 }
@@ -159,7 +166,9 @@ type patternRule struct {
 
 // hasAllowlist reports whether the policy lists accepted files; without one
 // every measured file is accepted (deny and violation rules still apply).
-func (p *imaPolicy) hasAllowlist() bool { return len(p.exact) > 0 || len(p.patterns) > 0 }
+func (p *imaPolicy) hasAllowlist() bool {
+	return p.allow.Len() > 0 || p.keylimeAllow.Len() > 0 || len(p.patterns) > 0
+}
 
 // Source is the file the policy was loaded from ("" for bytes).
 func (p *Policy) Source() string { return p.source }
@@ -182,6 +191,9 @@ func (p *Policy) GoldenPCRs() []GoldenPCR { return slices.Clone(p.pcrs) }
 
 // MaxAge is how long ago a build may have finished (0: no limit).
 func (p *Policy) MaxAge() time.Duration { return p.maxAge }
+
+// Boot returns the policy's boot rules (the boot: section; a copy).
+func (p *Policy) Boot() bootlog.Policy { return p.boot }
 
 // IMA returns the policy's IMA rules.
 func (p *Policy) IMA() *IMARules { return &IMARules{p: &p.ima} }
@@ -209,11 +221,13 @@ type policyFile struct {
 	Version    int           `yaml:"version"`
 	Signers    []keyYAML     `yaml:"signers"`
 	Builders   []builderYAML `yaml:"builders"`
+	AKCAs      []akCAYAML    `yaml:"attestationKeyCAs"`
 	BuilderIDs []string      `yaml:"builderIds"`
 	TPMModes   []string      `yaml:"tpmModes"`
 	// PCRs maps a bank to PCR index to lowercase hex value.
 	PCRs   map[string]map[int]string `yaml:"pcrs"`
 	IMA    imaYAML                   `yaml:"ima"`
+	Boot   bootlog.Policy            `yaml:"boot"`
 	MaxAge string                    `yaml:"maxAge"`
 	Source *sourceYAML               `yaml:"source"`
 }
@@ -268,7 +282,7 @@ func LoadPolicy(path string) (*Policy, error) {
 // ParsePolicy validates a policy given as YAML bytes; name labels errors.
 // Relative file references resolve against the working directory.
 func ParsePolicy(data []byte, name string) (*Policy, error) {
-	return parsePolicy(data, name, ".")
+	return parsePolicy(bytes.Clone(data), name, ".")
 }
 
 func readCapped(path string, limit int64) ([]byte, error) {
@@ -291,9 +305,16 @@ func readCapped(path string, limit int64) ([]byte, error) {
 // policyLoader finds the line of a field in the document's node tree,
 // parsed only when an error needs it.
 type policyLoader struct {
-	file    string
-	dir     string
-	data    []byte
+	file string
+	dir  string
+	data []byte
+	// fastAllow are the ima.allow items splitAllow read (fast), blanked
+	// in data.
+	fastAllow []allowItem
+	fast      bool
+	// noFiles leaves the Keylime runtime policies unread (policy init's
+	// check of what it writes, before the files are in place).
+	noFiles bool
 	parsed  bool
 	root    *yaml.Node // nil for an empty document
 	treeErr error      // of parsing the node tree
@@ -302,8 +323,19 @@ type policyLoader struct {
 // parsePolicy decodes the document once, into the structs (unknown fields
 // refused); only a policy with an error is parsed again, into nodes, to
 // name the line of the field at fault.
+//
+// data is the caller's to give away: an ima.allow block in the layout
+// policy init writes is read by splitAllow and blanked in data, so that the
+// YAML decoder, which builds a node per scalar, never sees its (possibly
+// hundreds of thousands of) items.
 func parsePolicy(data []byte, file, dir string) (*Policy, error) {
 	l := &policyLoader{file: file, dir: dir, data: data}
+	return l.parse()
+}
+
+func (l *policyLoader) parse() (*Policy, error) {
+	l.fastAllow, l.fast = splitAllow(l.data)
+	data := l.data
 	var raw policyFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -476,6 +508,9 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 			p.aks = append(p.aks, tk)
 		}
 	}
+	if p.akCAs, err = l.akCAs(raw.AKCAs); err != nil {
+		return nil, err
+	}
 	for i, id := range raw.BuilderIDs {
 		if id == "" {
 			return nil, l.errf([]any{"builderIds", i}, "empty builder id")
@@ -510,6 +545,14 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 	if p.ima, err = l.imaRules(&raw.IMA); err != nil {
 		return nil, err
 	}
+	if err := raw.Boot.Validate(); err != nil {
+		var fe *bootlog.PolicyFieldError
+		if errors.As(err, &fe) {
+			return nil, l.errf(append([]any{"boot"}, fe.Path...), "%w", fe.Err)
+		}
+		return nil, l.errf([]any{"boot"}, "%w", err)
+	}
+	p.boot = raw.Boot
 	if p.srcRule, err = l.sourceRule(raw.Source); err != nil {
 		return nil, err
 	}
@@ -598,32 +641,6 @@ func (l *policyLoader) pcrs(raw map[string]map[int]string) ([]GoldenPCR, error) 
 
 var bankSizes = map[string]int{"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
 
-// digestAlgBySize names the algorithm of a bare hex file digest.
-var digestAlgBySize = map[int]string{20: "sha1", 32: "sha256", 48: "sha384", 64: "sha512"}
-
-// parseDigest parses "alg:hex" or bare hex (algorithm from its length) into
-// the canonical "alg:hex" form the rules compare.
-func parseDigest(s string) (string, error) {
-	alg, hx, ok := strings.Cut(s, ":")
-	if !ok {
-		hx, alg = s, ""
-	}
-	b, err := hex.DecodeString(hx)
-	if err != nil || len(b) == 0 {
-		return "", fmt.Errorf("digest %q: want hex or alg:hex", s)
-	}
-	if alg == "" {
-		if alg, ok = digestAlgBySize[len(b)]; !ok {
-			return "", fmt.Errorf("digest %q: %d bytes is no known digest size; write alg:hex", s, len(b))
-		}
-	}
-	alg = strings.ToLower(alg)
-	if want, known := bankSizes[alg]; known && want != len(b) {
-		return "", fmt.Errorf("digest %q: %s needs %d bytes, found %d", s, alg, want, len(b))
-	}
-	return alg + ":" + hex.EncodeToString(b), nil
-}
-
 func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 	p := imaPolicy{
 		required:        true,
@@ -631,7 +648,6 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		maxEntries:      DefaultMaxIMAEntries,
 		maxLogBytes:     DefaultMaxIMALogBytes,
 		allowViolations: raw.AllowViolations,
-		exact:           map[string]map[string]bool{},
 	}
 	if raw.Required != nil {
 		p.required = *raw.Required
@@ -675,31 +691,56 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		}
 		p.templates = append(p.templates, name)
 	}
-	for i, a := range raw.Allow {
+	p.allow, p.keylimeAllow = runtimepolicy.NewAllowlist(), runtimepolicy.NewAllowlist()
+	items := l.fastAllow
+	if !l.fast {
+		items = make([]allowItem, len(raw.Allow))
+		for i, a := range raw.Allow {
+			items[i] = allowItem{path: a.Path, digests: a.Digests}
+		}
+	}
+	var ds []runtimepolicy.Digest
+	for i, a := range items {
 		at := []any{"ima", "allow", i}
-		if a.Path == "" {
-			return p, l.errf(append(at, "path"), "required")
-		}
-		if len(a.Digests) == 0 {
-			return p, l.errf(append(at, "digests"), "%s lists no digest (to skip checking a path, put it under ima.exclude)", a.Path)
-		}
-		set := map[string]bool{}
-		for j, d := range a.Digests {
-			c, err := parseDigest(d)
-			if err != nil {
-				return p, l.errf(append(at, "digests", j), "%w", err)
+		errf := func(sub []any, format string, args ...any) error {
+			if a.line == 0 {
+				return l.errf(append(at, sub...), format, args...)
 			}
-			set[c] = true
+			line := a.line // of "- path:"; the digests are on the next
+			if len(sub) > 0 && sub[0] == "digests" {
+				line++
+			}
+			return &PolicyError{File: l.file, Line: line, Field: fieldPath(append(at, sub...)), Err: fmt.Errorf("%w: "+format, append([]any{ErrPolicy}, args...)...)}
 		}
-		if !isGlob(a.Path) {
-			p.addExact(a.Path, set)
+		if a.path == "" {
+			return p, errf([]any{"path"}, "required")
+		}
+		if len(a.digests) == 0 {
+			return p, errf([]any{"digests"}, "%s lists no digest (to skip checking a path, put it under ima.exclude)", a.path)
+		}
+		ds = ds[:0]
+		for j, d := range a.digests {
+			c, err := runtimepolicy.ParseDigest(d)
+			if err != nil {
+				return p, errf([]any{"digests", j}, "%w", err)
+			}
+			ds = append(ds, c)
+		}
+		if !isGlob(a.path) {
+			if err := p.allow.Add(a.path, ds...); err != nil {
+				return p, errf(nil, "%w", err)
+			}
 			continue
 		}
-		re, err := globRegexp(a.Path)
+		re, err := globRegexp(a.path)
 		if err != nil {
-			return p, l.errf(append(at, "path"), "%w", err)
+			return p, errf([]any{"path"}, "%w", err)
 		}
-		p.patterns = append(p.patterns, patternRule{pattern: a.Path, re: re, digests: set})
+		set := map[string]bool{}
+		for _, d := range ds {
+			set[d.String()] = true
+		}
+		p.patterns = append(p.patterns, patternRule{pattern: a.path, re: re, digests: set})
 	}
 	for i, g := range raw.Exclude {
 		re, err := globRegexp(g)
@@ -721,29 +762,47 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(l.dir, path)
 		}
-		data, err := readCapped(path, maxPolicyBytes)
-		if err != nil {
-			return p, l.errf(at, "reading Keylime runtime policy: %w", err)
+		if l.noFiles {
+			p.keylime = append(p.keylime, f)
+			continue
 		}
-		kp, err := ParseKeylimeRuntimePolicy(data)
-		if err != nil {
+		if err := p.readKeylime(path); err != nil {
 			return p, l.errf(at, "%s: %w", path, err)
 		}
-		kp.mergeInto(&p)
 		p.keylime = append(p.keylime, f)
 	}
 	return p, nil
 }
 
-func (p *imaPolicy) addExact(path string, digests map[string]bool) {
-	set := p.exact[path]
-	if set == nil {
-		set = map[string]bool{}
-		p.exact[path] = set
+// ErrKeylime reports a Keylime runtime policy that cannot be imported.
+var ErrKeylime = runtimepolicy.ErrPolicy
+
+// readKeylime streams a Keylime runtime policy file into the policy's
+// Keylime allowlist and adds its excludes, combined as Keylime matches
+// them (anchored at the start of the path only).
+func (p *imaPolicy) readKeylime(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("reading Keylime runtime policy: %w", err)
 	}
-	for d := range digests {
-		set[d] = true
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() <= maxPolicyBytes {
+		// About 120 bytes a path in Keylime's layout: make room at once.
+		n := int(fi.Size())
+		p.keylimeAllow.Grow(n/120, n/2, n/3)
 	}
+	capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
+	kp, err := runtimepolicy.Read(capped, p.keylimeAllow)
+	if capped.N <= 0 {
+		return fmt.Errorf("reading Keylime runtime policy: larger than %d bytes", maxPolicyBytes)
+	}
+	if err != nil {
+		return err
+	}
+	if kp.Exclude != nil {
+		p.excludes = append(p.excludes, kp.Exclude)
+	}
+	return nil
 }
 
 func isGlob(s string) bool { return strings.ContainsAny(s, "*?") }

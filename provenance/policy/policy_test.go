@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/attest-build/attest-build/provenance/internal/provtest"
+	"github.com/attest-build/attest-build/runtimepolicy"
 )
 
 func TestParsePolicyDefaults(t *testing.T) {
@@ -71,8 +73,11 @@ ima:
 	if p.ima.scope != ScopeBoot || !p.ima.allowViolations || p.ima.maxEntries != 5000 {
 		t.Errorf("ima = %+v", p.ima)
 	}
-	if got := p.ima.exact["/usr/bin/make"]; !got["sha256:"+strings.Repeat("11", 32)] || !got["sha256:"+strings.Repeat("22", 32)] {
-		t.Errorf("exact = %v", got)
+	for _, d := range []string{"11", "22"} {
+		v, _ := hex.DecodeString(strings.Repeat(d, 32))
+		if found, ok, n := p.ima.allow.Lookup("/usr/bin/make", "sha256", v); !found || !ok || n != 2 {
+			t.Errorf("allow /usr/bin/make %s: found %v accepted %v of %d", d, found, ok, n)
+		}
 	}
 	if len(p.ima.patterns) != 1 || !p.ima.patterns[0].re.MatchString("/usr/lib/x86_64-linux-gnu/libc.so.6") {
 		t.Errorf("pattern did not compile as expected: %+v", p.ima.patterns)
@@ -337,7 +342,7 @@ func TestKeylimeImport(t *testing.T) {
 		"python regex": `{"meta":{"version":1},"excludes":["(?<=a)b"]}`,
 		"not json":     `digests: []`,
 	} {
-		if _, err := ParseKeylimeRuntimePolicy([]byte(bad)); !errors.Is(err, ErrKeylime) {
+		if _, err := runtimepolicy.Read(strings.NewReader(bad), runtimepolicy.NewAllowlist()); !errors.Is(err, ErrKeylime) {
 			t.Errorf("%s: err = %v, want ErrKeylime", name, err)
 		}
 	}

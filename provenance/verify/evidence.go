@@ -63,11 +63,18 @@ func sameKeyAsTPMTPublic(tpmtPublic []byte, trusted crypto.PublicKey) error {
 //     predicate's window entries (shown to readers by inspect and the
 //     action) equal the decoded entries [window.start, window.end) and its
 //     ima.template the template of the entries up to window.end;
-//  15. golden-pcrs: every PCR the policy names is in both quotes with the
+//  15. boot-log: the carried firmware event log (bootLog), within
+//     bootlog.MaxLogSize and of its declared SHA-256, replays to PCRs 0-9 of
+//     both quotes in every bank they hold, and IMA's boot_aggregate (when
+//     the IMA log was replayed) is the hash of those PCRs; without a log it
+//     passes unless the policy has boot rules (checkBootLog);
+//  16. boot-rules: the boot state read from the replayed log obeys the
+//     policy's boot section (bootlog.Policy.Check);
+//  17. golden-pcrs: every PCR the policy names is in both quotes with the
 //     golden value;
-//  16. ima-rules: the entries in scope (window, or boot: 0 to window.end)
+//  18. ima-rules: the entries in scope (window, or boot: 0 to window.end)
 //     obey the policy's violation, deny, exclude and allowlist rules;
-//  17. max-age: the build finished at most maxAge ago.
+//  19. max-age: the build finished at most maxAge ago.
 func (vr *verification) checkQuotes() error {
 	p := vr.pred
 	startNonce, _ := hex.DecodeString(p.Nonce.Start) // hex checked by Validate
@@ -420,6 +427,9 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 				}
 			}
 			template.Add(e.TemplateName)
+			if n == 0 && e.Path == "boot_aggregate" && len(e.FileDigest) > 0 {
+				vr.aggregate = &bootAggregate{alg: e.FileDigestAlg, digest: bytes.Clone(e.FileDigest)}
+			}
 			if n >= scopeStart {
 				ev.Add(templates.Measurement(e))
 			}

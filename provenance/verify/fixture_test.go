@@ -13,14 +13,19 @@ import (
 )
 
 // BenchmarkVerifyFixture verifies the fixture TestWriteBenchFixture wrote to
-// $ATTEST_BUILD_BENCH_DIR (with policy-window.yaml from policy init and the
-// signer's signer.pub beside it), as docs/benchmarks.md describes.
+// $ATTEST_BUILD_BENCH_DIR (with policy-window.yaml from policy init, or the
+// policy file $ATTEST_BUILD_BENCH_POLICY names there, and the signer's
+// signer.pub beside it), as docs/benchmarks.md describes.
 func BenchmarkVerifyFixture(b *testing.B) {
 	dir := os.Getenv("ATTEST_BUILD_BENCH_DIR")
 	if dir == "" {
 		b.Skip("set ATTEST_BUILD_BENCH_DIR to a fixture folder (docs/benchmarks.md)")
 	}
-	p, err := policy.LoadPolicy(dir + "/policy-window.yaml")
+	name := os.Getenv("ATTEST_BUILD_BENCH_POLICY")
+	if name == "" {
+		name = "policy-window.yaml"
+	}
+	p, err := policy.LoadPolicy(dir + "/" + name)
 	if err != nil {
 		b.Fatal(err)
 	}

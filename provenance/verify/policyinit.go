@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -24,6 +25,10 @@ type PolicyInitOptions struct {
 	Source string
 	// Now stamps the header (default time.Now).
 	Now func() time.Time
+	// RuntimePolicy, when set, receives an allowlist longer than
+	// policy.MaxInlineAllow paths as a Keylime runtime policy, which the
+	// policy names (policy.Reference.RuntimePolicy).
+	RuntimePolicy *policy.RuntimePolicyOutput
 }
 
 // InitPolicy writes a starting policy (YAML, commented for review) from a
@@ -65,18 +70,36 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 	if err != nil {
 		return nil, fmt.Errorf("the reference attestation does not verify: %w", err)
 	}
+	bootReason := "none carried"
+	if b := vr.rep.report.Facts.Boot; b != nil && b.Reason != "" {
+		bootReason = b.Reason
+	}
 	return policy.FromReference(&policy.Reference{
-		Source:    opts.Source,
-		SHA256:    hex.EncodeToString(h.Sum(nil)),
-		Now:       opts.Now(),
-		Scope:     opts.Scope,
-		Signers:   policyKeys(vr.v.signers),
-		KeyIDs:    vr.keyIDs,
-		AK:        policy.TrustedKey{Name: vr.ak.name, PublicKey: vr.ak.pub, Fingerprint: vr.ak.fingerprint},
-		BuilderID: vr.rep.report.Facts.BuilderID,
-		TPMMode:   vr.pred.TPM.Mode,
-		PCRs:      vr.quotes[1].PCRs,
-		IMA:       vr.pred.IMA,
-		Entries:   ref,
+		Source:        opts.Source,
+		SHA256:        hex.EncodeToString(h.Sum(nil)),
+		Now:           opts.Now(),
+		Scope:         opts.Scope,
+		Signers:       policyKeys(vr.v.signers),
+		KeyIDs:        vr.keyIDs,
+		AK:            policy.TrustedKey{Name: vr.ak.name, PublicKey: vr.ak.pub, Fingerprint: vr.ak.fingerprint},
+		AKCA:          certifiedCA(vr),
+		BuilderID:     vr.rep.report.Facts.BuilderID,
+		TPMMode:       vr.pred.TPM.Mode,
+		PCRs:          vr.quotes[1].PCRs,
+		IMA:           vr.pred.IMA,
+		Entries:       ref,
+		RuntimePolicy: opts.RuntimePolicy,
+		Boot:          vr.boot,
+		BootReason:    bootReason,
 	})
+}
+
+// certifiedCA returns the attestation CA of a reference whose AK has a
+// certificate from it and whose envelopes were signed by the TPM-resident
+// key that AK certified, else nil.
+func certifiedCA(vr *verification) *x509.Certificate {
+	if vr.akCert == nil || vr.certSigner == nil {
+		return nil
+	}
+	return vr.akCert.Chain[len(vr.akCert.Chain)-1]
 }

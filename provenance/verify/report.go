@@ -31,6 +31,8 @@ const (
 	CheckSameBoot       Check = "same-boot"       // same resetCount and restartCount, clock advanced
 	CheckIMALog         Check = "ima-log"         // IMA evidence present as required, within limits
 	CheckIMAReplay      Check = "ima-replay"      // log prefixes replay to PCR 10 of both quotes at the window bounds
+	CheckBootLog        Check = "boot-log"        // the firmware event log replays to PCRs 0-9 of both quotes; boot_aggregate
+	CheckBootRules      Check = "boot-rules"      // the boot state obeys the policy's boot section
 	CheckGoldenPCRs     Check = "golden-pcrs"     // quoted PCRs equal the policy's
 	CheckIMARules       Check = "ima-rules"       // violations, deny, allowlist over the entries in scope
 	CheckMaxAge         Check = "max-age"         // the build finished recently enough
@@ -42,7 +44,7 @@ func AllChecks() []Check { return slices.Clone(allChecks[:]) }
 var allChecks = [...]Check{
 	CheckEnvelope, CheckSignature, CheckStatement, CheckSubjects, CheckBuilder, CheckSource, CheckPredicate,
 	CheckTPMMode, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
-	CheckIMALog, CheckIMAReplay, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
+	CheckIMALog, CheckIMAReplay, CheckBootLog, CheckBootRules, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
 }
 
 // Status is the outcome of one check.
@@ -83,10 +85,16 @@ type Facts struct {
 	TPMMode   string            `json:"tpmMode,omitempty"`
 	// AKFingerprint is the fingerprint of the trusted attestation key and
 	// AKBuilder the policy's builder name for it.
-	AKFingerprint string     `json:"akFingerprint,omitempty"`
-	AKBuilder     string     `json:"akBuilder,omitempty"`
-	IMA           *IMAFacts  `json:"ima,omitempty"`
-	FinishedOn    *time.Time `json:"finishedOn,omitempty"`
+	AKFingerprint string `json:"akFingerprint,omitempty"`
+	AKBuilder     string `json:"akBuilder,omitempty"`
+	// AKCA names the attestation CA that certified the AK (when the policy
+	// trusts it by its CA) and AKClass the class of EK anchor the TPM was
+	// enrolled under (hardware, software).
+	AKCA       string     `json:"akCa,omitempty"`
+	AKClass    string     `json:"akClass,omitempty"`
+	IMA        *IMAFacts  `json:"ima,omitempty"`
+	Boot       *BootFacts `json:"boot,omitempty"`
+	FinishedOn *time.Time `json:"finishedOn,omitempty"`
 }
 
 // VerifiedSubject is one verified subject of the attestation.

@@ -346,7 +346,7 @@ func setLog(t testing.TB, lg map[string]any, raw []byte) {
 func compress(t testing.TB, encoding string, raw []byte, opts ...zstd.EOption) []byte {
 	t.Helper()
 	switch encoding {
-	case predicates.IMALogEncoding:
+	case predicates.IMALogEncoding, predicates.BootLogEncoding:
 		zw, err := zstd.NewWriter(nil, opts...)
 		if err != nil {
 			t.Fatal(err)

@@ -24,6 +24,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/attest-build/attest-build/attestca"
+	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/tpm"
@@ -69,6 +71,8 @@ type Verifier struct {
 	maxBytes     int64
 	maxSubjects  int
 	now          func() time.Time
+	// cas are the policy's attestation CAs (nil: none).
+	cas *caTrust
 	// bootstrapUnsafe is set by InitPolicy only, which reads a reference
 	// attestation to write a policy from it: the signature is checked only
 	// when signer keys are given, the carried AK, builder id and TPM mode
@@ -154,11 +158,12 @@ func NewVerifier(p *policy.Policy, opts ...VerifierOption) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: no trusted signer key: name one under signers in the policy, or pass --key", policy.ErrPolicy)
+	cas := newCATrust(p.AttestationKeyCAs())
+	if len(keys) == 0 && cas == nil {
+		return nil, fmt.Errorf("%w: no trusted signer key: name one under signers in the policy, or pass --key (or trust an attestation CA, attestationKeyCAs, whose AKs certify TPM-resident signing keys)", policy.ErrPolicy)
 	}
-	if len(p.AttestationKeys()) == 0 {
-		return nil, fmt.Errorf("%w: the policy names no trusted attestation key (builders[].attestationKeys)", policy.ErrPolicy)
+	if len(p.AttestationKeys()) == 0 && cas == nil {
+		return nil, fmt.Errorf("%w: the policy names no trusted attestation key (builders[].attestationKeys) and no attestation CA (attestationKeyCAs)", policy.ErrPolicy)
 	}
 	if len(p.BuilderIDs()) == 0 {
 		return nil, fmt.Errorf("%w: the policy accepts no builder id (builderIds)", policy.ErrPolicy)
@@ -167,7 +172,7 @@ func NewVerifier(p *policy.Policy, opts ...VerifierOption) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Verifier{policy: p, signers: uniq, sigVerifiers: sv, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now}, nil
+	return &Verifier{policy: p, signers: uniq, sigVerifiers: sv, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now, cas: cas}, nil
 }
 
 // trustedKey is a key the verifier trusts (policy.TrustedKey, or a key
@@ -243,10 +248,18 @@ type verification struct {
 	logB64    []byte    // pred's ima.log.data, base64, a slice of the statement
 	detached  io.Reader // the detached IMA log (VerifyDetached), else nil
 	ak        trustedKey
-	keyIDs    []string              // the envelopes' key id hints
-	verified  [2]*tpm.VerifiedQuote // start, end: set by the quote checks
-	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
-	ima       *IMAFacts             // set by ima-replay, findings included
+	// certSigner is the TPM-resident key whose signatures the signature
+	// check accepted pending its certification, checked by the
+	// attestation-key check (nil: every envelope verified with a trusted
+	// key).
+	certSigner *certifiedSigner
+	akCert     *attestca.VerifiedAK  // the AK's certificate, when it is trusted by one
+	keyIDs     []string              // the envelopes' key id hints
+	verified   [2]*tpm.VerifiedQuote // start, end: set by the quote checks
+	quotes     [2]*tpm.VerifiedQuote // start, end: set by same-boot
+	ima        *IMAFacts             // set by ima-replay, findings included
+	aggregate  *bootAggregate        // IMA's boot_aggregate entry, set by ima-replay
+	boot       *bootlog.State        // set by boot-log when a log is carried
 }
 
 // Verify reads one attestation file (DSSE envelopes, one per line) and
@@ -264,6 +277,11 @@ type verification struct {
 //  2. signature: every envelope carries a signature that verifies, over the
 //     DSSE pre-authentication encoding, with a trusted signer key (the
 //     policy's signers and WithSignerKeys). Key ids are hints and ignored.
+//     With attestation CAs in the policy, a signature by the TPM/IMA
+//     statement's signingKey (read from the unverified statement for this
+//     only) is accepted pending check 8, which must prove that key
+//     certified by the trusted AK; nothing else of the statements is used
+//     before the checks that cover it.
 //  3. statement: payloadType is application/vnd.in-toto+json; each payload is
 //     an in-toto Statement v1 (exact _type) that the in-toto bindings
 //     validate, with at most the subject limit; exactly one has the TPM/IMA
@@ -282,6 +300,12 @@ type verification struct {
 //  7. tpm-mode: its TPM mode is accepted by the policy (device by default).
 //  8. attestation-key: its AK public key is one the policy trusts, and its
 //     TPMT_PUBLIC holds the same key. From here on the policy's key is used.
+//     An AK not pinned by the policy is trusted by its carried certificate
+//     chain to a policy CA (attestca.VerifyCarriedAK: valid at the build's
+//     start and finish, not revoked, for this AK); the certificate's
+//     enrollment class must allow tpm.mode and the builder id's mode
+//     (attestca.CheckMode). A signer accepted pending at check 2 must be the
+//     key the AK certified over nonce.start (attestca.VerifySigningKey).
 //
 // and then the evidence checks 9 to 17 (quotes, same boot, IMA log and replay,
 // golden PCRs, IMA rules, maximum age).
@@ -321,6 +345,8 @@ func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64
 		vr.checkQuotes,
 		func() error { return vr.checkSameBoot(vr.verified[0], vr.verified[1]) },
 		func() error { return vr.checkIMA(vr.verified[1]) },
+		vr.checkBootLog,
+		vr.checkBootRules,
 		vr.checkGoldenPCRs,
 		vr.checkIMARules,
 		vr.checkAge,
@@ -379,6 +405,7 @@ func (vr *verification) checkSignatures(ctx context.Context) error {
 	v := vr.v
 	trusted := vr.trustedFingerprints()
 	signers := map[string]bool{}
+	unchecked := false
 	for _, env := range vr.envs {
 		// Key ids are unsigned hints: every trusted key is tried on every
 		// signature; the ids are kept for the message.
@@ -387,10 +414,20 @@ func (vr *verification) checkSignatures(ctx context.Context) error {
 			hints = append(hints, orNone(s.KeyID))
 			vr.keyIDs = append(vr.keyIDs, s.KeyID)
 		}
-		if v.bootstrapUnsafe && len(v.signers) == 0 {
+		accepted := v.verifyEnvelope(env)
+		if len(accepted) == 0 && (v.cas != nil || v.bootstrapUnsafe) {
+			// A CA-certified AK may vouch for a TPM-resident signer.
+			if vr.certSigner == nil {
+				vr.certSigner = signerCandidate(vr.envs, v.maxSubjects)
+			}
+			if vr.certSigner != nil && vr.certSigner.verifiesEnvelope(env) {
+				accepted = []trustedKey{vr.certSigner.key}
+			}
+		}
+		if len(accepted) == 0 && v.bootstrapUnsafe && len(v.signers) == 0 {
+			unchecked = true
 			continue
 		}
-		accepted := v.verifyEnvelope(env)
 		if len(accepted) == 0 {
 			// The key ids are hints: a trusted key's id says the
 			// signature fails; another id says another key signed;
@@ -409,17 +446,26 @@ func (vr *verification) checkSignatures(ctx context.Context) error {
 				"signature(s) with key id "+strings.Join(hints, ", ")+" that verify with none of them")
 		}
 		for _, k := range accepted {
+			if vr.certSigner != nil && k.fingerprint == vr.certSigner.key.fingerprint {
+				signers[k.fingerprint+" (TPM-resident key, certification checked at attestation-key)"] = true
+				continue
+			}
 			signers[vr.signerName(k.fingerprint)] = true
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if unchecked {
+		// policy init without signer keys: an envelope no key verified
+		// leaves the signature unchecked as a whole.
+		signers, vr.certSigner = map[string]bool{}, nil
+	}
 	for s := range signers {
 		vr.rep.report.Facts.Signers = append(vr.rep.report.Facts.Signers, s)
 	}
 	sort.Strings(vr.rep.report.Facts.Signers)
-	if len(v.signers) == 0 {
+	if len(v.signers) == 0 && len(signers) == 0 {
 		vr.rep.report.Checks = append(vr.rep.report.Checks, CheckResult{Check: CheckSignature, Status: StatusSkipped, Detail: "not checked (no signer key given)"})
 	} else {
 		vr.rep.pass(CheckSignature, "signed by "+strings.Join(vr.rep.report.Facts.Signers, ", "))
@@ -473,11 +519,9 @@ func (v *Verifier) verifyEnvelope(env *envelope) []trustedKey {
 	header := fmt.Sprintf("DSSEv1 %d %s %d ", len(env.payloadType), env.payloadType, len(env.payload))
 	var accepted []trustedKey
 	for _, s := range env.signatures {
-		sig, err := base64.StdEncoding.DecodeString(s.Sig)
+		sig, err := decodeSig(s.Sig)
 		if err != nil {
-			if sig, err = base64.URLEncoding.DecodeString(s.Sig); err != nil {
-				continue
-			}
+			continue
 		}
 		for i, k := range v.signers {
 			if slices.ContainsFunc(accepted, func(a trustedKey) bool { return a.fingerprint == k.fingerprint }) {
@@ -490,6 +534,15 @@ func (v *Verifier) verifyEnvelope(env *envelope) []trustedKey {
 		}
 	}
 	return accepted
+}
+
+// decodeSig decodes a DSSE signature: standard base64, or URL-safe.
+func decodeSig(s string) ([]byte, error) {
+	sig, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		sig, err = base64.URLEncoding.DecodeString(s)
+	}
+	return sig, err
 }
 
 func (vr *verification) trustedFingerprints() []string {
@@ -766,22 +819,52 @@ func (vr *verification) checkAK() error {
 	if vr.v.bootstrapUnsafe {
 		aks = []trustedKey{{name: "reference", pub: pub, fingerprint: fp}}
 	}
+	detail := ""
 	i := slices.IndexFunc(aks, func(k trustedKey) bool { return k.fingerprint == fp })
-	if i < 0 {
-		fps := make([]string, len(aks))
-		for j, k := range aks {
-			fps[j] = k.fingerprint + " (" + k.name + ")"
+	// A certified AK is preferred in policy init: the policy then trusts
+	// its CA, not the key.
+	caFirst := vr.v.bootstrapUnsafe && vr.pred.SigningKey != nil && carriedCA(ak.Certificates) != nil
+	if i < 0 || caFirst {
+		if vr.v.cas == nil && !caFirst {
+			fps := make([]string, len(aks))
+			for j, k := range aks {
+				fps[j] = k.fingerprint + " (" + k.name + ")"
+			}
+			return vr.rep.fail(CheckAttestationKey, ErrUntrustedAK, "one of "+strings.Join(fps, ", "), fp)
 		}
-		return vr.rep.fail(CheckAttestationKey, ErrUntrustedAK, "one of "+strings.Join(fps, ", "), fp)
+		trusted, cert, err := vr.caAK()
+		if err != nil {
+			return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: %w", ErrUntrustedAK, err), "an AK certificate chaining to a trusted attestation CA, for "+fp, "none that verifies")
+		}
+		if err := vr.checkModeClass(cert.Class); err != nil {
+			return err
+		}
+		aks, i = []trustedKey{trusted}, 0
+		vr.akCert = cert
+		class := "an EK anchor of unrecorded class: tpm.mode is the signer's word"
+		if cert.Class != "" {
+			class = "a " + string(cert.Class) + " EK anchor"
+		}
+		detail = fmt.Sprintf(" (certificate serial %s by CA %q, enrolled under %s)", cert.Certificate.SerialNumber.Text(16), trusted.name, class)
+		vr.rep.report.Facts.AKCA = trusted.name
+		vr.rep.report.Facts.AKClass = string(cert.Class)
+	} else {
+		detail = " (builder " + aks[i].name + ")"
 	}
 	trusted := aks[i]
 	if err := sameKeyAsTPMTPublic(ak.TPMTPublic, trusted.pub); err != nil {
 		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.tpmtPublic: %w", ErrUntrustedAK, err), "the TPMT_PUBLIC of "+fp, "another key")
 	}
+	if vr.certSigner != nil {
+		if err := vr.checkCertifiedSigner(trusted.pub); err != nil {
+			return err
+		}
+		detail += "; DSSE signer " + vr.certSigner.key.fingerprint + " certified by it"
+	}
 	vr.ak = trusted
 	vr.rep.report.Facts.AKFingerprint = fp
 	vr.rep.report.Facts.AKBuilder = trusted.name
-	vr.rep.pass(CheckAttestationKey, fp+" (builder "+trusted.name+")")
+	vr.rep.pass(CheckAttestationKey, fp+detail)
 	return nil
 }
 

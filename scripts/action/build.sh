@@ -1,5 +1,6 @@
 # Step "Run and attest the build" (mode: build).
-# Runs: ATTEST_BUILD_KEY=KEY attest-build --tpm T [-a PATTERN]... -o OUT -- bash -eo pipefail -c COMMAND
+# Runs: ATTEST_BUILD_KEY=KEY attest-build --tpm=T [--ak-cert=F] [--artifact=PATTERN]... --output=$RUNNER_TEMP/attest-build-out.XXXXXXXX/NAME -- bash -eo pipefail -c COMMAND
+# KEY defaults to "tpm" (the TPM-resident key) on a runner with a TPM device.
 # Provenance (repository, commit, workflow, run) comes from the GITHUB_* (or
 # GitLab's CI_*) variables the runner sets; attest-build reads them itself.
 set -euo pipefail
@@ -8,13 +9,17 @@ bin=${ATTEST_BUILD_BIN:?ATTEST_BUILD_BIN is not set}
 
 [[ -n ${INPUT_COMMAND//[[:space:]]/} ]] || die "input 'command' is empty: name the build, e.g. command: make dist"
 
-args=(--tpm "${INPUT_TPM:-auto}")
-[[ -z ${INPUT_IMA_LOG:-} ]] || args+=(--ima-log "$INPUT_IMA_LOG")
-[[ -z ${INPUT_PCRS:-} ]] || args+=(--pcrs "$INPUT_PCRS")
+args=(--tpm="${INPUT_TPM:-auto}")
+[[ -z ${INPUT_IMA_LOG:-} ]] || args+=(--ima-log="$INPUT_IMA_LOG")
+[[ -z ${INPUT_PCRS:-} ]] || args+=(--pcrs="$INPUT_PCRS")
+case ${INPUT_LEFTOVERS:-end} in
+end | refuse) args+=(--leftovers="${INPUT_LEFTOVERS:-end}") ;;
+*) die "input 'leftovers' is '$(printable "$INPUT_LEFTOVERS")'; want end or refuse" ;;
+esac
 
 lines patterns "${INPUT_ARTIFACTS:-}"
 for p in "${patterns[@]}"; do
-	args+=(--artifact "$p")
+	args+=(--artifact="$p")
 done
 
 # The key and its password reach attest-build only, through ATTEST_BUILD_KEY
@@ -24,11 +29,41 @@ done
 # here first so nothing else this script runs inherits them.
 key=${INPUT_KEY:-} password=${INPUT_KEY_PASSWORD:-}
 unset INPUT_KEY INPUT_KEY_PASSWORD
+# has_tpm: the runner has a TPM the key can live in (the simulator does not count).
+has_tpm() {
+	case ${INPUT_TPM:-auto} in
+	auto) [[ -e /dev/tpmrm0 || -e /dev/tpm0 ]] ;;
+	sim) return 1 ;;
+	*) return 0 ;;
+	esac
+}
 if [[ -z $key ]]; then
-	[[ -n ${ATTEST_BUILD_KEY:-} ]] || die "input 'key' is empty: pass the signing key, e.g. key: \${{ secrets.ATTEST_BUILD_KEY }} (make one with: attest-build key generate --out signing)"
-	key=$ATTEST_BUILD_KEY
+	if [[ -n ${ATTEST_BUILD_KEY:-} ]]; then
+		key=$ATTEST_BUILD_KEY
+	elif has_tpm; then
+		# The default on a runner with a TPM: the key lives in the TPM and
+		# its authorization value in a 0600 file of the runner's user.
+		key=tpm
+	else
+		die "input 'key' is empty and the runner has no TPM device for the TPM-resident key: pass the signing key, e.g. key: \${{ secrets.ATTEST_BUILD_KEY }} (make one with: attest-build key generate --out signing)"
+	fi
 fi
-if [[ $key != *"-----BEGIN "* ]]; then
+[[ -z ${INPUT_AK_CERT:-} ]] || args+=(--ak-cert "$INPUT_AK_CERT")
+if [[ $key == tpm ]]; then
+	:
+elif [[ $key == *"-----BEGIN "* ]]; then
+	# The runner prints a step's with: inputs in the log unless the value
+	# came from secrets (masked): a key written in a workflow file is
+	# public. Look for its first base64 line under .github/ (the pattern
+	# goes to grep through a pipe, never argv).
+	probe=$(printf '%s\n' "$key" | sed -n '/-----BEGIN /{n;p;q}')
+	if [[ ${#probe} -ge 16 && -d ${GITHUB_WORKSPACE:-/nonexistent}/.github ]] &&
+		grep -rqsF -f <(printf '%s\n' "$probe") -- "$GITHUB_WORKSPACE/.github"; then
+		unset probe
+		die "input 'key' is a private key written in the repository's .github folder, so the runner prints it in the log: store it as a secret and pass key: \${{ secrets.ATTEST_BUILD_KEY }} (and replace this key: it is public)"
+	fi
+	unset probe
+else
 	[[ -f $key && -r $key ]] || die "input 'key' is neither PEM key text nor a readable file (the value is not shown)"
 	case $(realpath -- "$key")/ in
 	"$(realpath -- "${GITHUB_WORKSPACE:-/nonexistent}")"/*)
@@ -38,17 +73,28 @@ fi
 [[ -n $password ]] || password=${ATTEST_BUILD_KEY_PASSWORD:-}
 unset ATTEST_BUILD_KEY ATTEST_BUILD_KEY_PASSWORD
 
-out=${INPUT_OUTPUT:-}
-if [[ -z $out ]]; then
+# The attestation is written to a folder of the runner's temporary directory
+# made for this step (mode 0700), which a build run as another user cannot
+# write, never to a build-writable path: a process the build left behind
+# could replace it there with a link to the key, and upload steps follow
+# links. attest-build ends every process the build left running before it
+# hashes (or refuses). The output input names the file; only its last
+# element is used.
+name=${INPUT_OUTPUT:-}
+if [[ -z $name ]]; then
 	if [[ ${#patterns[@]} -eq 1 && ${patterns[0]} != *[\*\?\[]* ]]; then
-		out="${patterns[0]}.intoto.jsonl"
+		name="${patterns[0]}.intoto.jsonl"
 	else
-		out=attestation.intoto.jsonl
+		name=attestation.intoto.jsonl
 	fi
 fi
-args+=(--output "$out")
+name=${name##*/}
+[[ -n $name && $name != . && $name != .. ]] || die "input 'output' names no file"
+out_dir=$(mktemp -d "${RUNNER_TEMP:?RUNNER_TEMP is not set}/attest-build-out.XXXXXXXX")
+out="$out_dir/$name"
+args+=(--output="$out")
 
-echo "running: attest-build ${args[*]} -- bash -eo pipefail -c \"\$INPUT_COMMAND\""
+echo "running: attest-build $(printable "${args[*]}") -- bash -eo pipefail -c \"\$INPUT_COMMAND\""
 set +e
 (
 	export ATTEST_BUILD_KEY=$key
@@ -62,16 +108,20 @@ if [[ $status -ne 0 ]]; then
 	echo "::error title=attest-build::the build or its attestation failed (exit status $status); no attestation was written"
 	exit "$status"
 fi
+# Only a plain regular file is handed on (never a link, a FIFO, a folder).
+if [[ -L $out || ! -f $out ]]; then
+	echo "::error title=attest-build::the attestation $(printable "$out") is not a regular file; refusing it"
+	exit 1
+fi
 
-abs=$(realpath -- "$out")
-output attestation "$abs"
-echo "attestation: $abs"
+output attestation "$out"
+echo "attestation: $(printable "$out")"
 {
 	echo "### attest-build: build attested"
 	echo
-	echo "Attestation: \`$abs\` (upload it beside the artifacts; verify it before deploy with mode: verify)."
+	echo "Attestation (in the runner's temporary folder; upload it beside the artifacts and verify it before deploy with mode: verify):"
 	echo
-	echo '```text'
-	"$bin" inspect --max-entries 20 "$out"
-	echo '```'
+	printf '%s\n' "$out" | fenced text
+	echo
+	"$bin" inspect --max-entries 20 -- "$out" | fenced text
 } | summary

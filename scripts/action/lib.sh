@@ -32,3 +32,59 @@ output() {
 summary() {
 	cat >>"${GITHUB_STEP_SUMMARY:-/dev/null}"
 }
+
+# printable TEXT: TEXT with every character that could make it display as
+# something else replaced by a visible escape: control characters other than
+# TAB and LF (a lone CR ends a line in Markdown, ESC drives a terminal) as
+# \xHH, C1 controls, line and paragraph separators and bidirectional
+# formatting characters as \uHHHH. Works on bytes (LC_ALL=C), so text that
+# is not UTF-8 is handled too.
+printable() {
+	local LC_ALL=C s=$1 i c
+	s=${s//\\x/\\\\x}
+	s=${s//\\u/\\\\u}
+	for ((i = 1; i < 32; i++)); do
+		((i == 9 || i == 10)) && continue
+		printf -v c "\\x$(printf %02x "$i")"
+		s=${s//"$c"/\\x$(printf %02x "$i")}
+	done
+	s=${s//$'\x7f'/\\x7f}
+	for ((i = 0x80; i <= 0x9f; i++)); do
+		printf -v c "\\xc2\\x$(printf %02x "$i")"
+		s=${s//"$c"/\\u00$(printf %02x "$i")}
+	done
+	s=${s//$'\xd8\x9c'/\\u061c}
+	for i in 8e 8f a8 a9 aa ab ac ad ae; do
+		printf -v c "\\xe2\\x80\\x$i"
+		s=${s//"$c"/\\u$(printf %04x $((0x2000 + 0x$i - 0x80)))}
+	done
+	for i in a6 a7 a8 a9; do
+		printf -v c "\\xe2\\x81\\x$i"
+		s=${s//"$c"/\\u$(printf %04x $((0x2040 + 0x$i - 0x80)))}
+	done
+	printf '%s' "$s"
+}
+
+# fenced INFO: standard input as a fenced code block for the job summary,
+# safe for any text: printable() escapes what could end a line or disguise
+# text, and the fence is longer than any run of backticks inside, so nothing
+# in the text can close it.
+fenced() {
+	local text fence='```'
+	text=$(printable "$(cat)")
+	while [[ $text == *"$fence"* ]]; do
+		fence+='`'
+	done
+	printf '%s%s\n%s\n%s\n' "$fence" "$1" "$text" "$fence"
+}
+
+# log_untrusted TEXT: print TEXT to the job log with workflow commands
+# (::error::, ::add-mask::, ...) switched off around it and printable()
+# applied, so text from an attestation cannot act on the runner or forge
+# annotations.
+log_untrusted() {
+	local token="attest-build-$RANDOM$RANDOM$RANDOM"
+	echo "::stop-commands::$token"
+	printf '%s\n' "$(printable "$1")"
+	echo "::$token::"
+}

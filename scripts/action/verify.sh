@@ -9,18 +9,18 @@ bin=${ATTEST_BUILD_BIN:?ATTEST_BUILD_BIN is not set}
 lines artifacts "${INPUT_ARTIFACTS:-}"
 [[ ${#artifacts[@]} -gt 0 ]] || die "input 'artifacts' is empty: name the artifacts to verify, one per line"
 
-args=(verify --policy "$INPUT_POLICY" --format text)
-[[ -z ${INPUT_ATTESTATION:-} ]] || args+=(--attestation "$INPUT_ATTESTATION")
+args=(verify --policy="$INPUT_POLICY" --format=text)
+[[ -z ${INPUT_ATTESTATION:-} ]] || args+=(--attestation="$INPUT_ATTESTATION")
 lines keys "${INPUT_PUBLIC_KEY:-}"
 for k in "${keys[@]}"; do
-	args+=(--key "$k")
+	args+=(--key="$k")
 done
 
 set +e
 report=$("$bin" "${args[@]}" -- "${artifacts[@]}" 2>&1)
 status=$?
 set -e
-printf '%s\n' "$report"
+log_untrusted "$report"
 verdict=fail
 [[ $status -ne 0 ]] || verdict=pass
 output verdict "$verdict"
@@ -31,9 +31,7 @@ output verdict "$verdict"
 		echo "### attest-build verify: FAIL (exit status $status)"
 	fi
 	echo
-	echo '````text'
-	printf '%s\n' "$report"
-	echo '````'
+	printf '%s\n' "$report" | fenced text
 } | summary
 if [[ $status -ne 0 ]]; then
 	echo "::error title=attest-build verify::verification failed (exit status $status); the report is in the job summary"

@@ -141,7 +141,8 @@ type runner struct {
 	env       map[string]string // job environment (GITHUB_*, RUNNER_*, PATH, ...)
 	// setupGo emulates actions/setup-go: the folder it would add to PATH.
 	setupGo string
-	stepN   int // numbers each step's file-command folder
+	realGo  string // the folder of the real go
+	stepN   int    // numbers each step's file-command folder
 }
 
 // newRunner makes a job environment whose workspace is workspace. It sets the
@@ -200,8 +201,23 @@ func newRunner(t *testing.T, workspace string) *runner {
 		t.Fatal(err)
 	}
 	env["GITHUB_STEP_SUMMARY"] = summary
+	shim := goShim(t, goBin)
+	env["PATH"] = shim + string(os.PathListSeparator) + env["PATH"]
 	return &runner{t: t, action: loadAction(t), actionDir: repoRoot(t), workspace: workspace, temp: temp, env: env,
-		setupGo: filepath.Dir(goBin)}
+		setupGo: shim, realGo: filepath.Dir(goBin)}
+}
+
+// useRealGo takes the go shim (goshim_test.go) off PATH: the action builds
+// attest-build with the real go.
+func (r *runner) useRealGo() {
+	var kept []string
+	for _, p := range filepath.SplitList(r.env["PATH"]) {
+		if p != r.setupGo {
+			kept = append(kept, p)
+		}
+	}
+	r.env["PATH"] = strings.Join(kept, string(os.PathListSeparator))
+	r.setupGo = r.realGo
 }
 
 // newSubRunner is newRunner for the action whose metadata is rel

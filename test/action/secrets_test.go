@@ -49,7 +49,7 @@ func TestActionBuildSeesNoKey(t *testing.T) {
 			if f := res.failedStep(); f != nil {
 				t.Fatalf("build job failed at %q:\n%s", f.Name, res.log())
 			}
-			if _, err := os.Stat(filepath.Join(ws, "out.bin.intoto.jsonl")); err != nil {
+			if _, err := os.Stat(res.Outputs["attestation"]); err != nil || filepath.Base(res.Outputs["attestation"]) != "out.bin.intoto.jsonl" {
 				t.Fatalf("no attestation: %v\n%s", err, res.log())
 			}
 			env, err := os.ReadFile(filepath.Join(ws, "build.env"))

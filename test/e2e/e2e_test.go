@@ -31,10 +31,11 @@ const disallowedScript = "#!/bin/sh\necho \"fetch-deps: downloading extra build 
 // harness runs e2e.sh.
 type harness struct {
 	script string
-	work   string // cache folder shared by runs (git-ignored)
-	bin    string // the static attest-build that is in the initramfs
-	key    string // the build's signing key: key.pub for the verifier, key.key in the initramfs
-	runDir string // this run's boots
+	work   string   // cache folder shared by runs (git-ignored)
+	bin    string   // the static attest-build that is in the initramfs
+	key    string   // the build's signing key: key.pub for the verifier, key.key in the initramfs
+	runDir string   // this run's boots
+	env    []string // extra environment of e2e.sh (bootEnv)
 	ctx    context.Context
 }
 
@@ -130,7 +131,7 @@ func readOr(path string) string {
 // run runs e2e.sh with args and returns its combined output.
 func (h *harness) run(args ...string) (string, error) {
 	cmd := exec.CommandContext(h.ctx, h.script, args...)
-	cmd.Env = append(os.Environ(), "E2E_WORK="+h.work)
+	cmd.Env = append(append(os.Environ(), "E2E_WORK="+h.work), h.env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -149,18 +150,24 @@ func (h *harness) tpm(t *testing.T) string {
 // boot boots the VM once with scenario and returns what the guest carried out.
 func (h *harness) boot(t *testing.T, scenario, tpmState string) *boot {
 	t.Helper()
-	dir := filepath.Join(h.runDir, scenario)
+	return h.bootIn(t, scenario, scenario, tpmState)
+}
+
+// bootIn boots the VM once with scenario, its output in folder name.
+func (h *harness) bootIn(t *testing.T, name, scenario, tpmState string) *boot {
+	t.Helper()
+	dir := filepath.Join(h.runDir, name)
 	start := time.Now()
 	out, err := h.run("boot", scenario, dir, tpmState)
 	if err != nil {
 		t.Fatalf("e2e.sh boot %s: %v\n%s\nconsole tail:\n%s", scenario, err, out, tail(filepath.Join(dir, "console.log"), 20))
 	}
-	b := &boot{scenario: scenario, files: filepath.Join(dir, "files"), secs: time.Since(start)}
+	b := &boot{scenario: name, files: filepath.Join(dir, "files"), secs: time.Since(start)}
 	status := strings.TrimSpace(string(b.read(t, "scenario.status")))
 	if status != "0" {
 		t.Fatalf("boot %s: guest scenario exit status %s:\n%s", scenario, status, b.read(t, "scenario.log"))
 	}
-	t.Logf("boot %s: %.1fs to poweroff; guest uptime at /init %ss, at end %ss", scenario, b.secs.Seconds(),
+	t.Logf("boot %s: %.1fs to poweroff; guest uptime at /init %ss, at end %ss", name, b.secs.Seconds(),
 		strings.TrimSpace(string(b.read(t, "uptime-init"))), strings.TrimSpace(string(b.read(t, "uptime-end"))))
 	b.att = readAttestation(t, b.path("app.bin.intoto.jsonl"))
 	return b
@@ -187,6 +194,10 @@ func TestRealKernel(t *testing.T) {
 		boots[s] = h.boot(t, s, state)
 	}
 	good := boots["good"]
+	// Measured boot: OVMF with Secure Boot through shim and grub, with and
+	// without IMA on the command line (secureboot_test.go).
+	sb, noIMA := h.secureBootBoots(t, state)
+	kernel := checkBootState(t, h, good, sb, noIMA)
 
 	// The policy for this build: policy init from the good attestation, with
 	// the signer's key; the artifact's own entry (measured when attest-build
@@ -207,6 +218,7 @@ func TestRealKernel(t *testing.T) {
 		// A violation entry carries an all-zero file digest.
 		"violation": {1, verify.CheckIMARules, []policy.IMAFinding{{Path: "/project/out/build.log", Digest: "sha256:" + strings.Repeat("00", sha256.Size), Rule: "violation"}}},
 	}
+	checkBootPolicy(t, h, good, sb, noIMA, kernel)
 	for _, s := range scenarios {
 		b, want := boots[s], verdicts[s]
 		t.Run(s+"/verify", func(t *testing.T) {

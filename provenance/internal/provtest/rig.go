@@ -80,7 +80,7 @@ func Decompress(t testing.TB, encoding string, data []byte) []byte {
 	var raw []byte
 	var err error
 	switch encoding {
-	case predicates.IMALogEncoding:
+	case predicates.IMALogEncoding, predicates.BootLogEncoding:
 		var zr *zstd.Decoder
 		if zr, err = zstd.NewReader(nil); err == nil {
 			raw, err = zr.DecodeAll(data, nil)

@@ -14,6 +14,7 @@
 #                                   the kernel's IMA log, read after attest-build ended
 #   pcr-sha1, pcr-sha256            sysfs PCRs 0-10 in evmctl's "PCR-NN: hex" format,
 #                                   read right after the log
+#   binary_bios_measurements        the firmware's event log (securityfs, not measured)
 set -eu
 SCENARIO=${1:-}
 IMA=/sys/kernel/security/ima
@@ -42,6 +43,7 @@ attest-build --tpm /dev/tpmrm0 -k /e2e/keys/signer.key -a out/app.bin -o /out/ap
 cp out/app.bin /out/app.bin
 cp $IMA/binary_runtime_measurements /out/binary_runtime_measurements
 cp $IMA/ascii_runtime_measurements /out/ascii_runtime_measurements
+cp /sys/kernel/security/tpm0/binary_bios_measurements /out/binary_bios_measurements
 for bank in sha1 sha256; do
 	for i in 0 1 2 3 4 5 6 7 8 9 10; do
 		printf 'PCR-%02d: %s\n' $i "$(cat /sys/class/tpm/tpm0/pcr-$bank/$i)"

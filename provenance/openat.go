@@ -1,0 +1,171 @@
+package provenance
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotRegular reports a subject or an output that is not a plain regular
+// file where one was expected (a symbolic link, a FIFO, a device, a
+// directory).
+var ErrNotRegular = errors.New("not a regular file")
+
+// openBeneath opens name (relative, slash-separated) for reading, relative to
+// the directory dirfd: every component stays beneath dirfd ("..", absolute
+// symbolic links and magic links are refused), the last component must not
+// be a symbolic link (O_NOFOLLOW), the open never blocks (O_NONBLOCK: a FIFO
+// has no writer), and the opened descriptor must be a regular file (fstat).
+// What is read is then what was checked, whatever the path turns into
+// afterwards.
+func openBeneath(dirfd int, name string) (*os.File, error) {
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY
+	fd, err := unix.Openat2(dirfd, name, &unix.OpenHow{Flags: uint64(flags), Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+		// No openat2 (Linux before 5.6, or a seccomp filter): walk the
+		// directories one by one without following any link.
+		fd, err = openNoFollow(dirfd, name, flags)
+	}
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("%s: %w: a symbolic link", name, ErrNotRegular)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), name)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "fstat", Path: name, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w (mode %#o)", name, ErrNotRegular, st.Mode&unix.S_IFMT)
+	}
+	return f, nil
+}
+
+// openNoFollow is openBeneath's walk where openat2 is missing: each
+// directory opened with O_NOFOLLOW, ".." refused.
+func openNoFollow(dirfd int, name string, flags int) (int, error) {
+	parts := strings.Split(name, "/")
+	cur, owned := dirfd, false
+	defer func() {
+		if owned {
+			unix.Close(cur)
+		}
+	}()
+	for i, p := range parts {
+		switch {
+		case p == "..":
+			return -1, unix.EXDEV
+		case p == "" || p == ".":
+			if i == len(parts)-1 {
+				return -1, unix.EISDIR
+			}
+			continue
+		case i == len(parts)-1:
+			return unix.Openat(cur, p, flags, 0)
+		}
+		next, err := unix.Openat(cur, p, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		if owned {
+			unix.Close(cur)
+		}
+		cur, owned = next, true
+	}
+	return -1, unix.EINVAL
+}
+
+// outputFile is an attestation's destination: its directory, opened once
+// (symbolic links in the path resolved then and never again), and the file
+// name to create in it.
+type outputFile struct {
+	dir  *os.File
+	base string
+	path string
+}
+
+// openOutput opens the directory of path. With workDir non-empty the
+// directory, as opened, must be workDir or under it (symbolic links
+// resolved), else ErrOutsideWorkDir: swapping a path component for a link
+// afterwards changes nothing, since the file is created relative to the
+// opened directory.
+func openOutput(path, workDir string) (*outputFile, error) {
+	base := filepath.Base(path)
+	if base == "." || base == "/" || base == ".." {
+		return nil, fmt.Errorf("writing the attestation: %s names no file", path)
+	}
+	fd, err := unix.Open(filepath.Dir(path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("writing the attestation: %w", &os.PathError{Op: "open", Path: filepath.Dir(path), Err: err})
+	}
+	o := &outputFile{dir: os.NewFile(uintptr(fd), filepath.Dir(path)), base: base, path: path}
+	if workDir != "" {
+		_, realWork, err := resolveDir(workDir)
+		if err != nil {
+			o.close()
+			return nil, fmt.Errorf("writing the attestation: %w", err)
+		}
+		opened, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		if err != nil {
+			o.close()
+			return nil, fmt.Errorf("writing the attestation: finding where %s leads: %w", filepath.Dir(path), err)
+		}
+		if !inside(realWork, opened) {
+			o.close()
+			return nil, fmt.Errorf("writing the attestation: %s is in %s, %w %s", path, opened, ErrOutsideWorkDir, realWork)
+		}
+	}
+	return o, nil
+}
+
+func (o *outputFile) close() { o.dir.Close() }
+
+// write writes data atomically as the output: a new temporary file in the
+// opened directory (O_EXCL, O_NOFOLLOW, mode perm before any byte), synced,
+// renamed over the name (whatever the name was, a link or a FIFO, is
+// replaced, never followed), and the directory synced.
+func (o *outputFile) write(data []byte, perm os.FileMode) (err error) {
+	dfd := int(o.dir.Fd())
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := "." + o.base + ".tmp-" + hex.EncodeToString(rnd[:])
+	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm&0o600))
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", o.path, err)
+	}
+	f := os.NewFile(uintptr(fd), tmp)
+	defer func() {
+		if err != nil {
+			f.Close()
+			_ = unix.Unlinkat(dfd, tmp, 0)
+		}
+	}()
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("writing %s: %w", o.path, err)
+	}
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("writing %s: %w", o.path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", o.path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", o.path, err)
+	}
+	if err = unix.Renameat(dfd, tmp, dfd, o.base); err != nil {
+		return fmt.Errorf("writing %s: %w", o.path, err)
+	}
+	_ = unix.Fsync(dfd)
+	return nil
+}

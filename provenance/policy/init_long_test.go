@@ -1,0 +1,87 @@
+package policy
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/attest-build/attest-build/predicates"
+	"github.com/attest-build/attest-build/tpm"
+)
+
+// TestFromReferenceLongAllowlist: an allowlist longer than MaxInlineAllow
+// goes to the runtime policy the Reference names, which the YAML imports;
+// the pair loads and accepts every path with its digest (a path with a
+// space by Keylime's '_' form, its digests merged with those of the path
+// already written that way) and refuses another digest.
+func TestFromReferenceLongAllowlist(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := tpm.Fingerprint(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := func(i int) string { return fmt.Sprintf("sha256:%064x", i) }
+	entries := NewReferenceIMA()
+	var want []Measurement
+	for i := range MaxInlineAllow + 50 {
+		m := Measurement{Index: i, Template: "ima-ng", Path: fmt.Sprintf("/usr/lib/lib%d.so", i), Digest: digest(i)}
+		switch i {
+		case 7:
+			m.Path = "/opt/my tool"
+		case 8:
+			m.Path = "/opt/my_tool"
+		}
+		entries.Add(m)
+		want = append(want, m)
+	}
+	dir := t.TempDir()
+	out := &RuntimePolicyOutput{Name: "p.runtime-policy.json", Write: func(write func(io.Writer) error) error {
+		f, err := os.Create(filepath.Join(dir, "p.runtime-policy.json"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return write(f)
+	}}
+	doc, err := FromReference(&Reference{
+		Source: "test", Now: time.Now(), Scope: ScopeBoot,
+		AK:        TrustedKey{Name: "b", PublicKey: key.Public(), Fingerprint: fp},
+		BuilderID: "https://example.com/builder", TPMMode: predicates.ModeDevice,
+		IMA:     predicates.IMA{Present: true, Bank: "sha256"},
+		Entries: entries, RuntimePolicy: out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Paths != MaxInlineAllow+50 || !strings.Contains(string(doc), `keylimeRuntimePolicy: ["p.runtime-policy.json"]`) || strings.Contains(string(doc), "/usr/lib/lib1.so") {
+		t.Fatalf("%d paths written; the policy:\n%s", out.Paths, doc)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "p.yaml"), doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadPolicy(filepath.Join(dir, "p.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range want {
+		if rule, f := firstIMARule(p, m); rule != "" {
+			t.Fatalf("%s refused: %v", m.Path, f)
+		}
+	}
+	if rule, _ := firstIMARule(p, Measurement{Path: "/opt/my tool", Digest: digest(8)}); rule != "" {
+		t.Errorf("/opt/my tool with /opt/my_tool's digest refused (Keylime's form merges them)")
+	}
+	if rule, _ := firstIMARule(p, Measurement{Path: "/usr/lib/lib3.so", Digest: digest(4)}); rule != "allowlist" {
+		t.Errorf("another path's digest: rule %q, want allowlist", rule)
+	}
+}
