@@ -13,8 +13,9 @@ BIN := bin/attest-build
 # Debian packages the tests and benchmarks use: real TPMs (swtpm), independent
 # checkers (tpm2-tools, ima-evm-utils), the real-kernel VM (qemu, cpio; UEFI
 # Secure Boot: ovmf, and mtools + dosfstools for the FAT boot disk), timing
-# (hyperfine, GNU time).
-TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio ovmf mtools dosfstools hyperfine time
+# (hyperfine, GNU time), the Action's linters (shellcheck; actionlint is built
+# from the module proxy by test/action).
+TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio ovmf mtools dosfstools hyperfine time shellcheck
 
 .PHONY: all build demo test test-cold deps vet e2e bench fuzz clean
 

@@ -75,6 +75,14 @@ type Options struct {
 	BootLog string
 	// BuilderID is a custom SLSA builder id (see BuilderID).
 	BuilderID string
+	// Bundle also writes each signed statement as a Sigstore bundle v0.3
+	// beside the output (MarshalBundle, BundlePath).
+	Bundle bool
+	// DetachLog writes the carried IMA log as a file of its own beside the
+	// output (DetachedLogPath: the uncompressed bytes, whose SHA-256 the
+	// predicate's ima.log.sha256 holds) instead of inside the TPM/IMA
+	// predicate, which then says ima.log.detached: true.
+	DetachLog bool
 }
 
 // ReasonSimulatorIMA is the ima.reason of an attestation made with the
@@ -119,6 +127,12 @@ type Result struct {
 	// then the SLSA provenance statement's.
 	Envelopes [][]byte
 	Predicate *predicates.TPMIMA
+	// Bundles are the Sigstore bundle files written (Options.Bundle), in
+	// the order of Envelopes.
+	Bundles []string
+	// DetachedLog is the detached IMA log file written (Options.DetachLog
+	// and an IMA log present), else "".
+	DetachedLog string
 }
 
 // Attest runs a build between two TPM quotes and writes its signed
@@ -207,7 +221,8 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 			return nil, err
 		}
 	}
-	return &Result{Run: a.run, Subjects: a.subjects, Output: a.output, Envelopes: a.envelopes, Predicate: a.pred}, nil
+	return &Result{Run: a.run, Subjects: a.subjects, Output: a.output, Envelopes: a.envelopes, Predicate: a.pred,
+		Bundles: a.bundles, DetachedLog: a.detachedLog}, nil
 }
 
 // attestation is the state of one attest call; each stage fills in what
@@ -236,10 +251,13 @@ type attestation struct {
 	endNonce             []byte
 	construction         string
 	ima                  *predicates.IMA
+	rawLog               []byte // the log to detach (DetachLog), else nil
 	bootLog              *predicates.BootLog
 	pred                 *predicates.TPMIMA
 	tpmStmt, slsaStmt    []byte
 	envelopes            [][]byte
+	bundles              []string
+	detachedLog          string
 }
 
 // newAttestation checks the options and resolves the working directory,
@@ -390,8 +408,15 @@ func (a *attestation) collectIMA() error {
 		a.ima = &predicates.IMA{Present: false, Reason: ReasonSimulatorIMA}
 		return nil
 	}
-	a.ima, err = CollectIMA(a.imaPath, bank, startPCR, endPCR)
-	return err
+	var raw []byte
+	if a.ima, raw, err = collectIMA(a.imaPath, bank, startPCR, endPCR); err != nil {
+		return err
+	}
+	if a.opts.DetachLog && a.ima.Log != nil {
+		a.ima.Log.Data, a.ima.Log.Detached = nil, true
+		a.rawLog = raw
+	}
+	return nil
 }
 
 // collectBootLog reads the firmware event log and carries it when it
@@ -446,6 +471,7 @@ func (a *attestation) slsaStatement() error {
 		BuilderID: builderID, Argv: a.cmd.Argv, Dir: a.dir,
 		TPMMode: a.tpmInfo.Mode, PCRs: a.sel, Source: a.src, InvocationID: a.invocation,
 		CI:                  CIContext(a.env()),
+		Workflow:            GitHubWorkflow(a.env()),
 		BuilderDependencies: builderDependencies(),
 		StartedOn:           a.run.StartedOn, FinishedOn: a.run.FinishedOn,
 		Byproducts: predicates.Byproducts(a.tpmStmt, a.pred),
@@ -490,9 +516,33 @@ func (a *attestation) openOutput() error {
 	return err
 }
 
-// write writes both envelopes, one per line, atomically, in the directory
-// openOutput opened.
+// write writes the side files (the detached log, the bundles), then both
+// envelopes, one per line, atomically, in the directory openOutput opened:
+// the attestation file exists only when the side files are all there.
 func (a *attestation) write() error {
+	if a.rawLog != nil {
+		a.detachedLog = DetachedLogPath(a.output)
+		if err := WriteFileAtomic(a.detachedLog, a.rawLog, 0o644); err != nil {
+			return err
+		}
+	}
+	if a.opts.Bundle {
+		types := []string{predicates.TPMIMAType, predicates.SLSAProvenanceType}
+		for i, env := range a.envelopes {
+			path, err := BundlePath(a.output, types[i])
+			if err != nil {
+				return err
+			}
+			b, err := MarshalBundle(env, a.opts.Signer.PublicKey())
+			if err != nil {
+				return err
+			}
+			if err := WriteFileAtomic(path, b, 0o644); err != nil {
+				return err
+			}
+			a.bundles = append(a.bundles, path)
+		}
+	}
 	data, err := jsonlBytes(a.output, a.envelopes)
 	if err != nil {
 		return err
@@ -514,15 +564,16 @@ func DefaultOutput(dir string, subjects []predicates.Subject) string {
 	return filepath.Join(dir, "attestation.intoto.jsonl")
 }
 
-// dropAttestations removes .intoto.jsonl files from discovered subjects: an
-// attestation is never a subject of the next one.
+// dropAttestations removes attestation files (.intoto.jsonl, Sigstore
+// bundles, detached IMA logs) from discovered subjects: an attestation is
+// never a subject of the next one.
 func dropAttestations(names []string, err error) []string {
 	if err != nil {
 		return nil
 	}
 	out := names[:0]
 	for _, n := range names {
-		if !strings.HasSuffix(n, ".intoto.jsonl") {
+		if !strings.HasSuffix(n, attestationSuffix) && !strings.HasSuffix(n, BundleSuffix) && !strings.HasSuffix(n, DetachedLogSuffix) {
 			out = append(out, n)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/attest-build/attest-build/internal/swtpmtest"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // trustEnv is a runner enrolled with a CA, with a TPM-resident signing key.

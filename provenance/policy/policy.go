@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
@@ -116,6 +116,7 @@ type Policy struct {
 	ima        imaPolicy
 	boot       bootlog.Policy
 	maxAge     time.Duration
+	srcRule    *SourceRule
 }
 
 // TrustedKey is a public key the policy trusts, with its name (a signer's, or
@@ -236,6 +237,7 @@ type policyFile struct {
 	IMA    imaYAML                   `yaml:"ima"`
 	Boot   bootlog.Policy            `yaml:"boot"`
 	MaxAge string                    `yaml:"maxAge"`
+	Source *sourceYAML               `yaml:"source"`
 }
 
 type keyYAML struct {
@@ -559,6 +561,9 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 		return nil, l.errf([]any{"boot"}, "%w", err)
 	}
 	p.boot = raw.Boot
+	if p.srcRule, err = l.sourceRule(raw.Source); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -211,8 +211,15 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: PCR 10 not quoted", ErrIMALog), m.Bank+":10 in both quotes", "missing")
 	}
 	facts.Bank, facts.LogEntries, facts.WindowStart, facts.WindowEnd = m.Bank, m.Log.Entries, w.Start, w.End
-	_, compression, _ := strings.Cut(m.Log.Encoding, "+")
-	vr.rep.pass(CheckIMALog, fmt.Sprintf("%d entries (%s, %d bytes %s), window [%d, %d)", m.Log.Entries, m.Bank, decodedLen(vr.logB64), compression, w.Start, w.End))
+	if m.Log.Detached {
+		if vr.detached == nil {
+			return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: the IMA log is detached and was not given", ErrIMALog), "the detached log (verify --ima-log FILE)", "none")
+		}
+		vr.rep.pass(CheckIMALog, fmt.Sprintf("%d entries (%s, detached), window [%d, %d)", m.Log.Entries, m.Bank, w.Start, w.End))
+	} else {
+		_, compression, _ := strings.Cut(m.Log.Encoding, "+")
+		vr.rep.pass(CheckIMALog, fmt.Sprintf("%d entries (%s, %d bytes %s), window [%d, %d)", m.Log.Entries, m.Bank, decodedLen(vr.logB64), compression, w.Start, w.End))
+	}
 
 	ev := pol.NewEvaluation(vr.v.collect)
 	if err := vr.replay(bank, startPCR, endPCR, ev); err != nil {
@@ -372,10 +379,18 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	m := &vr.pred.IMA
 	pol := vr.v.policy.IMA()
 	w := m.Window
-	text := &b64Reader{text: vr.logB64}
-	zr, err := decompressor(m.Log.Encoding, text)
-	if err != nil {
-		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log: %w", ErrMalformed, err), m.Log.Encoding, "not that encoding")
+	var (
+		zr   io.Reader
+		text *b64Reader // nil for a detached log
+	)
+	if m.Log.Detached {
+		zr = vr.detached // the uncompressed log itself
+	} else {
+		var err error
+		text = &b64Reader{text: vr.logB64}
+		if zr, err = decompressor(m.Log.Encoding, text); err != nil {
+			return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log: %w", ErrMalformed, err), m.Log.Encoding, "not that encoding")
+		}
 	}
 	capped := &cappedReader{r: zr, n: pol.MaxLogBytes(), h: sha256.New()}
 	decompressed := newChunkPipe(capped)
@@ -502,8 +517,8 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	if template.String() != m.Template {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.template", ErrIMALog), template.String(), orNone(m.Template))
 	}
-	decompressed.stop()   // capped.h is complete: the parser read to the end
-	if !text.consumed() { // the decompressor stopped before the end of the text
+	decompressed.stop()                  // capped.h is complete: the parser read to the end
+	if text != nil && !text.consumed() { // the decompressor stopped before the end of the text
 		found := "text after the compressed stream"
 		if text.err != nil {
 			found = text.err.Error()

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/internal/realtest"

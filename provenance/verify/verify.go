@@ -23,9 +23,9 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/attest-build/attest-build/internal/strictjson"
 	"github.com/attest-build/attest-build/attestca"
 	"github.com/attest-build/attest-build/bootlog"
+	"github.com/attest-build/attest-build/internal/strictjson"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/tpm"
@@ -246,10 +246,11 @@ type verification struct {
 	envs      []*envelope // read by the envelope check, payloads not yet trusted
 	tpmStmt   *stmt
 	slsaStmt  *stmt
+	prov      *slsa.Provenance // the SLSA predicate, set by builder
 	subjects  []predicates.Subject
 	pred      *predicates.TPMIMA
-	prov      *slsa.Provenance // the SLSA predicate, set by builder
-	logB64    []byte           // pred's ima.log.data, base64, a slice of the statement
+	logB64    []byte    // pred's ima.log.data, base64, a slice of the statement
+	detached  io.Reader // the detached IMA log (VerifyDetached), else nil
 	ak        trustedKey
 	// certSigner is the TPM-resident key whose signatures the signature
 	// check accepted pending its certification, checked by the
@@ -295,7 +296,13 @@ type verification struct {
 //  4. subjects: every subject has a SHA-256 digest and a unique name; each
 //     artifact's SHA-256 is among the TPM/IMA statement's subjects; the SLSA
 //     statement has the same subjects.
-//  5. builder: the SLSA predicate validates and its builder.id is accepted.
+//  5. builder: the SLSA predicate validates and its builder.id is accepted;
+//     then source: when the policy has a source: rule, a
+//     resolvedDependencies entry names its repository (git+URL@REF) at an
+//     allowed ref and, when the rule names one, its commit (digest
+//     gitCommit), and a GitHub workflow reference in
+//     externalParameters.workflow names the same repository and an allowed
+//     ref.
 //  6. predicate: the TPM/IMA predicate decodes and validates.
 //  7. tpm-mode: its TPM mode is accepted by the policy (device by default).
 //  8. attestation-key: its AK public key is one the policy trusts, and its
@@ -310,7 +317,18 @@ type verification struct {
 // and then the evidence checks 9 to 17 (quotes, same boot, IMA log and replay,
 // golden PCRs, IMA rules, maximum age).
 func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact Artifact, more ...Artifact) (*Report, error) {
-	vr, err := v.verify(ctx, attestation, sizeHint(attestation), append([]Artifact{artifact}, more...))
+	return v.VerifyDetached(ctx, attestation, nil, artifact, more...)
+}
+
+// VerifyDetached is Verify for an attestation whose IMA log was detached
+// (attest-build --detach-log; the predicate says ima.log.detached): log
+// reads the detached file, the uncompressed binary log, which the ima-replay
+// check replays as a stream and whose SHA-256 must be the predicate's
+// ima.log.sha256. A nil log is Verify: a detached log is then refused at
+// the ima-log check. A log given for an attestation that carries its own is
+// ignored.
+func (v *Verifier) VerifyDetached(ctx context.Context, attestation, log io.Reader, artifact Artifact, more ...Artifact) (*Report, error) {
+	vr, err := v.verify(ctx, attestation, sizeHint(attestation), append([]Artifact{artifact}, more...), log)
 	if err != nil {
 		return nil, err
 	}
@@ -319,14 +337,15 @@ func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact A
 }
 
 // verify runs every check and returns the state they established.
-func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64, artifacts []Artifact) (*verification, error) {
-	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts}
+func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64, artifacts []Artifact, detached io.Reader) (*verification, error) {
+	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts, detached: detached}
 	steps := []func() error{
 		func() error { return vr.readEnvelopes(attestation, size) },
 		func() error { return vr.checkSignatures(ctx) },
 		vr.checkStatements,
 		vr.checkSubjects,
 		vr.checkBuilder,
+		vr.checkSource,
 		vr.checkPredicate,
 		vr.checkMode,
 		vr.checkAgree,
@@ -418,10 +437,16 @@ func (vr *verification) checkSignatures(ctx context.Context) error {
 			continue
 		}
 		if len(accepted) == 0 {
-			reason := ErrUntrustedSigner
-			for _, h := range hints {
-				if slices.Contains(trusted, h) {
-					reason = ErrBadSignature // a trusted key's id, but the signature fails
+			// The key ids are hints: a trusted key's id says the
+			// signature fails; another id says another key signed;
+			// empty ones (attest-build's and cosign's) say neither.
+			var reason error = ErrUntrustedSigner
+			for _, h := range env.signatures {
+				switch {
+				case slices.Contains(trusted, h.KeyID):
+					reason = ErrBadSignature
+				case h.KeyID == "" && reason == ErrUntrustedSigner:
+					reason = errUnidentifiedSignature
 				}
 			}
 			return vr.rep.fail(CheckSignature, fmt.Errorf("line %d: %w", env.line, reason),

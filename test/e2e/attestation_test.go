@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance/verify"

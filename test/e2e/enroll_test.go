@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/provenance/policy"
