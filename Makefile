@@ -17,8 +17,10 @@ BIN := bin/attest-build
 #   zstd                    the reference decompressor of the carried IMA log
 #   qemu-system-x86, cpio   the real-kernel e2e: the VM and its initramfs
 #   ovmf, mtools, dosfstools  UEFI Secure Boot e2e: firmware and the FAT boot disk
+#   shellcheck              the Action's linter (actionlint is built from the
+#                           module proxy by test/action)
 # README.md lists the same, with the reason for each.
-TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio ovmf mtools dosfstools
+TEST_DEBS := swtpm swtpm-tools tpm2-tools ima-evm-utils zstd qemu-system-x86 cpio ovmf mtools dosfstools shellcheck
 # make bench needs these as well: timing (hyperfine) and peak RSS (GNU time).
 BENCH_DEBS := hyperfine time
 

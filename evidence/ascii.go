@@ -94,7 +94,10 @@ func (r *Reader) nextASCII() (*Entry, error) {
 			fmt.Errorf("%w: template hash of %d bytes", ErrUnknownAlgorithm, len(e.TemplateHash)))
 	}
 	e.TemplateName = string(toks[2].b)
-	defs, known := templateFields(e.TemplateName)
+	defs, known, ferr := templateFields(e.TemplateName)
+	if ferr != nil {
+		return nil, r.perr(toks[2].off, "template_name", ferr)
+	}
 	if !known {
 		return nil, r.perr(toks[2].off, "template_name",
 			fmt.Errorf("%w: %q: the ascii form cannot be rebuilt into template data", ErrUnknownTemplate, e.TemplateName))
@@ -125,6 +128,9 @@ func (r *Reader) nextASCII() (*Entry, error) {
 		if len(name) > imaNameMax {
 			return nil, r.perr(toks[1].off, "n", fmt.Errorf("%w: ima name of %d bytes", ErrLengthTooLarge, len(name)))
 		}
+		if err := imaName(name); err != nil {
+			return nil, r.perr(toks[1].off, "n", fmt.Errorf("%w: %w", ErrMalformed, err))
+		}
 		data := make([]byte, 0, sha1Len+4+len(name))
 		data = append(data, fields[0]...)
 		data = r.cfg.order.AppendUint32(data, uint32(len(name)))
@@ -145,8 +151,7 @@ func (r *Reader) nextASCII() (*Entry, error) {
 		data = append(data, f...)
 	}
 	e.TemplateData = data
-	e.defs, e.known = defs, known
-	if err := decodeFramed(e, false); err != nil { // errors at the line's offset
+	if err := r.decode(e, start); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -208,8 +213,8 @@ func (e *Entry) AppendASCII(dst []byte) []byte {
 	dst = hex.AppendEncode(dst, e.TemplateHash)
 	dst = append(dst, ' ')
 	dst = append(dst, e.TemplateName...)
-	defs, known := templateFields(e.TemplateName)
-	if known && len(defs) != len(e.Fields) {
+	defs, known, ferr := templateFields(e.TemplateName)
+	if ferr != nil || known && len(defs) != len(e.Fields) {
 		known = false
 	}
 	for i, f := range e.Fields {

@@ -3,6 +3,9 @@ package evidence
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -38,12 +41,16 @@ type Entry struct {
 	Fields [][]byte
 
 	order byteOrder
-	// Set by the reader for decodeFramed: the template's field definitions
-	// (known: the template is one this package decodes) and the offset of
-	// the template data from Offset, for errors.
-	defs       []fieldDef
-	known      bool
-	dataOffset int64
+	raw   []byte // backing store of TemplateHash and TemplateData, reused by replay
+}
+
+// alloc returns a buffer of n bytes for the record, reusing e.raw.
+func (e *Entry) alloc(n int) []byte {
+	if cap(e.raw) < n {
+		e.raw = make([]byte, n)
+	}
+	e.raw = e.raw[:n]
+	return e.raw
 }
 
 // Violation reports whether the entry records a measurement violation
@@ -142,32 +149,52 @@ var builtinTemplates = map[string]string{
 // templateFields returns the field definitions of a template name: a
 // built-in template, or a custom format ("d-ng|n-ng|sig"), which the kernel
 // logs as the name of a template given by ima_template_fmt. ok is false for
-// templates this package does not know (such as ima-cgpath).
-func templateFields(name string) ([]fieldDef, bool) {
-	format, ok := builtinTemplates[name]
-	if !ok {
+// templates this package does not know (such as ima-cgpath). A built-in
+// name decodes only with the kernel's field list for it; a custom format
+// naming known fields decodes by the same content rules (fieldRules), and
+// err is set for a format that could be read two ways: a field named twice,
+// or two name fields or two file digest fields (the path and digest a
+// policy checks must be one).
+func templateFields(name string) (defs []fieldDef, ok bool, err error) {
+	format, builtin := builtinTemplates[name]
+	if !builtin {
 		format = name
 	}
 	ids := strings.Split(format, "|")
-	defs := make([]fieldDef, 0, len(ids))
-	for _, id := range ids {
-		d, ok := fieldDefs[id]
-		if !ok {
-			return nil, false
+	defs = make([]fieldDef, 0, len(ids))
+	names, digests := 0, 0
+	for i, id := range ids {
+		d, known := fieldDefs[id]
+		if !known {
+			return nil, false, nil
+		}
+		if slices.Contains(ids[:i], id) {
+			err = fmt.Errorf("%w: template format %q names field %s twice", ErrMalformed, name, id)
+		}
+		switch id {
+		case "n", "n-ng":
+			names++
+		case "d", "d-ng", "d-ngv2":
+			digests++
 		}
 		defs = append(defs, d)
 	}
-	return defs, true
+	if err == nil && (names > 1 || digests > 1) {
+		err = fmt.Errorf("%w: template format %q has %d name and %d file digest fields (at most one each)", ErrMalformed, name, names, digests)
+	}
+	return defs, true, err
 }
 
 // TemplateFields returns the field ids of a template name as the reader
 // decodes it ("ima-ng": ["d-ng", "n-ng"]; a custom format "d-ng|n-ng|sig"
 // by its own ids), and false for a template it keeps as raw fields only
-// (such as ima-cgpath). The kernel does not hash the template name, so a
-// verifier must not trust an entry's template name beyond this decoding.
+// (such as ima-cgpath) or refuses (a custom format naming a field twice, or
+// two name or file digest fields). The kernel does not hash the template
+// name, so a verifier must not trust an entry's template name beyond this
+// decoding: the reader checks every known field's content (see NewReader).
 func TemplateFields(name string) ([]string, bool) {
-	defs, ok := templateFields(name)
-	if !ok {
+	defs, ok, err := templateFields(name)
+	if !ok || err != nil {
 		return nil, false
 	}
 	ids := make([]string, len(defs))
@@ -198,59 +225,125 @@ func splitFields(fields [][]byte, data []byte, order binary.ByteOrder, hint int)
 	return fields, 0, true
 }
 
-// decodeFields fills the decoded fields of e from e.Fields for a known
-// template. It reports the index of a field that does not parse.
-func (e *Entry) decodeFields(defs []fieldDef, lean bool) (int, bool) {
+// decodeFields checks the content of every field of a known template and
+// fills the decoded fields of e from e.Fields. It returns the index of the
+// first field that breaks its content rule (fieldRules) and why.
+func (e *Entry) decodeFields(defs []fieldDef, lean bool) (int, error) {
 	if len(defs) != len(e.Fields) {
-		return len(e.Fields), false
+		return len(defs), fmt.Errorf("%d fields, the template has %d", len(e.Fields), len(defs))
 	}
 	for i, d := range defs {
 		f := e.Fields[i]
 		switch d.id {
 		case "d":
+			if len(f) != sha1Len {
+				return i, fmt.Errorf("d holds %d bytes, want a 20-byte digest", len(f))
+			}
 			e.FileDigestAlg, e.FileDigest = "sha1", f
 		case "d-ng", "d-ngv2":
-			alg, dig, ok := splitDigestWithAlgo(f)
-			if !ok {
-				return i, false
+			alg, dig, err := splitDigestWithAlgo(f, d.id == "d-ngv2", false)
+			if err != nil {
+				return i, fmt.Errorf("%s: %w", d.id, err)
 			}
 			e.FileDigestAlg, e.FileDigest = alg, dig
 		case "n", "n-ng":
+			p, err := nameField(f)
+			if err != nil {
+				return i, fmt.Errorf("%s: %w", d.id, err)
+			}
 			if !lean {
-				e.Path = cString(f)
+				e.Path = string(p)
 			}
 		case "sig":
 			e.Signature = f
 		case "buf":
 			e.Buffer = f
 		case "d-modsig":
-			alg, dig, ok := splitDigestWithAlgo(f)
-			if !ok {
-				return i, false
+			alg, dig, err := splitDigestWithAlgo(f, false, true)
+			if err != nil {
+				return i, fmt.Errorf("%s: %w", d.id, err)
 			}
 			e.ModsigAlg, e.ModsigDigest = alg, dig
 		case "modsig":
 			e.Modsig = f
+		case "iuid", "igid", "imode":
+			if n := len(f); n != 0 && n != 2 && (n != 4 || d.id == "imode") {
+				return i, fmt.Errorf("%s holds %d bytes, want an integer of %d bytes (or none)", d.id, n, d.size)
+			}
 		}
 	}
-	return 0, true
+	return 0, nil
 }
 
-// splitDigestWithAlgo splits a d-ng field: "algo:" NUL digest. An empty
-// field (no digest) is valid; a field without the "algo:" NUL prefix is an
-// old-style bare digest.
-func splitDigestWithAlgo(f []byte) (alg string, digest []byte, ok bool) {
+// nameField checks an n or n-ng field as the kernel writes it in
+// length-prefixed template data (ima_write_template_field_data,
+// DATA_FMT_STRING): the name and one NUL, at its end, and no other NUL. It
+// returns the name without the NUL.
+func nameField(f []byte) ([]byte, error) {
+	if len(f) == 0 || f[len(f)-1] != 0 {
+		return nil, errors.New("not NUL-terminated")
+	}
+	if i := bytes.IndexByte(f, 0); i != len(f)-1 {
+		return nil, fmt.Errorf("a NUL at byte %d of %d: a name holds no NUL", i, len(f))
+	}
+	return f[:len(f)-1], nil
+}
+
+// imaName checks the name of a template "ima" record (its binary form
+// carries the name without a NUL, and the template hash covers it
+// zero-padded): a NUL inside would end the name for the kernel, not for a
+// reader of the path.
+func imaName(f []byte) error {
+	if i := bytes.IndexByte(f, 0); i >= 0 {
+		return fmt.Errorf("a NUL at byte %d of %d: a name holds no NUL", i, len(f))
+	}
+	return nil
+}
+
+// hashAlgSizes are the kernel's hash algorithm names (hash_algo_name in
+// crypto/hash_info.c) with their digest sizes: a d-ng digest must have
+// exactly its algorithm's size.
+var hashAlgSizes = map[string]int{
+	"md4": 16, "md5": 16, "sha1": 20, "rmd160": 20, "rmd256": 32, "rmd320": 40,
+	"sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64,
+	"wp256": 32, "wp384": 48, "wp512": 64, "tgr128": 16, "tgr160": 20, "tgr192": 24,
+	"sm3": 32, "streebog256": 32, "streebog512": 64,
+	"sha3-256": 32, "sha3-384": 48, "sha3-512": 64,
+}
+
+// splitDigestWithAlgo checks and splits a digest-with-algorithm field as
+// the kernel writes it (ima_eventdigest_init_common): "alg:" NUL digest for
+// d-ng and d-modsig, "type:alg:" NUL digest for d-ngv2 (type ima or
+// verity), with a known algorithm and a digest of exactly its size (a
+// violation's digest is all zeros of that size). Only d-modsig may be empty
+// (no appended signature).
+func splitDigestWithAlgo(f []byte, typed, mayBeEmpty bool) (alg string, digest []byte, err error) {
 	if len(f) == 0 {
-		return "", nil, true
+		if mayBeEmpty {
+			return "", nil, nil
+		}
+		return "", nil, errors.New("empty, want alg: NUL digest")
 	}
 	i := bytes.IndexByte(f, 0)
-	if i < 0 {
-		return "", f, true
+	if i < 1 || f[i-1] != ':' {
+		return "", nil, errors.New("no \"alg:\" and NUL before the digest")
 	}
-	if i == 0 || f[i-1] != ':' {
-		return "", nil, false
+	prefix := f[:i-1]
+	if typed {
+		t, a, ok := bytes.Cut(prefix, []byte(":"))
+		if !ok || (string(t) != "ima" && string(t) != "verity") {
+			return "", nil, fmt.Errorf("prefix %q, want ima:ALG: or verity:ALG:", prefix)
+		}
+		prefix = a
 	}
-	return internAlg(f[:i-1]), f[i+1:], true
+	size, known := hashAlgSizes[string(prefix)]
+	if !known {
+		return "", nil, fmt.Errorf("%w: digest algorithm %q", ErrUnknownAlgorithm, prefix)
+	}
+	if len(f)-i-1 != size {
+		return "", nil, fmt.Errorf("%s digest of %d bytes, want %d", prefix, len(f)-i-1, size)
+	}
+	return internAlg(prefix), f[i+1:], nil
 }
 
 // internAlg returns the algorithm name, without allocating for common ones.
@@ -270,12 +363,4 @@ func internAlg(b []byte) string {
 		return "sm3"
 	}
 	return string(b)
-}
-
-// cString returns f up to its first NUL.
-func cString(f []byte) string {
-	if i := bytes.IndexByte(f, 0); i >= 0 {
-		f = f[:i]
-	}
-	return string(f)
 }

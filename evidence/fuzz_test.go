@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/attest-build/attest-build/internal/realtest"
@@ -46,6 +47,7 @@ func fuzzRead(t *testing.T, data []byte) {
 			}
 			return
 		}
+		checkDecoded(t, e)
 		_ = e.Violation()
 		_ = e.TemplateDigest(SHA256)
 		_ = e.AppendASCII(nil)
@@ -171,4 +173,26 @@ func FuzzMatchPrefixes(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkDecoded checks the content rules on an entry the reader accepted:
+// a path never holds a NUL, and a file digest has its algorithm's size.
+func checkDecoded(t *testing.T, e *Entry) {
+	t.Helper()
+	if strings.IndexByte(e.Path, 0) >= 0 {
+		t.Fatalf("entry %d: path %q holds a NUL", e.Index, e.Path)
+	}
+	ids, known := TemplateFields(e.TemplateName)
+	if !known {
+		if e.Path != "" || e.FileDigest != nil {
+			t.Fatalf("entry %d of undecoded template %q has a path or digest", e.Index, e.TemplateName)
+		}
+		return
+	}
+	if len(ids) != len(e.Fields) {
+		t.Fatalf("entry %d: %d fields for template %q (%v)", e.Index, len(e.Fields), e.TemplateName, ids)
+	}
+	if e.FileDigest != nil && len(e.FileDigest) != hashAlgSizes[e.FileDigestAlg] {
+		t.Fatalf("entry %d: %s digest of %d bytes", e.Index, e.FileDigestAlg, len(e.FileDigest))
+	}
 }

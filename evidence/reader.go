@@ -55,15 +55,19 @@ func (f Format) String() string {
 	return "binary"
 }
 
-// DefaultMaxRecordSize bounds the template data of one record (and the length
-// of one ascii line); WithMaxRecordSize changes it.
-const DefaultMaxRecordSize = 16 << 20
+// DefaultMaxRecordSize bounds the template data of one record (and, doubled
+// for hex, the length of one ascii line); WithMaxRecordSize changes it. It
+// is the largest template data a kernel writes, with room to spare: the
+// largest field is an ima-buf buf holding a key payload (add_key(2) takes at
+// most 1 MiB - 1), then a sig or an evm xattr value (XATTR_SIZE_MAX, 64 KiB)
+// and a path (PATH_MAX, 4096). A larger length is refused before anything
+// is allocated for it.
+const DefaultMaxRecordSize = 1<<20 + 64<<10
 
 type readerConfig struct {
 	order         byteOrder
 	hashSize      int // 0: detect
 	maxEntries    int // 0: no limit
-	firstIndex    int
 	maxRecordSize int
 }
 
@@ -109,21 +113,6 @@ func WithMaxEntries(n int) Option {
 	return func(c *readerConfig) error { c.maxEntries = n; return nil }
 }
 
-// WithFirstIndex numbers the log's entries from n instead of 0: for a log
-// that continues another (the entries after a baseline's position, read
-// with a replay WithInitialValue of the baseline's PCR), so that entries
-// and errors are named by their index in the whole log. WithMaxEntries
-// still counts the entries read.
-func WithFirstIndex(n int) Option {
-	return func(c *readerConfig) error {
-		if n < 0 {
-			return fmt.Errorf("evidence: first index %d is negative", n)
-		}
-		c.firstIndex = n
-		return nil
-	}
-}
-
 // WithMaxRecordSize bounds the template data of one record (default
 // DefaultMaxRecordSize).
 func WithMaxRecordSize(n int) Option {
@@ -141,27 +130,33 @@ func WithMaxRecordSize(n int) Option {
 type Reader struct {
 	cfg    readerConfig
 	br     *bufio.Reader
-	src    io.Reader // what br reads: binary records are read from it directly once br is drained
-	srcErr error     // sticky error of reading br or src (io.EOF at the end)
-	win    window    // Next's window of binary records
 	format Format
 	zipped bool // gzip or zstd
 	index  int
 	off    int64
 	err    error // sticky
+	hdr    [4 + 64 + 4]byte
+	name   [maxNameLen]byte
+	// scratch holds small fields between reads (a local array would escape
+	// through io.Reader and cost an allocation per record).
+	scratch [sha1Len + 4]byte
 
 	// The template of the previous entry, so that a log of one template
 	// parses its name and field list once.
-	lastName  string
-	lastDefs  []fieldDef
-	lastKnown bool
-	// pathsFrom is the first index whose Path a replay decodes (set by
-	// ReplayEntries; leanAll: none).
+	lastName     string
+	lastDefs     []fieldDef
+	lastKnown    bool
+	lastFieldErr error // the template's format is ambiguous (templateFields)
+	lean         bool  // reading into a reused Entry for replay
+	// pathsFrom is the first index whose Path a replay decodes into a
+	// reused Entry (set by scan; leanAll: none).
 	pathsFrom int
 }
 
 // leanAll is a pathsFrom that no entry reaches.
 const leanAll = int(^uint(0) >> 1)
+
+const readBufSize = 256 << 10
 
 // NewReader returns a Reader of the log in r, detecting its form: gzip or
 // zstd (by their magic bytes, then the form inside), binary (the first byte is a PCR
@@ -173,7 +168,7 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 			return nil, err
 		}
 	}
-	rd := &Reader{cfg: cfg, br: bufio.NewReaderSize(r, readBufSize), src: r, pathsFrom: leanAll, index: cfg.firstIndex}
+	rd := &Reader{cfg: cfg, br: bufio.NewReaderSize(r, readBufSize), pathsFrom: leanAll}
 	magic, _ := rd.br.Peek(len(zstdMagic))
 	switch {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
@@ -182,14 +177,14 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 			return nil, fmt.Errorf("reading gzip header: %w", err)
 		}
 		rd.zipped = true
-		rd.br, rd.src = bufio.NewReaderSize(zr, readBufSize), zr
+		rd.br = bufio.NewReaderSize(zr, readBufSize)
 	case bytes.Equal(magic, zstdMagic):
 		zr, err := NewZstdReader(rd.br)
 		if err != nil {
 			return nil, err
 		}
 		rd.zipped = true
-		rd.br, rd.src = bufio.NewReaderSize(zr, readBufSize), zr
+		rd.br = bufio.NewReaderSize(zr, readBufSize)
 	}
 	if first, _ := rd.br.Peek(1); len(first) == 1 && first[0] >= 0x20 {
 		rd.format = FormatASCII
@@ -206,38 +201,85 @@ func (r *Reader) Compressed() bool { return r.zipped }
 // Next returns the next entry. At a clean end of the log it returns io.EOF;
 // malformed input gives a *ParseError naming entry, offset and field;
 // errors of the underlying reader are returned wrapped. Errors are sticky.
-func (r *Reader) Next() (*Entry, error) {
+func (r *Reader) Next() (*Entry, error) { return r.next(nil) }
+
+// next reads the next entry, into reuse when it is not nil (keeping its
+// buffers, and skipping the Path string, which replay does not need, for
+// entries before r.pathsFrom).
+func (r *Reader) next(reuse *Entry) (*Entry, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
 	var e *Entry
 	var err error
+	r.lean = reuse != nil && r.index < r.pathsFrom && r.index > 0 // entry 0's path: boot_aggregate
 	if r.format == FormatASCII {
 		e, err = r.nextASCII()
-		if err == nil && r.cfg.maxEntries > 0 && e.Index-r.cfg.firstIndex >= r.cfg.maxEntries {
-			err = &ParseError{Index: e.Index, Offset: e.Offset, Field: "entry",
-				Err: fmt.Errorf("%w: limit is %d", ErrTooManyEntries, r.cfg.maxEntries)}
-		}
-		if err == nil {
-			r.index++
-		}
 	} else {
-		e, err = r.nextBinary()
+		e, err = r.nextBinary(reuse)
 	}
 	if err != nil {
 		r.err = err
 		return nil, err
 	}
+	if r.cfg.maxEntries > 0 && e.Index >= r.cfg.maxEntries {
+		r.err = &ParseError{Index: e.Index, Offset: e.Offset, Field: "entry",
+			Err: fmt.Errorf("%w: limit is %d", ErrTooManyEntries, r.cfg.maxEntries)}
+		return nil, r.err
+	}
+	r.index++
 	return e, nil
 }
 
-// readBufSize is the bufio buffer of every input; ascii lines are read
-// from it, binary records through it into windows.
-const readBufSize = 256 << 10
+// readFull reads exactly len(p) bytes. It returns the bytes read before a
+// short read, with io.EOF only when the source itself ended cleanly: an
+// error of the source, such as the io.ErrUnexpectedEOF of a gzip or zstd
+// stream cut short (no trailer), is returned as it is, never taken for
+// the end of the log.
+func (r *Reader) readFull(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := r.br.Read(p[n:])
+		n += m
+		if err != nil {
+			r.off += int64(n)
+			if err == io.EOF && n == len(p) {
+				err = nil
+			}
+			return n, err
+		}
+	}
+	r.off += int64(n)
+	return n, nil
+}
 
-// readChunk bounds how much a record's false length can make the reader
-// allocate ahead of the bytes that arrive.
+// keepRaw is the largest record buffer a reused Entry keeps: replay's
+// batches reuse their entries, and keeping every large buffer would hold
+// batches x entries x the record limit.
+const keepRaw = 4 << 10
+
+// readN reads n bytes into a new slice, growing it as data arrives so that a
+// false length never allocates more than the input holds (plus one chunk).
 const readChunk = 64 << 10
+
+func (r *Reader) readN(n int) ([]byte, error) {
+	const chunk = readChunk
+	if n <= chunk {
+		b := make([]byte, n)
+		got, err := r.readFull(b)
+		return b[:got], err
+	}
+	b := make([]byte, 0, chunk)
+	for len(b) < n {
+		m := min(n-len(b), chunk)
+		b = append(b, make([]byte, m)...)
+		got, err := r.readFull(b[len(b)-m:])
+		if err != nil {
+			return b[:len(b)-m+got], err
+		}
+	}
+	return b, nil
+}
 
 func (r *Reader) perr(start int64, field string, err error) error {
 	if err == io.EOF {
@@ -262,39 +304,170 @@ func isSentinel(err error) bool {
 // garbage or of a big-endian log read as little-endian.
 const maxPCR = 63
 
-// nextBinary frames the next record in the Reader's window and returns it
-// as a new Entry holding its own copy of the record's bytes.
-func (r *Reader) nextBinary() (*Entry, error) {
-	w := &r.win
-	if w.buf == nil {
-		w.buf = make([]byte, 0, windowSize)
+func (r *Reader) nextBinary(reuse *Entry) (*Entry, error) {
+	start := r.off
+	e := reuse
+	if e == nil {
+		e = &Entry{}
+	} else {
+		raw := e.raw
+		if cap(raw) > keepRaw {
+			raw = nil // a large record's buffer is not kept for the next
+		}
+		*e = Entry{raw: raw, Fields: e.Fields[:0]}
 	}
-	var f Entry
-	for {
-		err := r.frame(w, &f, true)
-		if err == nil {
-			break
-		}
-		if err != errCarry {
-			return nil, err
-		}
-		// The record continues past the window: move it to the front (into
-		// a window of the usual size if an earlier record grew this one).
-		rest := w.buf[w.pos:]
-		if cap(w.buf) > 4*windowSize && len(rest) <= windowSize {
-			w.buf = make([]byte, 0, windowSize)
-		}
-		w.buf, w.pos = append(w.buf[:0], rest...), 0
+	e.Index, e.Offset, e.order = r.index, start, r.cfg.order
+	order := r.cfg.order
+
+	// The fixed header: pcr, template hash, template name length.
+	if r.cfg.hashSize == 0 {
+		r.cfg.hashSize = r.detectHashSize()
 	}
-	hs := len(f.TemplateHash)
-	raw := make([]byte, hs+len(f.TemplateData))
-	copy(raw, f.TemplateHash)
-	copy(raw[hs:], f.TemplateData)
-	f.TemplateHash, f.TemplateData = raw[:hs:hs], raw[hs:]
-	if err := decodeFramed(&f, false); err != nil {
+	hs := r.cfg.hashSize
+	hdr := r.hdr[:4+hs+4]
+	n, err := r.readFull(hdr)
+	if err != nil {
+		if err == io.EOF && n == 0 {
+			return nil, io.EOF
+		}
+		if err == io.EOF {
+			return nil, r.perr(start, "record header", fmt.Errorf("%w: %d bytes, a record header is %d", ErrTrailingBytes, n, len(hdr)))
+		}
+		return nil, r.perr(start, "record header", err)
+	}
+	e.PCR = order.Uint32(hdr)
+	if e.PCR > maxPCR {
+		hint := ""
+		if order == binary.LittleEndian && binary.BigEndian.Uint32(hdr) <= maxPCR {
+			hint = " (a big-endian log? read it with WithBigEndian)"
+		}
+		return nil, r.perr(start, "pcr", fmt.Errorf("%w: PCR %d out of range%s", ErrMalformed, e.PCR, hint))
+	}
+	e.TemplateHash = hdr[4 : 4+hs] // scratch: readTemplateData or readIMATemplate copies it
+	nameLen := order.Uint32(hdr[4+hs:])
+	if nameLen == 0 || nameLen > maxNameLen {
+		err := fmt.Errorf("%w: template name length %d (allowed 1..%d)", ErrLengthTooLarge, nameLen, maxNameLen)
+		if nameLen == 0 {
+			err = fmt.Errorf("%w: empty template name", ErrMalformed)
+		}
+		return nil, r.perr(start+int64(4+hs), "template_name_len", err)
+	}
+	name := r.name[:nameLen]
+	if _, err := r.readFull(name); err != nil {
+		return nil, r.perr(start+int64(4+hs+4), "template_name", err)
+	}
+	if string(name) != r.lastName { // no allocation for the comparison
+		r.lastName = string(name)
+		r.lastDefs, r.lastKnown, r.lastFieldErr = templateFields(r.lastName)
+	}
+	e.TemplateName = r.lastName
+
+	if r.lastFieldErr != nil {
+		return nil, r.perr(start+int64(4+hs+4), "template_name", r.lastFieldErr)
+	}
+	if e.TemplateName == templateIMA {
+		err = r.readIMATemplate(e)
+	} else {
+		err = r.readTemplateData(e)
+	}
+	if err != nil {
 		return nil, err
 	}
-	return &f, nil
+	e.Len = int(r.off - start)
+	return e, nil
+}
+
+// readIMATemplate reads template "ima" data: digest(20) | u32 len | name.
+func (r *Reader) readIMATemplate(e *Entry) error {
+	fieldStart := r.off
+	head := r.scratch[:sha1Len+4]
+	if _, err := r.readFull(head); err != nil {
+		return r.perr(fieldStart, "ima digest and name length", err)
+	}
+	n := r.cfg.order.Uint32(head[sha1Len:])
+	if n > imaNameMax {
+		return r.perr(fieldStart+sha1Len, "ima name length",
+			fmt.Errorf("%w: %d (allowed up to %d)", ErrLengthTooLarge, n, imaNameMax))
+	}
+	hs := len(e.TemplateHash)
+	buf := e.alloc(hs + sha1Len + 4 + int(n))
+	copy(buf, e.TemplateHash)
+	data := buf[hs:]
+	copy(data, head)
+	if _, err := r.readFull(data[sha1Len+4:]); err != nil {
+		return r.perr(fieldStart+sha1Len+4, "ima name", err)
+	}
+	e.TemplateHash, e.TemplateData = buf[:hs:hs], data
+	e.Fields = append(e.Fields[:0], data[:sha1Len], data[sha1Len+4:])
+	if err := imaName(e.Fields[1]); err != nil {
+		return r.perr(fieldStart+sha1Len+4, "ima name", fmt.Errorf("%w: %w", ErrMalformed, err))
+	}
+	e.FileDigestAlg, e.FileDigest = "sha1", e.Fields[0]
+	if !r.lean {
+		e.Path = string(e.Fields[1])
+	}
+	return nil
+}
+
+// readTemplateData reads u32 data length | length-prefixed fields.
+func (r *Reader) readTemplateData(e *Entry) error {
+	lenStart := r.off
+	lb := r.scratch[:4]
+	if _, err := r.readFull(lb); err != nil {
+		return r.perr(lenStart, "template_data_len", err)
+	}
+	n := r.cfg.order.Uint32(lb)
+	if uint64(n) > uint64(r.cfg.maxRecordSize) {
+		return r.perr(lenStart, "template_data_len",
+			fmt.Errorf("%w: %d bytes (limit %d)", ErrLengthTooLarge, n, r.cfg.maxRecordSize))
+	}
+	// One allocation holds the template hash and the template data.
+	hs := len(e.TemplateHash)
+	if n <= readChunk {
+		buf := e.alloc(hs + int(n))
+		copy(buf, e.TemplateHash)
+		if _, err := r.readFull(buf[hs:]); err != nil {
+			return r.perr(lenStart+4, "template_data", err)
+		}
+		e.TemplateHash, e.TemplateData = buf[:hs:hs], buf[hs:]
+	} else {
+		data, err := r.readN(int(n))
+		if err != nil {
+			return r.perr(lenStart+4, "template_data", err)
+		}
+		e.TemplateHash, e.TemplateData = bytes.Clone(e.TemplateHash), data
+	}
+	return r.decode(e, lenStart+4)
+}
+
+// decode splits e.TemplateData into fields and decodes a known template.
+// dataStart is the input offset of the template data (for errors).
+func (r *Reader) decode(e *Entry, dataStart int64) error {
+	if e.TemplateName != r.lastName {
+		r.lastName = e.TemplateName
+		r.lastDefs, r.lastKnown, r.lastFieldErr = templateFields(r.lastName)
+	}
+	if r.lastFieldErr != nil {
+		return r.perr(dataStart, "template_name", r.lastFieldErr)
+	}
+	defs, known := r.lastDefs, r.lastKnown
+	fields, bad, ok := splitFields(e.Fields[:0], e.TemplateData, r.cfg.order, len(defs))
+	if !ok {
+		return r.perr(dataStart+int64(bad), "template_data field length",
+			fmt.Errorf("%w: field length beyond the template data", ErrMalformed))
+	}
+	e.Fields = fields
+	if !known {
+		return nil
+	}
+	if i, err := e.decodeFields(defs, r.lean); err != nil {
+		field := "template_data"
+		if i < len(defs) {
+			field = defs[i].id
+		}
+		return r.perr(dataStart, field, fmt.Errorf("%w: template %s, field %d: %w", ErrMalformed, e.TemplateName, i, err))
+	}
+	return nil
 }
 
 // detectHashSize guesses the template hash size of a binary log from its

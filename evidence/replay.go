@@ -41,8 +41,9 @@ func WithWorkers(n int) ReplayOption {
 }
 
 // WithPathsFrom makes ReplayEntries decode the Path of entries from index i
-// on (the others are decoded without it, which saves an allocation per
-// entry). Without it ReplayEntries decodes no Path; Replay and the prefix
+// on, and of entry 0, a kernel log's boot_aggregate (the others are decoded
+// without it, which saves an allocation per entry; their fields are still
+// checked). Without it ReplayEntries decodes no Path; Replay and the prefix
 // matchers never need one.
 func WithPathsFrom(i int) ReplayOption {
 	return func(c *replayConfig) { c.pathsFrom = max(i, 0) + 1 }
@@ -270,162 +271,64 @@ func newReplayerChecked(bank Bank, pcr uint32, opts []ReplayOption) (*Replayer, 
 	return NewReplayer(bank, pcr, opts...), nil
 }
 
-// batch is a run of entries read together and hashed by one worker.
+// batch is a run of entries hashed together by one worker.
 type batch struct {
-	win     window  // the bytes of a binary log's records, which entries slice
-	framed  bool    // entries are framed, not decoded (binary logs)
-	n       int     // entries in use
-	entries []Entry // reused: their Fields keep their capacity
-	digests []byte  // len(entries) * bank size; unused for other PCRs' entries
-	errs    []error // template hash errors
-	// stop is the number of entries to visit: n, or the index of the
-	// entry whose fields do not decode (stopErr, a *ParseError).
-	stop    int
-	stopErr error
+	n       int // entries in use
+	entries []*Entry
+	digests []byte // len(entries) * bank size; zero-length for other PCRs' entries
+	errs    []error
 	readErr error // the error that ended reading after these entries
-	last    bool  // reading ended after these entries
 	ready   chan struct{}
 }
 
-// batchSize is the number of entries a batch holds at most.
-const batchSize = 512
-
-func newBatch() *batch { return &batch{ready: make(chan struct{}, 1)} }
-
-// slot returns the batch's next entry, growing the batch (up to
-// batchSize) so that a short log costs little.
-func (b *batch) slot() *Entry {
-	if b.n == len(b.entries) {
-		b.entries = append(b.entries, make([]Entry, max(16, min(len(b.entries), batchSize-len(b.entries))))...)
-	}
-	return &b.entries[b.n]
-}
-
-// read fills b with the next entries of r. A binary log's records are
-// framed in b's window, which starts with carry (the bytes after the
-// previous batch's last record); read returns the bytes after b's last.
-func (r *Reader) read(b *batch, carry []byte) []byte {
-	b.n, b.readErr, b.last = 0, nil, false
-	b.framed = r.format == FormatBinary
-	if !b.framed {
-		for b.n < batchSize {
-			e, err := r.Next()
-			if err != nil {
-				b.readErr, b.last = err, true
-				if err == io.EOF {
-					b.readErr = nil
-				}
-				return nil
-			}
-			*b.slot() = *e
-			b.n++
-		}
-		return nil
-	}
-	if cap(b.win.buf) > 4*windowSize || b.win.buf == nil {
-		b.win.buf = make([]byte, 0, max(windowSize, len(carry)))
-	}
-	// carry may overlap b.win.buf when b was the previous batch: append
-	// copies as memmove does.
-	b.win.buf, b.win.pos = append(b.win.buf[:0], carry...), 0
-	for b.n < batchSize {
-		err := r.frame(&b.win, b.slot(), true)
-		if err == errCarry {
-			break
-		}
-		if err != nil {
-			b.last = true
-			if err != io.EOF {
-				b.readErr = err
-				r.err = err
-			}
-			break
-		}
-		b.n++
-	}
-	return b.win.buf[b.win.pos:]
-}
-
-// hash decodes b's framed entries (their Path from index pathsFrom on)
-// and hashes the template data of those of rp's PCR.
-func (rp *Replayer) hash(b *batch, pathsFrom int, scratch *[]byte) {
-	size := rp.bank.Size()
-	b.stop, b.stopErr = b.n, nil
-	if len(b.errs) < b.n {
-		b.errs = make([]error, len(b.entries))
-		b.digests = make([]byte, len(b.entries)*size)
-	}
-	for i := range b.entries[:b.n] {
-		e := &b.entries[i]
-		b.errs[i] = nil
-		if b.framed {
-			if err := decodeFramed(e, e.Index < pathsFrom); err != nil {
-				b.stop, b.stopErr = i, err
-				return
-			}
-		}
-		if e.PCR != rp.pcr {
-			continue
-		}
-		_, b.errs[i] = extendDigest(e, rp.bank, rp.cfg.paddedSHA, b.digests[i*size:i*size], scratch)
-	}
-}
-
-// consume extends rp with b's hashed entries in order and visits each. It
-// returns false when visit stopped, and the error that ends the scan after
-// b (nil at the end of a clean log).
-func (rp *Replayer) consume(b *batch, visit func(e *Entry, herr error) bool) (bool, error) {
-	size := rp.bank.Size()
-	for i := range b.entries[:b.stop] {
-		e := &b.entries[i]
-		if e.PCR == rp.pcr {
-			rp.extend(b.digests[i*size : (i+1)*size])
-		}
-		if !visit(e, b.errs[i]) {
-			return false, nil
-		}
-	}
-	if b.stopErr != nil {
-		return false, b.stopErr
-	}
-	return true, b.readErr
-}
+// batchSize bounds the entries of a batch, batchBytes their records'
+// bytes: a batch ends at whichever comes first, so that the batches in
+// flight hold at most a few MiB however large the records (each at most
+// the reader's record limit).
+const (
+	batchSize  = 256
+	batchBytes = 1 << 20
+)
 
 // scan reads r, extends rp with every entry, and calls visit after each
 // entry (of any PCR) with the entry's template hash error. visit returns
-// false to stop early. Records are read in batches whose entries are views
-// of the batch's bytes; hashing runs on the configured number of workers,
-// the extend chain and visit on the calling goroutine.
+// false to stop early. Hashing runs on the configured number of workers.
 func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error {
-	if r.err != nil {
-		return r.err
-	}
 	workers := rp.cfg.workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	if workers == 1 {
-		var scratch []byte
-		b := newBatch()
-		var carry []byte
+		e := new(Entry)
 		for {
-			carry = r.read(b, carry)
-			rp.hash(b, r.pathsFrom, &scratch)
-			more, err := rp.consume(b, visit)
-			if !more || err != nil || b.last {
+			var err error
+			e, err = r.next(e)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
 				return err
+			}
+			herr := rp.Extend(e)
+			if !visit(e, herr) {
+				return nil
 			}
 		}
 	}
 
+	size := rp.bank.Size()
 	depth := 2*workers + 2
 	ordered := make(chan *batch, depth)
 	work := make(chan *batch, depth)
 	// Batches circulate: reader -> hashers -> extend chain -> free -> reader,
-	// reusing their buffers, so memory stays at depth+1 batches.
+	// reusing their entries' buffers, so memory stays at depth+1 batches.
 	free := make(chan *batch, depth+1)
 	for range depth + 1 {
-		free <- newBatch()
+		b := &batch{entries: make([]*Entry, batchSize), digests: make([]byte, batchSize*size), errs: make([]error, batchSize)}
+		for i := range b.entries {
+			b.entries[i] = new(Entry)
+		}
+		free <- b
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -434,13 +337,9 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 		wg.Wait()
 	}()
 
-	pathsFrom := r.pathsFrom
-	wg.Add(1)
 	go func() { // reader
-		defer wg.Done()
 		defer close(ordered)
 		defer close(work)
-		var carry []byte
 		for {
 			var b *batch
 			select {
@@ -448,7 +347,21 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 			case <-done:
 				return
 			}
-			carry = r.read(b, carry)
+			b.n, b.readErr, b.ready = 0, nil, make(chan struct{})
+			size, last := 0, false
+			for b.n < batchSize && size < batchBytes {
+				e, err := r.next(b.entries[b.n])
+				if err != nil {
+					if err != io.EOF {
+						b.readErr = err
+					}
+					last = true
+					break
+				}
+				b.entries[b.n] = e
+				b.n++
+				size += e.Len
+			}
 			select {
 			case ordered <- b:
 			case <-done:
@@ -459,7 +372,7 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 			case <-done:
 				return
 			}
-			if b.last {
+			if last {
 				return
 			}
 		}
@@ -470,17 +383,30 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 			defer wg.Done()
 			var scratch []byte
 			for b := range work {
-				rp.hash(b, pathsFrom, &scratch)
-				b.ready <- struct{}{}
+				for i, e := range b.entries[:b.n] {
+					b.errs[i] = nil
+					if e.PCR != rp.pcr {
+						continue
+					}
+					_, b.errs[i] = extendDigest(e, rp.bank, rp.cfg.paddedSHA, b.digests[i*size:i*size], &scratch)
+				}
+				close(b.ready)
 			}
 		}()
 	}
 
 	for b := range ordered {
 		<-b.ready
-		more, err := rp.consume(b, visit)
-		if !more || err != nil {
-			return err
+		for i, e := range b.entries[:b.n] {
+			if e.PCR == rp.pcr {
+				rp.extend(b.digests[i*size : (i+1)*size])
+			}
+			if !visit(e, b.errs[i]) {
+				return nil
+			}
+		}
+		if b.readErr != nil {
+			return b.readErr
 		}
 		free <- b
 	}

@@ -67,10 +67,10 @@ type TPMIMA struct {
 	// SigningKey is the TPM-resident key that signed the envelopes, when
 	// it is one (attest-build -k tpm).
 	SigningKey *SigningKey `json:"signingKey,omitempty"`
-	Nonce          Nonce          `json:"nonce"`
-	Quotes         Quotes         `json:"quotes"`
-	IMA            IMA            `json:"ima"`
-	Build          Build          `json:"build"`
+	Nonce      Nonce       `json:"nonce"`
+	Quotes     Quotes      `json:"quotes"`
+	IMA        IMA         `json:"ima"`
+	Build      Build       `json:"build"`
 	// BootLog is the firmware event log; nil in attestations made before it.
 	BootLog *BootLog `json:"bootLog,omitempty"`
 }
@@ -165,7 +165,12 @@ type IMALog struct {
 	// of the uncompressed log bytes.
 	Entries int    `json:"entries"`
 	SHA256  string `json:"sha256"`
-	Data    []byte `json:"data"`
+	// Data is the log in Encoding. It is absent when Detached: the log
+	// was written as a file of its own (attest-build --detach-log), the
+	// uncompressed bytes whose SHA-256 is SHA256, for the verifier to be
+	// given beside the attestation.
+	Data     []byte `json:"data,omitempty"`
+	Detached bool   `json:"detached,omitempty"`
 }
 
 // Window is the half-open range [Start, End) of log entries appended during
@@ -320,7 +325,10 @@ func (m *IMA) validate() error {
 	if !slices.Contains(IMALogEncodings(), m.Log.Encoding) {
 		return fieldErr("ima.log.encoding", ErrInvalid, "want %q, found %q", strings.Join(IMALogEncodings(), `" or "`), m.Log.Encoding)
 	}
-	if len(m.Log.Data) == 0 {
+	switch {
+	case m.Log.Detached && len(m.Log.Data) != 0:
+		return fieldErr("ima.log.data", ErrInvalid, "a detached log carries no data")
+	case !m.Log.Detached && len(m.Log.Data) == 0:
 		return fieldErr("ima.log.data", ErrRequired, "")
 	}
 	if m.Window == nil {

@@ -42,6 +42,36 @@ func CIContext(env []string) map[string]any {
 	return nil
 }
 
+// GitHubWorkflow returns the workflow reference of a GitHub Actions run as
+// GitHub's own SLSA buildType (https://actions.github.io/buildtypes/workflow/v1)
+// records it in externalParameters.workflow: {"ref": "refs/heads/main",
+// "repository": "https://github.com/OWNER/REPO", "path":
+// ".github/workflows/build.yml"}, taken from GITHUB_WORKFLOW_REF
+// ("OWNER/REPO/PATH@REF") and GITHUB_SERVER_URL. nil outside GitHub Actions
+// or when GITHUB_WORKFLOW_REF is missing or malformed.
+func GitHubWorkflow(env []string) map[string]any {
+	get := envGetter(env)
+	wref := get("GITHUB_WORKFLOW_REF")
+	at := strings.LastIndex(wref, "@")
+	if at < 0 {
+		return nil
+	}
+	full, ref := wref[:at], wref[at+1:]
+	parts := strings.SplitN(full, "/", 3)
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" || ref == "" {
+		return nil
+	}
+	server := get("GITHUB_SERVER_URL")
+	if server == "" {
+		server = "https://github.com"
+	}
+	return map[string]any{
+		"ref":        ref,
+		"repository": strings.TrimSuffix(server, "/") + "/" + parts[0] + "/" + parts[1],
+		"path":       parts[2],
+	}
+}
+
 // envGetter looks variables up in env (KEY=VALUE, the last one winning, as
 // exec does).
 func envGetter(env []string) func(string) string {

@@ -26,3 +26,23 @@ func TestCIContext(t *testing.T) {
 		}
 	}
 }
+
+func TestGitHubWorkflow(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want map[string]any
+	}{
+		{"none", []string{"PATH=/bin"}, nil},
+		{"github.com", []string{"GITHUB_WORKFLOW_REF=o/r/.github/workflows/release.yml@refs/heads/main"},
+			map[string]any{"ref": "refs/heads/main", "repository": "https://github.com/o/r", "path": ".github/workflows/release.yml"}},
+		{"enterprise server", []string{"GITHUB_SERVER_URL=https://ghe.example/", "GITHUB_WORKFLOW_REF=o/r/.github/workflows/a@b.yml@refs/tags/v1"},
+			map[string]any{"ref": "refs/tags/v1", "repository": "https://ghe.example/o/r", "path": ".github/workflows/a@b.yml"}},
+		{"no ref", []string{"GITHUB_WORKFLOW_REF=o/r/.github/workflows/release.yml"}, nil},
+		{"no path", []string{"GITHUB_WORKFLOW_REF=o/r@refs/heads/main"}, nil},
+	} {
+		if got := provenance.GitHubWorkflow(tc.env); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: GitHubWorkflow = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

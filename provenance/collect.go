@@ -1,21 +1,18 @@
 package provenance
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	intoto "github.com/in-toto/attestation/go/v1"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
-
-	intoto "github.com/in-toto/attestation/go/v1"
 
 	"github.com/attest-build/attest-build/predicates"
 )
@@ -82,6 +79,14 @@ type Options struct {
 	// IMA log, waiting for the TPM) that takes longer than ProgressAfter:
 	// give a terminal's stderr, never a log.
 	Progress io.Writer
+	// Bundle also writes each signed statement as a Sigstore bundle v0.3
+	// beside the output (MarshalBundle, BundlePath).
+	Bundle bool
+	// DetachLog writes the carried IMA log as a file of its own beside the
+	// output (DetachedLogPath: the uncompressed bytes, whose SHA-256 the
+	// predicate's ima.log.sha256 holds) instead of inside the TPM/IMA
+	// predicate, which then says ima.log.detached: true.
+	DetachLog bool
 }
 
 // ReasonSimulatorIMA is the ima.reason of an attestation made with the
@@ -126,6 +131,12 @@ type Result struct {
 	// then the SLSA provenance statement's.
 	Envelopes [][]byte
 	Predicate *predicates.TPMIMA
+	// Bundles are the Sigstore bundle files written (Options.Bundle), in
+	// the order of Envelopes.
+	Bundles []string
+	// DetachedLog is the detached IMA log file written (Options.DetachLog
+	// and an IMA log present), else "".
+	DetachedLog string
 }
 
 // Attest runs a build between two TPM quotes and writes its signed
@@ -221,7 +232,8 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 			return nil, err
 		}
 	}
-	return &Result{Run: a.run, Subjects: a.subjects, Output: a.output, Envelopes: a.envelopes, Predicate: a.pred}, nil
+	return &Result{Run: a.run, Subjects: a.subjects, Output: a.output, Envelopes: a.envelopes, Predicate: a.pred,
+		Bundles: a.bundles, DetachedLog: a.detachedLog}, nil
 }
 
 // attestation is the state of one attest call; each stage fills in what
@@ -251,10 +263,13 @@ type attestation struct {
 	endNonce             []byte
 	construction         string
 	ima                  *predicates.IMA
+	rawLog               []byte // the log to detach (DetachLog), else nil
 	bootLog              *predicates.BootLog
 	pred                 *predicates.TPMIMA
 	tpmStmt, slsaStmt    []byte
 	envelopes            [][]byte
+	bundles              []string
+	detachedLog          string
 }
 
 // newAttestation checks the options and resolves the working directory,
@@ -412,8 +427,15 @@ func (a *attestation) collectIMA() error {
 		a.ima = &predicates.IMA{Present: false, Reason: ReasonSimulatorIMA}
 		return nil
 	}
-	a.ima, err = CollectIMA(a.imaPath, bank, startPCR, endPCR)
-	return err
+	var raw []byte
+	if a.ima, raw, err = collectIMA(a.imaPath, bank, startPCR, endPCR); err != nil {
+		return err
+	}
+	if a.opts.DetachLog && a.ima.Log != nil {
+		a.ima.Log.Data, a.ima.Log.Detached = nil, true
+		a.rawLog = raw
+	}
+	return nil
 }
 
 // collectBootLog reads the firmware event log and carries it when it
@@ -468,9 +490,10 @@ func (a *attestation) slsaStatement() error {
 		BuilderID: builderID, Argv: a.cmd.Argv, Dir: a.dir,
 		TPMMode: a.tpmInfo.Mode, PCRs: a.sel, Source: a.src, InvocationID: a.invocation,
 		CI:                  CIContext(a.env()),
+		Workflow:            GitHubWorkflow(a.env()),
 		BuilderDependencies: builderDependencies(),
 		StartedOn:           a.run.StartedOn, FinishedOn: a.run.FinishedOn,
-		Byproducts: byproducts(a.tpmStmt, a.pred),
+		Byproducts: predicates.Byproducts(a.tpmStmt, a.pred),
 	}
 	if a.ima.Present {
 		info.IMALog = a.imaPath
@@ -512,9 +535,33 @@ func (a *attestation) openOutput() error {
 	return err
 }
 
-// write writes both envelopes, one per line, atomically, in the directory
-// openOutput opened.
+// write writes the side files (the detached log, the bundles), then both
+// envelopes, one per line, atomically, in the directory openOutput opened:
+// the attestation file exists only when the side files are all there.
 func (a *attestation) write() error {
+	if a.rawLog != nil {
+		a.detachedLog = DetachedLogPath(a.output)
+		if err := WriteFileAtomic(a.detachedLog, a.rawLog, 0o644); err != nil {
+			return err
+		}
+	}
+	if a.opts.Bundle {
+		types := []string{predicates.TPMIMAType, predicates.SLSAProvenanceType}
+		for i, env := range a.envelopes {
+			path, err := BundlePath(a.output, types[i])
+			if err != nil {
+				return err
+			}
+			b, err := MarshalBundle(env, a.opts.Signer.PublicKey())
+			if err != nil {
+				return err
+			}
+			if err := WriteFileAtomic(path, b, 0o644); err != nil {
+				return err
+			}
+			a.bundles = append(a.bundles, path)
+		}
+	}
 	data, err := jsonlBytes(a.output, a.envelopes)
 	if err != nil {
 		return err
@@ -536,15 +583,16 @@ func DefaultOutput(dir string, subjects []predicates.Subject) string {
 	return filepath.Join(dir, "attestation.intoto.jsonl")
 }
 
-// dropAttestations removes .intoto.jsonl files from discovered subjects: an
-// attestation is never a subject of the next one.
+// dropAttestations removes attestation files (.intoto.jsonl, Sigstore
+// bundles, detached IMA logs) from discovered subjects: an attestation is
+// never a subject of the next one.
 func dropAttestations(names []string, err error) []string {
 	if err != nil {
 		return nil
 	}
 	out := names[:0]
 	for _, n := range names {
-		if !strings.HasSuffix(n, ".intoto.jsonl") {
+		if !strings.HasSuffix(n, attestationSuffix) && !strings.HasSuffix(n, BundleSuffix) && !strings.HasSuffix(n, DetachedLogSuffix) {
 			out = append(out, n)
 		}
 	}
@@ -603,39 +651,4 @@ func imaPCRValues(start, end predicates.Quote) (startV, endV []byte, bank string
 		}
 	}
 	return nil, nil, "", fmt.Errorf("the quotes do not cover PCR %d, which the IMA window needs: add it to --pcrs (e.g. sha256:0-10)", IMAPCR)
-}
-
-// byproducts names the TPM/IMA evidence by digest for the SLSA statement.
-func byproducts(tpmStatement []byte, p *predicates.TPMIMA) []*intoto.ResourceDescriptor {
-	sum := sha256.Sum256(tpmStatement)
-	out := []*intoto.ResourceDescriptor{{
-		Name:      "tpm-ima-statement",
-		Digest:    map[string]string{"sha256": hex.EncodeToString(sum[:])},
-		MediaType: predicates.PayloadType,
-	}}
-	if fp, ok := strings.CutPrefix(p.AttestationKey.Fingerprint, "sha256:"); ok {
-		out = append(out, &intoto.ResourceDescriptor{Name: "tpm-attestation-key", Digest: map[string]string{"sha256": fp}})
-	}
-	if p.IMA.Log != nil {
-		out = append(out, &intoto.ResourceDescriptor{
-			Name:      "ima-log",
-			Digest:    map[string]string{"sha256": p.IMA.Log.SHA256},
-			MediaType: "application/octet-stream",
-		})
-	}
-	if p.BootLog != nil && p.BootLog.Present {
-		out = append(out, &intoto.ResourceDescriptor{
-			Name:      "boot-log",
-			Digest:    map[string]string{"sha256": p.BootLog.SHA256},
-			MediaType: "application/octet-stream",
-		})
-	}
-	for _, q := range []struct {
-		name string
-		q    predicates.Quote
-	}{{"tpm-quote-start", p.Quotes.Start}, {"tpm-quote-end", p.Quotes.End}} {
-		h := sha256.Sum256(bytes.Clone(q.q.Attest))
-		out = append(out, &intoto.ResourceDescriptor{Name: q.name, Digest: map[string]string{"sha256": hex.EncodeToString(h[:])}})
-	}
-	return out
 }

@@ -6,25 +6,47 @@ import (
 	"syscall"
 
 	intoto "github.com/in-toto/attestation/go/v1"
+	"github.com/package-url/packageurl-go"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// builderDependencies names what the build ran under: attest-build itself
-// (its module version) and the running kernel (uname release and version).
-func builderDependencies() []*intoto.ResourceDescriptor {
-	version := "(devel)"
+// Version is attest-build's module version as the Go toolchain recorded it
+// ("(devel)" for a build from a work tree): the SLSA builder.version and the
+// version in its package URL.
+func Version() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		version = bi.Main.Version
+		return bi.Main.Version
 	}
-	deps := []*intoto.ResourceDescriptor{{
-		Name: "attest-build",
-		Uri:  "pkg:golang/github.com/attest-build/attest-build@" + version,
-	}}
+	return "(devel)"
+}
+
+// selfPURL is attest-build's canonical package URL at version.
+func selfPURL(version string) string {
+	return packageurl.NewPackageURL(packageurl.TypeGolang, "github.com/attest-build", "attest-build", version, nil, "").ToString()
+}
+
+// kernelPURL is the canonical package URL of a running Linux kernel: type
+// generic (the distribution is not known), its uname release as the version
+// and its machine as the arch qualifier.
+func kernelPURL(release, machine string) string {
+	var q packageurl.Qualifiers
+	if machine != "" {
+		q = packageurl.QualifiersFromMap(map[string]string{"arch": machine})
+	}
+	return packageurl.NewPackageURL(packageurl.TypeGeneric, "", "linux", release, q, "").ToString()
+}
+
+// builderDependencies names what the build ran under: attest-build itself
+// (its module version) and the running kernel (uname release and version),
+// each by a canonical package URL.
+func builderDependencies() []*intoto.ResourceDescriptor {
+	deps := []*intoto.ResourceDescriptor{{Name: "attest-build", Uri: selfPURL(Version())}}
 	var u syscall.Utsname
 	if err := syscall.Uname(&u); err == nil {
-		ann, err := structpb.NewStruct(map[string]any{"release": utsString(u.Release[:]), "version": utsString(u.Version[:]), "machine": utsString(u.Machine[:])})
-		if err == nil {
-			deps = append(deps, &intoto.ResourceDescriptor{Name: "linux-kernel", Annotations: ann})
+		release, machine := utsString(u.Release[:]), utsString(u.Machine[:])
+		ann, err := structpb.NewStruct(map[string]any{"release": release, "version": utsString(u.Version[:]), "machine": machine})
+		if err == nil && release != "" {
+			deps = append(deps, &intoto.ResourceDescriptor{Name: "linux-kernel", Uri: kernelPURL(release, machine), Annotations: ann})
 		}
 	}
 	return deps

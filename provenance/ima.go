@@ -32,30 +32,37 @@ var ErrIMAWindow = errors.New("the IMA log does not match the quoted PCR 10")
 // gives ima.present=false with the reason; a log that matches neither value
 // is an error wrapping ErrIMAWindow.
 func CollectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, error) {
+	ima, _, err := collectIMA(path, bank, startPCR, endPCR)
+	return ima, err
+}
+
+// collectIMA is CollectIMA; it also returns the carried log's uncompressed
+// bytes (nil when the log is absent).
+func collectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, []byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &predicates.IMA{Present: false, Reason: fmt.Sprintf("no IMA measurement log at %s (kernel without IMA, or securityfs not mounted)", path)}, nil
+		return &predicates.IMA{Present: false, Reason: fmt.Sprintf("no IMA measurement log at %s (kernel without IMA, or securityfs not mounted)", path)}, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the IMA log: %w", err)
+		return nil, nil, fmt.Errorf("reading the IMA log: %w", err)
 	}
 	b, err := evidence.ParseBank(bank)
 	if err != nil {
-		return nil, fmt.Errorf("IMA log bank: %w", err)
+		return nil, nil, fmt.Errorf("IMA log bank: %w", err)
 	}
 	r, err := evidence.NewReader(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("reading the IMA log %s: %w", path, err)
+		return nil, nil, fmt.Errorf("reading the IMA log %s: %w", path, err)
 	}
 	if r.Format() != evidence.FormatBinary || r.Compressed() {
-		return nil, fmt.Errorf("reading the IMA log %s: want the kernel's binary_runtime_measurements form, found %s (compressed %t)", path, r.Format(), r.Compressed())
+		return nil, nil, fmt.Errorf("reading the IMA log %s: want the kernel's binary_runtime_measurements form, found %s (compressed %t)", path, r.Format(), r.Compressed())
 	}
 	counts, err := evidence.MatchPrefixes(r, b, IMAPCR, [][]byte{startPCR, endPCR})
 	if err != nil {
 		if errors.Is(err, evidence.ErrNoPrefixMatch) {
-			return nil, fmt.Errorf("%w: %s, PCR %d start %x, end %x: %w", ErrIMAWindow, path, IMAPCR, startPCR, endPCR, err)
+			return nil, nil, fmt.Errorf("%w: %s, PCR %d start %x, end %x: %w", ErrIMAWindow, path, IMAPCR, startPCR, endPCR, err)
 		}
-		return nil, fmt.Errorf("matching the IMA log %s to the quotes: %w", path, err)
+		return nil, nil, fmt.Errorf("matching the IMA log %s to the quotes: %w", path, err)
 	}
 	start, end := counts[0], counts[1]
 	if end == 0 && len(data) > 0 {
@@ -63,18 +70,18 @@ func CollectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, er
 		// boot_aggregate) before anything can quote it: a PCR 10 still at
 		// its initial value beside a log with entries was never extended
 		// by this kernel.
-		return nil, fmt.Errorf("%w: the quoted PCR %d is its initial value (%x) but %s has entries: the kernel that wrote the log never extended this TPM's PCR %d (--tpm sim or an swtpm with the machine's log?)",
+		return nil, nil, fmt.Errorf("%w: the quoted PCR %d is its initial value (%x) but %s has entries: the kernel that wrote the log never extended this TPM's PCR %d (--tpm sim or an swtpm with the machine's log?)",
 			ErrIMAWindow, IMAPCR, endPCR, path, IMAPCR)
 	}
 	if end < start {
-		return nil, fmt.Errorf("%w: the end quote's PCR %d matches %d entries of %s, fewer than the start quote's %d", ErrIMAWindow, IMAPCR, end, path, start)
+		return nil, nil, fmt.Errorf("%w: the end quote's PCR %d matches %d entries of %s, fewer than the start quote's %d", ErrIMAWindow, IMAPCR, end, path, start)
 	}
 
 	// Second pass: the byte length of the first end entries, the template,
 	// and the window's entries.
 	r, err = evidence.NewReader(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("reading the IMA log %s: %w", path, err)
+		return nil, nil, fmt.Errorf("reading the IMA log %s: %w", path, err)
 	}
 	window := &predicates.Window{Start: start, End: end, Entries: make([]predicates.WindowEntry, 0, end-start)}
 	var size int64
@@ -85,7 +92,7 @@ func CollectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, er
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, fmt.Errorf("reading the IMA log %s, entry %d: %w", path, i, err)
+			return nil, nil, fmt.Errorf("reading the IMA log %s, entry %d: %w", path, i, err)
 		}
 		size = e.Offset + int64(e.Len)
 		template.Add(e.TemplateName)
@@ -97,7 +104,7 @@ func CollectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, er
 	sum := sha256.Sum256(raw)
 	compressed, err := compressLog(raw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return &predicates.IMA{
 		Present:  true,
@@ -111,7 +118,7 @@ func CollectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, er
 			Data:     compressed,
 		},
 		Window: window,
-	}, nil
+	}, raw, nil
 }
 
 // logWindow is the zstd window the carried log is compressed with: the

@@ -35,16 +35,27 @@ const KeyPasswordEnv = "ATTEST_BUILD_KEY_PASSWORD"
 // a wrong one.
 var ErrKeyPassword = errors.New("signing key password")
 
-// Signer signs DSSE envelopes with a private key. Its KeyID is the key's
-// fingerprint (KeyFingerprint), the envelope signature's keyid.
+// Signer signs DSSE envelopes with a private key. The envelopes' keyid is
+// empty (EnvelopeKeyID); the key is known by its Fingerprint.
 type Signer struct {
-	sv    signature.SignerVerifier
-	pub   crypto.PublicKey
-	keyID string
+	sv          signature.SignerVerifier
+	pub         crypto.PublicKey
+	fingerprint string
 	// tpm, when set, opens the TPM whose resident key signs (NewTPMSigner);
 	// sv is then nil.
 	tpm TPMOpener
 }
+
+// EnvelopeKeyID is the keyid of every signature attest-build writes: empty,
+// as cosign writes it. The DSSE specification makes the keyid an optional,
+// unsigned hint, and the keyid-aware verifiers (go-securesystemslib's
+// dsse.EnvelopeVerifier, sigstore's dsse.WrapVerifier, in-toto-golang,
+// cosign, sigstore-go) skip a signature whose non-empty keyid differs from
+// the one they compute for their key, and each computes its own (sigstore:
+// none; in-toto / securesystemslib: the SHA-256 of the key's canonical JSON).
+// Only the empty keyid is tried by all of them. attest-build's verifier finds
+// the key by trying each trusted key, never by the keyid.
+const EnvelopeKeyID = ""
 
 // NewSigner returns a Signer for an ECDSA (P-256, P-384, P-521), Ed25519 or
 // RSA private key. The hash is sigstore's default for the key: SHA-256 for
@@ -62,7 +73,7 @@ func NewSigner(priv crypto.PrivateKey) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{sv: sv, pub: pub, keyID: id}, nil
+	return &Signer{sv: sv, pub: pub, fingerprint: id}, nil
 }
 
 // ErrUnsupportedKeyRef reports a signing key reference attest-build cannot
@@ -138,8 +149,8 @@ func LoadSigner(ref string, password []byte) (*Signer, error) {
 	return s, nil
 }
 
-// KeyID returns the key's fingerprint, the envelopes' keyid.
-func (s *Signer) KeyID() string { return s.keyID }
+// Fingerprint returns the key's fingerprint (KeyFingerprint).
+func (s *Signer) Fingerprint() string { return s.fingerprint }
 
 // InTPM reports whether the signer's key is the TPM-resident signing key.
 func (s *Signer) InTPM() bool { return s.tpm != nil }
@@ -150,14 +161,15 @@ func (s *Signer) PublicKey() crypto.PublicKey { return s.pub }
 // dsseSigner adapts the signer to go-securesystemslib's DSSE signer.
 func (s *Signer) dsseSigner() dsse.Signer {
 	if s.tpm != nil {
-		return &tpmDSSESigner{open: s.tpm, keyID: s.keyID}
+		return &tpmDSSESigner{open: s.tpm, keyID: EnvelopeKeyID}
 	}
-	return &sigdsse.SignerAdapter{SignatureSigner: s.sv, Pub: s.pub, PubKeyID: s.keyID}
+	return &sigdsse.SignerAdapter{SignatureSigner: s.sv, Pub: s.pub, PubKeyID: EnvelopeKeyID}
 }
 
 // KeyFingerprint returns "sha256:" and the lowercase hex SHA-256 of the PKIX
-// DER encoding of pub: the keyid of attest-build's envelopes, and the same
-// form as the attestation key fingerprint in the TPM/IMA predicate.
+// DER encoding of pub: how policies, reports and messages name a signer key,
+// in the same form as the attestation key fingerprint in the TPM/IMA
+// predicate. It is not written into envelopes (EnvelopeKeyID).
 func KeyFingerprint(pub crypto.PublicKey) (string, error) {
 	der, err := cryptoutils.MarshalPublicKeyToDER(pub)
 	if err != nil {
@@ -168,18 +180,15 @@ func KeyFingerprint(pub crypto.PublicKey) (string, error) {
 }
 
 // NewEnvelopeVerifier returns a DSSE verifier for envelopes signed by the
-// private key of pub, with the same algorithm choice as NewSigner. Its KeyID
-// is pub's fingerprint.
+// private key of pub, with the same algorithm choice as NewSigner. Like the
+// third-party verifiers it computes no keyid of its own, so it tries pub on
+// every signature whatever its keyid.
 func NewEnvelopeVerifier(pub crypto.PublicKey) (*dsse.EnvelopeVerifier, error) {
 	v, err := signature.LoadDefaultVerifier(pub)
 	if err != nil {
 		return nil, fmt.Errorf("loading verification key: %w", err)
 	}
-	id, err := KeyFingerprint(pub)
-	if err != nil {
-		return nil, err
-	}
-	ev, err := dsse.NewEnvelopeVerifier(&sigdsse.VerifierAdapter{SignatureVerifier: v, Pub: pub, PubKeyID: id})
+	ev, err := dsse.NewEnvelopeVerifier(&sigdsse.VerifierAdapter{SignatureVerifier: v, Pub: pub})
 	if err != nil {
 		return nil, fmt.Errorf("loading verification key: %w", err)
 	}

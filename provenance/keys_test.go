@@ -22,7 +22,7 @@ import (
 )
 
 // Every supported key type signs envelopes that verify with its public key
-// and carry its fingerprint as keyid; a plain key is written 0600.
+// and carry the empty keyid (EnvelopeKeyID); a plain key is written 0600.
 func TestGenerateKeySignVerify(t *testing.T) {
 	subjects := []predicates.Subject{{Name: "b", SHA256: sha256.Sum256([]byte("b"))}, {Name: "a", SHA256: sha256.Sum256([]byte("a"))}}
 	st, err := provenance.MarshalStatement(subjects, "https://example.com/p/v1", map[string]any{"k": "v"})
@@ -47,8 +47,8 @@ func TestGenerateKeySignVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if loaded.KeyID() != s.KeyID() || !strings.HasPrefix(s.KeyID(), "sha256:") {
-				t.Fatalf("keyids %s and %s", loaded.KeyID(), s.KeyID())
+			if loaded.Fingerprint() != s.Fingerprint() || !strings.HasPrefix(s.Fingerprint(), "sha256:") {
+				t.Fatalf("fingerprints %s and %s", loaded.Fingerprint(), s.Fingerprint())
 			}
 			line, err := loaded.SignStatement(context.Background(), st)
 			if err != nil {
@@ -109,8 +109,8 @@ func TestEncryptedKeys(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		if got.KeyID() != s.KeyID() {
-			t.Fatalf("%s: keyid %s, want %s", p, got.KeyID(), s.KeyID())
+		if got.Fingerprint() != s.Fingerprint() {
+			t.Fatalf("%s: fingerprint %s, want %s", p, got.Fingerprint(), s.Fingerprint())
 		}
 		if _, err := provenance.LoadSigner(p, nil); !errors.Is(err, provenance.ErrKeyPassword) {
 			t.Fatalf("%s without password: %v, want ErrKeyPassword", p, err)
@@ -170,8 +170,8 @@ func TestLoadSignerPEMText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.KeyID() != plain.KeyID() {
-		t.Fatalf("keyid %s from the PEM text, want %s", got.KeyID(), plain.KeyID())
+	if got.Fingerprint() != plain.Fingerprint() {
+		t.Fatalf("fingerprint %s from the PEM text, want %s", got.Fingerprint(), plain.Fingerprint())
 	}
 
 	lines := strings.Split(strings.TrimSpace(string(plainPEM)), "\n")
@@ -243,7 +243,7 @@ func TestGenerateKeyNeverReplaces(t *testing.T) {
 		wg.Go(func() {
 			s, err := provenance.GenerateKey(prefix, provenance.KeyEd25519, nil)
 			if errs[i] = err; err == nil {
-				ids[i] = s.KeyID()
+				ids[i] = s.Fingerprint()
 			}
 		})
 	}
@@ -270,8 +270,8 @@ func TestGenerateKeyNeverReplaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	pubID, _ := provenance.KeyFingerprint(pub)
-	if got.KeyID() != winners[0] || pubID != winners[0] {
-		t.Fatalf("on disk: key %s, pub %s; the winner's is %s", got.KeyID(), pubID, winners[0])
+	if got.Fingerprint() != winners[0] || pubID != winners[0] {
+		t.Fatalf("on disk: key %s, pub %s; the winner's is %s", got.Fingerprint(), pubID, winners[0])
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) > 0 {
 		t.Fatalf("temporary files left: %v", left)

@@ -20,15 +20,18 @@ import (
 )
 
 // BuildType is the SLSA buildType of a command run by attest-build. Its
-// externalParameters are {"argv": [...], "workingDirectory": "..."}; its
+// externalParameters are {"argv": [...], "workingDirectory": "..."} and, in
+// GitHub Actions, "workflow": {"ref", "repository", "path"} where GitHub's
+// own buildType (https://actions.github.io/buildtypes/workflow/v1) puts
+// the workflow reference (GitHubWorkflow); its
 // internalParameters are {"tpm": {"mode", "pcrs"}, "imaLog": path} and, in
 // CI, "github" or "gitlab" (CIContext). See
 // docs/attestation.md.
-const BuildType = "https://github.com/attest-build/attest-build/buildtypes/command/v0.1"
+const BuildType = predicates.BuildType
 
 // builderIDBase is the prefix of the default builder ids, one per TPM mode:
 // a run on a simulated or software TPM can never pass for a hardware one.
-const builderIDBase = "https://github.com/attest-build/attest-build/builders/"
+const builderIDBase = predicates.BuilderIDBase
 
 // BuilderID returns the SLSA builder.id of a run in the given TPM mode.
 // Without custom it is builderIDBase + "tpm-device/v0.1" (or "swtpm", "sim").
@@ -70,6 +73,12 @@ type ProvenanceInfo struct {
 	// CI is the CI system's run context (CIContext), added to
 	// internalParameters.
 	CI map[string]any
+	// Workflow is the GitHub Actions workflow reference (GitHubWorkflow),
+	// recorded as externalParameters.workflow; nil outside GitHub.
+	Workflow map[string]any
+	// Version is attest-build's version, the SLSA builder.version
+	// {"attest-build": Version}; "" means Version().
+	Version string
 	// BuilderDependencies name the kernel and attest-build itself.
 	BuilderDependencies []*intoto.ResourceDescriptor
 	StartedOn           time.Time
@@ -85,7 +94,11 @@ func SLSAPredicate(info ProvenanceInfo) (json.RawMessage, error) {
 	for i, a := range info.Argv {
 		argv[i] = a
 	}
-	ext, err := structpb.NewStruct(map[string]any{"argv": argv, "workingDirectory": info.Dir})
+	extMap := map[string]any{"argv": argv, "workingDirectory": info.Dir}
+	if info.Workflow != nil {
+		extMap["workflow"] = info.Workflow
+	}
+	ext, err := structpb.NewStruct(extMap)
 	if err != nil {
 		return nil, fmt.Errorf("SLSA externalParameters: %w", err)
 	}
@@ -100,6 +113,10 @@ func SLSAPredicate(info ProvenanceInfo) (json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SLSA internalParameters: %w", err)
 	}
+	version := info.Version
+	if version == "" {
+		version = Version()
+	}
 	p := &slsa.Provenance{
 		BuildDefinition: &slsa.BuildDefinition{
 			BuildType:          BuildType,
@@ -107,7 +124,7 @@ func SLSAPredicate(info ProvenanceInfo) (json.RawMessage, error) {
 			InternalParameters: internal,
 		},
 		RunDetails: &slsa.RunDetails{
-			Builder: &slsa.Builder{Id: info.BuilderID, BuilderDependencies: info.BuilderDependencies},
+			Builder: &slsa.Builder{Id: info.BuilderID, Version: map[string]string{"attest-build": version}, BuilderDependencies: info.BuilderDependencies},
 			Metadata: &slsa.BuildMetadata{
 				InvocationId: info.InvocationID,
 				StartedOn:    timestamppb.New(info.StartedOn),
@@ -120,6 +137,9 @@ func SLSAPredicate(info ProvenanceInfo) (json.RawMessage, error) {
 		p.BuildDefinition.ResolvedDependencies = []*intoto.ResourceDescriptor{info.Source}
 	}
 	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("SLSA provenance: %w", err)
+	}
+	if err := locatable(p); err != nil {
 		return nil, fmt.Errorf("SLSA provenance: %w", err)
 	}
 	b, err := protojson.Marshal(p)
@@ -141,6 +161,28 @@ const (
 	SourceFromGitLab = "gitlab-env"       // GitLab CI's CI_* variables
 	SourceFromGit    = "git-before-build" // git in the working directory, before the build ran
 )
+
+// locatable checks what the SLSA specification asks of every
+// ResourceDescriptor beyond the in-toto bindings' Validate (which accepts a
+// name alone): each has a uri, a digest or content.
+func locatable(p *slsa.Provenance) error {
+	lists := []struct {
+		field string
+		rds   []*intoto.ResourceDescriptor
+	}{
+		{"buildDefinition.resolvedDependencies", p.GetBuildDefinition().GetResolvedDependencies()},
+		{"runDetails.builder.builderDependencies", p.GetRunDetails().GetBuilder().GetBuilderDependencies()},
+		{"runDetails.byproducts", p.GetRunDetails().GetByproducts()},
+	}
+	for _, l := range lists {
+		for i, rd := range l.rds {
+			if rd.GetUri() == "" && len(rd.GetDigest()) == 0 && len(rd.GetContent()) == 0 {
+				return fmt.Errorf("%s[%d] (%q): no uri, digest or content", l.field, i, rd.GetName())
+			}
+		}
+	}
+	return nil
+}
 
 // SourceFromEnv finds the source repository and commit of a build in
 // dir, and the CI run URL: from GITHUB_* variables (GitHub Actions), from

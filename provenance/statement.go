@@ -70,7 +70,7 @@ func (s *Signer) SignStatement(ctx context.Context, statement []byte) ([]byte, e
 	}
 	env, err := es.SignPayload(ctx, predicates.PayloadType, statement)
 	if err != nil {
-		return nil, fmt.Errorf("signing statement with key %s: %w", s.keyID, err)
+		return nil, fmt.Errorf("signing statement with key %s: %w", s.fingerprint, err)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -155,7 +155,7 @@ func NewTPMSigner(open TPMOpener) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{pub: pub, keyID: id, tpm: open}, nil
+	return &Signer{pub: pub, fingerprint: id, tpm: open}, nil
 }
 
 // tpmDSSESigner signs a DSSE PAE in the TPM.

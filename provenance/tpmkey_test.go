@@ -90,8 +90,8 @@ func TestTPMSignerOnSwtpm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s2.KeyID() != s.KeyID() {
-		t.Fatalf("second open: key %s, want %s", s2.KeyID(), s.KeyID())
+	if s2.Fingerprint() != s.Fingerprint() {
+		t.Fatalf("second open: key %s, want %s", s2.Fingerprint(), s.Fingerprint())
 	}
 }
 

@@ -25,6 +25,8 @@ type buildOptions struct {
 	bootLog   string
 	pcrs      string
 	builderID string
+	bundle    bool
+	detachLog bool
 	akCert    string
 	tpmKey    tpmKeyOptions
 	leftovers string
@@ -45,6 +47,8 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&o.pcrs, "pcrs", tpm.DefaultPCRSelection, "the PCR `SELECTION` to quote, e.g. sha256:0-10+sha1:10; must include PCR 10")
 	fs.StringVar(&o.leftovers, "leftovers", "end", "what to do about processes the build leaves running when its command exits, `POLICY`: end (end and report them, then attest) or refuse (end them and write no attestation); they never outlive attest-build")
 	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id, a `URI`; the TPM mode is appended as its fragment (default: one id per TPM mode)")
+	fs.BoolVar(&o.bundle, "bundle", false, "also write each statement as a Sigstore bundle v0.3 (public-key verification material, no transparency log entry): OUTPUT-BASE.tpm-ima"+provenance.BundleSuffix+" and OUTPUT-BASE.slsa"+provenance.BundleSuffix+", OUTPUT-BASE being the output without .intoto.jsonl")
+	fs.BoolVar(&o.detachLog, "detach-log", false, "write the carried IMA log as its own file, OUTPUT-BASE"+provenance.DetachedLogSuffix+" (the uncompressed log, referenced by the predicate's ima.log.sha256), not inside the TPM/IMA statement")
 }
 
 // attachBuild makes root run a build: attest-build [flags] -- COMMAND [ARG...].
@@ -154,6 +158,8 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 		BootLog:   o.bootLog,
 		BuilderID: o.builderID,
 		Progress:  terminalOrNil(cmd.ErrOrStderr()),
+		Bundle:    o.bundle,
+		DetachLog: o.detachLog,
 	})
 	if errors.Is(err, provenance.ErrUnusablePath) {
 		return &usageError{err: err}
@@ -173,6 +179,11 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: wrote %s (%d subject(s), TPM %s, IMA %s)\n",
 		res.Output, len(res.Subjects), res.Predicate.TPM.Mode, imaSummary(res))
+	for _, f := range append(res.Bundles, res.DetachedLog) {
+		if f != "" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: wrote %s\n", f)
+		}
+	}
 	return nil
 }
 

@@ -126,7 +126,7 @@ func TestExitCodes(t *testing.T) {
 		// verify make the same checks).
 		{"policy check, no signer key", []string{"policy", "check", policy}, 1, "no trusted signer key: name one under signers in the policy, or pass --key"},
 		{"policy check, misspelt key", []string{"policy", "check", misspelt}, 1,
-			`misspelt.yaml:3: invalid policy: unknown key "tpmMode" (known here: version, signers, builders, attestationKeyCAs, builderIds, tpmModes, pcrs, ima, boot, maxAge); did you mean "tpmModes"?`},
+			`misspelt.yaml:3: invalid policy: unknown key "tpmMode" (known here: version, signers, builders, attestationKeyCAs, builderIds, tpmModes, pcrs, ima, boot, maxAge, source); did you mean "tpmModes"?`},
 		{"policy check, misspelt nested key", []string{"policy", "check", misspeltIMA}, 1, `unknown key "alow" (known here: required, scope,`},
 		{"policy check, malformed", []string{"policy", "check", badPolicy}, 1, "bad.yaml:3:"},
 		{"policy check, missing", []string{"policy", "check", missing}, 2, ""},

@@ -54,7 +54,7 @@ secretbox format, readable by cosign). Existing files are never overwritten.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s.key\n%s.pub\nkeyid %s\n", o.out, o.out, s.KeyID())
+			fmt.Fprintf(cmd.OutOrStdout(), "%s.key\n%s.pub\nfingerprint %s\n", o.out, o.out, s.Fingerprint())
 			return nil
 		},
 	}

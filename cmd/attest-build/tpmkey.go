@@ -123,6 +123,6 @@ func (o *tpmSigningKeyOptions) Exec(w io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(w, "# TPM signing key, authorization in %s\n# keyid %s\n%s", key.AuthFile, s.KeyID(), p)
+	fmt.Fprintf(w, "# TPM signing key, authorization in %s\n# fingerprint %s\n%s", key.AuthFile, s.Fingerprint(), p)
 	return nil
 }

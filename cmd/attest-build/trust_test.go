@@ -11,8 +11,9 @@ import (
 
 	"github.com/attest-build/attest-build/ekcert"
 	"github.com/attest-build/attest-build/internal/swtpmtest"
+	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // trustEnv is a runner enrolled with a CA, with a TPM-resident signing key.
@@ -30,11 +31,6 @@ func (e *trustEnv) f(name string) string { return filepath.Join(e.dir, name) }
 func enrollRunner(t *testing.T, rootsFlag string, extra ...string) *trustEnv {
 	t.Helper()
 	e := &trustEnv{sw: swtpmtest.Start(t), dir: t.TempDir()}
-	// An empty IMA log (the swtpm's PCR 10 was never extended); a missing
-	// --ima-log is refused before the build.
-	if err := os.WriteFile(e.f("none"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	e.caDir, e.auth, e.akPEM = e.f("ca"), e.f("conf/key.auth"), e.f("ak.pem")
 	mustRun(t, "ca", "init", "--dir", e.caDir)
 	mustRun(t, "tpm", "enroll-request", "--tpm", e.sw.Ref(), "-o", e.f("req.json"))
@@ -47,8 +43,8 @@ func enrollRunner(t *testing.T, rootsFlag string, extra ...string) *trustEnv {
 // build attests a build of name with -k tpm and the AK certificate.
 func (e *trustEnv) build(t *testing.T, name string) string {
 	t.Helper()
-	mustRun(t, "--tpm", e.sw.Ref(), "-k", "tpm", "--tpm-key-auth", e.auth, "--ak-cert", e.akPEM,
-		"--ima-log", e.f("none"), "-a", name, "--", "sh", "-c", "echo "+name+" > "+name)
+	mustRun(t, append(noIMALog(t, "--tpm", e.sw.Ref(), "-k", "tpm", "--tpm-key-auth", e.auth, "--ak-cert", e.akPEM),
+		"-a", name, "--", "sh", "-c", "echo "+name+" > "+name)...)
 	return name + ".intoto.jsonl"
 }
 
@@ -107,7 +103,7 @@ func TestCAOnlyPolicy(t *testing.T) {
 	t.Run("signed by a file key, not the certified key", func(t *testing.T) {
 		prefix := filepath.Join(t.TempDir(), "file")
 		mustRun(t, "key", "generate", "--out", prefix)
-		mustRun(t, "--tpm", e.sw.Ref(), "-k", prefix+".key", "--ak-cert", e.akPEM, "--ima-log", e.f("none"), "-a", "c.bin", "--", "sh", "-c", "echo c > c.bin")
+		mustRun(t, append(noIMALog(t, "--tpm", e.sw.Ref(), "-k", prefix+".key", "--ak-cert", e.akPEM), "-a", "c.bin", "--", "sh", "-c", "echo c > c.bin")...)
 		out, code := verifyExit(t, "--policy", "policy.yaml", "c.bin")
 		if code != 1 || !strings.Contains(out, "signature") {
 			t.Fatalf("file-key signature under a CA-only policy: exit %d\n%s", code, out)
@@ -154,7 +150,8 @@ func relabel(t *testing.T, e *trustEnv, in, out string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines [][]byte
+	var payloads [][]byte
+	var tpmStmt []byte
 	for _, line := range bytes.Split(bytes.TrimSpace([]byte(mustRead(t, in))), []byte("\n")) {
 		var env struct{ Payload []byte }
 		if err := json.Unmarshal(line, &env); err != nil {
@@ -163,6 +160,36 @@ func relabel(t *testing.T, e *trustEnv, in, out string) {
 		p := bytes.ReplaceAll(env.Payload, []byte(`"mode":"swtpm"`), []byte(`"mode":"device"`))
 		p = bytes.ReplaceAll(p, []byte(`/tpm-swtpm/`), []byte(`/tpm-device/`))
 		p = bytes.ReplaceAll(p, []byte(`"tpmMode":"swtpm"`), []byte(`"tpmMode":"device"`))
+		if bytes.Contains(p, []byte(predicates.TPMIMAType)) {
+			tpmStmt = p
+		}
+		payloads = append(payloads, p)
+	}
+	// The SLSA byproducts name the TPM/IMA statement by digest: a
+	// consistent liar rewrites them too (issue 12's statements-agree).
+	var st struct {
+		Predicate predicates.TPMIMA `json:"predicate"`
+	}
+	if err := json.Unmarshal(tpmStmt, &st); err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	for _, p := range payloads {
+		if !bytes.Equal(p, tpmStmt) {
+			var m map[string]any
+			if err := json.Unmarshal(p, &m); err != nil {
+				t.Fatal(err)
+			}
+			var bps []any
+			for _, rd := range predicates.Byproducts(tpmStmt, &st.Predicate) {
+				bps = append(bps, map[string]any{"name": rd.GetName(), "digest": map[string]any{"sha256": rd.GetDigest()["sha256"]}})
+			}
+			m["predicate"].(map[string]any)["runDetails"].(map[string]any)["byproducts"] = bps
+			var err error
+			if p, err = json.Marshal(m); err != nil {
+				t.Fatal(err)
+			}
+		}
 		signed, err := signer.SignStatement(context.Background(), p)
 		if err != nil {
 			t.Fatal(err)

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -24,6 +27,16 @@ type verifyOptions struct {
 	Policy      string
 	Keys        []string
 	Format      string
+	// VSA writes a signed Verification Summary Attestation to this file,
+	// signed with VSAKey.
+	VSA    string
+	VSAKey string
+	// Bundles are Sigstore bundle files verified instead of an
+	// attestation file; IMALog is a detached IMA log.
+	Bundles     []string
+	IMALog      string
+	ResourceURI string
+	PolicyURI   string
 }
 
 func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
@@ -31,6 +44,12 @@ func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Policy, "policy", "", "the trust policy `FILE` (YAML, see docs/policy.md)")
 	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "trusted signer public key `FILE`, PEM (repeatable; added to the policy's signers)")
 	cmd.Flags().StringVar(&o.Format, "format", "text", "output `FORMAT`: text or json")
+	cmd.Flags().StringArrayVar(&o.Bundles, "bundle", nil, "verify Sigstore bundle `FILE`s (attest-build --bundle: the .tpm-ima and the .slsa one) instead of an attestation file; repeatable")
+	cmd.Flags().StringVar(&o.IMALog, "ima-log", "", "the detached IMA log `FILE` of an attestation made with --detach-log (default: BASE"+provenance.DetachedLogSuffix+" beside the attestation or bundle, when it exists)")
+	cmd.Flags().StringVar(&o.VSA, "vsa", "", "also write a signed SLSA Verification Summary Attestation v1 (one DSSE envelope, JSON Lines) to `FILE`, PASSED or FAILED (docs/verify.md)")
+	cmd.Flags().StringVar(&o.VSAKey, "vsa-key", "", "the private key `REF` that signs the --vsa summary: a PEM file or its text (password in "+provenance.KeyPasswordEnv+")")
+	cmd.Flags().StringVar(&o.ResourceURI, "resource-uri", "", "the summary's resourceUri, the `URI` of the verified artifact (default file:// and the first artifact's absolute path)")
+	cmd.Flags().StringVar(&o.PolicyURI, "policy-uri", "", "the summary's policy.uri, the `URI` where consumers find the policy (default file:// and the policy's absolute path)")
 	_ = cmd.MarkFlagRequired("policy")
 }
 
@@ -67,7 +86,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	if o.Format != "text" && o.Format != "json" {
 		return usagef("--format %q: want text or json", o.Format)
 	}
-	policy, err := policy.LoadPolicy(o.Policy)
+	pol, err := policy.LoadPolicy(o.Policy)
 	if err != nil {
 		return inputError(err) // 2 when it cannot be read, 1 when malformed
 	}
@@ -75,9 +94,41 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	if err != nil {
 		return err
 	}
-	v, err := verify.NewVerifier(policy, verify.WithSignerKeys(keys...))
+	var vsaSigner *provenance.Signer
+	if o.VSA != "" || o.VSAKey != "" {
+		if o.VSA == "" || o.VSAKey == "" {
+			return usagef("--vsa and --vsa-key go together")
+		}
+		var password []byte
+		if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {
+			password = []byte(pw)
+		}
+		if vsaSigner, err = provenance.LoadSigner(o.VSAKey, password); err != nil {
+			return inputError(fmt.Errorf("--vsa-key: %w", err))
+		}
+	}
+	v, err := verify.NewVerifier(pol, verify.WithSignerKeys(keys...))
 	if err != nil {
 		return usagef("%v", err)
+	}
+	// Bundles: their envelopes make one attestation, named by the first.
+	var fromBundles []byte
+	if len(o.Bundles) > 0 {
+		if o.Attestation != "" {
+			return usagef("--bundle and --attestation: give one or the other")
+		}
+		for _, b := range o.Bundles {
+			data, err := os.ReadFile(b)
+			if err != nil {
+				return inputError(fmt.Errorf("--bundle: %w", err))
+			}
+			line, err := provenance.EnvelopeFromBundle(data)
+			if err != nil {
+				return fmt.Errorf("--bundle %s: %w", b, err)
+			}
+			fromBundles = append(append(fromBundles, line...), '\n')
+		}
+		o.Attestation = o.Bundles[0]
 	}
 
 	// Group the artifacts by attestation file, keeping the order given.
@@ -99,6 +150,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	}
 
 	var results []verify.AttestationResult
+	var allArtifacts []verify.Artifact
 	failed := false
 	for _, att := range order {
 		arts := groups[att]
@@ -106,12 +158,34 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 		for _, a := range arts {
 			res.Artifacts = append(res.Artifacts, a.Name)
 		}
-		f, err := os.Open(att)
-		if err != nil {
-			return inputError(fmt.Errorf("opening attestation: %w", err))
+		allArtifacts = append(allArtifacts, arts...)
+		var f io.Reader
+		if fromBundles != nil {
+			f = bytes.NewReader(fromBundles)
+		} else {
+			file, err := os.Open(att)
+			if err != nil {
+				return inputError(fmt.Errorf("opening attestation: %w", err))
+			}
+			defer file.Close()
+			f = file
 		}
-		rep, err := v.Verify(cmd.Context(), f, arts[0], arts[1:]...)
-		f.Close()
+		var log io.Reader
+		logPath := o.IMALog
+		if logPath == "" {
+			if p := provenance.DetachedLogPath(provenance.AttestationBase(att) + ".intoto.jsonl"); fileExists(p) {
+				logPath = p
+			}
+		}
+		if logPath != "" {
+			lf, err := os.Open(logPath)
+			if err != nil {
+				return inputError(fmt.Errorf("--ima-log: %w", err))
+			}
+			defer lf.Close()
+			log = lf
+		}
+		rep, err := v.VerifyDetached(cmd.Context(), f, log, arts[0], arts[1:]...)
 		var ce *verify.CheckError
 		switch {
 		case err == nil:
@@ -149,10 +223,75 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 			io.WriteString(out, predicates.Printable(buf.String()))
 		}
 	}
+	if vsaSigner != nil {
+		if err := o.writeVSA(cmd, vsaSigner, artifacts[0], order, results, allArtifacts, pol); err != nil {
+			return err
+		}
+	}
 	if failed {
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// writeVSA signs and writes the verification summary of results.
+func (o *verifyOptions) writeVSA(cmd *cobra.Command, signer *provenance.Signer, first string, attestations []string, results []verify.AttestationResult, artifacts []verify.Artifact, pol *policy.Policy) error {
+	fileURI := func(p string) (string, error) {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return "", err
+		}
+		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String(), nil
+	}
+	vo := verify.VSAOptions{Policy: pol, ResourceURI: o.ResourceURI, PolicyURI: o.PolicyURI, Subjects: artifacts}
+	var err error
+	if vo.ResourceURI == "" {
+		if vo.ResourceURI, err = fileURI(first); err != nil {
+			return err
+		}
+	}
+	if vo.PolicyURI == "" {
+		if vo.PolicyURI, err = fileURI(o.Policy); err != nil {
+			return err
+		}
+	}
+	if vo.PolicyContent, err = os.ReadFile(o.Policy); err != nil {
+		return inputError(fmt.Errorf("reading the policy for the summary: %w", err))
+	}
+	for i, att := range attestations {
+		files := []string{att}
+		if len(o.Bundles) > 0 {
+			files = o.Bundles
+		}
+		for _, file := range files {
+			in := verify.VSAInput{Result: results[i]}
+			if in.URI, err = fileURI(file); err != nil {
+				return err
+			}
+			if in.Content, err = os.ReadFile(file); err != nil {
+				return inputError(fmt.Errorf("reading %s for the summary: %w", file, err))
+			}
+			vo.Inputs = append(vo.Inputs, in)
+		}
+	}
+	st, err := verify.VSAStatement(vo)
+	if err != nil {
+		return usagef("--vsa: %v", err)
+	}
+	env, err := signer.SignStatement(cmd.Context(), st)
+	if err != nil {
+		return err
+	}
+	if err := provenance.WriteJSONL(o.VSA, [][]byte{env}); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: wrote the verification summary %s\n", o.VSA)
+	return nil
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // readSignerKeys reads the --key files (PEM public keys): a file that cannot
@@ -191,7 +330,7 @@ func writeTextReport(w io.Writer, r verify.AttestationResult) {
 		fmt.Fprintf(w, "  builder      %s\n", f.BuilderID)
 	}
 	if f.TPMMode != "" {
-		fmt.Fprintf(w, "  TPM mode     %s\n", f.TPMMode)
+		fmt.Fprintf(w, "  TPM mode     %s (the signer's word: nothing proves the AK's hardware origin yet)\n", f.TPMMode)
 	}
 	if f.AKFingerprint != "" {
 		fmt.Fprintf(w, "  AK           %s (builder %s)\n", f.AKFingerprint, f.AKBuilder)
@@ -234,6 +373,9 @@ func writeTextReport(w io.Writer, r verify.AttestationResult) {
 	}
 	if f.FinishedOn != nil {
 		fmt.Fprintf(w, "  finished     %s\n", f.FinishedOn.UTC().Format("2006-01-02 15:04:05Z"))
+	}
+	if len(f.SignersWord) > 0 {
+		fmt.Fprintf(w, "  signer's word (not verified): %s\n", strings.Join(f.SignersWord, "; "))
 	}
 	fmt.Fprintln(w, "  checks")
 	for _, c := range r.Checks {

@@ -59,8 +59,8 @@ func TestInspectRealAttestation(t *testing.T) {
 		if len(e.Subjects) != 1 || e.Subjects[0].Name != "app.bin" || e.Subjects[0].Digest["sha256"] != hex.EncodeToString(res.Subjects[0].SHA256[:]) {
 			t.Errorf("line %d: subjects %+v, want app.bin %x", e.Line, e.Subjects, res.Subjects[0].SHA256)
 		}
-		if len(e.KeyIDs) != 1 || e.KeyIDs[0] != signer.KeyID() {
-			t.Errorf("line %d: keyids %v, want %s", e.Line, e.KeyIDs, signer.KeyID())
+		if len(e.KeyIDs) != 1 || e.KeyIDs[0] != provenance.EnvelopeKeyID {
+			t.Errorf("line %d: keyids %q, want %q", e.Line, e.KeyIDs, provenance.EnvelopeKeyID)
 		}
 	}
 	ti := s.Envelopes[0].TPMIMA

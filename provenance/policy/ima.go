@@ -150,5 +150,9 @@ func (ev *IMAEvaluation) Add(m Measurement) {
 		ev.finding(m, "allowlist", "digest %s is not accepted by pattern %q", orNone(m.DigestString()), matched)
 		return
 	}
+	if p.allow.Len() == 0 && p.keylimeAllow.Len() == 0 && len(p.patterns) == 0 {
+		ev.finding(m, "allowlist", "the allowlist is empty (ima.allow: [] or a Keylime policy without digests): it allows nothing")
+		return
+	}
 	ev.finding(m, "allowlist", "path is not in the allowlist")
 }

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/predicates"
@@ -35,7 +35,10 @@ const (
 	DefaultMaxIMAEntries = 1_000_000
 	// DefaultMaxIMALogBytes caps the uncompressed size of a carried IMA log
 	// (a zstd or gzip bomb is refused once it decompresses past it).
-	DefaultMaxIMALogBytes = 512 << 20
+	// 256 MiB holds a million ima-ng entries, or some 400,000 ima-sig ones
+	// with signatures; reading and hashing it costs about 1.5 s of CPU
+	// (docs/benchmarks.md, adversarial inputs).
+	DefaultMaxIMALogBytes = 256 << 20
 )
 
 // IMAScope says which IMA entries a policy's rules apply to.
@@ -113,6 +116,7 @@ type Policy struct {
 	ima        imaPolicy
 	boot       bootlog.Policy
 	maxAge     time.Duration
+	srcRule    *SourceRule
 }
 
 // TrustedKey is a public key the policy trusts, with its name (a signer's, or
@@ -144,6 +148,10 @@ type imaPolicy struct {
 	// anyTemplate accepts entries of every undecodable template unchecked:
 	// ReferenceUnsafe only (policy init reading its reference), never from a file.
 	anyTemplate bool
+	// allowlist is set when the policy has an allowlist (ima.allow, even
+	// empty, or a Keylime runtime policy, even with no digests): then only
+	// what it lists is allowed, and an empty one allows nothing.
+	allowlist bool
 	// allow holds the allow rules without wildcards: path to accepted
 	// digests; keylimeAllow the imported runtime policies' digests, whose
 	// paths are written as IMA's ascii log and Keylime write them (spaces
@@ -163,11 +171,12 @@ type patternRule struct {
 	digests map[string]bool
 }
 
-// hasAllowlist reports whether the policy lists accepted files; without one
+// hasAllowlist reports whether the policy has an allowlist; without one
 // every measured file is accepted (deny and violation rules still apply).
-func (p *imaPolicy) hasAllowlist() bool {
-	return p.allow.Len() > 0 || p.keylimeAllow.Len() > 0 || len(p.patterns) > 0
-}
+// An allowlist that is present lists what is allowed: an empty one
+// (allow: [], or a Keylime policy without digests) allows nothing, it does
+// not switch the allowlist off.
+func (p *imaPolicy) hasAllowlist() bool { return p.allowlist }
 
 // Source is the file the policy was loaded from ("" for bytes).
 func (p *Policy) Source() string { return p.source }
@@ -228,6 +237,7 @@ type policyFile struct {
 	IMA    imaYAML                   `yaml:"ima"`
 	Boot   bootlog.Policy            `yaml:"boot"`
 	MaxAge string                    `yaml:"maxAge"`
+	Source *sourceYAML               `yaml:"source"`
 }
 
 type keyYAML struct {
@@ -552,7 +562,32 @@ func (l *policyLoader) build(raw *policyFile) (*Policy, error) {
 		return nil, l.errf([]any{"boot"}, "%w", err)
 	}
 	p.boot = raw.Boot
+	if p.srcRule, err = l.sourceRule(raw.Source); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// hasKey reports whether the document has the mapping key at path (such
+// as ima.allow written with no value, which decodes like an absent key).
+func (l *policyLoader) hasKey(path ...string) bool {
+	if !bytes.Contains(l.data, []byte(path[len(path)-1])) {
+		return false // the common case: no node tree needed
+	}
+	n := l.tree()
+	for _, key := range path {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return false
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n != nil
 }
 
 // parseAge parses a Go duration, or a number of days such as "30d".
@@ -613,6 +648,9 @@ func (l *policyLoader) pcrs(raw map[string]map[int]string) ([]GoldenPCR, error) 
 		size, ok := bankSizes[bank]
 		if !ok {
 			return nil, l.errf([]any{"pcrs", bank}, "unknown bank %q (want sha1, sha256, sha384 or sha512)", bank)
+		}
+		if len(vals) == 0 {
+			return nil, l.errf([]any{"pcrs", bank}, "no PCR values for bank %s (name golden values, or remove the bank)", bank)
 		}
 		for idx, hx := range vals {
 			at := []any{"pcrs", bank, strconv.Itoa(idx)}
@@ -687,6 +725,7 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		}
 		p.templates = append(p.templates, name)
 	}
+	p.allowlist = raw.Allow != nil || len(l.fastAllow) > 0 || l.hasKey("ima", "allow")
 	p.allow, p.keylimeAllow = runtimepolicy.NewAllowlist(), runtimepolicy.NewAllowlist()
 	items := l.fastAllow
 	if !l.fast {
@@ -795,6 +834,7 @@ func (p *imaPolicy) readKeylime(path string) error {
 	if err != nil {
 		return err
 	}
+	p.allowlist = true // an allowlist, even with no digests: it allows nothing then
 	if kp.Exclude != nil {
 		p.excludes = append(p.excludes, kp.Exclude)
 	}

@@ -95,7 +95,7 @@ func TestParsePolicyErrors(t *testing.T) {
 		field     string
 		errSubstr string // the human part of the message, for the reader of a failure
 	}{
-		{"unknown top-level field", base + "signer: x\n", baseLines + 1, "", `unknown key "signer" (known here: version, signers, builders, attestationKeyCAs, builderIds, tpmModes, pcrs, ima, boot, maxAge); did you mean "signers"?`},
+		{"unknown top-level field", base + "signer: x\n", baseLines + 1, "", `unknown key "signer" (known here: version, signers, builders, attestationKeyCAs, builderIds, tpmModes, pcrs, ima, boot, maxAge, source); did you mean "signers"?`},
 		{"unknown nested field", base + "ima:\n  scopes: boot\n", baseLines + 2, "", `unknown key "scopes" (known here: required, scope, maxEntries, maxLogBytes, allowViolations, templates, banks, allow, exclude, deny, keylimeRuntimePolicy); did you mean "scope"?`},
 		{"unknown key, nothing close", base + "zzzzzzzz: 1\n", baseLines + 1, "", `unknown key "zzzzzzzz" (known here: version,`},
 		{"wrong version", strings.Replace(base, "version: 1", "version: 2", 1), 1, "version", "want 1"},

@@ -196,6 +196,12 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 	if m.PCR != imaPCR {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.pcr", ErrMalformed), "10", fmt.Sprint(m.PCR))
 	}
+	if m.Log.Entries != m.Window.End {
+		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.log.entries", ErrIMALog), fmt.Sprintf("%d entries: the log ends at the end quote (window.end)", m.Window.End), fmt.Sprint(m.Log.Entries))
+	}
+	if m.Log.Entries == 0 {
+		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: an empty log", ErrIMALog), "a kernel log, which begins with boot_aggregate", "no entries")
+	}
 	if m.Log.Entries > pol.MaxEntries() {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: IMA log entries", ErrTooLarge), fmt.Sprintf("at most %d (ima.maxEntries)", pol.MaxEntries()), fmt.Sprint(m.Log.Entries))
 	}
@@ -205,14 +211,22 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: PCR 10 not quoted", ErrIMALog), m.Bank+":10 in both quotes", "missing")
 	}
 	facts.Bank, facts.LogEntries, facts.WindowStart, facts.WindowEnd = m.Bank, m.Log.Entries, w.Start, w.End
-	_, compression, _ := strings.Cut(m.Log.Encoding, "+")
-	vr.rep.pass(CheckIMALog, fmt.Sprintf("%d entries (%s, %d bytes %s), window [%d, %d)", m.Log.Entries, m.Bank, decodedLen(vr.logB64), compression, w.Start, w.End))
+	if m.Log.Detached {
+		if vr.detached == nil {
+			return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: the IMA log is detached and was not given", ErrIMALog), "the detached log (verify --ima-log FILE)", "none")
+		}
+		vr.rep.pass(CheckIMALog, fmt.Sprintf("%d entries (%s, detached), window [%d, %d)", m.Log.Entries, m.Bank, w.Start, w.End))
+	} else {
+		_, compression, _ := strings.Cut(m.Log.Encoding, "+")
+		vr.rep.pass(CheckIMALog, fmt.Sprintf("%d entries (%s, %d bytes %s), window [%d, %d)", m.Log.Entries, m.Bank, decodedLen(vr.logB64), compression, w.Start, w.End))
+	}
 
 	ev := pol.NewEvaluation(vr.v.collect)
 	if err := vr.replay(bank, startPCR, endPCR, ev); err != nil {
 		return err
 	}
 	facts.addTally(ev.Tally())
+	facts.BootAggregate = vr.bootAggregate
 	vr.ima = facts
 	f := *facts
 	f.Findings, f.FindingsTotal = nil, 0 // findings are reported by ima-rules
@@ -280,10 +294,7 @@ func newChunkPipe(src io.Reader) *chunkPipe {
 			case <-p.done:
 				return
 			}
-			n, err := io.ReadFull(src, b)
-			if err == io.ErrUnexpectedEOF {
-				err = io.EOF
-			}
+			n, err := readChunk(src, b)
 			select {
 			case p.full <- chunk{b[:n], err}:
 			case <-p.done:
@@ -295,6 +306,22 @@ func newChunkPipe(src io.Reader) *chunkPipe {
 		}
 	}()
 	return p
+}
+
+// readChunk fills b from src as io.ReadFull would, but returns src's own
+// error: io.EOF only for a clean end, never for a decompressor's
+// io.ErrUnexpectedEOF (a gzip or zstd stream cut short, or followed by a
+// few bytes), which must refuse the log.
+func readChunk(src io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := src.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (p *chunkPipe) Read(b []byte) (int, error) {
@@ -352,10 +379,18 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	m := &vr.pred.IMA
 	pol := vr.v.policy.IMA()
 	w := m.Window
-	text := &b64Reader{text: vr.logB64}
-	zr, err := decompressor(m.Log.Encoding, text)
-	if err != nil {
-		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log: %w", ErrMalformed, err), m.Log.Encoding, "not that encoding")
+	var (
+		zr   io.Reader
+		text *b64Reader // nil for a detached log
+	)
+	if m.Log.Detached {
+		zr = vr.detached // the uncompressed log itself
+	} else {
+		var err error
+		text = &b64Reader{text: vr.logB64}
+		if zr, err = decompressor(m.Log.Encoding, text); err != nil {
+			return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log: %w", ErrMalformed, err), m.Log.Encoding, "not that encoding")
+		}
 	}
 	capped := &cappedReader{r: zr, n: pol.MaxLogBytes(), h: sha256.New()}
 	decompressed := newChunkPipe(capped)
@@ -391,7 +426,34 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 		scopeStart = 0
 	}
 	var failed error
+	bootPCRs := func(b evidence.Bank) [][]byte {
+		var out [][]byte
+		for i := range evidence.BootAggregatePCRs(b) {
+			v := quotedPCR(vr.quotes[1], b.String(), i)
+			if v == nil {
+				return nil
+			}
+			out = append(out, v)
+		}
+		return out
+	}
 	visit := func(e *evidence.Entry, value []byte, herr error) bool {
+		if n >= w.End {
+			failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: entry %d after window.end", ErrIMALog, e.Index), fmt.Sprintf("the log to end at the end quote, after %d entries", w.End), fmt.Sprintf("entry %d (PCR %d, %s) at byte offset %d", e.Index, e.PCR, e.TemplateName, e.Offset))
+			return false
+		}
+		if n == 0 {
+			compared, err := evidence.CheckBootAggregate(e, bootPCRs)
+			if err != nil {
+				failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: %w", ErrIMALog, err), "entry 0: boot_aggregate, the hash of the quoted PCRs 0-9 (sha1: 0-7) where the quotes cover them", fmt.Sprintf("%s %s:%x", orNone(e.Path), e.FileDigestAlg, e.FileDigest))
+				return false
+			}
+			vr.bootAggregate = "not bound: the quotes do not cover " + e.FileDigestAlg + " PCRs 0-9"
+			if compared {
+				b, _ := evidence.ParseBank(e.FileDigestAlg)
+				vr.bootAggregate = fmt.Sprintf("equals the quoted %s PCRs 0-%d", e.FileDigestAlg, evidence.BootAggregatePCRs(b)-1)
+			}
+		}
 		if n < w.End {
 			if e.PCR != imaPCR {
 				failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: entry %d", ErrIMALog, e.Index), "entries for PCR 10 (the quoted PCR)", fmt.Sprintf("PCR %d", e.PCR))
@@ -455,8 +517,8 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	if template.String() != m.Template {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.template", ErrIMALog), template.String(), orNone(m.Template))
 	}
-	decompressed.stop()   // capped.h is complete: the parser read to the end
-	if !text.consumed() { // the decompressor stopped before the end of the text
+	decompressed.stop()                  // capped.h is complete: the parser read to the end
+	if text != nil && !text.consumed() { // the decompressor stopped before the end of the text
 		found := "text after the compressed stream"
 		if text.err != nil {
 			found = text.err.Error()

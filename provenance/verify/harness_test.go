@@ -7,8 +7,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -42,6 +44,39 @@ func loadVMLog(t testing.TB) realIMALog {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ima", "vm-debian12-swtpm.bin"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	return splitLog(t, raw)
+}
+
+// withBootAggregate returns the log with its first entry, the real VM's
+// boot_aggregate, replaced by the one the kernel would log on a TPM whose
+// sha256 PCRs 0-9 are zero (the simulator's and a fresh swtpm's), so that
+// the verifier's boot_aggregate check binds the log to the rig's boot.
+func withBootAggregate(t testing.TB, l realIMALog) realIMALog {
+	t.Helper()
+	zeros := make([][]byte, 10)
+	for i := range zeros {
+		zeros[i] = make([]byte, 32)
+	}
+	agg, err := evidence.BootAggregate(evidence.SHA256, zeros)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data []byte
+	for _, f := range [][]byte{append([]byte("sha256:\x00"), agg...), []byte(evidence.BootAggregateName + "\x00")} {
+		data = binary.LittleEndian.AppendUint32(data, uint32(len(f)))
+		data = append(data, f...)
+	}
+	th := sha1.Sum(data)
+	rec := binary.LittleEndian.AppendUint32(nil, 10)
+	rec = append(rec, th[:]...)
+	rec = binary.LittleEndian.AppendUint32(rec, uint32(len("ima-ng")))
+	rec = append(rec, "ima-ng"...)
+	rec = binary.LittleEndian.AppendUint32(rec, uint32(len(data)))
+	rec = append(rec, data...)
+	raw := rec
+	for _, r := range l.records[1:] {
+		raw = append(raw, r...)
 	}
 	return splitLog(t, raw)
 }
@@ -112,6 +147,7 @@ func attestAround(t testing.TB, r provtest.Rig, log realIMALog, split int, conte
 		}
 		r.Extend(t, log.entries[from:to])
 	}
+	log = withBootAggregate(t, log)
 	appendRecords(0, split)
 	// The command prints "started"; its stdout writer hands over to the
 	// goroutine below and waits until the log grew and PCR 10 was extended.

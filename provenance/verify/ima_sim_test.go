@@ -19,7 +19,7 @@ import (
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/attest-build/attest-build/provenance/internal/provtest"
 	"github.com/attest-build/attest-build/provenance/policy"

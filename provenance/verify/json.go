@@ -12,6 +12,8 @@ import (
 	"slices"
 
 	fastb64 "github.com/segmentio/asm/base64"
+
+	"github.com/attest-build/attest-build/internal/strictjson"
 )
 
 // The attestation's JSON is read by hand where it is large: a 200,000-entry
@@ -203,7 +205,10 @@ func (er *envelopeReader) next() (*envelope, error) {
 		case "signatures":
 			err = er.readSmall(key, &env.signatures)
 		default:
-			err = er.readSmall(key, new(json.RawMessage))
+			// DSSE envelopes have these three members. Another name
+			// (such as "Payload", which encoding/json would read as the
+			// payload) could be read differently by another verifier.
+			return nil, er.malformed("unknown envelope member %q", key)
 		}
 		if err != nil {
 			return nil, err
@@ -304,8 +309,10 @@ func (er *envelopeReader) readSmall(what string, v any) error {
 	return er.decodeSmall(what, raw, v)
 }
 
+// decodeSmall decodes with exact member names, unknown members (such as
+// "Sig", which encoding/json would read as "sig") and duplicates refused.
 func (er *envelopeReader) decodeSmall(what string, raw []byte, v any) error {
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := strictjson.Unmarshal(raw, v); err != nil {
 		return er.malformed("%s: %v", what, err)
 	}
 	return nil

@@ -26,7 +26,11 @@ func TestEnvelopeReader(t *testing.T) {
 	}{
 		{"standard alphabet", `{"payloadType":"t","payload":"` + std + `",` + sig + "}\n", nil},
 		{"URL alphabet", `{"payload":"` + url + `","payloadType":"t",` + sig + "}", nil},
-		{"spaces around tokens, unknown member", ` { "x" : [1,{"y":"}"}] , "payload" : "` + std + `" , ` + sig + ` } ` + "\r\n", nil},
+		{"spaces around tokens", ` { "payloadType" : "t" , "payload" : "` + std + `" , ` + sig + ` } ` + "\r\n", nil},
+		{"unknown member", `{"x":[1,{"y":"}"}],"payload":"` + std + `",` + sig + "}", ErrMalformed},
+		{"Payload beside payload", `{"Payload":"AAAA","payload":"` + std + `",` + sig + "}", ErrMalformed},
+		{"Sig in a signature", `{"payload":"` + std + `","signatures":[{"keyid":"k","Sig":"AAAA"}]}`, ErrMalformed},
+		{"sig twice in a signature", `{"payload":"` + std + `","signatures":[{"keyid":"k","sig":"BBBB","sig":"AAAA"}]}`, ErrMalformed},
 		{"mixed alphabets", `{"payload":"` + std[:len(std)/2] + url[len(url)/2:] + `",` + sig + "}", ErrMalformed},
 		{"payload twice", `{"payload":"` + std + `","payload":"AAAA",` + sig + "}", ErrMalformed},
 		{"JSON escape in payload", `{"payload":"` + strings.Replace(std, "/", `\/`, 1) + `",` + sig + "}", ErrMalformed},
@@ -36,7 +40,7 @@ func TestEnvelopeReader(t *testing.T) {
 		{"no payload", `{` + sig + `}`, ErrMalformed},
 		{"truncated", `{"payload":"AAAA`, ErrMalformed},
 		{"more on the line", `{"payload":"AAAA",` + sig + `} {}`, ErrMalformed},
-		{"huge member", `{"x":"` + strings.Repeat("a", maxEnvelopeMember+1) + `"}`, ErrTooLarge},
+		{"huge member", `{"signatures":"` + strings.Repeat("a", maxEnvelopeMember+1) + `"}`, ErrTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			er := newEnvelopeReader(strings.NewReader(tc.in), DefaultMaxAttestationBytes, int64(len(tc.in)))

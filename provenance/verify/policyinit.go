@@ -66,7 +66,7 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 	ref := policy.NewReferenceIMA()
 	v.collect = ref.Add
 	h := sha256.New()
-	vr, err := v.verify(ctx, io.TeeReader(attestation, h), sizeHint(attestation), nil)
+	vr, err := v.verify(ctx, io.TeeReader(attestation, h), sizeHint(attestation), nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("the reference attestation does not verify: %w", err)
 	}

@@ -17,33 +17,35 @@ type Check string
 
 // The checks of Verify, in order.
 const (
-	CheckEnvelope       Check = "envelope"        // size caps, one DSSE envelope per line
-	CheckSignature      Check = "signature"       // every envelope signed by a trusted key
-	CheckStatement      Check = "statement"       // payloadType, in-toto Statement v1, predicateTypes
-	CheckSubjects       Check = "subjects"        // each artifact's SHA-256 among the subjects; SLSA subjects equal
-	CheckBuilder        Check = "builder"         // SLSA builder.id accepted by the policy
-	CheckPredicate      Check = "predicate"       // the TPM/IMA predicate well formed
-	CheckTPMMode        Check = "tpm-mode"        // TPM mode accepted by the policy
-	CheckAttestationKey Check = "attestation-key" // the AK named by the policy
-	CheckQuoteSignature Check = "quote-signature" // both quotes signed by that AK
-	CheckNonce          Check = "nonce"           // start nonce as recorded; end nonce from the subjects
-	CheckPCRDigest      Check = "pcr-digest"      // carried PCR values hash to each quote's pcrDigest
-	CheckSameBoot       Check = "same-boot"       // same resetCount and restartCount, clock advanced
-	CheckIMALog         Check = "ima-log"         // IMA evidence present as required, within limits
-	CheckIMAReplay      Check = "ima-replay"      // log prefixes replay to PCR 10 of both quotes at the window bounds
-	CheckBootLog        Check = "boot-log"        // the firmware event log replays to PCRs 0-9 of both quotes; boot_aggregate
-	CheckBootRules      Check = "boot-rules"      // the boot state obeys the policy's boot section
-	CheckGoldenPCRs     Check = "golden-pcrs"     // quoted PCRs equal the policy's
-	CheckIMARules       Check = "ima-rules"       // violations, deny, allowlist over the entries in scope
-	CheckMaxAge         Check = "max-age"         // the build finished recently enough
+	CheckEnvelope       Check = "envelope"         // size caps, one DSSE envelope per line
+	CheckSignature      Check = "signature"        // every envelope signed by a trusted key
+	CheckStatement      Check = "statement"        // payloadType, in-toto Statement v1, predicateTypes
+	CheckSubjects       Check = "subjects"         // each artifact's SHA-256 among the subjects; SLSA subjects equal
+	CheckBuilder        Check = "builder"          // SLSA builder.id accepted by the policy
+	CheckSource         Check = "source"           // SLSA source repository, ref and commit as the policy's source: (when it has one)
+	CheckPredicate      Check = "predicate"        // the TPM/IMA predicate well formed
+	CheckTPMMode        Check = "tpm-mode"         // TPM mode accepted by the policy
+	CheckAgree          Check = "statements-agree" // both statements describe one build: mode, parameters, times, byproducts; exit status 0
+	CheckAttestationKey Check = "attestation-key"  // the AK named by the policy
+	CheckQuoteSignature Check = "quote-signature"  // both quotes signed by that AK
+	CheckNonce          Check = "nonce"            // start nonce as recorded; end nonce from the subjects
+	CheckPCRDigest      Check = "pcr-digest"       // carried PCR values hash to each quote's pcrDigest
+	CheckSameBoot       Check = "same-boot"        // same resetCount and restartCount, clock advanced
+	CheckIMALog         Check = "ima-log"          // IMA evidence present as required, within limits
+	CheckIMAReplay      Check = "ima-replay"       // log prefixes replay to PCR 10 of both quotes at the window bounds
+	CheckBootLog        Check = "boot-log"         // the firmware event log replays to PCRs 0-9 of both quotes; boot_aggregate
+	CheckBootRules      Check = "boot-rules"       // the boot state obeys the policy's boot section
+	CheckGoldenPCRs     Check = "golden-pcrs"      // quoted PCRs equal the policy's
+	CheckIMARules       Check = "ima-rules"        // violations, deny, allowlist over the entries in scope
+	CheckMaxAge         Check = "max-age"          // the build finished recently enough
 )
 
 // AllChecks returns the checks in the order Verify runs them (a new slice).
 func AllChecks() []Check { return slices.Clone(allChecks[:]) }
 
 var allChecks = [...]Check{
-	CheckEnvelope, CheckSignature, CheckStatement, CheckSubjects, CheckBuilder, CheckPredicate,
-	CheckTPMMode, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
+	CheckEnvelope, CheckSignature, CheckStatement, CheckSubjects, CheckBuilder, CheckSource, CheckPredicate,
+	CheckTPMMode, CheckAgree, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
 	CheckIMALog, CheckIMAReplay, CheckBootLog, CheckBootRules, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
 }
 
@@ -95,6 +97,9 @@ type Facts struct {
 	IMA        *IMAFacts  `json:"ima,omitempty"`
 	Boot       *BootFacts `json:"boot,omitempty"`
 	FinishedOn *time.Time `json:"finishedOn,omitempty"`
+	// SignersWord lists the members of the statements that no check
+	// covers: the DSSE signer's word only (SignersWord()).
+	SignersWord []string `json:"signersWord,omitempty"`
 }
 
 // VerifiedSubject is one verified subject of the attestation.
@@ -111,6 +116,10 @@ type IMAFacts struct {
 	WindowStart int             `json:"windowStart"`
 	WindowEnd   int             `json:"windowEnd"`
 	Scope       policy.IMAScope `json:"scope,omitempty"`
+	// BootAggregate says how the log's first entry binds it to the boot:
+	// equal to the quoted PCRs 0-9, or not bound when the quotes do not
+	// cover them.
+	BootAggregate string `json:"bootAggregate,omitempty"`
 	// InScope entries were subject to the rules; Excluded of them matched an
 	// exclude; Violations are violation entries in scope.
 	InScope    int `json:"inScope"`
@@ -139,24 +148,43 @@ var ErrVerification = errors.New("verification failed")
 // Reasons a check fails, for errors.Is; tpm and evidence sentinels are
 // wrapped as they are.
 var (
-	ErrTooLarge         = errors.New("over a size limit")
-	ErrMalformed        = errors.New("malformed")
-	ErrUntrustedSigner  = errors.New("not signed by a trusted key")
-	ErrBadSignature     = errors.New("signature does not verify")
-	ErrWrongType        = errors.New("unexpected type")
-	ErrSubjectMissing   = errors.New("artifact not among the subjects")
-	ErrSubjectsMismatch = errors.New("statements' subjects differ")
-	ErrBuilderID        = errors.New("builder id not accepted")
-	ErrTPMMode          = errors.New("TPM mode not accepted")
-	ErrUntrustedAK      = errors.New("attestation key not trusted")
-	ErrReboot           = errors.New("TPM reset or restarted during the build")
-	ErrIMAMissing       = errors.New("IMA evidence required")
-	ErrIMALog           = errors.New("IMA log does not match its quotes")
-	ErrIMABank          = errors.New("IMA bank not accepted by the policy")
-	ErrGoldenPCR        = errors.New("PCR differs from the golden value")
-	ErrIMARule          = errors.New("IMA entries break the policy")
-	ErrTooOld           = errors.New("attestation too old")
+	ErrTooLarge        = errors.New("over a size limit")
+	ErrMalformed       = errors.New("malformed")
+	ErrUntrustedSigner = errors.New("not signed by a trusted key")
+	ErrBadSignature    = errors.New("signature does not verify")
+	// errUnidentifiedSignature: no signature verifies with a trusted key
+	// and the empty key ids cannot say whether one of them signed: it
+	// matches both ErrBadSignature and ErrUntrustedSigner.
+	errUnidentifiedSignature error = unidentifiedSignature{}
+	ErrWrongType                   = errors.New("unexpected type")
+	ErrSubjectMissing              = errors.New("artifact not among the subjects")
+	ErrSubjectsMismatch            = errors.New("statements' subjects differ")
+	ErrBuilderID                   = errors.New("builder id not accepted")
+	ErrTPMMode                     = errors.New("TPM mode not accepted")
+	ErrUntrustedAK                 = errors.New("attestation key not trusted")
+	ErrReboot                      = errors.New("TPM reset or restarted during the build")
+	ErrIMAMissing                  = errors.New("IMA evidence required")
+	ErrIMALog                      = errors.New("IMA log does not match its quotes")
+	ErrIMABank                     = errors.New("IMA bank not accepted by the policy")
+	ErrGoldenPCR                   = errors.New("PCR differs from the golden value")
+	ErrIMARule                     = errors.New("IMA entries break the policy")
+	ErrTooOld                      = errors.New("attestation too old")
+	// ErrStatementsDisagree: the SLSA statement describes another build
+	// than the TPM/IMA statement (mode, parameters, times, byproducts).
+	ErrStatementsDisagree = errors.New("the statements describe different builds")
+	// ErrFailedBuild: the attestation is of a build that failed.
+	ErrFailedBuild = errors.New("the build failed")
 )
+
+type unidentifiedSignature struct{}
+
+func (unidentifiedSignature) Error() string {
+	return "no signature verifies with a trusted key (changed after signing, or signed by another key: the empty key id does not say which)"
+}
+
+func (unidentifiedSignature) Is(target error) bool {
+	return target == ErrBadSignature || target == ErrUntrustedSigner
+}
 
 // CheckError is a failed check: which one, what was expected and what was
 // found. Report lists every check (the ones after it skipped) and the facts

@@ -22,10 +22,10 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/attest-build/attest-build/attestca"
 	"github.com/attest-build/attest-build/bootlog"
+	"github.com/attest-build/attest-build/internal/strictjson"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/tpm"
@@ -39,10 +39,14 @@ const (
 	DefaultMaxSubjects         = 1024
 )
 
-// Artifact is a file to verify: its name (for messages) and SHA-256.
+// Artifact is a file to verify: its name, whose last element must be the
+// subject's, and SHA-256. Path, when set, is the file, hashed again for a
+// subject that also names its sha384 or sha512 digest (a subject digest
+// the verifier cannot compute is refused).
 type Artifact struct {
 	Name   string
 	SHA256 [sha256.Size]byte
+	Path   string
 }
 
 // ArtifactFromFile hashes the file at path.
@@ -56,7 +60,7 @@ func ArtifactFromFile(path string) (Artifact, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return Artifact{}, fmt.Errorf("hashing artifact %s: %w", path, err)
 	}
-	a := Artifact{Name: path}
+	a := Artifact{Name: path, Path: path}
 	h.Sum(a.SHA256[:0])
 	return a, nil
 }
@@ -242,9 +246,11 @@ type verification struct {
 	envs      []*envelope // read by the envelope check, payloads not yet trusted
 	tpmStmt   *stmt
 	slsaStmt  *stmt
+	prov      *slsa.Provenance // the SLSA predicate, set by builder
 	subjects  []predicates.Subject
 	pred      *predicates.TPMIMA
-	logB64    []byte // pred's ima.log.data, base64, a slice of the statement
+	logB64    []byte    // pred's ima.log.data, base64, a slice of the statement
+	detached  io.Reader // the detached IMA log (VerifyDetached), else nil
 	ak        trustedKey
 	// certSigner is the TPM-resident key whose signatures the signature
 	// check accepted pending its certification, checked by the
@@ -258,6 +264,9 @@ type verification struct {
 	ima        *IMAFacts             // set by ima-replay, findings included
 	aggregate  *bootAggregate        // IMA's boot_aggregate entry, set by ima-replay
 	boot       *bootlog.State        // set by boot-log when a log is carried
+	// bootAggregate says how the log's first entry binds it to the boot
+	// (set by ima-replay).
+	bootAggregate string
 }
 
 // Verify reads one attestation file (DSSE envelopes, one per line) and
@@ -287,7 +296,13 @@ type verification struct {
 //  4. subjects: every subject has a SHA-256 digest and a unique name; each
 //     artifact's SHA-256 is among the TPM/IMA statement's subjects; the SLSA
 //     statement has the same subjects.
-//  5. builder: the SLSA predicate validates and its builder.id is accepted.
+//  5. builder: the SLSA predicate validates and its builder.id is accepted;
+//     then source: when the policy has a source: rule, a
+//     resolvedDependencies entry names its repository (git+URL@REF) at an
+//     allowed ref and, when the rule names one, its commit (digest
+//     gitCommit), and a GitHub workflow reference in
+//     externalParameters.workflow names the same repository and an allowed
+//     ref.
 //  6. predicate: the TPM/IMA predicate decodes and validates.
 //  7. tpm-mode: its TPM mode is accepted by the policy (device by default).
 //  8. attestation-key: its AK public key is one the policy trusts, and its
@@ -302,7 +317,18 @@ type verification struct {
 // and then the evidence checks 9 to 17 (quotes, same boot, IMA log and replay,
 // golden PCRs, IMA rules, maximum age).
 func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact Artifact, more ...Artifact) (*Report, error) {
-	vr, err := v.verify(ctx, attestation, sizeHint(attestation), append([]Artifact{artifact}, more...))
+	return v.VerifyDetached(ctx, attestation, nil, artifact, more...)
+}
+
+// VerifyDetached is Verify for an attestation whose IMA log was detached
+// (attest-build --detach-log; the predicate says ima.log.detached): log
+// reads the detached file, the uncompressed binary log, which the ima-replay
+// check replays as a stream and whose SHA-256 must be the predicate's
+// ima.log.sha256. A nil log is Verify: a detached log is then refused at
+// the ima-log check. A log given for an attestation that carries its own is
+// ignored.
+func (v *Verifier) VerifyDetached(ctx context.Context, attestation, log io.Reader, artifact Artifact, more ...Artifact) (*Report, error) {
+	vr, err := v.verify(ctx, attestation, sizeHint(attestation), append([]Artifact{artifact}, more...), log)
 	if err != nil {
 		return nil, err
 	}
@@ -311,16 +337,18 @@ func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact A
 }
 
 // verify runs every check and returns the state they established.
-func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64, artifacts []Artifact) (*verification, error) {
-	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts}
+func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64, artifacts []Artifact, detached io.Reader) (*verification, error) {
+	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts, detached: detached}
 	steps := []func() error{
 		func() error { return vr.readEnvelopes(attestation, size) },
 		func() error { return vr.checkSignatures(ctx) },
 		vr.checkStatements,
 		vr.checkSubjects,
 		vr.checkBuilder,
+		vr.checkSource,
 		vr.checkPredicate,
 		vr.checkMode,
+		vr.checkAgree,
 		vr.checkAK,
 		vr.checkQuotes,
 		func() error { return vr.checkSameBoot(vr.verified[0], vr.verified[1]) },
@@ -409,10 +437,16 @@ func (vr *verification) checkSignatures(ctx context.Context) error {
 			continue
 		}
 		if len(accepted) == 0 {
-			reason := ErrUntrustedSigner
-			for _, h := range hints {
-				if slices.Contains(trusted, h) {
-					reason = ErrBadSignature // a trusted key's id, but the signature fails
+			// The key ids are hints: a trusted key's id says the
+			// signature fails; another id says another key signed;
+			// empty ones (attest-build's and cosign's) say neither.
+			var reason error = ErrUntrustedSigner
+			for _, h := range env.signatures {
+				switch {
+				case slices.Contains(trusted, h.KeyID):
+					reason = ErrBadSignature
+				case h.KeyID == "" && reason == ErrUntrustedSigner:
+					reason = errUnidentifiedSignature
 				}
 			}
 			return vr.rep.fail(CheckSignature, fmt.Errorf("line %d: %w", env.line, reason),
@@ -538,73 +572,13 @@ func (vr *verification) signerName(fp string) string {
 
 // stmt is a statement whose envelope verified.
 type stmt struct {
+	payload       []byte // the envelope's payload: the statement as signed
 	PredicateType string
 	Subjects      []*intoto.ResourceDescriptor
 	Predicate     json.RawMessage
-}
-
-// parseStatement decodes an in-toto Statement v1. The predicate is kept as
-// raw JSON, a slice of body (the TPM/IMA one carries the IMA log: no copy
-// of it); the in-toto bindings validate the rest. Members are split by
-// jsonObject and each but the predicate decoded by encoding/json; a member
-// named twice is refused.
-func parseStatement(body []byte, maxSubjects int) (*stmt, error) {
-	members, end, err := jsonObject(body, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if skipJSONSpace(body, end) != len(body) {
-		return nil, fmt.Errorf("%w: data after the statement", ErrMalformed)
-	}
-	var raw struct {
-		Type          string
-		Subject       []json.RawMessage
-		PredicateType string
-		Predicate     json.RawMessage
-	}
-	for _, m := range members {
-		var dst any
-		switch m.name {
-		case "_type":
-			dst = &raw.Type
-		case "subject":
-			dst = &raw.Subject
-		case "predicateType":
-			dst = &raw.PredicateType
-		case "predicate":
-			raw.Predicate = m.value // checked by its reader
-			continue
-		default:
-			if !json.Valid(m.value) {
-				return nil, fmt.Errorf("%w: %s: invalid JSON", ErrMalformed, m.name)
-			}
-			continue
-		}
-		if err := json.Unmarshal(m.value, dst); err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, m.name, err)
-		}
-	}
-	if raw.Type != intoto.StatementTypeUri {
-		return nil, fmt.Errorf("%w: _type %q, want %q", ErrWrongType, raw.Type, intoto.StatementTypeUri)
-	}
-	if len(raw.Subject) > maxSubjects {
-		return nil, fmt.Errorf("%w: %d subjects, at most %d", ErrTooLarge, len(raw.Subject), maxSubjects)
-	}
-	s := &intoto.Statement{Type: raw.Type, PredicateType: raw.PredicateType}
-	for i, rs := range raw.Subject {
-		rd := &intoto.ResourceDescriptor{}
-		if err := protojson.Unmarshal(rs, rd); err != nil {
-			return nil, fmt.Errorf("%w: subject[%d]: %w", ErrMalformed, i, err)
-		}
-		s.Subject = append(s.Subject, rd)
-	}
-	if len(raw.Predicate) > 0 && raw.Predicate[0] == '{' {
-		s.Predicate = &structpb.Struct{} // checked for presence here, decoded by its reader
-	}
-	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	return &stmt{PredicateType: raw.PredicateType, Subjects: s.Subject, Predicate: raw.Predicate}, nil
+	// logData is where the predicate's ima.log.data lies in Predicate,
+	// found by parseStatement's pass.
+	logData strictjson.Span
 }
 
 // subjectsOf returns the statement's subjects, each with a SHA-256 digest
@@ -639,42 +613,6 @@ func subjectList(ss []predicates.Subject) string {
 	return strings.Join(parts, ", ")
 }
 
-func (vr *verification) checkSubjects() error {
-	subs, err := subjectsOf(vr.tpmStmt)
-	if err != nil {
-		return vr.rep.fail(CheckSubjects, err, "subjects with unique names and sha256 digests", "not so")
-	}
-	if vr.v.bootstrapUnsafe {
-		vr.artifacts = nil
-		for _, s := range subs {
-			vr.artifacts = append(vr.artifacts, Artifact{Name: s.Name, SHA256: s.SHA256})
-		}
-	}
-	for _, a := range vr.artifacts {
-		if !slices.ContainsFunc(subs, func(s predicates.Subject) bool { return s.SHA256 == a.SHA256 }) {
-			return vr.rep.fail(CheckSubjects, fmt.Errorf("%w: %s", ErrSubjectMissing, a.Name),
-				"a subject with sha256:"+hex.EncodeToString(a.SHA256[:])+" ("+a.Name+")", subjectList(subs))
-		}
-	}
-	slsaSubs, err := subjectsOf(vr.slsaStmt)
-	if err != nil {
-		return vr.rep.fail(CheckSubjects, fmt.Errorf("SLSA statement: %w", err), "subjects with unique names and sha256 digests", "not so")
-	}
-	if !slices.Equal(subs, slsaSubs) {
-		return vr.rep.fail(CheckSubjects, ErrSubjectsMismatch, "SLSA subjects "+subjectList(subs), subjectList(slsaSubs))
-	}
-	vr.subjects = subs
-	for _, s := range subs {
-		vr.rep.report.Facts.Subjects = append(vr.rep.report.Facts.Subjects, VerifiedSubject{Name: s.Name, SHA256: hex.EncodeToString(s.SHA256[:])})
-	}
-	names := make([]string, len(vr.artifacts))
-	for i, a := range vr.artifacts {
-		names[i] = a.Name
-	}
-	vr.rep.pass(CheckSubjects, fmt.Sprintf("%s among %d subject(s)", strings.Join(names, ", "), len(subs)))
-	return nil
-}
-
 func (vr *verification) checkBuilder() error {
 	var prov slsa.Provenance
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(vr.slsaStmt.Predicate, &prov); err != nil {
@@ -687,13 +625,14 @@ func (vr *verification) checkBuilder() error {
 	if !slices.Contains(vr.v.policy.BuilderIDs(), id) && !vr.v.bootstrapUnsafe {
 		return vr.rep.fail(CheckBuilder, ErrBuilderID, "one of "+strings.Join(vr.v.policy.BuilderIDs(), ", "), id)
 	}
+	vr.prov = &prov
 	vr.rep.report.Facts.BuilderID = id
 	vr.rep.pass(CheckBuilder, id)
 	return nil
 }
 
 func (vr *verification) checkPredicate() error {
-	p, logB64, err := decodeTPMIMA(vr.tpmStmt.Predicate)
+	p, logB64, err := decodeCheckedTPMIMA(vr.tpmStmt.Predicate, vr.tpmStmt.logData)
 	if err != nil {
 		return vr.rep.fail(CheckPredicate, fmt.Errorf("%w: %w", ErrMalformed, err), "a TPM/IMA predicate", "undecodable")
 	}
@@ -706,66 +645,6 @@ func (vr *verification) checkPredicate() error {
 	vr.pred, vr.logB64 = p, logB64
 	vr.rep.pass(CheckPredicate, "")
 	return nil
-}
-
-// decodeTPMIMA decodes a TPM/IMA predicate (unknown fields refused) but for
-// ima.log.data, whose base64 text it returns as a slice of raw, checked to
-// hold no JSON escape or line break, for the replay to decode as a stream.
-// In the decoded predicate a non-empty data is one placeholder byte.
-func decodeTPMIMA(raw []byte) (*predicates.TPMIMA, []byte, error) {
-	doc, logB64 := raw, []byte(nil)
-	start, end, ok, err := logDataSpan(raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	if ok {
-		logB64 = raw[start+1 : end-1]
-		if len(logB64)%4 != 0 {
-			return nil, nil, fmt.Errorf("ima.log.data: %d base64 characters, not a multiple of 4 (padded base64)", len(logB64))
-		}
-		for _, bad := range []byte{'\\', '\n', '\r'} {
-			if bytes.IndexByte(logB64, bad) >= 0 {
-				return nil, nil, fmt.Errorf("ima.log.data: byte %q in base64 text (JSON escapes and line breaks are not accepted)", bad)
-			}
-		}
-		placeholder := `""`
-		if len(logB64) > 0 {
-			placeholder = `"AA=="`
-		}
-		doc = slices.Concat(raw[:start], []byte(placeholder), raw[end:])
-	}
-	var p predicates.TPMIMA
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return nil, nil, err
-	}
-	if dec.More() {
-		return nil, nil, errors.New("data after the predicate")
-	}
-	return &p, logB64, nil
-}
-
-// logDataSpan finds the string value of ima.log.data in a predicate and
-// returns its offsets (quotes included), ok false when there is none. An
-// object on the way that names a member twice is an error.
-func logDataSpan(pred []byte) (start, end int, ok bool, err error) {
-	at := 0
-	for _, name := range []string{"ima", "log", "data"} {
-		if i := skipJSONSpace(pred, at); i >= len(pred) || pred[i] != '{' {
-			return 0, 0, false, nil // not an object: left to encoding/json
-		}
-		ms, _, err := jsonObject(pred, at)
-		if err != nil {
-			return 0, 0, false, err
-		}
-		m, found := member(ms, name)
-		if !found {
-			return 0, 0, false, nil
-		}
-		at, start, end = m.start, m.start, m.end
-	}
-	return start, end, pred[start] == '"', nil
 }
 
 func (vr *verification) checkMode() error {
@@ -787,6 +666,9 @@ func (vr *verification) checkAK() error {
 	fp, err := tpm.Fingerprint(pub)
 	if err != nil {
 		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: %w", ErrMalformed, err), "a PEM public key", "unusable")
+	}
+	if ak.Fingerprint != fp {
+		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.fingerprint", ErrMalformed), fp+" (the fingerprint of publicKeyPem)", ak.Fingerprint)
 	}
 	aks := fromPolicy(vr.v.policy.AttestationKeys())
 	if vr.v.bootstrapUnsafe {

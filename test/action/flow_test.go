@@ -162,6 +162,13 @@ func TestActionBuildAndVerifyOnSimulator(t *testing.T) {
 		t.Errorf("verdict %q, summary:\n%s", res.Outputs["verdict"], res.Summary)
 	}
 
+	// The verify sub-action (attest-build/attest-build/verify@...) passes too.
+	sub := newSubRunner(t, ws, "verify/action.yml")
+	res = sub.run(map[string]string{"artifacts": "hello/dist/hello.tar.gz", "policy": policy, "public-key": pubFile})
+	if f := res.failedStep(); f != nil || res.Outputs["verdict"] != "pass" {
+		t.Fatalf("verify sub-action: verdict %q:\n%s", res.Outputs["verdict"], res.log())
+	}
+
 	// examples/deploy.sh, with the tpm2-tools cross-check, deploys it too.
 	realtest.LookPath(t, "tpm2_checkquote", "tpm2-tools")
 	realtest.LookPath(t, "jq", "jq")
@@ -189,6 +196,10 @@ func TestActionBuildAndVerifyOnSimulator(t *testing.T) {
 	}
 	if !strings.Contains(f.Log, "::error title=attest-build verify::verification failed") {
 		t.Errorf("no error annotation in the verify step's log:\n%s", f.Log)
+	}
+	sub = newSubRunner(t, ws, "verify/action.yml")
+	if res := sub.run(map[string]string{"artifacts": "hello/dist/hello.tar.gz", "policy": policy, "public-key": pubFile}); res.Outputs["verdict"] != "fail" || res.failedStep() == nil {
+		t.Errorf("verify sub-action on a tampered artifact: verdict %q:\n%s", res.Outputs["verdict"], res.log())
 	}
 	deploySh = exec.Command(filepath.Join(repoRoot(t), "examples", "deploy.sh"), policy, pubFile, artifact)
 	deploySh.Env = append(os.Environ(), "ATTEST_BUILD="+res.Outputs["bin"])

@@ -20,7 +20,7 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // actionFile is the part of action.yml's schema a composite action uses.
@@ -62,9 +62,13 @@ func repoRoot(t testing.TB) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-func loadAction(t testing.TB) *actionFile {
+func loadAction(t testing.TB) *actionFile { return loadActionFile(t, "action.yml") }
+
+// loadActionFile reads an action's metadata, rel to the repository root
+// ("action.yml", "verify/action.yml").
+func loadActionFile(t testing.TB, rel string) *actionFile {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "action.yml"))
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), rel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,20 +76,20 @@ func loadAction(t testing.TB) *actionFile {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&a); err != nil {
-		t.Fatalf("action.yml: %v", err)
+		t.Fatalf("%s: %v", rel, err)
 	}
 	for name, in := range a.Inputs {
 		if in.Description == "" {
-			t.Errorf("action.yml: input %q has no description", name)
+			t.Errorf("%s: input %q has no description", rel, name)
 		}
 	}
 	for name, out := range a.Outputs {
 		if out.Description == "" {
-			t.Errorf("action.yml: output %q has no description", name)
+			t.Errorf("%s: output %q has no description", rel, name)
 		}
 	}
 	if a.Runs.Using != "composite" {
-		t.Fatalf("action.yml: runs.using %q, want composite", a.Runs.Using)
+		t.Fatalf("%s: runs.using %q, want composite", rel, a.Runs.Using)
 	}
 	return &a
 }
@@ -216,6 +220,16 @@ func (r *runner) useRealGo() {
 	r.setupGo = r.realGo
 }
 
+// newSubRunner is newRunner for the action whose metadata is rel
+// ("verify/action.yml"): github.action_path is its folder.
+func newSubRunner(t *testing.T, workspace, rel string) *runner {
+	t.Helper()
+	r := newRunner(t, workspace)
+	r.action = loadActionFile(t, rel)
+	r.actionDir = filepath.Join(repoRoot(t), filepath.Dir(rel))
+	return r
+}
+
 func goEnv(t *testing.T, goBin, name string) string {
 	out, err := exec.Command(goBin, "env", name).Output()
 	if err != nil {
@@ -318,6 +332,9 @@ func (r *runner) uses(ref string, with map[string]string, res *runResult) {
 	t := r.t
 	if !strings.HasPrefix(ref, "actions/setup-go@") {
 		t.Fatalf("uses %q: this harness emulates only actions/setup-go", ref)
+	}
+	if !pinnedUses.MatchString(ref) {
+		t.Fatalf("uses %q: not pinned by a full commit SHA", ref)
 	}
 	if f := with["go-version-file"]; f != "" {
 		if _, err := os.Stat(f); err != nil {

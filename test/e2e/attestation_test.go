@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance/verify"
@@ -229,7 +229,13 @@ func (h *harness) writePolicy(t *testing.T, src, dst string, ima map[string]any)
 			t.Fatal(err)
 		}
 	}
-	out, err := yaml.Marshal(&doc)
+	h.writePolicyYAML(t, &doc, dst)
+}
+
+// writePolicyYAML writes the policy doc to dst and checks it with `policy check`.
+func (h *harness) writePolicyYAML(t *testing.T, doc *yaml.Node, dst string) {
+	t.Helper()
+	out, err := yaml.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
 	}

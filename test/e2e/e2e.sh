@@ -7,11 +7,17 @@
 #
 #   e2e.sh prepare                      fetch and extract the Debian packages (cached),
 #                                       build a static attest-build, write the initramfs
-#   e2e.sh tpm STATE                    manufacture a TPM 2.0 (sha1+sha256 banks, EK) in STATE
+#   e2e.sh tpm STATE [EKROOTS]          manufacture a TPM 2.0 (sha1+sha256 banks, EK) in STATE; with
+#                                       EKROOTS, also an EK certificate from a swtpm-localca made for
+#                                       this TPM, whose certificates (the EK roots) land in EKROOTS
 #   e2e.sh timeout                      print the seconds a boot may take (see E2E_VM_TIMEOUT)
 #   e2e.sh boot SCENARIO OUT [STATE]    boot once running SCENARIO (see guest/scenario.sh);
-#                                       the TPM starts as a copy of STATE (else a fresh one);
+#                                       the TPM starts as a copy of STATE (else a fresh one), and
+#                                       OUT/tpmstate is its state after the boot;
 #                                       the guest's /out lands in OUT/files, timings in OUT/times
+#
+# Host -> guest: E2E_INPUT=DIR puts DIR's files in the guest's /e2e/in (a second
+# cpio archive appended to the initramfs; the kernel unpacks both).
 #
 # The firmware is E2E_FW: seabios (default: legacy BIOS, QEMU -kernel) or
 # ovmf-sb-shim (UEFI with Secure Boot on, Microsoft and Debian keys enrolled,
@@ -152,13 +158,29 @@ build_initramfs() {
 }
 
 cmd_tpm() {
-	local state=$1
+	local state=$1 roots=${2:-} conf=/etc/swtpm_setup.conf certs=()
 	mkdir -p "$state"
 	state=$(cd "$state" && pwd)
+	if [ -n "$roots" ]; then
+		# swtpm-localca with its state beside (not in) the TPM state: the
+		# manufacturer's CA, whose certificates are the verifier's EK roots.
+		local ca=$state.localca
+		mkdir -p "$ca" "$roots"
+		printf 'statedir = %s\nsigningkey = %s/signkey.pem\nissuercert = %s/issuercert.pem\ncertserial = %s/certserial\n' \
+			"$ca" "$ca" "$ca" "$ca" >"$ca/localca.conf"
+		printf -- '--platform-manufacturer attest-build\n--platform-version 2.1\n--platform-model swtpm\n' >"$ca/localca.options"
+		printf 'create_certs_tool = %s\ncreate_certs_tool_config = %s\ncreate_certs_tool_options = %s\nactive_pcr_banks = sha1,sha256\n' \
+			"$(command -v swtpm_localca)" "$ca/localca.conf" "$ca/localca.options" >"$ca/setup.conf"
+		conf=$ca/setup.conf
+		certs=(--create-ek-cert)
+	fi
 	# swtpm_setup writes its own configuration under XDG_CONFIG_HOME: keep it out of $HOME.
 	XDG_CONFIG_HOME=$state/.config swtpm_setup --tpm2 --tpmstate "$state" --pcr-banks sha1,sha256 \
-		--createek --config /etc/swtpm_setup.conf --overwrite >"$state/swtpm_setup.log" 2>&1 ||
+		--createek "${certs[@]}" --config "$conf" --overwrite >"$state/swtpm_setup.log" 2>&1 ||
 		die "swtpm_setup failed: $(tail -3 "$state/swtpm_setup.log")"
+	if [ -n "$roots" ]; then
+		cp "$state.localca/swtpm-localca-rootca-cert.pem" "$state.localca/issuercert.pem" "$roots/"
+	fi
 }
 
 SWTPM_PID=""
@@ -180,6 +202,17 @@ cmd_boot() {
 	else
 		cmd_tpm "$out/tpmstate"
 	fi
+	local initrd=$WORK/initrd.gz
+	if [ -n "${E2E_INPUT:-}" ]; then
+		# A second (gzipped newc) archive after the first: /e2e/in holds E2E_INPUT's files.
+		rm -rf "$out/in" && mkdir -p "$out/in/e2e"
+		cp -r "$E2E_INPUT" "$out/in/e2e/in"
+		initrd=$out/initrd.gz
+		{
+			cat "$WORK/initrd.gz"
+			(cd "$out/in" && find . -print0 | cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1
+		} >"$initrd"
+	fi
 	trap cleanup EXIT
 	# Unix sockets have a 108-byte path limit: keep the socket in a short temporary folder.
 	local sockdir
@@ -199,12 +232,12 @@ cmd_boot() {
 	[ "${E2E_IMA:-1}" = 0 ] || kargs="$kargs ima_policy=tcb ima_template=ima-ng ima_hash=sha256"
 	kargs="$kargs e2e.scenario=$scenario"
 	local machine=q35 boot_args fw_args=()
-	boot_args=(-kernel "$vmlinuz" -initrd "$WORK/initrd.gz" -append "$kargs")
+	boot_args=(-kernel "$vmlinuz" -initrd "$initrd" -append "$kargs")
 	case "${E2E_FW:-seabios}" in
 	seabios) ;;
 	ovmf-sb-shim)
 		# UEFI firmware and grub under TCG take 2-3 times SeaBIOS's boot (vm_timeout).
-		esp_image "$out" "$vmlinuz" "$kargs"
+		esp_image "$out" "$vmlinuz" "$kargs" "$initrd"
 		cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$out/vars.fd"
 		machine=q35,smm=on
 		# -nic none: q35's default NIC loads an iPXE option ROM, measured into PCR 2.
@@ -252,7 +285,7 @@ cmd_boot() {
 # signed grub beside it, a grub.cfg booting the (Debian-signed) kernel with
 # KARGS, and the initramfs.
 esp_image() {
-	local out=$1 vmlinuz=$2 kargs=$3 img=$1/esp.img
+	local out=$1 vmlinuz=$2 kargs=$3 initrd=$4 img=$1/esp.img
 	local shim=$WORK/shim/usr/lib/shim/shimx64.efi.signed
 	local grub=$WORK/grub/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed
 	[ -f "$shim" ] && [ -f "$grub" ] || die "no signed shim or grub in $WORK: run '$0 prepare'"
@@ -267,7 +300,7 @@ esp_image() {
 	mcopy -i "$img" "$out/grub.cfg" ::/EFI/BOOT/grub.cfg
 	mcopy -i "$img" "$out/grub.cfg" ::/EFI/debian/grub.cfg
 	mcopy -i "$img" "$vmlinuz" ::/vmlinuz
-	mcopy -i "$img" "$WORK/initrd.gz" ::/initrd.gz
+	mcopy -i "$img" "$initrd" ::/initrd.gz
 }
 
 # extract OUT: the guest writes sections "=====BEGIN name=====" ... "=====END name=====" on
@@ -285,7 +318,7 @@ extract() {
 case "${1:-}" in
 prepare) cmd_prepare ;;
 timeout) vm_timeout ;;
-tpm) [ $# = 2 ] || { echo "usage: $0 tpm STATE" >&2; exit 2; }; cmd_tpm "$2" ;;
+tpm) [ $# = 2 ] || [ $# = 3 ] || { echo "usage: $0 tpm STATE [EKROOTS]" >&2; exit 2; }; cmd_tpm "$2" "${3:-}" ;;
 boot) [ $# -ge 3 ] || { echo "usage: $0 boot SCENARIO OUT [STATE]" >&2; exit 2; }; cmd_boot "$2" "$3" "${4:-}" ;;
-*) echo "usage: $0 prepare | timeout | tpm STATE | boot SCENARIO OUT [STATE]" >&2; exit 2 ;;
+*) echo "usage: $0 prepare | timeout | tpm STATE [EKROOTS] | boot SCENARIO OUT [STATE]" >&2; exit 2 ;;
 esac

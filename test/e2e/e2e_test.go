@@ -50,6 +50,9 @@ type boot struct {
 
 func (b *boot) path(name string) string { return filepath.Join(b.files, name) }
 
+// tpmState is the folder of the TPM's state as the boot left it (e2e.sh boot).
+func (b *boot) tpmState() string { return filepath.Join(filepath.Dir(b.files), "tpmstate") }
+
 func (b *boot) read(t *testing.T, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(b.path(name))
@@ -154,8 +157,18 @@ func (h *harness) boot(t *testing.T, scenario, tpmState string) *boot {
 	return h.bootIn(t, scenario, scenario, tpmState)
 }
 
-// bootIn boots the VM once with scenario, its output in folder name.
+// bootIn boots the VM once with scenario, its output in folder name, and
+// reads the attestation its build wrote.
 func (h *harness) bootIn(t *testing.T, name, scenario, tpmState string) *boot {
+	t.Helper()
+	b := h.bootNoBuild(t, name, scenario, tpmState)
+	b.att = readAttestation(t, b.path("app.bin.intoto.jsonl"))
+	return b
+}
+
+// bootNoBuild boots the VM once with scenario, its output in folder name;
+// the TPM's state after the boot is in tpmState(b).
+func (h *harness) bootNoBuild(t *testing.T, name, scenario, tpmState string) *boot {
 	t.Helper()
 	dir := filepath.Join(h.runDir, name)
 	start := time.Now()
@@ -175,7 +188,6 @@ func (h *harness) bootIn(t *testing.T, name, scenario, tpmState string) *boot {
 	}
 	t.Logf("boot %s: %.1fs to poweroff; guest uptime at /init %ss, at end %ss", name, b.secs.Seconds(),
 		strings.TrimSpace(string(b.read(t, "uptime-init"))), strings.TrimSpace(string(b.read(t, "uptime-end"))))
-	b.att = readAttestation(t, b.path("app.bin.intoto.jsonl"))
 	return b
 }
 

@@ -1,6 +1,7 @@
 // Package imagen writes synthetic IMA measurement logs for benchmarks: an
 // ima-ng log (sha256 file digests, paths shaped like a Debian system's)
-// with a boot_aggregate first and a violation now and then, and the PCR 10
+// with a boot_aggregate first (that of a TPM whose PCRs 0-9 are zero, as a
+// simulator's are) and a violation now and then, and the PCR 10
 // values of the sha1 and sha256 banks it replays to.
 //
 // It computes those values itself, independently of package evidence, so
@@ -69,6 +70,11 @@ func Write(w io.Writer, o Options) (PCRs, error) {
 		}
 		if violation {
 			clear(fileDigest[:])
+		}
+		if i == 0 {
+			// The kernel's boot_aggregate on a TPM whose PCRs 0-9 are zero (a
+			// simulator or a fresh swtpm): sha256 of ten zero PCR values.
+			fileDigest = sha256.Sum256(make([]byte, 10*sha256.Size))
 		}
 		// template data: u32 len | "sha256:" NUL digest | u32 len | path NUL
 		data = data[:0]
