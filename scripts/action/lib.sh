@@ -45,21 +45,21 @@ printable() {
 	s=${s//\\u/\\\\u}
 	for ((i = 1; i < 32; i++)); do
 		((i == 9 || i == 10)) && continue
-		printf -v c "\\x$(printf %02x "$i")"
+		printf -v c '%b' "\\x$(printf %02x "$i")"
 		s=${s//"$c"/\\x$(printf %02x "$i")}
 	done
 	s=${s//$'\x7f'/\\x7f}
 	for ((i = 0x80; i <= 0x9f; i++)); do
-		printf -v c "\\xc2\\x$(printf %02x "$i")"
+		printf -v c '%b' "\\xc2\\x$(printf %02x "$i")"
 		s=${s//"$c"/\\u00$(printf %02x "$i")}
 	done
 	s=${s//$'\xd8\x9c'/\\u061c}
 	for i in 8e 8f a8 a9 aa ab ac ad ae; do
-		printf -v c "\\xe2\\x80\\x$i"
+		printf -v c '%b' "\\xe2\\x80\\x$i"
 		s=${s//"$c"/\\u$(printf %04x $((0x2000 + 0x$i - 0x80)))}
 	done
 	for i in a6 a7 a8 a9; do
-		printf -v c "\\xe2\\x81\\x$i"
+		printf -v c '%b' "\\xe2\\x81\\x$i"
 		s=${s//"$c"/\\u$(printf %04x $((0x2040 + 0x$i - 0x80)))}
 	done
 	printf '%s' "$s"

@@ -265,7 +265,9 @@ func checkBootPolicy(t *testing.T, h *harness, good, sb, noIMA *boot, kernel str
 
 // editBootLog writes to dst the attestation src with one byte of the
 // kernel's PCR 4 event digest changed in the carried boot log (the log's
-// SHA-256 updated), the TPM/IMA statement re-signed with the build's key.
+// SHA-256 updated), both statements re-signed with the build's key as a
+// holder of a stolen key would: the SLSA byproducts name the new TPM/IMA
+// statement and boot log, so that only the boot log's replay can refuse it.
 func editBootLog(t *testing.T, h *harness, src, dst, kernel string) {
 	t.Helper()
 	signer, err := provenance.LoadSigner(h.key+".key", nil)
@@ -276,7 +278,7 @@ func editBootLog(t *testing.T, h *harness, src, dst, kernel string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
+	var stmts []map[string]any
 	for _, line := range bytes.Split(bytes.TrimSpace(readFile(t, src)), []byte("\n")) {
 		var env struct {
 			Payload string `json:"payload"`
@@ -292,9 +294,12 @@ func editBootLog(t *testing.T, h *harness, src, dst, kernel string) {
 		if err := json.Unmarshal(payload, &st); err != nil {
 			t.Fatal(err)
 		}
+		stmts = append(stmts, st)
+	}
+	newDigest := map[string]string{} // byproduct name -> sha256 hex
+	bodies := make([][]byte, len(stmts))
+	for i, st := range stmts {
 		if st["predicateType"] != predicates.TPMIMAType {
-			out.Write(line)
-			out.WriteByte('\n')
 			continue
 		}
 		bl := st["predicate"].(map[string]any)["bootLog"].(map[string]any)
@@ -303,11 +308,11 @@ func editBootLog(t *testing.T, h *harness, src, dst, kernel string) {
 			t.Fatal(err)
 		}
 		raw := zstdDecode(t, data)
-		i := bytes.Index(raw, digest)
-		if i < 0 {
+		j := bytes.Index(raw, digest)
+		if j < 0 {
 			t.Fatal("the carried boot log holds no kernel digest")
 		}
-		raw[i+7] ^= 0x10
+		raw[j+7] ^= 0x10
 		sum := sha256.Sum256(raw)
 		bl["sha256"] = hex.EncodeToString(sum[:])
 		bl["data"] = base64.StdEncoding.EncodeToString(zstdEncode(t, raw))
@@ -315,6 +320,33 @@ func editBootLog(t *testing.T, h *harness, src, dst, kernel string) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		bodies[i] = body
+		bsum := sha256.Sum256(body)
+		newDigest["tpm-ima-statement"], newDigest["boot-log"] = hex.EncodeToString(bsum[:]), bl["sha256"].(string)
+	}
+	if len(newDigest) == 0 {
+		t.Fatal("no TPM/IMA statement in the attestation")
+	}
+	for i, st := range stmts {
+		if bodies[i] != nil {
+			continue
+		}
+		rd, _ := st["predicate"].(map[string]any)["runDetails"].(map[string]any)
+		bps, _ := rd["byproducts"].([]any)
+		for _, b := range bps {
+			bp := b.(map[string]any)
+			if d, ok := newDigest[bp["name"].(string)]; ok {
+				bp["digest"] = map[string]any{"sha256": d}
+			}
+		}
+		body, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies[i] = body
+	}
+	var out bytes.Buffer
+	for _, body := range bodies {
 		signed, err := signer.SignStatement(t.Context(), body)
 		if err != nil {
 			t.Fatal(err)
