@@ -2,6 +2,7 @@ package action_test
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -17,11 +18,17 @@ func TestActionUsesTPMKeyByDefault(t *testing.T) {
 	ws := t.TempDir()
 	r := newRunner(t, ws)
 	r.env["XDG_CONFIG_HOME"] = filepath.Join(t.TempDir(), "config")
+	// An empty IMA log (a fresh swtpm's PCR 10 is zero): a missing
+	// --ima-log is refused before the build.
+	imaLog := filepath.Join(t.TempDir(), "binary_runtime_measurements")
+	if err := os.WriteFile(imaLog, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	res := r.run(map[string]string{
 		"command":   "echo x > out.bin",
 		"artifacts": "out.bin",
 		"tpm":       sw.Ref(),
-		"ima-log":   filepath.Join(ws, "none"),
+		"ima-log":   imaLog,
 	})
 	if f := res.failedStep(); f != nil {
 		t.Fatalf("build job failed at %q:\n%s", f.Name, res.log())
