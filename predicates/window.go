@@ -41,4 +41,3 @@ func (t LogTemplate) String() string {
 	}
 	return string(t)
 }
-
