@@ -13,6 +13,7 @@ import (
 	"github.com/attest-build/attest-build/internal/swtpmtest"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/verify"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -76,6 +77,12 @@ func TestCAOnlyPolicy(t *testing.T) {
 	if out, code := verifyExit(t, "--policy", "policy.yaml", "a.bin"); code != 0 {
 		t.Fatalf("CA-only verify: exit %d\n%s", code, out)
 	}
+	// The signature check trusts the TPM-resident key only through its
+	// certification by the CA-trusted AK, and says so.
+	r, code := verifyReport(t, "--policy", "policy.yaml", "a.bin")
+	if sig := checkOf(t, r, verify.CheckSignature); code != 0 || sig.Status != verify.StatusPass || !strings.Contains(sig.Detail, "TPM-resident key certified by AK "+r.Facts.AKFingerprint) {
+		t.Fatalf("CA-only verify: exit %d, signature %+v, AK %s", code, sig, r.Facts.AKFingerprint)
+	}
 	// A second build of the same runner needs nothing new.
 	e.build(t, "b.bin")
 	if out, code := verifyExit(t, "--policy", "policy.yaml", "b.bin"); code != 0 {
@@ -95,9 +102,39 @@ func TestCAOnlyPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		writeFile(t, "other-ca.yaml", string(b))
-		out, code := verifyExit(t, "--policy", "other-ca.yaml", "a.bin")
-		if code != 1 || !strings.Contains(out, "attestation-key") {
-			t.Fatalf("policy of another CA: exit %d\n%s", code, out)
+		// The TPM-resident key is trusted only through the AK, which
+		// no trusted CA certified: no line may say the signature
+		// passed.
+		r, code := verifyReport(t, "--policy", "other-ca.yaml", "a.bin")
+		sig := checkOf(t, r, verify.CheckSignature)
+		if code != 1 || sig.Status != verify.StatusFail || !strings.Contains(sig.Detail, "attestation key not trusted") || sig.Expected == "" || sig.Found == "" {
+			t.Fatalf("policy of another CA: exit %d, signature check %+v", code, sig)
+		}
+		for _, c := range r.Checks {
+			if c.Status == verify.StatusPass && c.Check != verify.CheckEnvelope {
+				t.Errorf("policy of another CA: check %s passed before the signer was trusted: %+v", c.Check, c)
+			}
+		}
+		if len(r.Facts.Signers) != 0 {
+			t.Errorf("policy of another CA: signers %q reported", r.Facts.Signers)
+		}
+	})
+	t.Run("envelopes swapped (the TPM/IMA statement not first)", func(t *testing.T) {
+		lines := bytes.Split(bytes.TrimSpace([]byte(mustRead(t, att))), []byte("\n"))
+		writeFile(t, "swapped.intoto.jsonl", string(bytes.Join([][]byte{lines[1], lines[0]}, []byte("\n")))+"\n")
+		r, code := verifyReport(t, "--policy", "policy.yaml", "--attestation", "swapped.intoto.jsonl", "a.bin")
+		if sig := checkOf(t, r, verify.CheckSignature); code != 1 || sig.Status != verify.StatusFail || !strings.Contains(sig.Found, "not the TPM/IMA one") {
+			t.Fatalf("swapped envelopes: exit %d, signature check %+v", code, sig)
+		}
+	})
+	t.Run("bundles in either order", func(t *testing.T) {
+		mustRun(t, append(noIMALog(t, "--tpm", e.sw.Ref(), "-k", "tpm", "--tpm-key-auth", e.auth, "--ak-cert", e.akPEM, "--bundle"),
+			"-a", "d.bin", "--", "sh", "-c", "echo d > d.bin")...)
+		tpmB, slsaB := "d.bin.tpm-ima"+provenance.BundleSuffix, "d.bin.slsa"+provenance.BundleSuffix
+		for _, order := range [][]string{{tpmB, slsaB}, {slsaB, tpmB}} {
+			if out, code := verifyExit(t, "--policy", "policy.yaml", "--bundle", order[0], "--bundle", order[1], "d.bin"); code != 0 {
+				t.Fatalf("bundles %v: exit %d\n%s", order, code, out)
+			}
 		}
 	})
 	t.Run("signed by a file key, not the certified key", func(t *testing.T) {
@@ -199,6 +236,29 @@ func relabel(t *testing.T, e *trustEnv, in, out string) {
 	if err := provenance.WriteJSONL(out, lines); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// verifyReport runs verify --format json and returns the one result.
+func verifyReport(t *testing.T, args ...string) (verify.AttestationResult, int) {
+	t.Helper()
+	stdout, stderr, code := runMain(t, "", append([]string{"verify", "--format", "json"}, args...)...)
+	var out verify.VerifyOutput
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil || len(out.Results) != 1 {
+		t.Fatalf("verify %q: exit %d, %v\n%s%s", args, code, err, stdout, stderr)
+	}
+	return out.Results[0], code
+}
+
+// checkOf returns the report's line for check c.
+func checkOf(t *testing.T, r verify.AttestationResult, c verify.Check) verify.CheckResult {
+	t.Helper()
+	for _, cr := range r.Checks {
+		if cr.Check == c {
+			return cr
+		}
+	}
+	t.Fatalf("no check %s in %+v", c, r.Checks)
+	return verify.CheckResult{}
 }
 
 func writeFile(t *testing.T, path, data string) {

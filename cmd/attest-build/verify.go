@@ -111,12 +111,15 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	// Bundles: their envelopes make one attestation, named by the first.
+	// Bundles: their envelopes make one attestation, named by the first
+	// bundle, the TPM/IMA statement's envelope first (where a
+	// TPM-resident signer is looked for: verify's signature check).
 	var fromBundles []byte
 	if len(o.Bundles) > 0 {
 		if o.Attestation != "" {
 			return usagef("--bundle and --attestation: give one or the other")
 		}
+		var tpmIMA, others []byte
 		for _, b := range o.Bundles {
 			data, err := os.ReadFile(b)
 			if err != nil {
@@ -126,8 +129,13 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 			if err != nil {
 				return fmt.Errorf("--bundle %s: %w", b, err)
 			}
-			fromBundles = append(append(fromBundles, line...), '\n')
+			if isTPMIMAEnvelope(line) {
+				tpmIMA = append(append(tpmIMA, line...), '\n')
+			} else {
+				others = append(append(others, line...), '\n')
+			}
 		}
+		fromBundles = append(tpmIMA, others...)
 		o.Attestation = o.Bundles[0]
 	}
 
@@ -287,6 +295,18 @@ func (o *verifyOptions) writeVSA(cmd *cobra.Command, signer *provenance.Signer, 
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: wrote the verification summary %s\n", o.VSA)
 	return nil
+}
+
+// isTPMIMAEnvelope reports whether a DSSE envelope's payload is a statement
+// of the TPM/IMA predicateType (read for ordering only: verify checks it).
+func isTPMIMAEnvelope(line []byte) bool {
+	var env struct {
+		Payload []byte `json:"payload"`
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+	}
+	return json.Unmarshal(line, &env) == nil && json.Unmarshal(env.Payload, &st) == nil && st.PredicateType == predicates.TPMIMAType
 }
 
 func fileExists(p string) bool {

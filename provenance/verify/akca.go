@@ -2,13 +2,12 @@ package verify
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,61 +43,88 @@ func newCATrust(cas []policy.AttestationKeyCA) *caTrust {
 }
 
 // certifiedSigner is the TPM-resident signing key an attestation names
-// (signingKey.publicKeyPem of its TPM/IMA statement). Its signatures are
-// checked at the signature check; the key is trusted only when the
-// attestation-key check has proved, with a trusted AK, that the TPM
-// certified it.
+// (signingKey of its TPM/IMA statement), trusted because a trusted AK
+// certified it: the signature check accepts its signatures only after
+// certifiedSignerOf has checked that certification.
 type certifiedSigner struct {
 	key      trustedKey
 	verifier signature.Verifier
+	ak       *akTrust // the AK that certified it
+	// stmt, pred and logB64 are the TPM/IMA statement the key was read
+	// from, decoded (checked again, not trusted, by the later checks).
+	stmt   *stmt
+	pred   *predicates.TPMIMA
+	logB64 []byte
 }
 
-// signerCandidate finds the signing key of the TPM/IMA statement among the
-// envelopes, reading nothing but signingKey.publicKeyPem of it; nil when
-// there is none. The statement is not trusted by this: the key found is
-// checked later against the AK's certification.
-func signerCandidate(envs []*envelope, maxSubjects int) *certifiedSigner {
-	for _, env := range envs {
-		if env.payloadType != predicates.PayloadType {
-			continue
-		}
-		s, err := parseStatement(env.payload, maxSubjects)
-		if err != nil || s.PredicateType != predicates.TPMIMAType {
-			continue
-		}
-		ms, _, err := jsonObject(s.Predicate, 0)
-		if err != nil {
-			return nil
-		}
-		m, found := member(ms, "signingKey")
-		if !found {
-			return nil
-		}
-		var sk struct {
-			PublicKeyPEM string `json:"publicKeyPem"`
-		}
-		if json.Unmarshal(s.Predicate[m.start:m.end], &sk) != nil {
-			return nil
-		}
-		pub, err := tpm.ParseAKPEM([]byte(sk.PublicKeyPEM)) // ECDSA or RSA PKIX
-		if err != nil {
-			return nil
-		}
-		fp, err := tpm.Fingerprint(pub)
-		if err != nil {
-			return nil
-		}
-		sv, err := signature.LoadDefaultVerifier(pub)
-		if err != nil {
-			return nil
-		}
-		return &certifiedSigner{key: trustedKey{name: "TPM-resident key", pub: pub, fingerprint: fp}, verifier: sv}
+// certifiedSignerOf reads the TPM-resident signing key from env, the first
+// envelope no trusted key verified, and trusts it, in this order: env is
+// the TPM/IMA statement (an in-toto statement of that predicateType, the
+// predicate decoding and valid); its signingKey.publicKeyPem verifies env's
+// signature; its AK is trusted (trustAK: pinned by the policy, or certified
+// by a policy CA); and that AK certified the key over nonce.start
+// (attestca.VerifySigningKey). The work is bounded by the one envelope.
+func (vr *verification) certifiedSignerOf(env *envelope) (*certifiedSigner, *checkFailure) {
+	expected := "a signature by a trusted key (" + orNone(strings.Join(vr.trustedFingerprints(), ", ")) +
+		"), or by the TPM/IMA statement's signingKey certified by a trusted attestation key (that statement's envelope first among those no trusted key signed)"
+	fail := func(err error, found string) *checkFailure {
+		return &checkFailure{fmt.Errorf("line %d: %w: %w", env.line, ErrUntrustedSigner, err), expected, fmt.Sprintf("line %d: no trusted key's signature; %s", env.line, found)}
 	}
-	return nil
+	if env.payloadType != predicates.PayloadType {
+		return nil, fail(fmt.Errorf("payloadType %q", env.payloadType), "payloadType "+orNone(env.payloadType)+", not an in-toto statement")
+	}
+	s, err := parseStatement(env.payload, vr.v.maxSubjects)
+	if err != nil {
+		return nil, fail(err, "not a readable in-toto statement")
+	}
+	if s.PredicateType != predicates.TPMIMAType {
+		return nil, fail(errors.New("not the TPM/IMA statement"), "a statement of predicateType "+orNone(s.PredicateType)+", not the TPM/IMA one that names a TPM-resident signer")
+	}
+	env.parsed = s
+	p, logB64, err := decodeCheckedTPMIMA(s.Predicate, s.logData)
+	if err == nil {
+		err = p.Validate()
+	}
+	if err != nil {
+		return nil, fail(fmt.Errorf("%w: %w", ErrMalformed, err), "a TPM/IMA predicate that does not decode")
+	}
+	if p.SigningKey == nil {
+		return nil, fail(errors.New("no signingKey"), "a TPM/IMA statement that names no TPM-resident signingKey")
+	}
+	pub, err := tpm.ParseAKPEM([]byte(p.SigningKey.PublicKeyPEM)) // ECDSA or RSA PKIX
+	if err != nil {
+		return nil, fail(fmt.Errorf("%w: signingKey.publicKeyPem: %w", ErrMalformed, err), "an undecodable signingKey.publicKeyPem")
+	}
+	fp, err := tpm.Fingerprint(pub)
+	if err != nil {
+		return nil, fail(err, "an unusable signingKey.publicKeyPem")
+	}
+	sv, err := signature.LoadDefaultVerifier(pub)
+	if err != nil {
+		return nil, fail(err, "an unusable signingKey.publicKeyPem")
+	}
+	c := &certifiedSigner{key: trustedKey{name: "TPM-resident key", pub: pub, fingerprint: fp}, verifier: sv, stmt: s, pred: p, logB64: logB64}
+	if !c.verifiesEnvelope(env) {
+		return nil, fail(ErrBadSignature, "no signature that verifies with its signingKey "+fp+" either")
+	}
+	ak, f := vr.trustAK(p)
+	if f != nil {
+		return nil, &checkFailure{fmt.Errorf("line %d: %w: signingKey %s: its attestation key: %w", env.line, ErrUntrustedSigner, fp, f.err), "signingKey certified by " + f.expected, f.found}
+	}
+	nonce, err := hex.DecodeString(p.Nonce.Start)
+	if err != nil {
+		return nil, fail(fmt.Errorf("%w: nonce.start", ErrMalformed), "nonce.start "+orNone(p.Nonce.Start)+", not hex")
+	}
+	if _, err := attestca.VerifySigningKey(p.SigningKey, ak.key.pub, nonce); err != nil {
+		return nil, &checkFailure{fmt.Errorf("line %d: %w: %w", env.line, ErrUntrustedSigner, err),
+			"the DSSE signer " + fp + " certified by the attestation key " + ak.key.fingerprint + " over nonce.start", "no valid certification: " + err.Error()}
+	}
+	c.ak = ak
+	return c, nil
 }
 
 // verifiesEnvelope reports whether one of env's signatures verifies with
-// the candidate key.
+// the key.
 func (c *certifiedSigner) verifiesEnvelope(env *envelope) bool {
 	header := fmt.Sprintf("DSSEv1 %d %s %d ", len(env.payloadType), env.payloadType, len(env.payload))
 	for _, s := range env.signatures {
@@ -114,22 +140,85 @@ func (c *certifiedSigner) verifiesEnvelope(env *envelope) bool {
 	return false
 }
 
+// akTrust is how the attestation's AK is trusted: by the policy's pinned
+// key (cert nil), or by its certificate chain to a policy CA.
+type akTrust struct {
+	key    trustedKey // the trusted key, from the policy or the certificate
+	cert   *attestca.VerifiedAK
+	detail string // for the report
+}
+
+// trustAK decides whether the predicate's AK is trusted (the
+// attestation-key check, and the signature check for a TPM-resident
+// signer): publicKeyPem parses and has the carried fingerprint; the policy
+// pins a key of that fingerprint, or, with attestation CAs, the carried
+// certificate chain leads to one (caAK); TPMT_PUBLIC holds the same key.
+func (vr *verification) trustAK(p *predicates.TPMIMA) (*akTrust, *checkFailure) {
+	ak := p.AttestationKey
+	pub, err := parsePublicKeyPEM([]byte(ak.PublicKeyPEM))
+	if err != nil {
+		return nil, &checkFailure{fmt.Errorf("%w: attestationKey.publicKeyPem: %w", ErrMalformed, err), "a PEM public key", "undecodable"}
+	}
+	fp, err := tpm.Fingerprint(pub)
+	if err != nil {
+		return nil, &checkFailure{fmt.Errorf("%w: %w", ErrMalformed, err), "a PEM public key", "unusable"}
+	}
+	if ak.Fingerprint != fp {
+		return nil, &checkFailure{fmt.Errorf("%w: attestationKey.fingerprint", ErrMalformed), fp + " (the fingerprint of publicKeyPem)", ak.Fingerprint}
+	}
+	aks := fromPolicy(vr.v.policy.AttestationKeys())
+	if vr.v.bootstrapUnsafe {
+		aks = []trustedKey{{name: "reference", pub: pub, fingerprint: fp}}
+	}
+	t := &akTrust{}
+	i := slices.IndexFunc(aks, func(k trustedKey) bool { return k.fingerprint == fp })
+	// A certified AK is preferred in policy init: the policy then trusts
+	// its CA, not the key.
+	caFirst := vr.v.bootstrapUnsafe && p.SigningKey != nil && carriedCA(ak.Certificates) != nil
+	if i < 0 || caFirst {
+		if vr.v.cas == nil && !caFirst {
+			fps := make([]string, len(aks))
+			for j, k := range aks {
+				fps[j] = k.fingerprint + " (" + k.name + ")"
+			}
+			return nil, &checkFailure{ErrUntrustedAK, "one of " + orNone(strings.Join(fps, ", ")), fp}
+		}
+		trusted, cert, err := vr.caAK(p)
+		if err != nil {
+			return nil, &checkFailure{fmt.Errorf("%w: %w", ErrUntrustedAK, err), "an AK certificate chaining to a trusted attestation CA, for " + fp, "none that verifies"}
+		}
+		t.key, t.cert = trusted, cert
+		class := "an EK anchor of unrecorded class: tpm.mode is the signer's word"
+		if cert.Class != "" {
+			class = "a " + string(cert.Class) + " EK anchor"
+		}
+		t.detail = fmt.Sprintf(" (certificate serial %s by CA %q, enrolled under %s)", cert.Certificate.SerialNumber.Text(16), trusted.name, class)
+	} else {
+		t.key = aks[i]
+		t.detail = " (builder " + aks[i].name + ")"
+	}
+	if err := sameKeyAsTPMTPublic(ak.TPMTPublic, t.key.pub); err != nil {
+		return nil, &checkFailure{fmt.Errorf("%w: attestationKey.tpmtPublic: %w", ErrUntrustedAK, err), "the TPMT_PUBLIC of " + fp, "another key"}
+	}
+	return t, nil
+}
+
 // caAK checks the AK certificate chain the predicate carries against the
 // policy's attestation CAs (in policy init, the CA certificate the
 // attestation carries last): chain, certified key = the AK of the quotes,
 // validity at the build's start and finish (the best times known for the
 // quotes), revocation lists. It returns the AK trusted by its CA and the
 // enrollment.
-func (vr *verification) caAK() (trustedKey, *attestca.VerifiedAK, error) {
+func (vr *verification) caAK(p *predicates.TPMIMA) (trustedKey, *attestca.VerifiedAK, error) {
 	cas := vr.v.cas
-	ak := vr.pred.AttestationKey
+	ak := p.AttestationKey
 	if vr.v.bootstrapUnsafe {
 		cas = carriedCA(ak.Certificates)
 	}
 	if cas == nil {
 		return trustedKey{}, nil, errors.New("no attestation CA")
 	}
-	times := []time.Time{vr.pred.Build.StartedOn, vr.pred.Build.FinishedOn}
+	times := []time.Time{p.Build.StartedOn, p.Build.FinishedOn}
 	var v *attestca.VerifiedAK
 	for _, at := range times {
 		if at.IsZero() {
@@ -163,26 +252,6 @@ func carriedCA(pems []string) *caTrust {
 		return nil
 	}
 	return newCATrust([]policy.AttestationKeyCA{{Name: certs[0].Subject.CommonName, Certificate: certs[0]}})
-}
-
-// checkCertifiedSigner checks that the TPM-resident key whose signatures
-// were accepted at the signature check is the key the trusted AK certified
-// over the start nonce.
-func (vr *verification) checkCertifiedSigner(akPub crypto.PublicKey) error {
-	nonce, err := hex.DecodeString(vr.pred.Nonce.Start)
-	if err != nil {
-		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: nonce.start", ErrMalformed), "hex", vr.pred.Nonce.Start)
-	}
-	certified, err := attestca.VerifySigningKey(vr.pred.SigningKey, akPub, nonce)
-	if err != nil {
-		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: %w", ErrUntrustedSigner, err),
-			"the DSSE signer "+vr.certSigner.key.fingerprint+" certified by the attestation key over nonce.start", "no valid certification")
-	}
-	if !certified.Equal(vr.certSigner.key.pub) {
-		fp, _ := tpm.Fingerprint(certified)
-		return vr.rep.fail(CheckAttestationKey, ErrUntrustedSigner, "the DSSE signer "+vr.certSigner.key.fingerprint+" certified by the attestation key", "certification of "+fp)
-	}
-	return nil
 }
 
 // checkModeClass refuses a TPM mode, or a builder id of another mode, that

@@ -33,6 +33,9 @@ type envelope struct {
 	payloadType string
 	payload     []byte
 	signatures  []envelopeSignature
+	// parsed is the payload as a statement, when the signature check
+	// parsed it already (a TPM-resident signer's TPM/IMA statement).
+	parsed *stmt
 }
 
 type envelopeSignature struct {

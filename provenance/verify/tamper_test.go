@@ -277,6 +277,17 @@ var tamperCases = []tamperCase{
 		}
 		return joinLines(t, envs), b
 	}},
+	// Each envelope's signature is checked as it is read: a forged envelope
+	// is refused before the next line is read (here a line that is not
+	// JSON, which the envelope check would refuse were it read first).
+	{"forged first envelope, then a line that is not an envelope", verify.CheckSignature, verify.ErrUntrustedSigner, "", func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string) {
+		envs[0] = resign(t, newSigner(t), statementOf(t, envs[0]))
+		return append(joinLines(t, envs[:1]), []byte("not an envelope\n")...), ""
+	}},
+	{"second envelope signed by an untrusted key", verify.CheckSignature, verify.ErrUntrustedSigner, "", func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string) {
+		envs[1] = resign(t, newSigner(t), statementOf(t, envs[1]))
+		return joinLines(t, envs), ""
+	}},
 	{"signed by an untrusted key", verify.CheckSignature, verify.ErrUntrustedSigner, "", func(t *testing.T, a *attested, envs []provtest.EnvelopeJSON) ([]byte, string) {
 		other := newSigner(t)
 		for i := range envs {

@@ -253,17 +253,23 @@ type verification struct {
 	detached  io.Reader // the detached IMA log (VerifyDetached), else nil
 	ak        trustedKey
 	// certSigner is the TPM-resident key whose signatures the signature
-	// check accepted pending its certification, checked by the
-	// attestation-key check (nil: every envelope verified with a trusted
-	// key).
+	// check accepted once it had checked its certification by a trusted
+	// AK (nil: every envelope verified with a trusted key); certTried says
+	// it was looked for (in the first envelope no trusted key verified).
 	certSigner *certifiedSigner
-	akCert     *attestca.VerifiedAK  // the AK's certificate, when it is trusted by one
-	keyIDs     []string              // the envelopes' key id hints
-	verified   [2]*tpm.VerifiedQuote // start, end: set by the quote checks
-	quotes     [2]*tpm.VerifiedQuote // start, end: set by same-boot
-	ima        *IMAFacts             // set by ima-replay, findings included
-	aggregate  *bootAggregate        // IMA's boot_aggregate entry, set by ima-replay
-	boot       *bootlog.State        // set by boot-log when a log is carried
+	certTried  bool
+	// signedBy names the keys whose signatures verified; unchecked is set
+	// when policy init without signer keys read an envelope no key
+	// verified.
+	signedBy  map[string]bool
+	unchecked bool
+	akCert    *attestca.VerifiedAK  // the AK's certificate, when it is trusted by one
+	keyIDs    []string              // the envelopes' key id hints
+	verified  [2]*tpm.VerifiedQuote // start, end: set by the quote checks
+	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
+	ima       *IMAFacts             // set by ima-replay, findings included
+	aggregate *bootAggregate        // IMA's boot_aggregate entry, set by ima-replay
+	boot      *bootlog.State        // set by boot-log when a log is carried
 	// bootAggregate says how the log's first entry binds it to the boot
 	// (set by ima-replay).
 	bootAggregate string
@@ -283,12 +289,15 @@ type verification struct {
 //     DefaultMaxSignatures signatures.
 //  2. signature: every envelope carries a signature that verifies, over the
 //     DSSE pre-authentication encoding, with a trusted signer key (the
-//     policy's signers and WithSignerKeys). Key ids are hints and ignored.
-//     With attestation CAs in the policy, a signature by the TPM/IMA
-//     statement's signingKey (read from the unverified statement for this
-//     only) is accepted pending check 8, which must prove that key
-//     certified by the trusted AK; nothing else of the statements is used
-//     before the checks that cover it.
+//     policy's signers and WithSignerKeys), checked as the envelope is
+//     read: reading stops at the first envelope that fails. Key ids are
+//     hints and ignored. With attestation CAs in the policy, the first
+//     envelope no trusted key verifies must be the TPM/IMA statement
+//     (attest-build writes it first) and is trusted, in this order, when
+//     its signingKey verifies its signature, its AK is trusted as at check
+//     8 (pinned, or certified by a policy CA) and that AK certified the
+//     signingKey over nonce.start (attestca.VerifySigningKey); every later
+//     envelope must verify with a trusted key or that certified key.
 //  3. statement: payloadType is application/vnd.in-toto+json; each payload is
 //     an in-toto Statement v1 (exact _type) that the in-toto bindings
 //     validate, with at most the subject limit; exactly one has the TPM/IMA
@@ -311,8 +320,8 @@ type verification struct {
 //     chain to a policy CA (attestca.VerifyCarriedAK: valid at the build's
 //     start and finish, not revoked, for this AK); the certificate's
 //     enrollment class must allow tpm.mode and the builder id's mode
-//     (attestca.CheckMode). A signer accepted pending at check 2 must be the
-//     key the AK certified over nonce.start (attestca.VerifySigningKey).
+//     (attestca.CheckMode). A TPM-resident signer trusted at check 2 must
+//     have been certified by this AK, of this statement.
 //
 // and then the evidence checks 9 to 17 (quotes, same boot, IMA log and replay,
 // golden PCRs, IMA rules, maximum age).
@@ -340,8 +349,7 @@ func (v *Verifier) VerifyDetached(ctx context.Context, attestation, log io.Reade
 func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64, artifacts []Artifact, detached io.Reader) (*verification, error) {
 	vr := &verification{v: v, rep: newReporter(), artifacts: artifacts, detached: detached}
 	steps := []func() error{
-		func() error { return vr.readEnvelopes(attestation, size) },
-		func() error { return vr.checkSignatures(ctx) },
+		func() error { return vr.readEnvelopes(ctx, attestation, size) },
 		vr.checkStatements,
 		vr.checkSubjects,
 		vr.checkBuilder,
@@ -367,11 +375,14 @@ func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64
 	return vr, nil
 }
 
-// readEnvelopes runs the envelope check: the file is read as JSON DSSE
-// envelopes, one per line, within the size, envelope and signature caps.
-// Each payload is base64-decoded as it is read and kept, decoded, for its
-// signature check; no statement is parsed before every signature passed.
-func (vr *verification) readEnvelopes(attestation io.Reader, size int64) error {
+// readEnvelopes runs the envelope and signature checks together: the file
+// is read as JSON DSSE envelopes, one per line, within the size, envelope
+// and signature caps, and each envelope's signature is checked as soon as
+// it is read (checkEnvelopeSignature), so that an unsigned or forged file
+// is refused after its first bad envelope: at most one unverified payload
+// is ever held. Each payload is base64-decoded as it is read and kept,
+// decoded, for its signature check.
+func (vr *verification) readEnvelopes(ctx context.Context, attestation io.Reader, size int64) error {
 	v := vr.v
 	er := newEnvelopeReader(attestation, v.maxBytes, size)
 	var envs []*envelope
@@ -397,6 +408,15 @@ func (vr *verification) readEnvelopes(attestation io.Reader, size int64) error {
 		if n := len(env.signatures); n == 0 || n > DefaultMaxSignatures {
 			return vr.rep.fail(CheckEnvelope, fmt.Errorf("%w: line %d", ErrMalformed, env.line), fmt.Sprintf("1 to %d signatures", DefaultMaxSignatures), fmt.Sprintf("%d", n))
 		}
+		if f := vr.checkEnvelopeSignature(env); f != nil {
+			// The lines read so far are well formed; the rest of the
+			// file is not read.
+			vr.rep.pass(CheckEnvelope, fmt.Sprintf("lines 1-%d well formed; the rest not read (line %d refused by the signature check)", env.line, env.line))
+			return vr.rep.fail(CheckSignature, f.err, f.expected, f.found)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		envs = append(envs, env)
 	}
 	if len(envs) == 0 {
@@ -404,81 +424,105 @@ func (vr *verification) readEnvelopes(attestation io.Reader, size int64) error {
 	}
 	vr.rep.pass(CheckEnvelope, fmt.Sprintf("%d envelope(s), %d bytes", len(envs), er.src.read))
 	vr.envs = envs
+	vr.passSignatures()
 	return nil
 }
 
-// checkSignatures runs the signature check: every envelope is signed by a
-// trusted key (skipped only by policy init without signer keys).
-func (vr *verification) checkSignatures(ctx context.Context) error {
+// checkFailure is a failed check's reason, expected and found values,
+// recorded by the caller.
+type checkFailure struct {
+	err             error
+	expected, found string
+}
+
+// checkEnvelopeSignature checks one envelope's signature as it is read: it
+// must verify with a trusted signer key, or, with attestation CAs in the
+// policy, with the TPM-resident key the TPM/IMA statement names
+// (certifiedSignerOf: trusted only once a trusted AK is shown to have
+// certified it). That key is looked for in the first envelope that no
+// trusted key verifies, which must therefore be the TPM/IMA statement's
+// (attest-build writes it first); every later one must verify with a
+// trusted key or that certified key. Nothing of an envelope is kept when
+// its signature fails.
+func (vr *verification) checkEnvelopeSignature(env *envelope) *checkFailure {
 	v := vr.v
-	trusted := vr.trustedFingerprints()
-	signers := map[string]bool{}
-	unchecked := false
-	for _, env := range vr.envs {
-		// Key ids are unsigned hints: every trusted key is tried on every
-		// signature; the ids are kept for the message.
-		var hints []string
-		for _, s := range env.signatures {
-			hints = append(hints, orNone(s.KeyID))
-			vr.keyIDs = append(vr.keyIDs, s.KeyID)
+	// Key ids are unsigned hints: every trusted key is tried on every
+	// signature; the ids are kept for the message.
+	var hints []string
+	for _, s := range env.signatures {
+		hints = append(hints, orNone(s.KeyID))
+		vr.keyIDs = append(vr.keyIDs, s.KeyID)
+	}
+	accepted := v.verifyEnvelope(env)
+	var certFailure *checkFailure
+	if len(accepted) == 0 && (v.cas != nil || v.bootstrapUnsafe) {
+		if !vr.certTried {
+			vr.certTried = true
+			vr.certSigner, certFailure = vr.certifiedSignerOf(env)
 		}
-		accepted := v.verifyEnvelope(env)
-		if len(accepted) == 0 && (v.cas != nil || v.bootstrapUnsafe) {
-			// A CA-certified AK may vouch for a TPM-resident signer.
-			if vr.certSigner == nil {
-				vr.certSigner = signerCandidate(vr.envs, v.maxSubjects)
-			}
-			if vr.certSigner != nil && vr.certSigner.verifiesEnvelope(env) {
-				accepted = []trustedKey{vr.certSigner.key}
-			}
-		}
-		if len(accepted) == 0 && v.bootstrapUnsafe && len(v.signers) == 0 {
-			unchecked = true
-			continue
-		}
-		if len(accepted) == 0 {
-			// The key ids are hints: a trusted key's id says the
-			// signature fails; another id says another key signed;
-			// empty ones (attest-build's and cosign's) say neither.
-			var reason error = ErrUntrustedSigner
-			for _, h := range env.signatures {
-				switch {
-				case slices.Contains(trusted, h.KeyID):
-					reason = ErrBadSignature
-				case h.KeyID == "" && reason == ErrUntrustedSigner:
-					reason = errUnidentifiedSignature
-				}
-			}
-			return vr.rep.fail(CheckSignature, fmt.Errorf("line %d: %w", env.line, reason),
-				"a signature by one of "+strings.Join(trusted, ", "),
-				"signature(s) with key id "+strings.Join(hints, ", ")+" that verify with none of them")
-		}
-		for _, k := range accepted {
-			if vr.certSigner != nil && k.fingerprint == vr.certSigner.key.fingerprint {
-				signers[k.fingerprint+" (TPM-resident key, certification checked at attestation-key)"] = true
-				continue
-			}
-			signers[vr.signerName(k.fingerprint)] = true
+		if vr.certSigner != nil && vr.certSigner.verifiesEnvelope(env) {
+			accepted = []trustedKey{vr.certSigner.key}
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if unchecked {
+	if len(accepted) == 0 && v.bootstrapUnsafe && len(v.signers) == 0 {
 		// policy init without signer keys: an envelope no key verified
 		// leaves the signature unchecked as a whole.
-		signers, vr.certSigner = map[string]bool{}, nil
+		vr.unchecked = true
+		return nil
+	}
+	if len(accepted) == 0 {
+		trusted := vr.trustedFingerprints()
+		if certFailure != nil {
+			return certFailure
+		}
+		// The key ids are hints: a trusted key's id says the signature
+		// fails; another id says another key signed; empty ones
+		// (attest-build's and cosign's) say neither.
+		var reason error = ErrUntrustedSigner
+		for _, h := range env.signatures {
+			switch {
+			case slices.Contains(trusted, h.KeyID):
+				reason = ErrBadSignature
+			case h.KeyID == "" && reason == ErrUntrustedSigner:
+				reason = errUnidentifiedSignature
+			}
+		}
+		expected := "a signature by one of " + orNone(strings.Join(trusted, ", "))
+		if vr.certSigner != nil {
+			expected += ", or by the certified TPM-resident key " + vr.certSigner.key.fingerprint
+		}
+		return &checkFailure{fmt.Errorf("line %d: %w", env.line, reason), expected,
+			"signature(s) with key id " + strings.Join(hints, ", ") + " that verify with none of them"}
+	}
+	if vr.signedBy == nil {
+		vr.signedBy = map[string]bool{}
+	}
+	for _, k := range accepted {
+		if vr.certSigner != nil && k.fingerprint == vr.certSigner.key.fingerprint {
+			vr.signedBy[k.fingerprint+" (TPM-resident key certified by AK "+vr.certSigner.ak.key.fingerprint+")"] = true
+			continue
+		}
+		vr.signedBy[vr.signerName(k.fingerprint)] = true
+	}
+	return nil
+}
+
+// passSignatures records the signature check once every envelope passed
+// it (skipped only by policy init without signer keys).
+func (vr *verification) passSignatures() {
+	signers := vr.signedBy
+	if vr.unchecked {
+		signers, vr.certSigner = nil, nil
 	}
 	for s := range signers {
 		vr.rep.report.Facts.Signers = append(vr.rep.report.Facts.Signers, s)
 	}
 	sort.Strings(vr.rep.report.Facts.Signers)
-	if len(v.signers) == 0 && len(signers) == 0 {
+	if len(vr.v.signers) == 0 && len(signers) == 0 {
 		vr.rep.report.Checks = append(vr.rep.report.Checks, CheckResult{Check: CheckSignature, Status: StatusSkipped, Detail: "not checked (no signer key given)"})
-	} else {
-		vr.rep.pass(CheckSignature, "signed by "+strings.Join(vr.rep.report.Facts.Signers, ", "))
+		return
 	}
-	return nil
+	vr.rep.pass(CheckSignature, "signed by "+strings.Join(vr.rep.report.Facts.Signers, ", "))
 }
 
 // checkStatements runs the statement check: every payload is an in-toto
@@ -492,7 +536,10 @@ func (vr *verification) checkStatements() error {
 		if env.payloadType != predicates.PayloadType {
 			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, env.line), predicates.PayloadType, env.payloadType)
 		}
-		s, err := parseStatement(env.payload, v.maxSubjects)
+		s, err := env.parsed, error(nil)
+		if s == nil {
+			s, err = parseStatement(env.payload, v.maxSubjects)
+		}
 		if err != nil {
 			return vr.rep.fail(CheckStatement, fmt.Errorf("line %d: %w", env.line, err), "an in-toto Statement v1", "not one")
 		}
@@ -632,7 +679,14 @@ func (vr *verification) checkBuilder() error {
 }
 
 func (vr *verification) checkPredicate() error {
-	p, logB64, err := decodeCheckedTPMIMA(vr.tpmStmt.Predicate, vr.tpmStmt.logData)
+	var p *predicates.TPMIMA
+	var logB64 []byte
+	var err error
+	if c := vr.certSigner; c != nil && c.stmt == vr.tpmStmt {
+		p, logB64 = c.pred, c.logB64 // decoded by the signature check
+	} else {
+		p, logB64, err = decodeCheckedTPMIMA(vr.tpmStmt.Predicate, vr.tpmStmt.logData)
+	}
 	if err != nil {
 		return vr.rep.fail(CheckPredicate, fmt.Errorf("%w: %w", ErrMalformed, err), "a TPM/IMA predicate", "undecodable")
 	}
@@ -658,67 +712,30 @@ func (vr *verification) checkMode() error {
 }
 
 func (vr *verification) checkAK() error {
-	ak := vr.pred.AttestationKey
-	pub, err := parsePublicKeyPEM([]byte(ak.PublicKeyPEM))
-	if err != nil {
-		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.publicKeyPem: %w", ErrMalformed, err), "a PEM public key", "undecodable")
+	t, f := vr.trustAK(vr.pred)
+	if f != nil {
+		return vr.rep.fail(CheckAttestationKey, f.err, f.expected, f.found)
 	}
-	fp, err := tpm.Fingerprint(pub)
-	if err != nil {
-		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: %w", ErrMalformed, err), "a PEM public key", "unusable")
-	}
-	if ak.Fingerprint != fp {
-		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.fingerprint", ErrMalformed), fp+" (the fingerprint of publicKeyPem)", ak.Fingerprint)
-	}
-	aks := fromPolicy(vr.v.policy.AttestationKeys())
-	if vr.v.bootstrapUnsafe {
-		aks = []trustedKey{{name: "reference", pub: pub, fingerprint: fp}}
-	}
-	detail := ""
-	i := slices.IndexFunc(aks, func(k trustedKey) bool { return k.fingerprint == fp })
-	// A certified AK is preferred in policy init: the policy then trusts
-	// its CA, not the key.
-	caFirst := vr.v.bootstrapUnsafe && vr.pred.SigningKey != nil && carriedCA(ak.Certificates) != nil
-	if i < 0 || caFirst {
-		if vr.v.cas == nil && !caFirst {
-			fps := make([]string, len(aks))
-			for j, k := range aks {
-				fps[j] = k.fingerprint + " (" + k.name + ")"
-			}
-			return vr.rep.fail(CheckAttestationKey, ErrUntrustedAK, "one of "+strings.Join(fps, ", "), fp)
-		}
-		trusted, cert, err := vr.caAK()
-		if err != nil {
-			return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: %w", ErrUntrustedAK, err), "an AK certificate chaining to a trusted attestation CA, for "+fp, "none that verifies")
-		}
-		if err := vr.checkModeClass(cert.Class); err != nil {
+	fp := vr.pred.AttestationKey.Fingerprint
+	detail := t.detail
+	if t.cert != nil {
+		if err := vr.checkModeClass(t.cert.Class); err != nil {
 			return err
 		}
-		aks, i = []trustedKey{trusted}, 0
-		vr.akCert = cert
-		class := "an EK anchor of unrecorded class: tpm.mode is the signer's word"
-		if cert.Class != "" {
-			class = "a " + string(cert.Class) + " EK anchor"
+		vr.akCert = t.cert
+		vr.rep.report.Facts.AKCA = t.key.name
+		vr.rep.report.Facts.AKClass = string(t.cert.Class)
+	}
+	if c := vr.certSigner; c != nil {
+		// The signature check trusted the signer by this statement's AK.
+		if c.stmt != vr.tpmStmt || c.ak.key.fingerprint != t.key.fingerprint {
+			return vr.rep.fail(CheckAttestationKey, ErrUntrustedSigner, "the AK "+c.ak.key.fingerprint+" that certified the DSSE signer "+c.key.fingerprint, t.key.fingerprint)
 		}
-		detail = fmt.Sprintf(" (certificate serial %s by CA %q, enrolled under %s)", cert.Certificate.SerialNumber.Text(16), trusted.name, class)
-		vr.rep.report.Facts.AKCA = trusted.name
-		vr.rep.report.Facts.AKClass = string(cert.Class)
-	} else {
-		detail = " (builder " + aks[i].name + ")"
+		detail += "; it certified the DSSE signer " + c.key.fingerprint + " (checked at signature)"
 	}
-	trusted := aks[i]
-	if err := sameKeyAsTPMTPublic(ak.TPMTPublic, trusted.pub); err != nil {
-		return vr.rep.fail(CheckAttestationKey, fmt.Errorf("%w: attestationKey.tpmtPublic: %w", ErrUntrustedAK, err), "the TPMT_PUBLIC of "+fp, "another key")
-	}
-	if vr.certSigner != nil {
-		if err := vr.checkCertifiedSigner(trusted.pub); err != nil {
-			return err
-		}
-		detail += "; DSSE signer " + vr.certSigner.key.fingerprint + " certified by it"
-	}
-	vr.ak = trusted
+	vr.ak = t.key
 	vr.rep.report.Facts.AKFingerprint = fp
-	vr.rep.report.Facts.AKBuilder = trusted.name
+	vr.rep.report.Facts.AKBuilder = t.key.name
 	vr.rep.pass(CheckAttestationKey, fp+detail)
 	return nil
 }

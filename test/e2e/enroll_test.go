@@ -99,11 +99,13 @@ func TestRealKernelEnrollment(t *testing.T) {
 		if code != 1 {
 			t.Errorf("verify under a policy trusting another CA: exit status %d, want 1 (%s)", code, r.Error)
 		}
-		// The DSSE signature is the TPM-resident key's, certified by the AK;
-		// the AK's certificate is what fails: it chains to no trusted CA.
-		wantChecks(t, r, verify.CheckAttestationKey)
+		// The DSSE signature is the TPM-resident key's, trusted only
+		// through its certification by the AK; the AK's certificate
+		// chains to no trusted CA, so the signature check fails (no
+		// line says pass for a signer not yet trusted).
+		wantChecks(t, r, verify.CheckSignature)
 		for _, c := range r.Checks {
-			if c.Check == verify.CheckAttestationKey && !strings.Contains(c.Detail, "not trusted") {
+			if c.Check == verify.CheckSignature && !strings.Contains(c.Detail, "not trusted") {
 				t.Errorf("check %s: %q does not say the AK is not trusted", c.Check, c.Detail)
 			}
 		}
