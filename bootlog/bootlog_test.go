@@ -452,7 +452,8 @@ func TestParseErrors(t *testing.T) {
 }
 
 // TestBootAggregate checks the IMA log's boot_aggregate of each real run
-// against its PCRs 0-9, and a changed PCR against it.
+// against its PCRs 0-9 with the one rule (evidence.CheckBootAggregateDigest,
+// as verify's boot-log check calls it), and a changed PCR against it.
 func TestBootAggregate(t *testing.T) {
 	for _, v := range []string{"ovmf", "ovmf-sb-shim", "seabios"} {
 		r, err := evidence.NewReader(bytes.NewReader(readFile(t, filepath.Join("testdata", v, "binary_runtime_measurements"))))
@@ -464,17 +465,26 @@ func TestBootAggregate(t *testing.T) {
 			t.Fatalf("%s: first IMA entry %+v, %v; want boot_aggregate", v, e, err)
 		}
 		pcrs := readPCRs(t, filepath.Join("testdata", v, "pcrs.txt"))
-		if err := CheckBootAggregate(e.FileDigestAlg, e.FileDigest, pcrs); err != nil {
-			t.Errorf("%s: %v", v, err)
+		if compared, err := evidence.CheckBootAggregateDigest(e.FileDigestAlg, e.FileDigest, pcrs.BootAggregatePCRs); err != nil || !compared {
+			t.Errorf("%s: compared %v, %v", v, compared, err)
 		}
 		pcrs[evidence.SHA256][9][0] ^= 1
-		var ae *AggregateError
-		if err := CheckBootAggregate(e.FileDigestAlg, e.FileDigest, pcrs); !errors.As(err, &ae) || ae.Computed == nil {
-			t.Errorf("%s: PCR 9 changed: CheckBootAggregate gave %v, want an *AggregateError", v, err)
+		var ae *evidence.BootAggregateError
+		if _, err := evidence.CheckBootAggregateDigest(e.FileDigestAlg, e.FileDigest, pcrs.BootAggregatePCRs); !errors.As(err, &ae) || ae.Computed == nil {
+			t.Errorf("%s: PCR 9 changed: gave %v, want an *evidence.BootAggregateError", v, err)
+		}
+		delete(pcrs[evidence.SHA256], 8)
+		if compared, err := evidence.CheckBootAggregateDigest(e.FileDigestAlg, e.FileDigest, pcrs.BootAggregatePCRs); compared || err != nil {
+			t.Errorf("%s: PCR 8 not quoted: compared %v, %v; want nothing compared", v, compared, err)
 		}
 	}
-	if err := CheckBootAggregate("sha256", make([]byte, 32), PCRValues{}); !errors.Is(err, ErrBootAggregate) {
-		t.Errorf("all-zero boot_aggregate: %v, want ErrBootAggregate", err)
+	zeros := PCRValues{evidence.SHA256: {}}
+	for i := range 10 {
+		zeros[evidence.SHA256][i] = make([]byte, 32)
+	}
+	var ae *evidence.BootAggregateError
+	if _, err := evidence.CheckBootAggregateDigest("sha256", make([]byte, 32), zeros.BootAggregatePCRs); !errors.As(err, &ae) || !strings.Contains(ae.Reason, "no TPM") {
+		t.Errorf("all-zero boot_aggregate: %v, want a BootAggregateError saying IMA found no TPM", err)
 	}
 }
 

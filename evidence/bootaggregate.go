@@ -49,11 +49,9 @@ func BootAggregate(b Bank, pcrs [][]byte) ([]byte, error) {
 }
 
 // CheckBootAggregate checks that e is a kernel log's first entry: index 0,
-// PCR 10, path boot_aggregate, and, when pcrs holds the boot PCRs of the
-// bank named by the entry's digest algorithm (sha1 for template ima), a
-// digest equal to BootAggregate of them. It reports whether the digest
-// was compared. A kernel without a TPM logs an all-zero boot_aggregate,
-// which no quoted PCRs produce: it fails when pcrs are given.
+// PCR 10, path boot_aggregate, not a violation, and that its digest is the
+// kernel's boot_aggregate of the quoted PCRs (CheckBootAggregateDigest). It
+// reports whether the digest was compared.
 func CheckBootAggregate(e *Entry, pcrs func(Bank) [][]byte) (compared bool, err error) {
 	switch {
 	case e.Index != 0:
@@ -65,9 +63,21 @@ func CheckBootAggregate(e *Entry, pcrs func(Bank) [][]byte) (compared bool, err 
 	case e.Violation():
 		return false, fmt.Errorf("%w: the first entry is a violation", ErrBootAggregate)
 	}
-	bank, err := ParseBank(e.FileDigestAlg)
+	return CheckBootAggregateDigest(e.FileDigestAlg, e.FileDigest, pcrs)
+}
+
+// CheckBootAggregateDigest is the one boot_aggregate rule (the IMA replay
+// and the boot-log check both use it): digest, logged with algorithm alg
+// (the entry's d-ng algorithm; sha1 for template ima), must equal
+// BootAggregate of the boot PCRs of the bank alg names, which pcrs returns
+// (PCRs 0 to BootAggregatePCRs(bank)-1), or nil when the quotes do not
+// cover them: then nothing is compared and compared is false. A kernel
+// that found no TPM logs an all-zero boot_aggregate, which no quoted PCRs
+// produce: it fails with that reason.
+func CheckBootAggregateDigest(alg string, digest []byte, pcrs func(Bank) [][]byte) (compared bool, err error) {
+	bank, err := ParseBank(alg)
 	if err != nil {
-		return false, fmt.Errorf("%w: digest algorithm %q is no PCR bank's", ErrBootAggregate, e.FileDigestAlg)
+		return false, fmt.Errorf("%w: digest algorithm %q is no PCR bank's", ErrBootAggregate, alg)
 	}
 	values := pcrs(bank)
 	if values == nil {
@@ -77,10 +87,14 @@ func CheckBootAggregate(e *Entry, pcrs func(Bank) [][]byte) (compared bool, err 
 	if err != nil {
 		return false, err
 	}
-	if string(want) != string(e.FileDigest) {
-		return true, &BootAggregateError{Bank: bank, Logged: e.FileDigest, Computed: want}
+	if string(want) == string(digest) {
+		return true, nil
 	}
-	return true, nil
+	e := &BootAggregateError{Bank: bank, Logged: digest, Computed: want}
+	if len(digest) > 0 && string(digest) == string(make([]byte, len(digest))) {
+		e.Reason = "all zeros: IMA found no TPM when the kernel booted"
+	}
+	return true, e
 }
 
 // BootAggregateError is a boot_aggregate that is not the hash of the boot
@@ -88,11 +102,16 @@ func CheckBootAggregate(e *Entry, pcrs func(Bank) [][]byte) (compared bool, err 
 type BootAggregateError struct {
 	Bank     Bank
 	Logged   []byte
-	Computed []byte
+	Computed []byte // the bank's hash of the quoted boot PCRs
+	Reason   string // why, when it can be told (an all-zero digest)
 }
 
 func (e *BootAggregateError) Error() string {
-	return fmt.Sprintf("%v: logged %s:%x, the quoted %s PCRs 0-%d hash to %x", ErrBootAggregate, e.Bank, e.Logged, e.Bank, BootAggregatePCRs(e.Bank)-1, e.Computed)
+	msg := fmt.Sprintf("%v: logged %s:%x, the quoted %s PCRs 0-%d hash to %x", ErrBootAggregate, e.Bank, e.Logged, e.Bank, BootAggregatePCRs(e.Bank)-1, e.Computed)
+	if e.Reason != "" {
+		msg += " (" + e.Reason + ")"
+	}
+	return msg
 }
 
 // Is makes errors.Is(err, ErrBootAggregate) true.

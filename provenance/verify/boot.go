@@ -98,18 +98,26 @@ func (vr *verification) checkBootLog() error {
 	facts := &BootFacts{Present: true, State: st, Summary: st.Summary(), BootAggregate: "not checked: no IMA log"}
 	if a := vr.aggregate; a != nil {
 		for i, pcrs := range quoted {
-			if err := bootlog.CheckBootAggregate(a.alg, a.digest, pcrs); err != nil {
-				which := [2]string{"start", "end"}[i]
+			which := [2]string{"start", "end"}[i]
+			compared, err := evidence.CheckBootAggregateDigest(a.alg, a.digest, pcrs.BootAggregatePCRs)
+			if err == nil && !compared {
+				err = fmt.Errorf("%w: the %s quote does not hold the %s PCRs boot_aggregate covers", bootlog.ErrNotQuoted, which, a.alg)
+			}
+			if err != nil {
 				found := err.Error()
-				var ae *bootlog.AggregateError
-				if errors.As(err, &ae) && ae.Computed != nil {
+				var ae *evidence.BootAggregateError
+				if errors.As(err, &ae) {
 					found = fmt.Sprintf("%v:%x", ae.Bank, ae.Computed)
+					if ae.Reason != "" {
+						found += " (logged: " + ae.Reason + ")"
+					}
 				}
 				return vr.rep.fail(CheckBootLog, fmt.Errorf("%w: %s quote: %w", ErrBootLog, which, err),
-					fmt.Sprintf("IMA boot_aggregate %s:%x", a.alg, a.digest), "PCRs 0-9 of the "+which+" quote hash to "+found)
+					fmt.Sprintf("IMA boot_aggregate %s:%x", a.alg, a.digest), "the boot PCRs of the "+which+" quote hash to "+found)
 			}
 		}
-		facts.BootAggregate = fmt.Sprintf("IMA's boot_aggregate %s:%x is the hash of the quoted PCRs 0-9", a.alg, a.digest)
+		b, _ := evidence.ParseBank(a.alg)
+		facts.BootAggregate = fmt.Sprintf("IMA's boot_aggregate %s:%x is the hash of the quoted PCRs 0-%d", a.alg, a.digest, evidence.BootAggregatePCRs(b)-1)
 	}
 	vr.boot = st
 	vr.rep.report.Facts.Boot = facts
