@@ -58,7 +58,9 @@ func (r *Reader) nextASCII() (*Entry, error) {
 	e := &Entry{Index: r.index, Offset: start, Len: n, order: r.cfg.order}
 
 	// Tokens split at single spaces: the kernel prints "%2d " for the PCR,
-	// then " "-separated fields, and replaces spaces inside strings with '_'.
+	// then " "-separated fields; strings hold no space, the kernel having
+	// replaced them with '_' in the template data itself
+	// (ima_write_template_field_data), so the binary log holds '_' too.
 	pos := 0
 	for pos < len(line) && line[pos] == ' ' {
 		pos++

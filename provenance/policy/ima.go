@@ -3,7 +3,6 @@ package policy
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/attest-build/attest-build/evidence"
 )
@@ -124,11 +123,10 @@ func (ev *IMAEvaluation) Add(m Measurement) {
 	alg, digest := m.digestValue()
 	found, ok, n := p.allow.Lookup(m.Path, alg, digest)
 	if p.keylimeAllow.Len() > 0 && !ok {
-		kpath := m.Path
-		if strings.IndexByte(kpath, ' ') >= 0 {
-			kpath = strings.ReplaceAll(kpath, " ", "_") // Keylime's form of the path
-		}
-		kfound, kok, kn := p.keylimeAllow.Lookup(kpath, alg, digest)
+		// The path as logged: the kernel wrote its spaces as '_'
+		// (ima_write_template_field_data), as Keylime's policies do, and
+		// Keylime looks it up as it is.
+		kfound, kok, kn := p.keylimeAllow.Lookup(m.Path, alg, digest)
 		found, ok, n = found || kfound, kok, n+kn
 	}
 	if found {

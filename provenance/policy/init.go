@@ -342,7 +342,7 @@ func (policyWriter) ima(r *Reference) (*yaml.Node, error) {
 	)
 	if keylime != nil {
 		ima.Content = append(ima.Content, scalar("keylimeRuntimePolicy"), keylime)
-		comment(ima, "keylimeRuntimePolicy", fmt.Sprintf("Every path measured in scope (%d) with the digests seen, as a Keylime runtime policy\n(paths with spaces written with '_', as Keylime writes them). Tighten it, or list\npaths here under allow (patterns too: /usr/lib/**/*.so*).", len(ref.paths)))
+		comment(ima, "keylimeRuntimePolicy", fmt.Sprintf("Every path measured in scope (%d) with the digests seen, as a Keylime runtime policy\n(paths as the kernel logs them: spaces as '_'). Tighten it, or list\npaths here under allow (patterns too: /usr/lib/**/*.so*).", len(ref.paths)))
 	}
 	if r.IMA.Present {
 		comment(ima, "required", "Kernel IMA evidence must be present.")
@@ -383,41 +383,21 @@ func (policyWriter) ima(r *Reference) (*yaml.Node, error) {
 }
 
 // writeRuntimePolicy writes the paths and digests seen as a Keylime
-// runtime policy.
-// Keylime writes a path's spaces as '_', so "a b" and "a_b" share one
-// entry: their digests are merged.
+// runtime policy, each path as the log holds it: the kernel logs a path's
+// spaces as '_' already (both logs), and Keylime looks the logged path up
+// as it is.
 func (r *ReferenceIMA) writeRuntimePolicy(w io.Writer) error {
-	merged := map[string][]string{} // by Keylime's path, for paths that collide
-	if slices.ContainsFunc(r.paths, func(p string) bool { return strings.Contains(p, " ") }) {
-		n := map[string]int{}
-		for _, p := range r.paths {
-			n[strings.ReplaceAll(p, " ", "_")]++
-		}
-		for _, p := range r.paths {
-			if k := strings.ReplaceAll(p, " ", "_"); n[k] > 1 {
-				merged[k] = append(merged[k], r.digests[p]...)
-			}
-		}
-	}
 	pw := runtimepolicy.NewWriter(w)
 	for _, path := range r.paths {
-		key := strings.ReplaceAll(path, " ", "_")
-		digests := r.digests[path]
-		if m, ok := merged[key]; ok {
-			if m == nil {
-				continue // written with the first path of its key
-			}
-			digests, merged[key] = m, nil
-		}
 		var ds [][]byte
-		for _, d := range digests {
+		for _, d := range r.digests[path] {
 			v, err := runtimepolicy.ParseDigest(d)
 			if err != nil {
 				return err
 			}
 			ds = append(ds, v.Bytes)
 		}
-		if err := pw.Add(key, ds...); err != nil {
+		if err := pw.Add(path, ds...); err != nil {
 			return err
 		}
 	}

@@ -153,9 +153,9 @@ type imaPolicy struct {
 	// what it lists is allowed, and an empty one allows nothing.
 	allowlist bool
 	// allow holds the allow rules without wildcards: path to accepted
-	// digests; keylimeAllow the imported runtime policies' digests, whose
-	// paths are written as IMA's ascii log and Keylime write them (spaces
-	// as '_') and looked up so.
+	// digests; keylimeAllow the imported runtime policies' digests. Both
+	// are looked up with the path as the kernel logged it (its spaces
+	// already '_', in the binary log as in the ascii one).
 	allow        *runtimepolicy.Allowlist
 	keylimeAllow *runtimepolicy.Allowlist
 	patterns     []patternRule
