@@ -119,4 +119,9 @@ func TestWriteAdversarialFixtures(t *testing.T) {
 	}
 	write("adv-unsigned-1x190MiB.jsonl", unsigned(190<<20, 1))
 	write("adv-unsigned-16x12MiB.jsonl", unsigned(12<<20, 16))
+	// A signed envelope, then unsigned ones: refused at the second line,
+	// the rest not read (each envelope's signature is checked as it is
+	// read).
+	first, _, _ := bytes.Cut(good, []byte("\n"))
+	write("adv-signed-then-15x12MiB-unsigned.jsonl", append(append(first, '\n'), unsigned(12<<20, 15)...))
 }
