@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/attest-build/attest-build/internal/buildinfo"
+	"github.com/attest-build/attest-build/internal/cappedfile"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/provenance/policy"
@@ -121,7 +122,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 		}
 		var tpmIMA, others []byte
 		for _, b := range o.Bundles {
-			data, err := os.ReadFile(b)
+			data, err := cappedfile.Read(b, verify.DefaultMaxAttestationBytes) // the attestation size limit
 			if err != nil {
 				return inputError(fmt.Errorf("--bundle: %w", err))
 			}

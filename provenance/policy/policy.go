@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/attest-build/attest-build/bootlog"
+	"github.com/attest-build/attest-build/internal/cappedfile"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/runtimepolicy"
 	"github.com/attest-build/attest-build/tpm"
@@ -293,22 +294,7 @@ func ParsePolicy(data []byte, name string) (*Policy, error) {
 	return parsePolicy(bytes.Clone(data), name, ".")
 }
 
-func readCapped(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return buf.Bytes(), nil
-}
+func readCapped(path string, limit int64) ([]byte, error) { return cappedfile.Read(path, limit) }
 
 // policyLoader finds the line of a field in the document's node tree,
 // parsed only when an error needs it.

@@ -137,7 +137,7 @@ func (vr *verification) checkBootRules() error {
 	if len(findings) > 0 {
 		vr.rep.report.Facts.Boot.Findings = findings
 		f := findings[0]
-		return vr.rep.fail(CheckBootRules, fmt.Errorf("%w: %s (%d rule(s) broken)", ErrBootRule, f, len(findings)), "boot."+f.Rule+": "+f.Expected, f.Found)
+		return vr.rep.fail(CheckBootRules, fmt.Errorf("%w: %s (%d rule(s) broken)", ErrBootRule, f, len(findings)), "boot."+f.Rule+": "+f.Expected, orNone(f.Found))
 	}
 	vr.rep.pass(CheckBootRules, "the boot state obeys the policy's boot section")
 	return nil

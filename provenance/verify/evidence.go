@@ -118,7 +118,7 @@ func (vr *verification) checkQuotes() error {
 			vr.rep.pass(CheckQuoteSignature, "start and end quotes signed by "+vr.ak.fingerprint)
 		case CheckNonce:
 			if p.Nonce.Construction != construction {
-				return vr.rep.fail(CheckNonce, fmt.Errorf("%w: nonce.construction", ErrMalformed), construction, p.Nonce.Construction)
+				return vr.rep.fail(CheckNonce, fmt.Errorf("%w: nonce.construction", ErrMalformed), construction, orNone(p.Nonce.Construction))
 			}
 			vr.rep.pass(CheckNonce, "end quote bound to the subjects ("+construction+")")
 		case CheckPCRDigest:
@@ -188,10 +188,10 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 	}
 	bank, err := evidence.ParseBank(m.Bank)
 	if err != nil {
-		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.bank: %w", ErrMalformed, err), "sha1, sha256, sha384 or sha512", m.Bank)
+		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.bank: %w", ErrMalformed, err), "sha1, sha256, sha384 or sha512", orNone(m.Bank))
 	}
 	if !slices.Contains(pol.Banks(), m.Bank) {
-		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: %s", ErrIMABank, m.Bank), "one of "+strings.Join(pol.Banks(), ", ")+" (ima.banks)", m.Bank)
+		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: %s", ErrIMABank, m.Bank), "one of "+strings.Join(pol.Banks(), ", ")+" (ima.banks)", orNone(m.Bank))
 	}
 	if m.PCR != imaPCR {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.pcr", ErrMalformed), "10", fmt.Sprint(m.PCR))

@@ -534,14 +534,14 @@ func (vr *verification) checkStatements() error {
 	var other []string
 	for _, env := range vr.envs {
 		if env.payloadType != predicates.PayloadType {
-			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, env.line), predicates.PayloadType, env.payloadType)
+			return vr.rep.fail(CheckStatement, fmt.Errorf("%w: line %d: payloadType", ErrWrongType, env.line), predicates.PayloadType, orNone(env.payloadType))
 		}
 		s, err := env.parsed, error(nil)
 		if s == nil {
 			s, err = parseStatement(env.payload, v.maxSubjects)
 		}
 		if err != nil {
-			return vr.rep.fail(CheckStatement, fmt.Errorf("line %d: %w", env.line, err), "an in-toto Statement v1", "not one")
+			return vr.rep.fail(CheckStatement, fmt.Errorf("line %d: %w", env.line, err), "an in-toto Statement v1", fmt.Sprintf("line %d: %v", env.line, err))
 		}
 		switch s.PredicateType {
 		case predicates.TPMIMAType:
