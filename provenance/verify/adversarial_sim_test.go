@@ -108,20 +108,36 @@ func TestWriteAdversarialFixtures(t *testing.T) {
 	// 256 MiB of envelopes no trusted key signed: one large, and 16 of
 	// 16 MiB.
 	unsigned := func(payload int, count int) []byte {
-		env := map[string]any{"payloadType": "application/vnd.in-toto+json",
-			"payload":    base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("x"), payload)),
-			"signatures": []any{map[string]any{"keyid": "k", "sig": "AAAA"}}}
-		line, err := json.Marshal(env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return bytes.Repeat(append(line, '\n'), count)
+		return unsignedSigs(t, payload, count, 1)
 	}
 	write("adv-unsigned-1x190MiB.jsonl", unsigned(190<<20, 1))
 	write("adv-unsigned-16x12MiB.jsonl", unsigned(12<<20, 16))
+	// The same payload with the 8 signatures allowed: each (signature,
+	// key) pair used to hash the payload again.
+	write("adv-unsigned-1x190MiB-8sigs.jsonl", unsignedSigs(t, 190<<20, 1, 8))
 	// A signed envelope, then unsigned ones: refused at the second line,
 	// the rest not read (each envelope's signature is checked as it is
 	// read).
 	first, _, _ := bytes.Cut(good, []byte("\n"))
 	write("adv-signed-then-15x12MiB-unsigned.jsonl", append(append(first, '\n'), unsigned(12<<20, 15)...))
+}
+
+// unsignedSigs returns count lines of an envelope of a payload of n bytes
+// with sigs signatures by no key (ECDSA-shaped DER, so that a verifier
+// gets as far as comparing them).
+func unsignedSigs(t testing.TB, n, count, sigs int) []byte {
+	t.Helper()
+	der := base64.StdEncoding.EncodeToString([]byte{0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01})
+	var ss []any
+	for range sigs {
+		ss = append(ss, map[string]any{"keyid": "k", "sig": der})
+	}
+	env := map[string]any{"payloadType": "application/vnd.in-toto+json",
+		"payload":    base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("x"), n)),
+		"signatures": ss}
+	line, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Repeat(append(line, '\n'), count)
 }

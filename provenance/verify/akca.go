@@ -1,17 +1,13 @@
 package verify
 
 import (
-	"bytes"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/attest-build/attest-build/attestca"
 	"github.com/attest-build/attest-build/ekcert"
@@ -48,7 +44,7 @@ func newCATrust(cas []policy.AttestationKeyCA) *caTrust {
 // certifiedSignerOf has checked that certification.
 type certifiedSigner struct {
 	key      trustedKey
-	verifier signature.Verifier
+	verifier keyVerifier
 	ak       *akTrust // the AK that certified it
 	// stmt, pred and logB64 are the TPM/IMA statement the key was read
 	// from, decoded (checked again, not trusted, by the later checks).
@@ -64,7 +60,7 @@ type certifiedSigner struct {
 // signature; its AK is trusted (trustAK: pinned by the policy, or certified
 // by a policy CA); and that AK certified the key over nonce.start
 // (attestca.VerifySigningKey). The work is bounded by the one envelope.
-func (vr *verification) certifiedSignerOf(env *envelope) (*certifiedSigner, *checkFailure) {
+func (vr *verification) certifiedSignerOf(env *envelope, pae *paeDigests) (*certifiedSigner, *checkFailure) {
 	expected := "a signature by a trusted key (" + orNone(strings.Join(vr.trustedFingerprints(), ", ")) +
 		"), or by the TPM/IMA statement's signingKey certified by a trusted attestation key (that statement's envelope first among those no trusted key signed)"
 	fail := func(err error, found string) *checkFailure {
@@ -99,12 +95,12 @@ func (vr *verification) certifiedSignerOf(env *envelope) (*certifiedSigner, *che
 	if err != nil {
 		return nil, fail(err, "an unusable signingKey.publicKeyPem")
 	}
-	sv, err := signature.LoadDefaultVerifier(pub)
+	sv, err := newKeyVerifier(pub)
 	if err != nil {
 		return nil, fail(err, "an unusable signingKey.publicKeyPem")
 	}
 	c := &certifiedSigner{key: trustedKey{name: "TPM-resident key", pub: pub, fingerprint: fp}, verifier: sv, stmt: s, pred: p, logB64: logB64}
-	if !c.verifiesEnvelope(env) {
+	if !c.verifiesEnvelope(env, pae) {
 		return nil, fail(ErrBadSignature, "no signature that verifies with its signingKey "+fp+" either")
 	}
 	ak, f := vr.trustAK(p)
@@ -125,15 +121,9 @@ func (vr *verification) certifiedSignerOf(env *envelope) (*certifiedSigner, *che
 
 // verifiesEnvelope reports whether one of env's signatures verifies with
 // the key.
-func (c *certifiedSigner) verifiesEnvelope(env *envelope) bool {
-	header := fmt.Sprintf("DSSEv1 %d %s %d ", len(env.payloadType), env.payloadType, len(env.payload))
+func (c *certifiedSigner) verifiesEnvelope(env *envelope, pae *paeDigests) bool {
 	for _, s := range env.signatures {
-		sig, err := decodeSig(s.Sig)
-		if err != nil {
-			continue
-		}
-		pae := io.MultiReader(strings.NewReader(header), bytes.NewReader(env.payload))
-		if c.verifier.VerifySignature(bytes.NewReader(sig), pae) == nil {
+		if sig, err := decodeSig(s.Sig); err == nil && pae.verify(c.verifier, sig) {
 			return true
 		}
 	}

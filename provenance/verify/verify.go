@@ -21,6 +21,7 @@ import (
 	intoto "github.com/in-toto/attestation/go/v1"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/attest-build/attest-build/attestca"
@@ -71,7 +72,7 @@ type Verifier struct {
 	policy  *policy.Policy
 	signers []trustedKey
 	// sigVerifiers[i] verifies signatures by signers[i].
-	sigVerifiers []signature.Verifier
+	sigVerifiers []keyVerifier
 	maxBytes     int64
 	maxSubjects  int
 	now          func() time.Time
@@ -216,18 +217,37 @@ func signerKeys(policyKeys []trustedKey, extra []crypto.PublicKey) ([]trustedKey
 	return keys, nil
 }
 
+// keyVerifier verifies signatures by one key, over a message hashed with
+// hash (0: the whole message, for Ed25519).
+type keyVerifier struct {
+	signature.Verifier
+	hash crypto.Hash
+}
+
+func newKeyVerifier(pub crypto.PublicKey) (keyVerifier, error) {
+	ad, err := signature.GetDefaultAlgorithmDetails(pub)
+	if err != nil {
+		return keyVerifier{}, err
+	}
+	sv, err := signature.LoadVerifierFromAlgorithmDetails(pub, ad)
+	if err != nil {
+		return keyVerifier{}, err
+	}
+	return keyVerifier{Verifier: sv, hash: ad.GetHashType()}, nil
+}
+
 // signatureVerifiers returns the distinct keys and a signature verifier
 // for each.
-func signatureVerifiers(keys []trustedKey) ([]trustedKey, []signature.Verifier, error) {
+func signatureVerifiers(keys []trustedKey) ([]trustedKey, []keyVerifier, error) {
 	seen := map[string]bool{}
-	var verifiers []signature.Verifier
+	var verifiers []keyVerifier
 	var uniq []trustedKey
 	for _, s := range keys {
 		if seen[s.fingerprint] {
 			continue
 		}
 		seen[s.fingerprint] = true
-		sv, err := signature.LoadDefaultVerifier(s.pub)
+		sv, err := newKeyVerifier(s.pub)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: signer key %s: %w", policy.ErrPolicy, s.fingerprint, err)
 		}
@@ -453,14 +473,15 @@ func (vr *verification) checkEnvelopeSignature(env *envelope) *checkFailure {
 		hints = append(hints, orNone(s.KeyID))
 		vr.keyIDs = append(vr.keyIDs, s.KeyID)
 	}
-	accepted := v.verifyEnvelope(env)
+	pae := newPAEDigests(env)
+	accepted := v.verifyEnvelope(env, pae)
 	var certFailure *checkFailure
 	if len(accepted) == 0 && (v.cas != nil || v.bootstrapUnsafe) {
 		if !vr.certTried {
 			vr.certTried = true
-			vr.certSigner, certFailure = vr.certifiedSignerOf(env)
+			vr.certSigner, certFailure = vr.certifiedSignerOf(env, pae)
 		}
-		if vr.certSigner != nil && vr.certSigner.verifiesEnvelope(env) {
+		if vr.certSigner != nil && vr.certSigner.verifiesEnvelope(env, pae) {
 			accepted = []trustedKey{vr.certSigner.key}
 		}
 	}
@@ -569,9 +590,9 @@ func (vr *verification) checkStatements() error {
 
 // verifyEnvelope returns the trusted keys with a signature of env that
 // verifies over the DSSE pre-authentication encoding of its payload. The
-// encoding is streamed to the verifier, never assembled.
-func (v *Verifier) verifyEnvelope(env *envelope) []trustedKey {
-	header := fmt.Sprintf("DSSEv1 %d %s %d ", len(env.payloadType), env.payloadType, len(env.payload))
+// encoding is streamed to the hash, never assembled, and hashed once per
+// hash function whatever the number of signatures and keys (paeDigests).
+func (v *Verifier) verifyEnvelope(env *envelope, pae *paeDigests) []trustedKey {
 	var accepted []trustedKey
 	for _, s := range env.signatures {
 		sig, err := decodeSig(s.Sig)
@@ -582,13 +603,47 @@ func (v *Verifier) verifyEnvelope(env *envelope) []trustedKey {
 			if slices.ContainsFunc(accepted, func(a trustedKey) bool { return a.fingerprint == k.fingerprint }) {
 				continue
 			}
-			pae := io.MultiReader(strings.NewReader(header), bytes.NewReader(env.payload))
-			if v.sigVerifiers[i].VerifySignature(bytes.NewReader(sig), pae) == nil {
+			if pae.verify(v.sigVerifiers[i], sig) {
 				accepted = append(accepted, k)
 			}
 		}
 	}
 	return accepted
+}
+
+// paeDigests is an envelope's DSSE pre-authentication encoding and its
+// digests, each computed once: an envelope of 8 signatures tried against
+// every trusted key costs one pass over its payload per hash function, not
+// one per signature and key.
+type paeDigests struct {
+	env     *envelope
+	digests map[crypto.Hash][]byte
+}
+
+func newPAEDigests(env *envelope) *paeDigests {
+	return &paeDigests{env: env, digests: map[crypto.Hash][]byte{}}
+}
+
+func (p *paeDigests) reader() io.Reader {
+	header := fmt.Sprintf("DSSEv1 %d %s %d ", len(p.env.payloadType), p.env.payloadType, len(p.env.payload))
+	return io.MultiReader(strings.NewReader(header), bytes.NewReader(p.env.payload))
+}
+
+// verify reports whether sig verifies with kv over the encoding.
+func (p *paeDigests) verify(kv keyVerifier, sig []byte) bool {
+	if kv.hash == 0 || !kv.hash.Available() { // Ed25519 signs the message itself
+		return kv.VerifySignature(bytes.NewReader(sig), p.reader()) == nil
+	}
+	d, ok := p.digests[kv.hash]
+	if !ok {
+		h := kv.hash.New()
+		if _, err := io.Copy(h, p.reader()); err != nil {
+			return false
+		}
+		d = h.Sum(nil)
+		p.digests[kv.hash] = d
+	}
+	return kv.VerifySignature(bytes.NewReader(sig), nil, options.WithDigest(d)) == nil
 }
 
 // decodeSig decodes a DSSE signature: standard base64, or URL-safe.
