@@ -301,6 +301,9 @@ func newAttestation(ctx context.Context, opts Options) (*attestation, error) {
 		a.output = filepath.Join(dir, a.output)
 	}
 	// What can be known to fail is found before the build and the quotes.
+	if err := CheckArtifactPatterns(opts.Artifacts); err != nil {
+		return nil, fmt.Errorf("attesting a build: %w", err)
+	}
 	if a.output != "" {
 		if err := checkOutputWritable(a.output); err != nil {
 			return nil, err

@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/attest-build/attest-build/bootlog"
+	"github.com/attest-build/attest-build/internal/pathglob"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/runtimepolicy"
 	"github.com/attest-build/attest-build/tpm"
@@ -159,15 +160,17 @@ type imaPolicy struct {
 	allow        *runtimepolicy.Allowlist
 	keylimeAllow *runtimepolicy.Allowlist
 	patterns     []patternRule
-	excludes     []*regexp.Regexp
-	deny         []patternRule
+	// excludes are ima.exclude's patterns; keylimeExcludes the imported
+	// runtime policies' excludes (regular expressions, as Keylime has them).
+	excludes        []pathglob.Pattern
+	keylimeExcludes []*regexp.Regexp
+	deny            []patternRule
 	// keylime names the imported runtime policies, for messages.
 	keylime []string
 }
 
 type patternRule struct {
-	pattern string
-	re      *regexp.Regexp
+	glob    pathglob.Pattern
 	digests map[string]bool
 }
 
@@ -761,35 +764,39 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 			}
 			ds = append(ds, c)
 		}
-		if !isGlob(a.path) {
-			if err := p.allow.Add(a.path, ds...); err != nil {
+		exact, glob := a.path, pathglob.Pattern{}
+		if pathglob.HasMeta(a.path) {
+			var err error
+			if glob, err = pathglob.Compile(a.path); err != nil {
+				return p, errf([]any{"path"}, "%w", err)
+			}
+			exact, _ = glob.Literal() // "" for a pattern that is no exact path
+		}
+		if exact != "" {
+			if err := p.allow.Add(exact, ds...); err != nil {
 				return p, errf(nil, "%w", err)
 			}
 			continue
-		}
-		re, err := globRegexp(a.path)
-		if err != nil {
-			return p, errf([]any{"path"}, "%w", err)
 		}
 		set := map[string]bool{}
 		for _, d := range ds {
 			set[d.String()] = true
 		}
-		p.patterns = append(p.patterns, patternRule{pattern: a.path, re: re, digests: set})
+		p.patterns = append(p.patterns, patternRule{glob: glob, digests: set})
 	}
 	for i, g := range raw.Exclude {
-		re, err := globRegexp(g)
+		glob, err := pathglob.Compile(g)
 		if err != nil {
 			return p, l.errf([]any{"ima", "exclude", i}, "%w", err)
 		}
-		p.excludes = append(p.excludes, re)
+		p.excludes = append(p.excludes, glob)
 	}
 	for i, g := range raw.Deny {
-		re, err := globRegexp(g)
+		glob, err := pathglob.Compile(g)
 		if err != nil {
 			return p, l.errf([]any{"ima", "deny", i}, "%w", err)
 		}
-		p.deny = append(p.deny, patternRule{pattern: g, re: re})
+		p.deny = append(p.deny, patternRule{glob: glob})
 	}
 	for i, f := range raw.KeylimeRuntimePolicies {
 		at := []any{"ima", "keylimeRuntimePolicy", i}
@@ -836,48 +843,7 @@ func (p *imaPolicy) readKeylime(path string) error {
 	}
 	p.allowlist = true // an allowlist, even with no digests: it allows nothing then
 	if kp.Exclude != nil {
-		p.excludes = append(p.excludes, kp.Exclude)
+		p.keylimeExcludes = append(p.keylimeExcludes, kp.Exclude)
 	}
 	return nil
-}
-
-func isGlob(s string) bool { return strings.ContainsAny(s, "*?") }
-
-// globRegexp compiles a path pattern: "**" matches any run of characters
-// ("/**/" also matches a single "/"), "*" any run without "/", "?" one
-// character other than "/"; everything else is literal. The whole path must
-// match. Paths may hold any byte but "/" and NUL, newlines included, so the
-// regexp is compiled with (?s): a newline in a file name never lets it slip
-// past a deny pattern.
-func globRegexp(g string) (*regexp.Regexp, error) {
-	if g == "" {
-		return nil, errors.New("empty pattern")
-	}
-	var b strings.Builder
-	b.WriteString(`(?s)^`)
-	for i := 0; i < len(g); {
-		switch {
-		case strings.HasPrefix(g[i:], "/**/"):
-			b.WriteString(`/(?:.*/)?`)
-			i += 4
-		case strings.HasPrefix(g[i:], "**"):
-			b.WriteString(`.*`)
-			i += 2
-		case g[i] == '*':
-			b.WriteString(`[^/]*`)
-			i++
-		case g[i] == '?':
-			b.WriteString(`[^/]`)
-			i++
-		default:
-			j := i
-			for j < len(g) && g[j] != '*' && g[j] != '?' && !strings.HasPrefix(g[j:], "/**/") {
-				j++
-			}
-			b.WriteString(regexp.QuoteMeta(g[i:j]))
-			i = j
-		}
-	}
-	b.WriteString(`$`)
-	return regexp.Compile(b.String())
 }
