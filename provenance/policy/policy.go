@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"go.yaml.in/yaml/v3"
 
@@ -639,8 +640,13 @@ func (l *policyLoader) key(item []any, k keyYAML) (TrustedKey, error) {
 	if err != nil {
 		return TrustedKey{}, l.errf(at, "%w", err)
 	}
-	if k.Fingerprint != "" && k.Fingerprint != fp {
-		return TrustedKey{}, l.errf(append(item, "fingerprint"), "the key's fingerprint is %s, the policy says %s", fp, k.Fingerprint)
+	if k.Fingerprint != "" {
+		if d, err := digest.Parse(k.Fingerprint); err != nil || d.Algorithm() != digest.SHA256 {
+			return TrustedKey{}, l.errf(append(item, "fingerprint"), "%q is not a key fingerprint (want sha256: and 64 lowercase hex digits, as attest-build prints it)", k.Fingerprint)
+		}
+		if k.Fingerprint != fp {
+			return TrustedKey{}, l.errf(append(item, "fingerprint"), "the key's fingerprint is %s, the policy says %s", fp, k.Fingerprint)
+		}
 	}
 	return TrustedKey{Name: k.Name, PublicKey: pub, Fingerprint: fp}, nil
 }

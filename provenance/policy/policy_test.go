@@ -122,7 +122,9 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"exclude pattern: ** inside an element", base + "ima:\n  exclude: [/var/log/**]\n  deny: [/tmp/x, /usr/lib/**.so]\n", baseLines + 3, "ima.deny[1]", "** must be a whole path element"},
 		{"exclude pattern: unbalanced brace", base + "ima:\n  exclude: [\"/a/b}\"]\n", baseLines + 2, "ima.exclude[0]", "closes no {"},
 		{"source ref pattern", base + "source:\n  repository: https://example.com/r\n  refs: [refs/heads/main, \"refs/tags/[v\"]\n", baseLines + 3, "source.refs[1]", "is not closed"},
-		{"fingerprint mismatch", strings.Replace(base, "  - name: release\n", "  - name: release\n    fingerprint: sha256:00\n", 1), 4, "signers[0].fingerprint", "sha256:00"},
+		{"fingerprint malformed", strings.Replace(base, "  - name: release\n", "  - name: release\n    fingerprint: sha256:00\n", 1), 4, "signers[0].fingerprint", `"sha256:00" is not a key fingerprint`},
+		{"fingerprint in upper case", strings.Replace(base, "  - name: release\n", "  - name: release\n    fingerprint: sha256:"+strings.Repeat("AB", 32)+"\n", 1), 4, "signers[0].fingerprint", "64 lowercase hex digits"},
+		{"fingerprint mismatch", strings.Replace(base, "  - name: release\n", "  - name: release\n    fingerprint: sha256:"+strings.Repeat("00", 32)+"\n", 1), 4, "signers[0].fingerprint", "the policy says sha256:0000"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
