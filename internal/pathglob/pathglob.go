@@ -3,16 +3,17 @@
 // paths, ima.exclude, ima.deny) and its source ref patterns (source.refs).
 //
 // The dialect is github.com/bmatcuk/doublestar/v4's, with "**" only as a
-// whole path element:
+// whole path element (docs/policy.md#patterns):
 //
-//   - any run of characters other than "/" (also none)
-//     ?        one character other than "/"
-//     [abc]    one character of the class; ranges [a-z]; negated [!a-z] or [^a-z];
-//     never "/" (a class naming "/" is refused)
-//     {a,b}    one of the comma-separated alternatives (they may nest)
-//     **       as a whole element ("/**/", a leading "**/" or a trailing "/**"):
-//     any number of path elements, none included
-//     \c       the character c itself (\*, \?, \[, \{, \}, \\)
+//	pattern   matches
+//	x*y       any run of characters other than "/" (also none) for the star
+//	x?y       one character other than "/" for the question mark
+//	[abc]     one character of the class; ranges [a-z]; negated [!a-z] or
+//	          [^a-z]; never "/" (a class naming "/" is refused)
+//	{a,b}     one of the comma-separated alternatives (they may nest)
+//	a/**/b    "**" as a whole element ("/**/", a leading "**/" or a
+//	          trailing "/**"): any number of path elements, none included
+//	\c        the character c itself (\*, \?, \[, \{, \}, \\)
 //
 // Everything else is literal and the whole name must match. A pattern is
 // checked when it is compiled (Compile), so that a bad one is refused when the
