@@ -33,8 +33,9 @@ import (
 // says what is wrong.
 var ErrBadPattern = errors.New("bad pattern")
 
-// metaChars are the characters with a meaning in a pattern.
-const metaChars = `*?[]{}\`
+// MetaChars are the characters with a meaning in a pattern: a name holding
+// none of them is a pattern that matches only itself.
+const MetaChars = `*?[]{}\`
 
 // Pattern is a checked pattern. The zero Pattern matches only "".
 type Pattern struct {
@@ -178,7 +179,7 @@ func (p Pattern) Literal() (string, bool) {
 // literal returns the name a valid pattern s matches when it has no
 // wildcard, class or alternative.
 func literal(s string) (string, bool) {
-	if !strings.ContainsAny(s, metaChars) {
+	if !strings.ContainsAny(s, MetaChars) {
 		return s, true
 	}
 	var b strings.Builder
@@ -198,7 +199,7 @@ func literal(s string) (string, bool) {
 
 // HasMeta reports whether s holds a character with a meaning in a pattern:
 // a name holding none is a pattern that matches only itself.
-func HasMeta(s string) bool { return strings.ContainsAny(s, metaChars) }
+func HasMeta(s string) bool { return strings.ContainsAny(s, MetaChars) }
 
 // Escape returns the pattern that matches exactly name (each character with
 // a meaning preceded by a backslash).
@@ -208,7 +209,7 @@ func Escape(name string) string {
 	}
 	var b strings.Builder
 	for i := 0; i < len(name); i++ {
-		if strings.IndexByte(metaChars, name[i]) >= 0 {
+		if strings.IndexByte(MetaChars, name[i]) >= 0 {
 			b.WriteByte('\\')
 		}
 		b.WriteByte(name[i])

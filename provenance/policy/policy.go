@@ -770,16 +770,12 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 			}
 			ds = append(ds, c)
 		}
-		exact, glob := a.path, pathglob.Pattern{}
-		if pathglob.HasMeta(a.path) {
-			var err error
-			if glob, err = pathglob.Compile(a.path); err != nil {
-				return p, errf([]any{"path"}, "%w", err)
-			}
-			exact, _ = glob.Literal() // "" for a pattern that is no exact path
+		exact, glob, err := allowPath([]byte(a.path))
+		if err != nil {
+			return p, errf([]any{"path"}, "%w", err)
 		}
-		if exact != "" {
-			if err := p.allow.Add(exact, ds...); err != nil {
+		if exact != nil {
+			if err := p.allow.Add(string(exact), ds...); err != nil {
 				return p, errf(nil, "%w", err)
 			}
 			continue
@@ -820,6 +816,22 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		p.keylime = append(p.keylime, f)
 	}
 	return p, nil
+}
+
+// allowPath reads an ima.allow path: an exact path (no pattern character,
+// or only escaped ones, which are unescaped: "/usr/bin/\\[" is "/usr/bin/[")
+// or else a pattern (exact is nil), checked (internal/pathglob).
+func allowPath(path []byte) (exact []byte, glob pathglob.Pattern, err error) {
+	if !bytes.ContainsAny(path, pathglob.MetaChars) {
+		return path, glob, nil // the common case: no pattern to compile
+	}
+	if glob, err = pathglob.Compile(string(path)); err != nil {
+		return nil, glob, err
+	}
+	if lit, ok := glob.Literal(); ok {
+		return []byte(lit), glob, nil
+	}
+	return nil, glob, nil
 }
 
 // ErrKeylime reports a Keylime runtime policy that cannot be imported.
