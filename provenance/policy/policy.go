@@ -819,7 +819,7 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 }
 
 // allowPath reads an ima.allow path: an exact path (no pattern character,
-// or only escaped ones, which are unescaped: "/usr/bin/\\[" is "/usr/bin/[")
+// or only escaped ones, which are unescaped: /usr/bin/\[ is /usr/bin/[)
 // or else a pattern (exact is nil), checked (internal/pathglob).
 func allowPath(path []byte) (exact []byte, glob pathglob.Pattern, err error) {
 	if !bytes.ContainsAny(path, pathglob.MetaChars) {
