@@ -2,13 +2,13 @@ package bootlog
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"strings"
 
 	"github.com/google/go-attestation/attest"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/attest-build/attest-build/evidence"
 )
@@ -389,8 +389,7 @@ func fillVariables(st *State, sb *attest.SecurebootState) {
 func certs(in []x509.Certificate) []Certificate {
 	var out []Certificate
 	for _, c := range in {
-		sum := sha256.Sum256(c.Raw)
-		out = append(out, Certificate{Subject: c.Subject.String(), SHA256: "sha256:" + hex.EncodeToString(sum[:])})
+		out = append(out, Certificate{Subject: c.Subject.String(), SHA256: digest.FromBytes(c.Raw).String()})
 	}
 	return out
 }

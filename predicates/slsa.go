@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	intoto "github.com/in-toto/attestation/go/v1"
+	"github.com/opencontainers/go-digest"
 )
 
 // BuildType is the SLSA buildType of a command run by attest-build. Its
@@ -61,8 +62,8 @@ func Byproducts(tpmStatement []byte, p *TPMIMA) []*intoto.ResourceDescriptor {
 		Digest:    map[string]string{"sha256": hex.EncodeToString(sum[:])},
 		MediaType: PayloadType,
 	}}
-	if fp, ok := strings.CutPrefix(p.AttestationKey.Fingerprint, "sha256:"); ok {
-		out = append(out, &intoto.ResourceDescriptor{Name: "tpm-attestation-key", Digest: map[string]string{"sha256": fp}})
+	if fp, err := digest.Parse(p.AttestationKey.Fingerprint); err == nil && fp.Algorithm() == digest.SHA256 {
+		out = append(out, &intoto.ResourceDescriptor{Name: "tpm-attestation-key", Digest: map[string]string{"sha256": fp.Encoded()}})
 	}
 	if p.IMA.Log != nil {
 		out = append(out, &intoto.ResourceDescriptor{

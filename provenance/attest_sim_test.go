@@ -207,7 +207,7 @@ func TestAttestInterruptedAfterBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	tmps, _ := filepath.Glob(filepath.Join(dir, ".*")) // internal/atomicfile's temporary files are hidden
 	if len(left)+len(tmps) > 0 {
 		t.Fatalf("left behind: %v %v", left, tmps)
 	}

@@ -301,6 +301,9 @@ func newAttestation(ctx context.Context, opts Options) (*attestation, error) {
 		a.output = filepath.Join(dir, a.output)
 	}
 	// What can be known to fail is found before the build and the quotes.
+	if err := CheckArtifactPatterns(opts.Artifacts); err != nil {
+		return nil, fmt.Errorf("attesting a build: %w", err)
+	}
 	if a.output != "" {
 		if err := checkOutputWritable(a.output); err != nil {
 			return nil, err
@@ -536,12 +539,13 @@ func (a *attestation) openOutput() error {
 }
 
 // write writes the side files (the detached log, the bundles), then both
-// envelopes, one per line, atomically, in the directory openOutput opened:
-// the attestation file exists only when the side files are all there.
+// envelopes, one per line, atomically, all in the directory openOutput
+// opened: the attestation file exists only when the side files are all
+// there.
 func (a *attestation) write() error {
 	if a.rawLog != nil {
 		a.detachedLog = DetachedLogPath(a.output)
-		if err := WriteFileAtomic(a.detachedLog, a.rawLog, 0o644); err != nil {
+		if err := a.out.writeBeside(a.detachedLog, a.rawLog, 0o644); err != nil {
 			return err
 		}
 	}
@@ -556,7 +560,7 @@ func (a *attestation) write() error {
 			if err != nil {
 				return err
 			}
-			if err := WriteFileAtomic(path, b, 0o644); err != nil {
+			if err := a.out.writeBeside(path, b, 0o644); err != nil {
 				return err
 			}
 			a.bundles = append(a.bundles, path)

@@ -8,8 +8,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -21,6 +19,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
+
+	"github.com/attest-build/attest-build/tpm"
 )
 
 // KeyEnv names the environment variable that gives the signing key (a PEM
@@ -171,12 +171,7 @@ func (s *Signer) dsseSigner() dsse.Signer {
 // in the same form as the attestation key fingerprint in the TPM/IMA
 // predicate. It is not written into envelopes (EnvelopeKeyID).
 func KeyFingerprint(pub crypto.PublicKey) (string, error) {
-	der, err := cryptoutils.MarshalPublicKeyToDER(pub)
-	if err != nil {
-		return "", fmt.Errorf("encoding public key for its fingerprint: %w", err)
-	}
-	sum := sha256.Sum256(der)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
+	return tpm.Fingerprint(pub)
 }
 
 // NewEnvelopeVerifier returns a DSSE verifier for envelopes signed by the

@@ -273,7 +273,7 @@ func TestGenerateKeyNeverReplaces(t *testing.T) {
 	if got.Fingerprint() != winners[0] || pubID != winners[0] {
 		t.Fatalf("on disk: key %s, pub %s; the winner's is %s", got.Fingerprint(), pubID, winners[0])
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) > 0 { // internal/atomicfile's temporary files are hidden
 		t.Fatalf("temporary files left: %v", left)
 	}
 }

@@ -1,8 +1,6 @@
 package provenance
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/attest-build/attest-build/internal/atomicfile"
 )
 
 // ErrNotRegular reports a subject or an output that is not a plain regular
@@ -90,7 +90,7 @@ func openNoFollow(dirfd int, name string, flags int) (int, error) {
 // (symbolic links in the path resolved then and never again), and the file
 // name to create in it.
 type outputFile struct {
-	dir  *os.File
+	dir  *atomicfile.Dir
 	base string
 	path string
 }
@@ -105,18 +105,18 @@ func openOutput(path, workDir string) (*outputFile, error) {
 	if base == "." || base == "/" || base == ".." {
 		return nil, fmt.Errorf("writing the attestation: %s names no file", path)
 	}
-	fd, err := unix.Open(filepath.Dir(path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dir, err := atomicfile.OpenDir(filepath.Dir(path))
 	if err != nil {
-		return nil, fmt.Errorf("writing the attestation: %w", &os.PathError{Op: "open", Path: filepath.Dir(path), Err: err})
+		return nil, fmt.Errorf("writing the attestation: %w", err)
 	}
-	o := &outputFile{dir: os.NewFile(uintptr(fd), filepath.Dir(path)), base: base, path: path}
+	o := &outputFile{dir: dir, base: base, path: path}
 	if workDir != "" {
 		_, realWork, err := resolveDir(workDir)
 		if err != nil {
 			o.close()
 			return nil, fmt.Errorf("writing the attestation: %w", err)
 		}
-		opened, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		opened, err := os.Readlink("/proc/self/fd/" + strconv.FormatUint(uint64(dir.Fd()), 10))
 		if err != nil {
 			o.close()
 			return nil, fmt.Errorf("writing the attestation: finding where %s leads: %w", filepath.Dir(path), err)
@@ -131,41 +131,19 @@ func openOutput(path, workDir string) (*outputFile, error) {
 
 func (o *outputFile) close() { o.dir.Close() }
 
-// write writes data atomically as the output: a new temporary file in the
-// opened directory (O_EXCL, O_NOFOLLOW, mode perm before any byte), synced,
-// renamed over the name (whatever the name was, a link or a FIFO, is
-// replaced, never followed), and the directory synced.
-func (o *outputFile) write(data []byte, perm os.FileMode) (err error) {
-	dfd := int(o.dir.Fd())
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := "." + o.base + ".tmp-" + hex.EncodeToString(rnd[:])
-	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm&0o600))
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", o.path, err)
+// write writes data atomically as the output, in the opened directory
+// (atomicfile.Dir: a new temporary file, mode perm before any byte, synced,
+// renamed over the name, whatever the name was, a link or a FIFO, replaced
+// and never followed; then the directory synced).
+func (o *outputFile) write(data []byte, perm os.FileMode) error {
+	return o.dir.Write(o.base, data, perm)
+}
+
+// writeBeside writes data atomically as path, a file beside the output (a
+// detached log, a bundle), in the opened directory too.
+func (o *outputFile) writeBeside(path string, data []byte, perm os.FileMode) error {
+	if filepath.Dir(path) != filepath.Dir(o.path) {
+		return fmt.Errorf("writing %s: not beside the attestation %s", path, o.path)
 	}
-	f := os.NewFile(uintptr(fd), tmp)
-	defer func() {
-		if err != nil {
-			f.Close()
-			_ = unix.Unlinkat(dfd, tmp, 0)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("writing %s: %w", o.path, err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", o.path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", o.path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", o.path, err)
-	}
-	if err = unix.Renameat(dfd, tmp, dfd, o.base); err != nil {
-		return fmt.Errorf("writing %s: %w", o.path, err)
-	}
-	_ = unix.Fsync(dfd)
-	return nil
+	return o.dir.Write(filepath.Base(path), data, perm)
 }

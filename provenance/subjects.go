@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/attest-build/attest-build/internal/pathglob"
 	"github.com/attest-build/attest-build/predicates"
 )
 
@@ -31,9 +32,10 @@ var ErrNoSubjects = errors.New("no subjects")
 var ErrOutsideWorkDir = errors.New("outside the working directory")
 
 // MatchArtifacts expands glob patterns into the regular files they name.
-// Patterns are relative to dir (or absolute) with slash separators; "*", "?"
-// and "[...]" match within one path element (path.Match), and an element
-// "**" matches any number of directories, including none. Each pattern must
+// Patterns are relative to dir (or absolute) with slash separators, in
+// internal/pathglob's dialect: "*", "?" and "[...]" match within one path
+// element, "{a,b}" either alternative, "\" escapes, and an element "**"
+// matches any number of directories, including none. Each pattern must
 // match at least one regular file. The directory a pattern is walked from
 // (its longest literal prefix) must resolve, symbolic links followed, to dir
 // or a directory under it (else ErrOutsideWorkDir); the walk itself follows
@@ -41,6 +43,9 @@ var ErrOutsideWorkDir = errors.New("outside the working directory")
 // relative to dir (slash-separated), sorted and without duplicates; exclude
 // names files never to return (the attestation itself).
 func MatchArtifacts(dir string, patterns []string, exclude ...string) ([]string, error) {
+	if err := CheckArtifactPatterns(patterns); err != nil {
+		return nil, err
+	}
 	absDir, realDir, err := resolveDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("matching artifacts: %w", err)
@@ -49,26 +54,26 @@ func MatchArtifacts(dir string, patterns []string, exclude ...string) ([]string,
 	seen := map[string]bool{}
 	var names []string
 	for _, pat := range patterns {
-		if pat == "" {
-			return nil, fmt.Errorf("matching artifacts: empty pattern")
-		}
 		p := filepath.ToSlash(pat)
 		if !path.IsAbs(p) {
 			p = path.Join(filepath.ToSlash(absDir), p)
 		} else {
 			p = path.Clean(p)
 		}
-		if _, err := path.Match(p, ""); err != nil {
+		if _, err := pathglob.Compile(p); err != nil {
 			return nil, fmt.Errorf("artifact pattern %q: %w", pat, err)
 		}
 		segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
 		// Walk from the longest literal prefix.
 		lit := 0
-		for lit < len(segs)-1 && !hasMeta(segs[lit]) {
+		for lit < len(segs)-1 && !pathglob.HasMeta(segs[lit]) {
 			lit++
 		}
 		root := "/" + strings.Join(segs[:lit], "/")
-		rest := segs[lit:]
+		rest, err := pathglob.Compile(strings.Join(segs[lit:], "/"))
+		if err != nil {
+			return nil, fmt.Errorf("artifact pattern %q: %w", pat, err)
+		}
 		realRoot, err := filepath.EvalSymlinks(root)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("artifact pattern %q: %w: it matches no regular file", pat, ErrNoSubjects)
@@ -88,17 +93,13 @@ func MatchArtifacts(dir string, patterns []string, exclude ...string) ([]string,
 			if fp == realRoot {
 				rel = ""
 			}
-			var relSegs []string
-			if rel != "" {
-				relSegs = strings.Split(rel, "/")
-			}
 			if d.IsDir() {
-				if fp != realRoot && !prefixCanMatch(rest, relSegs) {
+				if fp != realRoot && !rest.CanMatchUnder(rel) {
 					return fs.SkipDir
 				}
 				return nil
 			}
-			if !d.Type().IsRegular() || !globMatch(rest, relSegs) {
+			if !d.Type().IsRegular() || !rest.Match(rel) {
 				return nil
 			}
 			// Named as the pattern spelt it, through root.
@@ -125,6 +126,18 @@ func MatchArtifacts(dir string, patterns []string, exclude ...string) ([]string,
 	return names, nil
 }
 
+// CheckArtifactPatterns checks artifact patterns (MatchArtifacts) without
+// matching them, so that a bad one is refused before the build: an error
+// wrapping pathglob.ErrBadPattern names the pattern and what is wrong.
+func CheckArtifactPatterns(patterns []string) error {
+	for _, pat := range patterns {
+		if _, err := pathglob.Compile(filepath.ToSlash(pat)); err != nil {
+			return fmt.Errorf("artifact pattern: %w", err)
+		}
+	}
+	return nil
+}
+
 // resolveDir returns dir as an absolute path and with its symbolic links
 // resolved.
 func resolveDir(dir string) (abs, real string, err error) {
@@ -141,48 +154,6 @@ func resolveDir(dir string) (abs, real string, err error) {
 func inside(dir, p string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
-}
-
-func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
-
-// globMatch matches path elements against pattern elements, "**" matching
-// any number of elements.
-func globMatch(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			for i := 0; i <= len(name); i++ {
-				if globMatch(pat[1:], name[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(name) == 0 {
-			return false
-		}
-		if ok, _ := path.Match(pat[0], name[0]); !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
-	}
-	return len(name) == 0
-}
-
-// prefixCanMatch reports whether some path under the directory dir (given as
-// elements) could match pat.
-func prefixCanMatch(pat, dir []string) bool {
-	for i, d := range dir {
-		if i >= len(pat) {
-			return false
-		}
-		if pat[i] == "**" {
-			return true
-		}
-		if ok, _ := path.Match(pat[i], d); !ok {
-			return false
-		}
-	}
-	return len(pat) > len(dir)
 }
 
 // subjectName is fp relative to dir, slash-separated, when fp is inside dir;

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/attest-build/attest-build/provenance"
@@ -26,7 +27,8 @@ func writeFiles(t *testing.T, dir string, files ...string) {
 
 func TestMatchArtifacts(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, "out.bin", "dist/a.tar.gz", "dist/sub/b.tar.gz", "dist/sub/deep/c.tar.gz", "dist/readme.txt", "src/main.c", "attestation.intoto.jsonl")
+	writeFiles(t, dir, "out.bin", "dist/a.tar.gz", "dist/sub/b.tar.gz", "dist/sub/deep/c.tar.gz", "dist/readme.txt", "src/main.c", "attestation.intoto.jsonl",
+		"pkg/app-1.deb", "pkg/app-2.deb", "pkg/app-x.deb", "pkg/[draft].deb", "build/linux/app", "build/darwin/app", "build/windows/app.exe")
 	if err := os.Symlink("out.bin", filepath.Join(dir, "link.bin")); err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +43,15 @@ func TestMatchArtifacts(t *testing.T) {
 		{[]string{"dist/**"}, []string{"dist/a.tar.gz", "dist/readme.txt", "dist/sub/b.tar.gz", "dist/sub/deep/c.tar.gz"}},
 		{[]string{filepath.Join(dir, "src", "*.c")}, []string{"src/main.c"}},
 		{[]string{"*"}, []string{"out.bin"}}, // not the symlink, not the excluded attestation
+		// One dialect with the policy's patterns (internal/pathglob):
+		// classes, ?, alternatives spanning elements, escapes.
+		{[]string{"pkg/app-[0-9].deb"}, []string{"pkg/app-1.deb", "pkg/app-2.deb"}},
+		{[]string{"pkg/app-[!0-9].deb"}, []string{"pkg/app-x.deb"}},
+		{[]string{"pkg/app-?.deb"}, []string{"pkg/app-1.deb", "pkg/app-2.deb", "pkg/app-x.deb"}},
+		{[]string{`pkg/\[draft\].deb`}, []string{"pkg/[draft].deb"}},
+		{[]string{"build/{linux,darwin}/app"}, []string{"build/darwin/app", "build/linux/app"}},
+		{[]string{"{out.bin,build/windows/*.exe}"}, []string{"build/windows/app.exe", "out.bin"}},
+		{[]string{"build/**/app"}, []string{"build/darwin/app", "build/linux/app"}},
 	}
 	for _, tt := range tests {
 		got, err := provenance.MatchArtifacts(dir, tt.patterns, "attestation.intoto.jsonl")
@@ -56,8 +67,22 @@ func TestMatchArtifacts(t *testing.T) {
 			t.Errorf("%v: err %v, want ErrNoSubjects", bad, err)
 		}
 	}
-	if _, err := provenance.MatchArtifacts(dir, []string{"[x"}); err == nil {
-		t.Error("a malformed pattern is not an error")
+	for _, tc := range []struct{ pattern, want string }{
+		{"[x", "is not closed"},
+		{"dist/**.tar.gz", "** must be a whole path element"},
+		{"pkg/[draft].deb", ""}, // a class: matches pkg/d.deb and the like, not the literal name
+		{"dist/{a,b", "is not closed"},
+	} {
+		_, err := provenance.MatchArtifacts(dir, []string{tc.pattern})
+		if tc.want == "" {
+			if !errors.Is(err, provenance.ErrNoSubjects) {
+				t.Errorf("%q: err %v, want ErrNoSubjects", tc.pattern, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "artifact pattern") {
+			t.Errorf("%q: err %v, want an artifact pattern error saying %q", tc.pattern, err, tc.want)
+		}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/attest-build/attest-build/internal/atomicfile"
 )
@@ -51,37 +50,8 @@ func jsonlBytes(path string, envelopes [][]byte) ([]byte, error) {
 
 // WriteStreamAtomic is WriteFileAtomic for content written as a stream:
 // write fills a temporary file beside path, which is synced and renamed
-// over path only when write succeeds (and removed when it fails).
-func WriteStreamAtomic(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		// name the file asked for and its folder, not the temporary name
-		return fmt.Errorf("writing %s: creating a file in %s: %w", path, dir, pathCause(err))
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = write(f); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+// over path only when write succeeds (and removed when it fails):
+// atomicfile.WriteStream.
+func WriteStreamAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
+	return atomicfile.WriteStream(path, perm, write)
 }

@@ -5,14 +5,13 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
+	ocidigest "github.com/opencontainers/go-digest"
 )
 
 // Default persistent handles of the attestation key, in the owner range of
@@ -172,8 +171,7 @@ func Fingerprint(pub crypto.PublicKey) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("fingerprinting public key: %w", err)
 	}
-	sum := sha256.Sum256(der)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
+	return ocidigest.FromBytes(der).String(), nil
 }
 
 // PublicKeyPEM encodes pub as a PEM "PUBLIC KEY" block (PKIX).

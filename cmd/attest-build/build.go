@@ -35,7 +35,7 @@ type buildOptions struct {
 // AddFlags registers the build flags on cmd.
 func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob `PATTERN` (** matches any number of directories), relative to the working directory and inside it (symbolic links resolved); repeatable (default: the regular files the build created or modified)")
+	fs.StringArrayVarP(&o.artifacts, "artifact", "a", nil, "an artifact to attest: a path or glob `PATTERN` (*, ?, [...], {a,b}, \\ escapes; ** as a whole element matches any number of directories; docs/policy.md#patterns), relative to the working directory and inside it (symbolic links resolved); repeatable (default: the regular files the build created or modified)")
 	fs.StringVarP(&o.output, "output", "o", "", "write the attestation to `FILE` (default: ARTIFACT.intoto.jsonl beside a single artifact, else attestation.intoto.jsonl)")
 	fs.StringVarP(&o.key, "key", "k", "", "the signing key `REF`: \"tpm\" for the TPM-resident key (created on first use; see --tpm-key-auth), a PEM private key file, plain or encrypted (password in "+provenance.KeyPasswordEnv+"), or its PEM text (default $"+provenance.KeyEnv+"; the build sees neither variable)")
 	fs.StringVar(&o.akCert, "ak-cert", "", "the AK's certificate `FILE` (PEM: the AK certificate, then intermediates), from enrollment (attest-build tpm enroll), carried in the attestation (default $"+akCertEnv+"); \"cloud\": quote with the AK the cloud provisioned (GCE, Azure) and carry its certificate from NV")
@@ -81,6 +81,9 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	}
 	if _, err := provenance.BuilderID("device", o.builderID); err != nil {
 		return &usageError{err: fmt.Errorf("--builder-id: %w", err)}
+	}
+	if err := provenance.CheckArtifactPatterns(o.artifacts); err != nil {
+		return usagef("-a/--artifact: %w", err)
 	}
 	leftovers, err := provenance.ParseLeftoverPolicy(o.leftovers)
 	if err != nil {

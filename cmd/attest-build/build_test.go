@@ -22,7 +22,9 @@ func TestBuildUsageErrors(t *testing.T) {
 		{"--pcrs", "sha256:0-9+sha1:0", "--tpm", "/nonexistent", "--", "true"}, // ... and before the missing key is reported
 		{"--pcr", "10", "-k", "x", "--", "true"},                               // --pcr is ima replay's
 		{"--builder-id", "not a uri", "-k", "x", "--", "true"},
-		{"--", "true"}, // no key
+		{"-a", "dist/*.tar.gz", "-a", "dist/**.bin", "-k", "x", "--", "true"}, // a bad pattern: refused before the key or the build
+		{"-a", "out/[x", "--", "true"},                                        // ... and before the missing key is reported
+		{"--", "true"},                                                        // no key
 		{"key", "generate"},
 	} {
 		t.Setenv(provenance.KeyEnv, "")
@@ -32,6 +34,9 @@ func TestBuildUsageErrors(t *testing.T) {
 		}
 		if slices.Contains(args, "--pcrs") && !strings.Contains(err.Error(), "--pcrs: ") {
 			t.Errorf("%q: err %v, want the --pcrs mistake named", args, err)
+		}
+		if slices.Contains(args, "-a") && !strings.Contains(err.Error(), "-a/--artifact: artifact pattern: bad pattern") {
+			t.Errorf("%q: err %v, want the bad artifact pattern named", args, err)
 		}
 	}
 }

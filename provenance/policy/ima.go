@@ -106,12 +106,18 @@ func (ev *IMAEvaluation) Add(m Measurement) {
 		return
 	}
 	for _, d := range p.deny {
-		if d.re.MatchString(m.Path) {
-			ev.finding(m, "deny", "path matches deny pattern %q", d.pattern)
+		if d.glob.Match(m.Path) {
+			ev.finding(m, "deny", "path matches deny pattern %q", d.glob)
 			return
 		}
 	}
-	for _, re := range p.excludes {
+	for _, g := range p.excludes {
+		if g.Match(m.Path) {
+			ev.tally.Excluded++
+			return
+		}
+	}
+	for _, re := range p.keylimeExcludes {
 		if re.MatchString(m.Path) {
 			ev.tally.Excluded++
 			return
@@ -137,11 +143,11 @@ func (ev *IMAEvaluation) Add(m Measurement) {
 	}
 	matched := ""
 	for _, r := range p.patterns {
-		if r.re.MatchString(m.Path) {
+		if r.glob.Match(m.Path) {
 			if r.digests[m.DigestString()] {
 				return
 			}
-			matched = r.pattern
+			matched = r.glob.String()
 		}
 	}
 	if matched != "" {

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/attest-build/attest-build/bootlog"
+	"github.com/attest-build/attest-build/internal/pathglob"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/runtimepolicy"
 	"github.com/attest-build/attest-build/tpm"
@@ -317,7 +318,8 @@ func (policyWriter) ima(r *Reference) (*yaml.Node, error) {
 		for _, d := range ref.digests[path] {
 			ds.Content = append(ds.Content, scalar(d))
 		}
-		allow.Content = append(allow.Content, mapping("path", quoted(path), "digests", ds))
+		// A path holding *, ?, [, {, } or \ is escaped to stay an exact path.
+		allow.Content = append(allow.Content, mapping("path", quoted(pathglob.Escape(path)), "digests", ds))
 	}
 	imaBanks := flowSeq()
 	for _, b := range DefaultIMABanks() {

@@ -16,11 +16,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/attest-build/attest-build/bootlog"
 	"github.com/attest-build/attest-build/internal/cappedfile"
+	"github.com/attest-build/attest-build/internal/pathglob"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/runtimepolicy"
 	"github.com/attest-build/attest-build/tpm"
@@ -160,15 +162,17 @@ type imaPolicy struct {
 	allow        *runtimepolicy.Allowlist
 	keylimeAllow *runtimepolicy.Allowlist
 	patterns     []patternRule
-	excludes     []*regexp.Regexp
-	deny         []patternRule
+	// excludes are ima.exclude's patterns; keylimeExcludes the imported
+	// runtime policies' excludes (regular expressions, as Keylime has them).
+	excludes        []pathglob.Pattern
+	keylimeExcludes []*regexp.Regexp
+	deny            []patternRule
 	// keylime names the imported runtime policies, for messages.
 	keylime []string
 }
 
 type patternRule struct {
-	pattern string
-	re      *regexp.Regexp
+	glob    pathglob.Pattern
 	digests map[string]bool
 }
 
@@ -622,8 +626,13 @@ func (l *policyLoader) key(item []any, k keyYAML) (TrustedKey, error) {
 	if err != nil {
 		return TrustedKey{}, l.errf(at, "%w", err)
 	}
-	if k.Fingerprint != "" && k.Fingerprint != fp {
-		return TrustedKey{}, l.errf(append(item, "fingerprint"), "the key's fingerprint is %s, the policy says %s", fp, k.Fingerprint)
+	if k.Fingerprint != "" {
+		if d, err := digest.Parse(k.Fingerprint); err != nil || d.Algorithm() != digest.SHA256 {
+			return TrustedKey{}, l.errf(append(item, "fingerprint"), "%q is not a key fingerprint (want sha256: and 64 lowercase hex digits, as attest-build prints it)", k.Fingerprint)
+		}
+		if k.Fingerprint != fp {
+			return TrustedKey{}, l.errf(append(item, "fingerprint"), "the key's fingerprint is %s, the policy says %s", fp, k.Fingerprint)
+		}
 	}
 	return TrustedKey{Name: k.Name, PublicKey: pub, Fingerprint: fp}, nil
 }
@@ -747,35 +756,35 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 			}
 			ds = append(ds, c)
 		}
-		if !isGlob(a.path) {
-			if err := p.allow.Add(a.path, ds...); err != nil {
+		exact, glob, err := allowPath([]byte(a.path))
+		if err != nil {
+			return p, errf([]any{"path"}, "%w", err)
+		}
+		if exact != nil {
+			if err := p.allow.Add(string(exact), ds...); err != nil {
 				return p, errf(nil, "%w", err)
 			}
 			continue
-		}
-		re, err := globRegexp(a.path)
-		if err != nil {
-			return p, errf([]any{"path"}, "%w", err)
 		}
 		set := map[string]bool{}
 		for _, d := range ds {
 			set[d.String()] = true
 		}
-		p.patterns = append(p.patterns, patternRule{pattern: a.path, re: re, digests: set})
+		p.patterns = append(p.patterns, patternRule{glob: glob, digests: set})
 	}
 	for i, g := range raw.Exclude {
-		re, err := globRegexp(g)
+		glob, err := pathglob.Compile(g)
 		if err != nil {
 			return p, l.errf([]any{"ima", "exclude", i}, "%w", err)
 		}
-		p.excludes = append(p.excludes, re)
+		p.excludes = append(p.excludes, glob)
 	}
 	for i, g := range raw.Deny {
-		re, err := globRegexp(g)
+		glob, err := pathglob.Compile(g)
 		if err != nil {
 			return p, l.errf([]any{"ima", "deny", i}, "%w", err)
 		}
-		p.deny = append(p.deny, patternRule{pattern: g, re: re})
+		p.deny = append(p.deny, patternRule{glob: glob})
 	}
 	for i, f := range raw.KeylimeRuntimePolicies {
 		at := []any{"ima", "keylimeRuntimePolicy", i}
@@ -793,6 +802,22 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		p.keylime = append(p.keylime, f)
 	}
 	return p, nil
+}
+
+// allowPath reads an ima.allow path: an exact path (no pattern character,
+// or only escaped ones, which are unescaped: /usr/bin/\[ is /usr/bin/[)
+// or else a pattern (exact is nil), checked (internal/pathglob).
+func allowPath(path []byte) (exact []byte, glob pathglob.Pattern, err error) {
+	if !bytes.ContainsAny(path, pathglob.MetaChars) {
+		return path, glob, nil // the common case: no pattern to compile
+	}
+	if glob, err = pathglob.Compile(string(path)); err != nil {
+		return nil, glob, err
+	}
+	if lit, ok := glob.Literal(); ok {
+		return []byte(lit), glob, nil
+	}
+	return nil, glob, nil
 }
 
 // ErrKeylime reports a Keylime runtime policy that cannot be imported.
@@ -822,48 +847,7 @@ func (p *imaPolicy) readKeylime(path string) error {
 	}
 	p.allowlist = true // an allowlist, even with no digests: it allows nothing then
 	if kp.Exclude != nil {
-		p.excludes = append(p.excludes, kp.Exclude)
+		p.keylimeExcludes = append(p.keylimeExcludes, kp.Exclude)
 	}
 	return nil
-}
-
-func isGlob(s string) bool { return strings.ContainsAny(s, "*?") }
-
-// globRegexp compiles a path pattern: "**" matches any run of characters
-// ("/**/" also matches a single "/"), "*" any run without "/", "?" one
-// character other than "/"; everything else is literal. The whole path must
-// match. Paths may hold any byte but "/" and NUL, newlines included, so the
-// regexp is compiled with (?s): a newline in a file name never lets it slip
-// past a deny pattern.
-func globRegexp(g string) (*regexp.Regexp, error) {
-	if g == "" {
-		return nil, errors.New("empty pattern")
-	}
-	var b strings.Builder
-	b.WriteString(`(?s)^`)
-	for i := 0; i < len(g); {
-		switch {
-		case strings.HasPrefix(g[i:], "/**/"):
-			b.WriteString(`/(?:.*/)?`)
-			i += 4
-		case strings.HasPrefix(g[i:], "**"):
-			b.WriteString(`.*`)
-			i += 2
-		case g[i] == '*':
-			b.WriteString(`[^/]*`)
-			i++
-		case g[i] == '?':
-			b.WriteString(`[^/]`)
-			i++
-		default:
-			j := i
-			for j < len(g) && g[j] != '*' && g[j] != '?' && !strings.HasPrefix(g[j:], "/**/") {
-				j++
-			}
-			b.WriteString(regexp.QuoteMeta(g[i:j]))
-			i = j
-		}
-	}
-	b.WriteString(`$`)
-	return regexp.Compile(b.String())
 }

@@ -79,7 +79,7 @@ ima:
 			t.Errorf("allow /usr/bin/make %s: found %v accepted %v of %d", d, found, ok, n)
 		}
 	}
-	if len(p.ima.patterns) != 1 || !p.ima.patterns[0].re.MatchString("/usr/lib/x86_64-linux-gnu/libc.so.6") {
+	if len(p.ima.patterns) != 1 || !p.ima.patterns[0].glob.Match("/usr/lib/x86_64-linux-gnu/libc.so.6") {
 		t.Errorf("pattern did not compile as expected: %+v", p.ima.patterns)
 	}
 }
@@ -118,7 +118,13 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"comments only", "# a policy\n", 0, "", "empty policy"},
 		{"a list at the top level", "- version: 1\n", 1, "", "want a mapping at the top level"},
 		{"a string at the top level", "\n\nversion 1\n", 3, "", "want a mapping at the top level"},
-		{"fingerprint mismatch", strings.Replace(base, "  - name: release\n", "  - name: release\n    fingerprint: sha256:00\n", 1), 4, "signers[0].fingerprint", "sha256:00"},
+		{"allow pattern: unclosed class", base + "ima:\n  allow:\n    - path: /usr/bin/[\n      digests: [sha256:" + strings.Repeat("00", 32) + "]\n", baseLines + 3, "ima.allow[0].path", `the [ at byte 9 is not closed (write \[ for a literal [)`},
+		{"exclude pattern: ** inside an element", base + "ima:\n  exclude: [/var/log/**]\n  deny: [/tmp/x, /usr/lib/**.so]\n", baseLines + 3, "ima.deny[1]", "** must be a whole path element"},
+		{"exclude pattern: unbalanced brace", base + "ima:\n  exclude: [\"/a/b}\"]\n", baseLines + 2, "ima.exclude[0]", "closes no {"},
+		{"source ref pattern", base + "source:\n  repository: https://example.com/r\n  refs: [refs/heads/main, \"refs/tags/[v\"]\n", baseLines + 3, "source.refs[1]", "is not closed"},
+		{"fingerprint malformed", strings.Replace(base, "  - name: release\n", "  - name: release\n    fingerprint: sha256:00\n", 1), 4, "signers[0].fingerprint", `"sha256:00" is not a key fingerprint`},
+		{"fingerprint in upper case", strings.Replace(base, "  - name: release\n", "  - name: release\n    fingerprint: sha256:"+strings.Repeat("AB", 32)+"\n", 1), 4, "signers[0].fingerprint", "64 lowercase hex digits"},
+		{"fingerprint mismatch", strings.Replace(base, "  - name: release\n", "  - name: release\n    fingerprint: sha256:"+strings.Repeat("00", 32)+"\n", 1), 4, "signers[0].fingerprint", "the policy says sha256:0000"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,41 +187,6 @@ func TestLoadPolicyKeyFiles(t *testing.T) {
 	}
 }
 
-func TestGlob(t *testing.T) {
-	tests := []struct {
-		pattern string
-		match   []string
-		noMatch []string
-	}{
-		{"/tmp/**", []string{"/tmp/x", "/tmp/a/b/c"}, []string{"/tmp", "/tmpx/y", "/var/tmp/x"}},
-		{"/usr/lib/**/*.so*", []string{"/usr/lib/a.so", "/usr/lib/x/y/libz.so.1"}, []string{"/usr/lib64/a.so", "/usr/lib/x/a.txt"}},
-		{"/usr/bin/?cc", []string{"/usr/bin/gcc"}, []string{"/usr/bin/cc", "/usr/bin/g/c"}},
-		{"/etc/*.conf", []string{"/etc/a.conf"}, []string{"/etc/x/a.conf"}},
-		{"/a+b(c)", []string{"/a+b(c)"}, []string{"/aab(c)"}},
-		// File names may hold any byte but "/" and NUL: a newline must not
-		// let a path slip past a deny pattern.
-		{"/tmp/**", []string{"/tmp/evil\nx", "/tmp/a\n/b"}, []string{"/tmp\n/x"}},
-		{"/tmp/*/run", []string{"/tmp/a\nb/run"}, []string{"/tmp/a/b/run"}},
-		{"/bin/?", []string{"/bin/\n"}, nil},
-	}
-	for _, tc := range tests {
-		re, err := globRegexp(tc.pattern)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.pattern, err)
-		}
-		for _, m := range tc.match {
-			if !re.MatchString(m) {
-				t.Errorf("%s should match %s", tc.pattern, m)
-			}
-		}
-		for _, m := range tc.noMatch {
-			if re.MatchString(m) {
-				t.Errorf("%s should not match %s", tc.pattern, m)
-			}
-		}
-	}
-}
-
 func TestIMARules(t *testing.T) {
 	d := func(b string) string { return "sha256:" + strings.Repeat(b, 32) }
 	doc := provtest.BasePolicy(t) + `ima:
@@ -224,8 +195,14 @@ func TestIMARules(t *testing.T) {
       digests: [` + d("11") + `]
     - path: /usr/lib/**
       digests: [` + d("22") + `]
+    - path: /usr/lib/x86_64-linux-gnu/lib[cm].so.6
+      digests: [` + d("33") + `]
+    - path: "/usr/bin/\\["
+      digests: [` + d("44") + `]
+    - path: /opt/{tool,other}/bin/?
+      digests: [` + d("55") + `]
   exclude: [/var/log/**]
-  deny: [/tmp/**]
+  deny: [/tmp/**, "/home/*/.cache/**", "/dev/shm/[!.]*"]
 `
 	p, err := ParsePolicy([]byte(doc), "p.yaml")
 	if err != nil {
@@ -242,6 +219,21 @@ func TestIMARules(t *testing.T) {
 		{Measurement{Path: "/usr/bin/cc", Digest: d("11")}, "allowlist"},
 		{Measurement{Path: "/var/log/x", Digest: d("99")}, ""},
 		{Measurement{Path: "/tmp/evil", Digest: d("11")}, "deny"},
+		// [...], ? and {a,b}; an escaped path is exact.
+		{Measurement{Path: "/usr/lib/x86_64-linux-gnu/libm.so.6", Digest: d("33")}, ""},
+		{Measurement{Path: "/usr/lib/x86_64-linux-gnu/libz.so.6", Digest: d("33")}, "allowlist"},
+		{Measurement{Path: "/usr/bin/[", Digest: d("44")}, ""},
+		{Measurement{Path: "/usr/bin/x", Digest: d("44")}, "allowlist"},
+		{Measurement{Path: "/opt/other/bin/c", Digest: d("55")}, ""},
+		{Measurement{Path: "/opt/tool/bin/cc", Digest: d("55")}, "allowlist"},
+		{Measurement{Path: "/opt/third/bin/c", Digest: d("55")}, "allowlist"},
+		{Measurement{Path: "/home/ci/.cache/go-build/x", Digest: d("11")}, "deny"},
+		{Measurement{Path: "/home/ci/.cachex/y", Digest: d("11")}, "allowlist"},
+		{Measurement{Path: "/dev/shm/payload", Digest: d("11")}, "deny"},
+		// A deny pattern's class never matches "/", nor does "*" a newline
+		// differently from any other byte.
+		{Measurement{Path: "/dev/shm/.hidden", Digest: d("11")}, "allowlist"},
+		{Measurement{Path: "/tmp/evil\nname", Digest: d("11")}, "deny"},
 		{Measurement{Path: "/usr/bin/make", Violation: true}, "violation"},
 		// An entry without a path and digest is refused before deny, which
 		// could not match it.
@@ -365,6 +357,27 @@ func TestPolicyErrorChain(t *testing.T) {
 		_, err := LoadPolicy(path)
 		if !errors.Is(err, ErrPolicy) || !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("err = %v: want ErrPolicy and fs.ErrNotExist in the chain", err)
+		}
+	}
+}
+
+// TestSourceRefPatterns: source.refs are patterns of the one path dialect
+// (internal/pathglob), like the IMA and artifact patterns.
+func TestSourceRefPatterns(t *testing.T) {
+	doc := provtest.BasePolicy(t) + "source:\n  repository: https://example.com/r\n  refs: ['refs/tags/v[0-9]*', 'refs/heads/release/**', 'refs/heads/{main,dev}', 'refs/heads/\\*']\n"
+	p, err := ParsePolicy([]byte(doc), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.SourceRule()
+	for ref, want := range map[string]bool{
+		"refs/tags/v1.2.3": true, "refs/tags/vX": false, "refs/tags/v1/x": false,
+		"refs/heads/release/1.x": true, "refs/heads/release/a/b": true, "refs/heads/releasex": false,
+		"refs/heads/main": true, "refs/heads/dev": true, "refs/heads/mainx": false,
+		"refs/heads/*": true, "refs/heads/feature": false,
+	} {
+		if got := r.RefAllowed(ref); got != want {
+			t.Errorf("RefAllowed(%q) = %v, want %v", ref, got, want)
 		}
 	}
 }

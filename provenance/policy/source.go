@@ -2,9 +2,10 @@ package policy
 
 import (
 	"fmt"
-	"path"
 	"regexp"
 	"strings"
+
+	"github.com/attest-build/attest-build/internal/pathglob"
 )
 
 // SourceRule is the policy's `source:` section, like slsa-verifier's
@@ -15,7 +16,8 @@ type SourceRule struct {
 	// Repository is the repository URL, normalised (NormalizeRepo).
 	Repository string
 	// Refs are allowed refs, each a full ref ("refs/heads/main") or a
-	// pattern of path.Match ("refs/tags/v*"); empty allows any.
+	// pattern (internal/pathglob's dialect, as every path pattern:
+	// "refs/tags/v*", "refs/heads/release/**"); empty allows any.
 	Refs []string
 	// Commit is the required git commit (lowercase hex), or "".
 	Commit string
@@ -72,8 +74,8 @@ func (l *policyLoader) sourceRule(raw *sourceYAML) (*SourceRule, error) {
 		if !strings.HasPrefix(ref, "refs/") {
 			return nil, l.errf([]any{"source", "refs", i}, "%q is not a full ref (want refs/heads/NAME or refs/tags/NAME, patterns allowed)", ref)
 		}
-		if _, err := path.Match(ref, ""); err != nil {
-			return nil, l.errf([]any{"source", "refs", i}, "pattern %q: %w", ref, err)
+		if _, err := pathglob.Compile(ref); err != nil {
+			return nil, l.errf([]any{"source", "refs", i}, "%w", err)
 		}
 		r.Refs = append(r.Refs, ref)
 	}
@@ -83,13 +85,14 @@ func (l *policyLoader) sourceRule(raw *sourceYAML) (*SourceRule, error) {
 	return r, nil
 }
 
-// RefAllowed reports whether ref is one the rule allows.
+// RefAllowed reports whether ref is one the rule allows (a ref pattern
+// that does not compile allows nothing).
 func (r *SourceRule) RefAllowed(ref string) bool {
 	if len(r.Refs) == 0 {
 		return true
 	}
 	for _, pat := range r.Refs {
-		if ok, _ := path.Match(pat, ref); ok {
+		if g, err := pathglob.Compile(pat); err == nil && g.Match(ref) {
 			return true
 		}
 	}

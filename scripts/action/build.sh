@@ -82,7 +82,8 @@ unset ATTEST_BUILD_KEY ATTEST_BUILD_KEY_PASSWORD
 # element is used.
 name=${INPUT_OUTPUT:-}
 if [[ -z $name ]]; then
-	if [[ ${#patterns[@]} -eq 1 && ${patterns[0]} != *[\*\?\[]* ]]; then
+	# Pattern characters: docs/policy.md#patterns (internal/pathglob).
+	if [[ ${#patterns[@]} -eq 1 && ${patterns[0]} != *[\*\?\[\{\}\\]* ]]; then
 		name="${patterns[0]}.intoto.jsonl"
 	else
 		name=attestation.intoto.jsonl
