@@ -9,10 +9,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,6 +26,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
 
+	"github.com/attest-build/attest-build/internal/swtpmtest"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/provenance/internal/provtest"
@@ -164,6 +167,9 @@ func checkThirdParty(t *testing.T, jsonl []byte, pubPEM []byte) {
 	if len(envs) == 0 {
 		t.Fatal("no envelope")
 	}
+	for i, env := range envs {
+		checkSignatureEncoding(t, i+1, env, pub)
+	}
 	for _, tv := range thirdPartyVerifiers {
 		if tv.skip != nil {
 			if reason := tv.skip(pub); reason != "" {
@@ -179,6 +185,52 @@ func checkThirdParty(t *testing.T, jsonl []byte, pubPEM []byte) {
 				t.Errorf("%s accepts envelope %d with a changed payload", tv.name, i+1)
 			}
 		}
+	}
+}
+
+// checkSignatureEncoding checks envelope n's one signature as the
+// third-party verifiers read it: the empty keyid (provenance.EnvelopeKeyID,
+// which every keyid-aware verifier tries whatever keyid it computes) and,
+// for an ECDSA key, an ASN.1 DER ECDSA-Sig-Value (SEQUENCE of r and s,
+// minimal encoding, nothing after it) over the hash of the DSSE PAE, the
+// encoding sigstore's and go-securesystemslib's verifiers expect; a TPM's
+// raw r and s (TPMS_SIGNATURE_ECDSA) would not verify.
+func checkSignatureEncoding(t *testing.T, n int, env []byte, pub crypto.PublicKey) {
+	t.Helper()
+	var e dsse.Envelope
+	if err := json.Unmarshal(env, &e); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Signatures) != 1 {
+		t.Fatalf("envelope %d: %d signatures, want 1", n, len(e.Signatures))
+	}
+	if e.Signatures[0].KeyID != provenance.EnvelopeKeyID {
+		t.Errorf("envelope %d: keyid %q, want %q", n, e.Signatures[0].KeyID, provenance.EnvelopeKeyID)
+	}
+	ec, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return
+	}
+	sig, err := base64.StdEncoding.DecodeString(e.Signatures[0].Sig)
+	if err != nil {
+		t.Fatalf("envelope %d: sig: %v", n, err)
+	}
+	var rs struct{ R, S *big.Int }
+	rest, err := asn1.Unmarshal(sig, &rs)
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("envelope %d: the ECDSA signature is not one ASN.1 SEQUENCE of r and s (%v, %d bytes after it): %x", n, err, len(rest), sig)
+	}
+	if der, err := asn1.Marshal(rs); err != nil || !bytes.Equal(der, sig) {
+		t.Errorf("envelope %d: the ECDSA signature is not DER (re-encoded %x, found %x)", n, der, sig)
+	}
+	payload, err := e.DecodeB64Payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := defaultHash(pub).New()
+	h.Write(dsse.PAE(e.PayloadType, payload))
+	if !ecdsa.VerifyASN1(ec, h.Sum(nil), sig) {
+		t.Errorf("envelope %d: crypto/ecdsa.VerifyASN1 refuses the signature over the %v of the PAE", n, defaultHash(pub))
 	}
 }
 
@@ -224,12 +276,34 @@ func TestThirdPartyVerifiersAcceptSignedStatements(t *testing.T) {
 	}
 }
 
-// attestOnSwtpm attests a one-file build on a real swtpm (no IMA log) with
-// the build environment env (nil: the caller's) and returns the
-// attestation file's path.
-func attestOnSwtpm(t *testing.T, signer *provenance.Signer, env []string) string {
+// The signing keys the attestation tests sign with: a key file (ECDSA
+// P-256) and the TPM-resident key of -k tpm (ECC P-256, TPM2_Sign).
+const (
+	fileKey = "file key"
+	tpmKey  = "TPM key"
+)
+
+var keyKinds = []string{fileKey, tpmKey}
+
+// swtpmSigner starts a real swtpm and returns its opener, a signer of the
+// given kind and the path of the signer's public key (PEM).
+func swtpmSigner(t *testing.T, kind string) (*swtpmtest.SWTPM, provenance.TPMOpener, *provenance.Signer, string) {
 	t.Helper()
-	_, open := provtest.SWTPMSetup(t)
+	if kind == tpmKey {
+		return provtest.SWTPMSigningKey(t)
+	}
+	sw, open := provtest.SWTPMSetup(t)
+	signer, prefix := provtest.TestSigner(t)
+	return sw, open, signer, prefix + ".pub"
+}
+
+// attestOnSwtpm attests a one-file build on a real swtpm (no IMA log),
+// signed by a key of the given kind, with the build environment env (nil:
+// the caller's), and returns the attestation file's path and the signer's
+// public key file.
+func attestOnSwtpm(t *testing.T, kind string, env []string) (out, pubPath string) {
+	t.Helper()
+	_, open, signer, pubPath := swtpmSigner(t, kind)
 	dir := t.TempDir()
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command:   provenance.Command{Argv: []string{"sh", "-c", "printf 'third party' > out.bin"}, Dir: dir, Env: env, Stdout: io.Discard, Stderr: io.Discard},
@@ -241,15 +315,35 @@ func attestOnSwtpm(t *testing.T, signer *provenance.Signer, env []string) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.Output
+	checkSigningKey(t, kind, res, pubPath)
+	return res.Output, pubPath
+}
+
+// checkSigningKey checks that the predicate names the TPM-resident key
+// (signingKey, certified by the AK) when, and only when, it signed.
+func checkSigningKey(t *testing.T, kind string, res *provenance.Result, pubPath string) {
+	t.Helper()
+	sk := res.Predicate.SigningKey
+	switch {
+	case kind == tpmKey && (sk == nil || len(sk.CertifyInfo) == 0):
+		t.Fatal("signed by the TPM key, but the predicate has no signingKey certification")
+	case kind == tpmKey && sk.PublicKeyPEM != string(mustReadFile(t, pubPath)):
+		t.Fatalf("the predicate's signingKey is not the signer's:\n%s", sk.PublicKeyPEM)
+	case kind == fileKey && sk != nil:
+		t.Fatal("signed by a key file, but the predicate has a signingKey")
+	}
 }
 
 // A whole attestation made on a real swtpm verifies, line by line, with the
-// third-party DSSE verifiers.
+// third-party DSSE verifiers, signed by a key file or by the TPM-resident
+// key.
 func TestThirdPartyVerifiersAcceptAttestation(t *testing.T) {
-	signer, prefix := provtest.TestSigner(t)
-	out := attestOnSwtpm(t, signer, nil)
-	checkThirdParty(t, mustReadFile(t, out), mustReadFile(t, prefix+".pub"))
+	for _, kind := range keyKinds {
+		t.Run(kind, func(t *testing.T) {
+			out, pubPath := attestOnSwtpm(t, kind, nil)
+			checkThirdParty(t, mustReadFile(t, out), mustReadFile(t, pubPath))
+		})
+	}
 }
 
 func mustReadFile(t testing.TB, path string) []byte {
