@@ -22,6 +22,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/attest-build/attest-build/internal/realtest"
+	"github.com/attest-build/attest-build/internal/thirdparty"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/provenance/internal/provtest"
@@ -90,7 +91,7 @@ func bundleSigstoreGo(t *testing.T, b bundled) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sv, err := signature.LoadVerifier(pub, defaultHash(pub))
+	sv, err := signature.LoadVerifier(pub, thirdparty.DefaultHash(pub))
 	if err != nil {
 		t.Fatal(err)
 	}
