@@ -3,6 +3,7 @@ package provenance_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -248,6 +249,16 @@ func TestVerifyBundlesAndDetachedLog(t *testing.T) {
 	}
 	_, err = v.Verify(ctx, bytes.NewReader(jsonl), art)
 	wantCheck("no detached log", err, verify.CheckIMALog)
+	// policy init reads the detached log too, and refuses without it.
+	pub, err := provenance.LoadPublicKey(mustReadFile(t, b.pubPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.InitPolicy(ctx, bytes.NewReader(jsonl), verify.PolicyInitOptions{SignerKeys: []crypto.PublicKey{pub}, DetachedLog: bytes.NewReader(logBytes)}); err != nil {
+		t.Errorf("policy init with the detached log: %v", err)
+	}
+	_, err = verify.InitPolicy(ctx, bytes.NewReader(jsonl), verify.PolicyInitOptions{SignerKeys: []crypto.PublicKey{pub}})
+	wantCheck("policy init without the detached log", err, verify.CheckIMALog)
 	changed := bytes.Clone(logBytes)
 	changed[len(changed)-1] ^= 1
 	_, err = v.VerifyDetached(ctx, bytes.NewReader(jsonl), bytes.NewReader(changed), art)

@@ -192,13 +192,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 			f = file
 		}
 		var log io.Reader
-		logPath := o.IMALog
-		if logPath == "" {
-			if p := provenance.DetachedLogPath(provenance.AttestationBase(att) + ".intoto.jsonl"); fileExists(p) {
-				logPath = p
-			}
-		}
-		if logPath != "" {
+		if logPath := detachedLogPath(o.IMALog, att); logPath != "" {
 			lf, err := os.Open(logPath)
 			if err != nil {
 				return inputError(fmt.Errorf("--ima-log: %w", err))
@@ -312,6 +306,19 @@ func (o *verifyOptions) writeVSA(cmd *cobra.Command, signer *provenance.Signer, 
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: wrote the verification summary %s, signed by %s %s\n", o.VSA, by, signer.Fingerprint())
 	return nil
+}
+
+// detachedLogPath is the detached IMA log to read for the attestation or
+// bundle file att: flag when given, else the file --detach-log names
+// beside att when it exists, else "".
+func detachedLogPath(flag, att string) string {
+	if flag != "" {
+		return flag
+	}
+	if p := provenance.DetachedLogPath(provenance.AttestationBase(att) + ".intoto.jsonl"); fileExists(p) {
+		return p
+	}
+	return ""
 }
 
 func fileExists(p string) bool {
