@@ -111,7 +111,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 			ctx, stop := interruptContext(cmd.Context())
 			defer stop()
 			var release func() error
-			vsaSigner, release, err = o.tpmKey.Signer(provenance.TPMConfig{Ref: o.tpm.Ref, Context: ctx})
+			vsaSigner, release, err = o.tpmKey.Signer(provenance.TPMConfig{Ref: o.tpm.Ref, Context: ctx, SignOnly: true})
 			if err != nil {
 				return fmt.Errorf("--vsa-key tpm: %w", err)
 			}

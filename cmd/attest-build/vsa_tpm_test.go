@@ -29,7 +29,8 @@ const slsaVerifierVersion = "v2.7.1"
 const vsaKeyHandle = tpm.DefaultSigningKeyHandle + 1
 
 // verify --vsa --vsa-key tpm signs the summary with the TPM-resident key
-// (TPM2_Sign, ECC P-256), which the third-party DSSE verifiers and
+// (TPM2_Sign, ECC P-256; made on first use, with no attestation key made
+// beside it), which the third-party DSSE verifiers and
 // slsa-verifier's verify-vsa accept with the key's public key alone, as
 // they accept one signed by a key file; a TPM key whose authorization
 // file is not the one it was made with signs nothing, and no summary is
@@ -44,11 +45,24 @@ func TestVerifyVSAWithTPMKey(t *testing.T) {
 	}
 	mustRun(t, append(noIMALog(t, "--tpm", sw.Ref(), "-k", "signer.key"), "-a", "c.bin", "--", "sh", "-c", "echo c > c.bin")...)
 	mustRun(t, "policy", "init", "--from", "c.bin.intoto.jsonl", "--key", "signer.pub", "-o", "policy.yaml")
+	// The verifying host's TPM: another swtpm, fresh. Its key is made on
+	// first use, and no attestation key with it.
+	vsaTPM := swtpmtest.Start(t)
 	handle := fmt.Sprintf("0x%08x", vsaKeyHandle)
-	mustRun(t, "tpm", "signing-key", "--tpm", sw.Ref(), "--tpm-key-auth", "vsa.auth", "--tpm-key-handle", handle, "--out", "vsa-tpm.pub")
-	tpmFlags := []string{"--tpm", sw.Ref(), "--tpm-key-auth", "vsa.auth", "--tpm-key-handle", handle}
+	tpmFlags := []string{"--tpm", vsaTPM.Ref(), "--tpm-key-auth", "vsa.auth", "--tpm-key-handle", handle}
 	const uri = "https://example.com/releases/c.bin"
 	cSum := sha256File(t, "c.bin")
+	mustRun(t, append(append([]string{"verify", "--policy", "policy.yaml", "--vsa", "first.vsa.intoto.jsonl", "--vsa-key", "tpm"}, tpmFlags...), "c.bin")...)
+	getcap := realtest.LookPath(t, "tpm2_getcap", "tpm2-tools")
+	handles, err := exec.Command(getcap, "-T", vsaTPM.TCTI(), "handles-persistent").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tpm2_getcap: %v\n%s", err, handles)
+	}
+	if h := strings.ToLower(string(handles)); !strings.Contains(h, handle) || strings.Contains(h, fmt.Sprintf("0x%08x", tpm.DefaultAKHandleECC)) {
+		t.Errorf("persistent handles after verify --vsa-key tpm on a fresh TPM:\n%s\nwant the signing key %s and no attestation key", handles, handle)
+	}
+	mustRun(t, append([]string{"tpm", "signing-key", "--out", "vsa-tpm.pub"}, tpmFlags...)...)
+	readVSA(t, "first.vsa.intoto.jsonl", "vsa-tpm.pub")
 
 	kinds := []struct {
 		name, vsa, pub string
@@ -91,7 +105,7 @@ func TestVerifyVSAWithTPMKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := runCLI(t, "verify", "--policy", "policy.yaml", "--vsa", "x.vsa.intoto.jsonl", "--vsa-key", "tpm",
-		"--tpm", sw.Ref(), "--tpm-key-auth", other, "--tpm-key-handle", handle, "c.bin")
+		"--tpm", vsaTPM.Ref(), "--tpm-key-auth", other, "--tpm-key-handle", handle, "c.bin")
 	if err == nil {
 		t.Fatalf("verify --vsa-key tpm with a wrong authorization value succeeded:\n%s", out)
 	}
