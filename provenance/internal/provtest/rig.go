@@ -113,7 +113,7 @@ func SWTPMSetup(t *testing.T) (*swtpmtest.SWTPM, provenance.TPMOpener) {
 // SWTPMSigningKey starts a real swtpm as SWTPMSetup does, with the
 // TPM-resident signing key (attest-build -k tpm) made in it for the test,
 // and returns the TPM signer and the path of its public key (PEM).
-func SWTPMSigningKey(t *testing.T) (*swtpmtest.SWTPM, provenance.TPMOpener, *provenance.Signer, string) {
+func SWTPMSigningKey(t testing.TB) (*swtpmtest.SWTPM, provenance.TPMOpener, *provenance.Signer, string) {
 	t.Helper()
 	sw := swtpmtest.Start(t)
 	dir := t.TempDir()
@@ -135,7 +135,7 @@ func SWTPMSigningKey(t *testing.T) (*swtpmtest.SWTPM, provenance.TPMOpener, *pro
 
 // openSWTPM opens sw for quotes of PCRs 0-10 (and the signing key, when
 // key is set), released when the test ends.
-func openSWTPM(t *testing.T, sw *swtpmtest.SWTPM, key *provenance.TPMKey) provenance.TPMOpener {
+func openSWTPM(t testing.TB, sw *swtpmtest.SWTPM, key *provenance.TPMKey) provenance.TPMOpener {
 	t.Helper()
 	sel, err := tpm.ParsePCRSelection("sha256:0-10+sha1:10")
 	if err != nil {
