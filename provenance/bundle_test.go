@@ -32,10 +32,6 @@ import (
 	"github.com/attest-build/attest-build/schemas"
 )
 
-// CosignVersion is the cosign the bundle test builds from the module proxy:
-// the newest v3 release that builds with this module's Go.
-const cosignVersion = "v3.1.3"
-
 // bundled is a swtpm attestation with --bundle and --detach-log.
 type bundled struct {
 	res      *provenance.Result
@@ -160,7 +156,7 @@ func bundleSigstoreGo(t *testing.T, b bundled) {
 // the bundle file, the statement's type and the artifact; signed by a key
 // file or by the TPM-resident key, alike.
 func TestBundleCosign(t *testing.T) {
-	cosign := realtest.GoTool(t, "github.com/sigstore/cosign/v3/cmd/cosign", cosignVersion)
+	cosign := realtest.Cosign(t)
 	for _, kind := range keyKinds {
 		t.Run(kind, func(t *testing.T) { bundleCosign(t, cosign, attestBundled(t, kind)) })
 	}

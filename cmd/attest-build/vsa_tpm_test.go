@@ -30,7 +30,7 @@ const vsaKeyHandle = tpm.DefaultSigningKeyHandle + 1
 
 // verify --vsa --vsa-key tpm signs the summary with the TPM-resident key
 // (TPM2_Sign, ECC P-256; made on first use, with no attestation key made
-// beside it), which the third-party DSSE verifiers and
+// beside it), which the third-party DSSE verifiers, cosign and
 // slsa-verifier's verify-vsa accept with the key's public key alone, as
 // they accept one signed by a key file; a TPM key whose authorization
 // file is not the one it was made with signs nothing, and no summary is
@@ -116,6 +116,34 @@ func TestVerifyVSAWithTPMKey(t *testing.T) {
 	if _, err := runCLI(t, "verify", "--policy", "policy.yaml", "--tpm", sw.Ref(), "c.bin"); exitCode(err) != 2 {
 		t.Errorf("--tpm without --vsa-key tpm: exit %d (%v), want 2", exitCode(err), err)
 	}
+
+	// cosign v3 verifies each summary as a blob attestation, given the key,
+	// the envelope file, the predicate type and the artifact.
+	t.Run("cosign verify-blob-attestation", func(t *testing.T) {
+		cosign := realtest.Cosign(t)
+		if err := os.WriteFile("other.bin", []byte("not c\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run := func(vsa, pub, artifact string) ([]byte, error) {
+			// --signature: the DSSE envelope (cosign calls the flag
+			// deprecated in favour of --bundle; the summary is no bundle).
+			cmd := exec.Command(cosign, "verify-blob-attestation", "--key", pub, "--signature", vsa,
+				"--type", verify.VSAType, "--insecure-ignore-tlog", artifact)
+			cmd.Env = append(os.Environ(), "SIGSTORE_NO_CACHE=1", "TUF_ROOT="+t.TempDir())
+			return cmd.CombinedOutput()
+		}
+		for _, k := range kinds {
+			if out, err := run(k.vsa, k.pub, "c.bin"); err != nil {
+				t.Errorf("cosign refuses the summary signed by the %s: %v\n%s", k.name, err, out)
+			}
+			if out, err := run(k.vsa, k.pub, "other.bin"); err == nil {
+				t.Errorf("cosign accepts the %s's summary for another artifact:\n%s", k.name, out)
+			}
+			if out, err := run(k.vsa, "signer.pub", "c.bin"); err == nil {
+				t.Errorf("cosign accepts the %s's summary with another public key:\n%s", k.name, out)
+			}
+		}
+	})
 
 	t.Run("slsa-verifier verify-vsa", func(t *testing.T) {
 		sv := realtest.OptionalGoTool(t, "github.com/slsa-framework/slsa-verifier/v2/cli/slsa-verifier", slsaVerifierVersion)

@@ -28,6 +28,17 @@ func GoTool(t testing.TB, pkg, version string) string {
 	return bin
 }
 
+// cosignVersion is the cosign the tests build from the module proxy: the
+// newest v3 release that builds with this module's Go.
+const cosignVersion = "v3.1.3"
+
+// Cosign returns the cosign v3 the tests run (GoTool): required, as every
+// third-party verifier is.
+func Cosign(t testing.TB) string {
+	t.Helper()
+	return GoTool(t, "github.com/sigstore/cosign/v3/cmd/cosign", cosignVersion)
+}
+
 // OptionalGoTool is GoTool for a tool the project does not require: when
 // it cannot be built the test is skipped with the reason, under CI too.
 func OptionalGoTool(t testing.TB, pkg, version string) string {
