@@ -3,6 +3,7 @@ package provenance_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/attest-build/attest-build/internal/realtest"
+	"github.com/attest-build/attest-build/internal/thirdparty"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/provenance/internal/provtest"
@@ -29,10 +31,6 @@ import (
 	"github.com/attest-build/attest-build/provenance/verify"
 	"github.com/attest-build/attest-build/schemas"
 )
-
-// CosignVersion is the cosign the bundle test builds from the module proxy:
-// the newest v3 release that builds with this module's Go.
-const cosignVersion = "v3.1.3"
 
 // bundled is a swtpm attestation with --bundle and --detach-log.
 type bundled struct {
@@ -42,12 +40,12 @@ type bundled struct {
 }
 
 // attestBundled attests a one-file build on a real swtpm with an IMA log,
-// writing Sigstore bundles and the detached log.
-func attestBundled(t *testing.T) bundled {
+// signed by a key of the given kind, writing Sigstore bundles and the
+// detached log.
+func attestBundled(t *testing.T, kind string) bundled {
 	t.Helper()
-	sw, open := provtest.SWTPMSetup(t)
+	sw, open, signer, pubPath := swtpmSigner(t, kind)
 	extend := pcrExtender(t, sw)
-	signer, prefix := provtest.TestSigner(t)
 	dir, side := t.TempDir(), t.TempDir()
 	log := filepath.Join(side, "binary_runtime_measurements")
 	provtest.AppendIMA(t, log, []string{"boot_aggregate", "/usr/bin/bash", "/usr/bin/make"}, extend)
@@ -63,16 +61,23 @@ func attestBundled(t *testing.T) bundled {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bundled{res: res, artifact: filepath.Join(dir, "dist", "app.tar"), pubPath: prefix + ".pub"}
+	checkSigningKey(t, kind, res, pubPath)
+	return bundled{res: res, artifact: filepath.Join(dir, "dist", "app.tar"), pubPath: pubPath}
 }
 
 // --bundle writes one Sigstore bundle v0.3 per statement, named after the
 // output and the statement, each holding the attestation file's envelope;
 // sigstore-go verifies each with the public key, for the artifact's digest,
 // with no transparency log; --detach-log writes the log whose SHA-256 the
-// predicate holds and leaves the data out of the predicate.
+// predicate holds and leaves the data out of the predicate. Signed by a key
+// file or by the TPM-resident key, alike.
 func TestBundleSigstoreGo(t *testing.T) {
-	b := attestBundled(t)
+	for _, kind := range keyKinds {
+		t.Run(kind, func(t *testing.T) { bundleSigstoreGo(t, attestBundled(t, kind)) })
+	}
+}
+
+func bundleSigstoreGo(t *testing.T, b bundled) {
 	res := b.res
 	base := strings.TrimSuffix(res.Output, ".intoto.jsonl")
 	want := []string{base + ".tpm-ima.sigstore.json", base + ".slsa.sigstore.json"}
@@ -83,7 +88,7 @@ func TestBundleSigstoreGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sv, err := signature.LoadVerifier(pub, defaultHash(pub))
+	sv, err := signature.LoadVerifier(pub, thirdparty.DefaultHash(pub))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,10 +153,16 @@ func TestBundleSigstoreGo(t *testing.T) {
 }
 
 // cosign v3 verifies each bundle as its documentation says, given the key,
-// the bundle file, the statement's type and the artifact.
+// the bundle file, the statement's type and the artifact; signed by a key
+// file or by the TPM-resident key, alike.
 func TestBundleCosign(t *testing.T) {
-	cosign := realtest.GoTool(t, "github.com/sigstore/cosign/v3/cmd/cosign", cosignVersion)
-	b := attestBundled(t)
+	cosign := realtest.Cosign(t)
+	for _, kind := range keyKinds {
+		t.Run(kind, func(t *testing.T) { bundleCosign(t, cosign, attestBundled(t, kind)) })
+	}
+}
+
+func bundleCosign(t *testing.T, cosign string, b bundled) {
 	types := map[string]string{"tpm-ima": predicates.TPMIMAType, "slsa": "slsaprovenance1"}
 	for short, typ := range types {
 		path := strings.TrimSuffix(b.res.Output, ".intoto.jsonl") + "." + short + ".sigstore.json"
@@ -199,7 +210,7 @@ func policyForBundled(t *testing.T, b bundled) *policy.Policy {
 // place of the attestation file; without the log, or with a changed one, it
 // refuses.
 func TestVerifyBundlesAndDetachedLog(t *testing.T) {
-	b := attestBundled(t)
+	b := attestBundled(t, fileKey)
 	v, err := verify.NewVerifier(policyForBundled(t, b))
 	if err != nil {
 		t.Fatal(err)
@@ -234,6 +245,16 @@ func TestVerifyBundlesAndDetachedLog(t *testing.T) {
 	}
 	_, err = v.Verify(ctx, bytes.NewReader(jsonl), art)
 	wantCheck("no detached log", err, verify.CheckIMALog)
+	// policy init reads the detached log too, and refuses without it.
+	pub, err := provenance.LoadPublicKey(mustReadFile(t, b.pubPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.InitPolicy(ctx, bytes.NewReader(jsonl), verify.PolicyInitOptions{SignerKeys: []crypto.PublicKey{pub}, DetachedLog: bytes.NewReader(logBytes)}); err != nil {
+		t.Errorf("policy init with the detached log: %v", err)
+	}
+	_, err = verify.InitPolicy(ctx, bytes.NewReader(jsonl), verify.PolicyInitOptions{SignerKeys: []crypto.PublicKey{pub}})
+	wantCheck("policy init without the detached log", err, verify.CheckIMALog)
 	changed := bytes.Clone(logBytes)
 	changed[len(changed)-1] ^= 1
 	_, err = v.VerifyDetached(ctx, bytes.NewReader(jsonl), bytes.NewReader(changed), art)

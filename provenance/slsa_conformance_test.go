@@ -22,13 +22,12 @@ import (
 // externalParameters.workflow, where GitHub's buildType has it; and
 // in-toto-golang's SLSA v1 types decode it with unknown fields refused.
 func TestSLSAConformance(t *testing.T) {
-	signer, prefix := provtest.TestSigner(t)
 	env := append(os.Environ(),
 		"GITHUB_ACTIONS=true", "GITHUB_SERVER_URL=https://github.com", "GITHUB_REPOSITORY=o/r",
 		"GITHUB_REF=refs/tags/v1.2.3", "GITHUB_SHA=0123456789abcdef0123456789abcdef01234567",
 		"GITHUB_WORKFLOW_REF=o/r/.github/workflows/release.yml@refs/tags/v1.2.3", "GITHUB_RUN_ID=42")
-	out := attestOnSwtpm(t, signer, env)
-	sts := provtest.ReadAttestation(t, out, prefix+".pub")
+	out, pubPath := attestOnSwtpm(t, fileKey, env)
+	sts := provtest.ReadAttestation(t, out, pubPath)
 	var raw json.RawMessage
 	for _, st := range sts {
 		if st.PredicateType == predicates.SLSAProvenanceType {

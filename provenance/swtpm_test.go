@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/attest-build/attest-build/internal/imatest"
 	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/internal/swtpmtest"
 	"github.com/attest-build/attest-build/predicates"
@@ -22,17 +23,11 @@ import (
 	"github.com/attest-build/attest-build/tpm"
 )
 
-// pcrExtender extends PCR 10 of the swtpm with tpm2_pcrextend (tpm2-tools
-// through swtpm's socket), in both banks, as the kernel does.
+// pcrExtender extends PCR 10 of the swtpm as the kernel does
+// (imatest.SWTPMExtender).
 func pcrExtender(t *testing.T, sw *swtpmtest.SWTPM) func([20]byte, [32]byte) {
 	t.Helper()
-	tool := realtest.LookPath(t, "tpm2_pcrextend", "tpm2-tools")
-	return func(th [20]byte, td [32]byte) {
-		arg := fmt.Sprintf("10:sha1=%x,sha256=%x", th, td)
-		if out, err := exec.Command(tool, "-T", sw.TCTI(), arg).CombinedOutput(); err != nil {
-			t.Errorf("tpm2_pcrextend %s: %v: %s", arg, err, out)
-		}
-	}
+	return imatest.SWTPMExtender(t, sw)
 }
 
 // The full job on a real swtpm: the IMA log grows during the build while

@@ -1,205 +1,19 @@
 package provenance_test
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
-	intoto "github.com/in-toto/in-toto-golang/in_toto"
-	"github.com/secure-systems-lab/go-securesystemslib/dsse"
-	"github.com/secure-systems-lab/go-securesystemslib/signerverifier"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
-	"github.com/sigstore/sigstore/pkg/signature"
-	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
-
+	"github.com/attest-build/attest-build/internal/swtpmtest"
+	"github.com/attest-build/attest-build/internal/thirdparty"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/provenance/internal/provtest"
 )
-
-// thirdPartyVerifiers verify one DSSE envelope (JSON) with a PEM public key
-// the way each library's users do by default: no keyid is set by hand
-// anywhere, so each verifier computes (or omits) the keyid it compares
-// against the envelope's.
-var thirdPartyVerifiers = []struct {
-	name string
-	// skip, when it returns a reason, says why the verifier cannot check
-	// signatures by this key type at all (not a keyid matter).
-	skip   func(pub crypto.PublicKey) string
-	verify func(env []byte, pubPEM []byte) error
-}{
-	{
-		// go-securesystemslib's EnvelopeVerifier over a sigstore verifier:
-		// the adapter gives no keyid, so securesystemslib computes one
-		// (the SSH SHA256 fingerprint) and skips a signature whose keyid
-		// differs.
-		name: "go-securesystemslib dsse.NewEnvelopeVerifier + sigstore signature.LoadVerifier",
-		verify: func(env, pubPEM []byte) error {
-			pub, err := cryptoutils.UnmarshalPEMToPublicKey(pubPEM)
-			if err != nil {
-				return err
-			}
-			sv, err := signature.LoadVerifier(pub, defaultHash(pub))
-			if err != nil {
-				return err
-			}
-			ev, err := dsse.NewEnvelopeVerifier(&sigdsse.VerifierAdapter{SignatureVerifier: sv, Pub: pub})
-			if err != nil {
-				return err
-			}
-			var e dsse.Envelope
-			if err := json.Unmarshal(env, &e); err != nil {
-				return err
-			}
-			_, err = ev.Verify(context.Background(), &e)
-			return err
-		},
-	},
-	{
-		// sigstore's DSSE wrapper, as cosign uses it.
-		name: "sigstore dsse.WrapVerifier",
-		verify: func(env, pubPEM []byte) error {
-			pub, err := cryptoutils.UnmarshalPEMToPublicKey(pubPEM)
-			if err != nil {
-				return err
-			}
-			sv, err := signature.LoadVerifier(pub, defaultHash(pub))
-			if err != nil {
-				return err
-			}
-			return sigdsse.WrapVerifier(sv).VerifySignature(bytes.NewReader(env), nil)
-		},
-	},
-	{
-		// in-toto-golang: the key loaded with its defaults (scheme and the
-		// securesystemslib keyid, the SHA-256 of the key's canonical
-		// JSON), verified as in_toto.Envelope.VerifySignature does (its
-		// loader reads only links and layouts, not statements). Its RSA
-		// scheme is RSASSA-PSS; attest-build signs RSA with PKCS #1 v1.5,
-		// sigstore's and cosign's default.
-		name: "in-toto-golang Key.LoadKeyReaderDefaults + securesystemslib signerverifier",
-		skip: func(pub crypto.PublicKey) string {
-			if _, ok := pub.(*rsa.PublicKey); ok {
-				return "in-toto-golang's RSA scheme is rsassa-pss-sha256; attest-build's RSA signatures are PKCS #1 v1.5 (sigstore's and cosign's default)"
-			}
-			return ""
-		},
-		verify: func(env, pubPEM []byte) error {
-			var k intoto.Key
-			if err := k.LoadKeyReaderDefaults(bytes.NewReader(pubPEM)); err != nil {
-				return err
-			}
-			sk := &signerverifier.SSLibKey{KeyType: k.KeyType, KeyIDHashAlgorithms: k.KeyIDHashAlgorithms, KeyID: k.KeyID, Scheme: k.Scheme,
-				KeyVal: signerverifier.KeyVal{Public: k.KeyVal.Public}}
-			if k.KeyID == "" {
-				return fmt.Errorf("in-toto-golang computed no keyid")
-			}
-			var v dsse.Verifier
-			var err error
-			switch k.KeyType {
-			case signerverifier.ECDSAKeyType:
-				v, err = signerverifier.NewECDSASignerVerifierFromSSLibKey(sk)
-			case signerverifier.ED25519KeyType:
-				v, err = signerverifier.NewED25519SignerVerifierFromSSLibKey(sk)
-			default:
-				return fmt.Errorf("key type %s", k.KeyType)
-			}
-			if err != nil {
-				return err
-			}
-			ev, err := dsse.NewEnvelopeVerifier(v)
-			if err != nil {
-				return err
-			}
-			var e dsse.Envelope
-			if err := json.Unmarshal(env, &e); err != nil {
-				return err
-			}
-			_, err = ev.Verify(context.Background(), &e)
-			return err
-		},
-	},
-}
-
-// defaultHash is the hash a sigstore user passes to signature.LoadVerifier
-// for the key (cosign's choice: SHA-384 for P-384, SHA-512 for P-521, else
-// SHA-256; Ed25519 signs the message itself).
-func defaultHash(pub crypto.PublicKey) crypto.Hash {
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P384():
-			return crypto.SHA384
-		case elliptic.P521():
-			return crypto.SHA512
-		}
-	case ed25519.PublicKey:
-		return crypto.Hash(0)
-	}
-	return crypto.SHA256
-}
-
-// checkThirdParty runs every third-party verifier on every envelope of an
-// .intoto.jsonl file, and checks that each refuses an envelope whose
-// payload was changed (so a pass means the signature was checked).
-func checkThirdParty(t *testing.T, jsonl []byte, pubPEM []byte) {
-	t.Helper()
-	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pubPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	envs := bytes.Split(bytes.TrimSuffix(jsonl, []byte("\n")), []byte("\n"))
-	if len(envs) == 0 {
-		t.Fatal("no envelope")
-	}
-	for _, tv := range thirdPartyVerifiers {
-		if tv.skip != nil {
-			if reason := tv.skip(pub); reason != "" {
-				t.Logf("%s: not run: %s", tv.name, reason)
-				continue
-			}
-		}
-		for i, env := range envs {
-			if err := tv.verify(env, pubPEM); err != nil {
-				t.Errorf("%s refuses envelope %d: %v", tv.name, i+1, err)
-			}
-			if err := tv.verify(tamperPayload(t, env), pubPEM); err == nil {
-				t.Errorf("%s accepts envelope %d with a changed payload", tv.name, i+1)
-			}
-		}
-	}
-}
-
-// tamperPayload returns env with one more space at the end of its payload.
-func tamperPayload(t *testing.T, env []byte) []byte {
-	t.Helper()
-	var e dsse.Envelope
-	if err := json.Unmarshal(env, &e); err != nil {
-		t.Fatal(err)
-	}
-	p, err := e.DecodeB64Payload()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Payload = base64.StdEncoding.EncodeToString(append(p, ' '))
-	out, err := json.Marshal(&e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // Envelopes signed by every key type attest-build generates verify with the
 // third-party DSSE verifiers, used as they are by default.
@@ -219,17 +33,39 @@ func TestThirdPartyVerifiersAcceptSignedStatements(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkThirdParty(t, line, mustReadFile(t, prefix+".pub"))
+			thirdparty.Check(t, line, mustReadFile(t, prefix+".pub"))
 		})
 	}
 }
 
-// attestOnSwtpm attests a one-file build on a real swtpm (no IMA log) with
-// the build environment env (nil: the caller's) and returns the
-// attestation file's path.
-func attestOnSwtpm(t *testing.T, signer *provenance.Signer, env []string) string {
+// The signing keys the attestation tests sign with: a key file (ECDSA
+// P-256) and the TPM-resident key of -k tpm (ECC P-256, TPM2_Sign).
+const (
+	fileKey = "file key"
+	tpmKey  = "TPM key"
+)
+
+var keyKinds = []string{fileKey, tpmKey}
+
+// swtpmSigner starts a real swtpm and returns its opener, a signer of the
+// given kind and the path of the signer's public key (PEM).
+func swtpmSigner(t *testing.T, kind string) (*swtpmtest.SWTPM, provenance.TPMOpener, *provenance.Signer, string) {
 	t.Helper()
-	_, open := provtest.SWTPMSetup(t)
+	if kind == tpmKey {
+		return provtest.SWTPMSigningKey(t)
+	}
+	sw, open := provtest.SWTPMSetup(t)
+	signer, prefix := provtest.TestSigner(t)
+	return sw, open, signer, prefix + ".pub"
+}
+
+// attestOnSwtpm attests a one-file build on a real swtpm (no IMA log),
+// signed by a key of the given kind, with the build environment env (nil:
+// the caller's), and returns the attestation file's path and the signer's
+// public key file.
+func attestOnSwtpm(t *testing.T, kind string, env []string) (out, pubPath string) {
+	t.Helper()
+	_, open, signer, pubPath := swtpmSigner(t, kind)
 	dir := t.TempDir()
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command:   provenance.Command{Argv: []string{"sh", "-c", "printf 'third party' > out.bin"}, Dir: dir, Env: env, Stdout: io.Discard, Stderr: io.Discard},
@@ -241,15 +77,35 @@ func attestOnSwtpm(t *testing.T, signer *provenance.Signer, env []string) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.Output
+	checkSigningKey(t, kind, res, pubPath)
+	return res.Output, pubPath
+}
+
+// checkSigningKey checks that the predicate names the TPM-resident key
+// (signingKey, certified by the AK) when, and only when, it signed.
+func checkSigningKey(t *testing.T, kind string, res *provenance.Result, pubPath string) {
+	t.Helper()
+	sk := res.Predicate.SigningKey
+	switch {
+	case kind == tpmKey && (sk == nil || len(sk.CertifyInfo) == 0):
+		t.Fatal("signed by the TPM key, but the predicate has no signingKey certification")
+	case kind == tpmKey && sk.PublicKeyPEM != string(mustReadFile(t, pubPath)):
+		t.Fatalf("the predicate's signingKey is not the signer's:\n%s", sk.PublicKeyPEM)
+	case kind == fileKey && sk != nil:
+		t.Fatal("signed by a key file, but the predicate has a signingKey")
+	}
 }
 
 // A whole attestation made on a real swtpm verifies, line by line, with the
-// third-party DSSE verifiers.
+// third-party DSSE verifiers, signed by a key file or by the TPM-resident
+// key.
 func TestThirdPartyVerifiersAcceptAttestation(t *testing.T) {
-	signer, prefix := provtest.TestSigner(t)
-	out := attestOnSwtpm(t, signer, nil)
-	checkThirdParty(t, mustReadFile(t, out), mustReadFile(t, prefix+".pub"))
+	for _, kind := range keyKinds {
+		t.Run(kind, func(t *testing.T) {
+			out, pubPath := attestOnSwtpm(t, kind, nil)
+			thirdparty.Check(t, mustReadFile(t, out), mustReadFile(t, pubPath))
+		})
+	}
 }
 
 func mustReadFile(t testing.TB, path string) []byte {

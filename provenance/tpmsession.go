@@ -34,6 +34,9 @@ type TPMConfig struct {
 	AKCertificates [][]byte
 	// SigningKey names the TPM-resident signing key, for NewTPMSigner.
 	SigningKey *TPMKey
+	// SignOnly opens the TPM for SigningKey's signatures alone (verify
+	// --vsa-key tpm): OpenTPM neither loads nor makes an attestation key.
+	SignOnly bool
 }
 
 // CheckPCRSelection checks that a selection parsed by tpm.ParsePCRSelection
@@ -126,6 +129,13 @@ type tpmSession struct {
 // missing), that the AK certificate is for it, and the signing key
 // (created if missing and asked for).
 func (s *tpmSession) check() error {
+	if s.cfg.SignOnly {
+		if s.cfg.SigningKey == nil {
+			return errors.New("the TPM configuration is for signing only, but names no signing key")
+		}
+		_, _, err := s.signingKey()
+		return err
+	}
 	ak, err := s.loadAK()
 	if err != nil {
 		return err

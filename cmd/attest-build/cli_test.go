@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -44,4 +45,18 @@ func TestProgressOnlyToTerminal(t *testing.T) {
 	if terminalOrNil(w) != nil {
 		t.Error("a pipe gets progress notes")
 	}
+}
+
+// exitCode is the status main gives err.
+func exitCode(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case isUsage(err):
+		return 2
+	}
+	return 1
 }

@@ -29,6 +29,7 @@ func newPolicyCommand() *cobra.Command {
 // policyInitOptions are the flags of attest-build policy init.
 type policyInitOptions struct {
 	From   string
+	IMALog string
 	Scope  string
 	Output string
 	Keys   []string
@@ -38,6 +39,7 @@ type policyInitOptions struct {
 
 func (o *policyInitOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.From, "from", "", "a known-good attestation `FILE` (.intoto.jsonl)")
+	cmd.Flags().StringVar(&o.IMALog, "ima-log", "", "the detached IMA log `FILE` of a --from attestation made with --detach-log (default: BASE"+provenance.DetachedLogSuffix+" beside it, when it exists)")
 	cmd.Flags().StringVar(&o.Scope, "scope", "boot", "IMA `SCOPE` of the rules: boot (the whole log since boot) or window (the build's entries only; trusts the signer for where the window starts)")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "write the policy to `FILE` (default: standard output); an existing FILE is kept unless --force")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "replace an existing -o FILE")
@@ -106,6 +108,14 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 	}
 	defer f.Close()
 	opts := verify.PolicyInitOptions{Scope: scope, SignerKeys: keys, Source: filepath.Base(o.From)}
+	if logPath := detachedLogPath(o.IMALog, o.From); logPath != "" {
+		lf, err := os.Open(logPath)
+		if err != nil {
+			return inputError(fmt.Errorf("--ima-log: %w", err))
+		}
+		defer lf.Close()
+		opts.DetachedLog = lf
+	}
 	jsonPath := policy.RuntimePolicyPath(o.Output)
 	if o.Output != "" {
 		// A long allowlist goes to a Keylime runtime policy beside the policy.

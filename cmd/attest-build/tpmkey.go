@@ -67,6 +67,27 @@ func (o *tpmKeyOptions) Key(create bool) (*provenance.TPMKey, error) {
 	return k, nil
 }
 
+// Signer opens the TPM of cfg with the signing key the flags name (made,
+// with its authorization file, when missing) and returns the TPM signer
+// and the function that releases the TPM.
+func (o *tpmKeyOptions) Signer(cfg provenance.TPMConfig) (*provenance.Signer, func() error, error) {
+	key, err := o.Key(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.SigningKey = key
+	open, release, err := provenance.OpenTPM(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := provenance.NewTPMSigner(open)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return s, release, nil
+}
+
 type tpmSigningKeyOptions struct {
 	akTPMOptions
 	key tpmKeyOptions
@@ -105,15 +126,11 @@ func (o *tpmSigningKeyOptions) Exec(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	open, release, err := provenance.OpenTPM(provenance.TPMConfig{Ref: o.tpm.Ref, AK: akOpts, SigningKey: key})
+	s, release, err := o.key.Signer(provenance.TPMConfig{Ref: o.tpm.Ref, AK: akOpts})
 	if err != nil {
 		return err
 	}
 	defer release()
-	s, err := provenance.NewTPMSigner(open)
-	if err != nil {
-		return err
-	}
 	p, err := tpm.PublicKeyPEM(s.PublicKey())
 	if err != nil {
 		return err

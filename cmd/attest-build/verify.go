@@ -29,9 +29,12 @@ type verifyOptions struct {
 	Keys        []string
 	Format      string
 	// VSA writes a signed Verification Summary Attestation to this file,
-	// signed with VSAKey.
+	// signed with VSAKey: a private key, or "tpm" for the TPM-resident key
+	// that tpm and tpmKey name.
 	VSA    string
 	VSAKey string
+	tpm    tpmOptions
+	tpmKey tpmKeyOptions
 	// Bundles are Sigstore bundle files verified instead of an
 	// attestation file; IMALog is a detached IMA log.
 	Bundles     []string
@@ -48,7 +51,9 @@ func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&o.Bundles, "bundle", nil, "verify Sigstore bundle `FILE`s (attest-build --bundle: the .tpm-ima and the .slsa one) instead of an attestation file; repeatable")
 	cmd.Flags().StringVar(&o.IMALog, "ima-log", "", "the detached IMA log `FILE` of an attestation made with --detach-log (default: BASE"+provenance.DetachedLogSuffix+" beside the attestation or bundle, when it exists)")
 	cmd.Flags().StringVar(&o.VSA, "vsa", "", "also write a signed SLSA Verification Summary Attestation v1 (one DSSE envelope, JSON Lines) to `FILE`, PASSED or FAILED (docs/verify.md)")
-	cmd.Flags().StringVar(&o.VSAKey, "vsa-key", "", "the private key `REF` that signs the --vsa summary: a PEM file or its text (password in "+provenance.KeyPasswordEnv+")")
+	cmd.Flags().StringVar(&o.VSAKey, "vsa-key", "", "the key `REF` that signs the --vsa summary: \"tpm\" for this host's TPM-resident key (--tpm, --tpm-key-auth, --tpm-key-handle; created on first use, as attest-build -k tpm), a PEM private key file or its text (password in "+provenance.KeyPasswordEnv+")")
+	o.tpm.AddFlags(cmd)
+	o.tpmKey.AddFlags(cmd)
 	cmd.Flags().StringVar(&o.ResourceURI, "resource-uri", "", "the summary's resourceUri, the `URI` of the verified artifact (default file:// and the first artifact's absolute path)")
 	cmd.Flags().StringVar(&o.PolicyURI, "policy-uri", "", "the summary's policy.uri, the `URI` where consumers find the policy (default file:// and the policy's absolute path)")
 	_ = cmd.MarkFlagRequired("policy")
@@ -100,13 +105,29 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 		if o.VSA == "" || o.VSAKey == "" {
 			return usagef("--vsa and --vsa-key go together")
 		}
-		var password []byte
-		if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {
-			password = []byte(pw)
+		if o.VSAKey == provenance.KeyRefTPM {
+			// The TPM signs the summary: opened (and the key made, when
+			// missing) before anything is verified, so a TPM that cannot
+			// sign fails the command before its report.
+			ctx, stop := interruptContext(cmd.Context())
+			defer stop()
+			var release func() error
+			vsaSigner, release, err = o.tpmKey.Signer(provenance.TPMConfig{Ref: o.tpm.Ref, Context: ctx, SignOnly: true})
+			if err != nil {
+				return fmt.Errorf("--vsa-key tpm: %w", err)
+			}
+			defer release()
+		} else {
+			var password []byte
+			if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {
+				password = []byte(pw)
+			}
+			if vsaSigner, err = provenance.LoadSigner(o.VSAKey, password); err != nil {
+				return inputError(fmt.Errorf("--vsa-key: %w", err))
+			}
 		}
-		if vsaSigner, err = provenance.LoadSigner(o.VSAKey, password); err != nil {
-			return inputError(fmt.Errorf("--vsa-key: %w", err))
-		}
+	} else if cmd.Flags().Changed("tpm") || cmd.Flags().Changed("tpm-key-auth") || cmd.Flags().Changed("tpm-key-handle") {
+		return usagef("--tpm, --tpm-key-auth and --tpm-key-handle name the key of --vsa-key tpm; give --vsa FILE --vsa-key tpm")
 	}
 	v, err := verify.NewVerifier(pol, verify.WithSignerKeys(keys...))
 	if err != nil {
@@ -180,13 +201,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 			f = file
 		}
 		var log io.Reader
-		logPath := o.IMALog
-		if logPath == "" {
-			if p := provenance.DetachedLogPath(provenance.AttestationBase(att) + ".intoto.jsonl"); fileExists(p) {
-				logPath = p
-			}
-		}
-		if logPath != "" {
+		if logPath := detachedLogPath(o.IMALog, att); logPath != "" {
 			lf, err := os.Open(logPath)
 			if err != nil {
 				return inputError(fmt.Errorf("--ima-log: %w", err))
@@ -294,7 +309,11 @@ func (o *verifyOptions) writeVSA(cmd *cobra.Command, signer *provenance.Signer, 
 	if err := provenance.WriteJSONL(o.VSA, [][]byte{env}); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: wrote the verification summary %s\n", o.VSA)
+	by := "key"
+	if signer.InTPM() {
+		by = "TPM key"
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: wrote the verification summary %s, signed by %s %s\n", o.VSA, by, signer.Fingerprint())
 	return nil
 }
 
@@ -308,6 +327,19 @@ func isTPMIMAEnvelope(line []byte) bool {
 		PredicateType string `json:"predicateType"`
 	}
 	return json.Unmarshal(line, &env) == nil && json.Unmarshal(env.Payload, &st) == nil && st.PredicateType == predicates.TPMIMAType
+}
+
+// detachedLogPath is the detached IMA log to read for the attestation or
+// bundle file att: flag when given, else the file --detach-log names
+// beside att when it exists, else "".
+func detachedLogPath(flag, att string) string {
+	if flag != "" {
+		return flag
+	}
+	if p := provenance.DetachedLogPath(provenance.AttestationBase(att) + ".intoto.jsonl"); fileExists(p) {
+		return p
+	}
+	return ""
 }
 
 func fileExists(p string) bool {

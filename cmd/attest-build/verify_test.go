@@ -17,20 +17,6 @@ import (
 	"github.com/attest-build/attest-build/provenance/verify"
 )
 
-// exitCode is the status main gives err.
-func exitCode(err error) int {
-	var ee *exitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		return ee.code
-	case isUsage(err):
-		return 2
-	}
-	return 1
-}
-
 // verifyJSON is the --format json output of verify.
 type verifyJSON struct {
 	Verdict verify.Status `json:"verdict"`

@@ -29,6 +29,9 @@ type PolicyInitOptions struct {
 	// policy.MaxInlineAllow paths as a Keylime runtime policy, which the
 	// policy names (policy.Reference.RuntimePolicy).
 	RuntimePolicy *policy.RuntimePolicyOutput
+	// DetachedLog reads the detached IMA log of an attestation made with
+	// --detach-log (see VerifyDetached); nil when it has none.
+	DetachedLog io.Reader
 }
 
 // InitPolicy writes a starting policy (YAML, commented for review) from a
@@ -66,7 +69,7 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 	ref := policy.NewReferenceIMA()
 	v.collect = ref.Add
 	h := sha256.New()
-	vr, err := v.verify(ctx, io.TeeReader(attestation, h), sizeHint(attestation), nil, nil)
+	vr, err := v.verify(ctx, io.TeeReader(attestation, h), sizeHint(attestation), nil, opts.DetachedLog)
 	if err != nil {
 		return nil, fmt.Errorf("the reference attestation does not verify: %w", err)
 	}

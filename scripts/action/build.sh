@@ -1,5 +1,5 @@
 # Step "Run and attest the build" (mode: build).
-# Runs: ATTEST_BUILD_KEY=KEY attest-build --tpm=T [--ak-cert=F] [--artifact=PATTERN]... --output=$RUNNER_TEMP/attest-build-out.XXXXXXXX/NAME -- bash -eo pipefail -c COMMAND
+# Runs: ATTEST_BUILD_KEY=KEY attest-build --tpm=T [--ak-cert=F] [--bundle] [--detach-log] [--artifact=PATTERN]... --output=$RUNNER_TEMP/attest-build-out.XXXXXXXX/NAME -- bash -eo pipefail -c COMMAND
 # KEY defaults to "tpm" (the TPM-resident key) on a runner with a TPM device.
 # Provenance (repository, commit, workflow, run) comes from the GITHUB_* (or
 # GitLab's CI_*) variables the runner sets; attest-build reads them itself.
@@ -16,6 +16,9 @@ case ${INPUT_LEFTOVERS:-end} in
 end | refuse) args+=(--leftovers="${INPUT_LEFTOVERS:-end}") ;;
 *) die "input 'leftovers' is '$(printable "$INPUT_LEFTOVERS")'; want end or refuse" ;;
 esac
+
+bool_flag bundle "${INPUT_BUNDLE:-false}" && args+=(--bundle)
+bool_flag detach-log "${INPUT_DETACH_LOG:-false}" && args+=(--detach-log)
 
 lines patterns "${INPUT_ARTIFACTS:-}"
 for p in "${patterns[@]}"; do
@@ -115,14 +118,42 @@ if [[ -L $out || ! -f $out ]]; then
 	exit 1
 fi
 
+# What --bundle and --detach-log wrote beside it, in the same folder, named
+# by attest-build's rule (docs/attestation.md): BASE.tpm-ima.sigstore.json,
+# BASE.slsa.sigstore.json and BASE.ima.binary_runtime_measurements, BASE
+# being the attestation's path without .intoto.jsonl. Each must be a plain
+# regular file too; the detached log exists only when a log was carried.
+base=${out%.intoto.jsonl}
+files=("$out")
+bundles=()
+if [[ ${INPUT_BUNDLE:-false} == true ]]; then
+	bundles=("$base.tpm-ima.sigstore.json" "$base.slsa.sigstore.json")
+fi
+ima_log=""
+if [[ ${INPUT_DETACH_LOG:-false} == true && -e $base.ima.binary_runtime_measurements ]]; then
+	ima_log="$base.ima.binary_runtime_measurements"
+fi
+for f in "${bundles[@]}" ${ima_log:+"$ima_log"}; do
+	if [[ -L $f || ! -f $f ]]; then
+		echo "::error title=attest-build::$(printable "$f") is not a regular file; refusing it"
+		exit 1
+	fi
+	files+=("$f")
+done
+
 output attestation "$out"
-echo "attestation: $(printable "$out")"
+output bundles "$(printf '%s\n' "${bundles[@]}")"
+output ima-log "$ima_log"
+output files "$(printf '%s\n' "${files[@]}")"
+for f in "${files[@]}"; do
+	echo "wrote: $(printable "$f")"
+done
 {
 	echo "### attest-build: build attested"
 	echo
 	echo "Attestation (in the runner's temporary folder; upload it beside the artifacts and verify it before deploy with mode: verify):"
 	echo
-	printf '%s\n' "$out" | fenced text
+	printf '%s\n' "${files[@]}" | fenced text
 	echo
 	"$bin" inspect --max-entries 20 -- "$out" | fenced text
 } | summary

@@ -22,6 +22,16 @@ lines() {
 	done <<<"$2"
 }
 
+# bool_flag NAME VALUE: true when VALUE is "true", false when "false"
+# (status 1); anything else is refused as a mistake in input NAME.
+bool_flag() {
+	case $2 in
+	true) return 0 ;;
+	false) return 1 ;;
+	*) die "input '$1' is '$(printable "$2")'; want true or false" ;;
+	esac
+}
+
 # output NAME VALUE: set a step output.
 output() {
 	local delim="ghadelim_$RANDOM$RANDOM"

@@ -1,5 +1,5 @@
 # Step "Verify before deploy" (mode: verify).
-# Runs: attest-build verify --policy P [--attestation A] [--key PUB]... ARTIFACT...
+# Runs: attest-build verify --policy P [--attestation A | --bundle B...] [--ima-log L] [--key PUB]... ARTIFACT...
 # The report goes to the log and the job summary; a failed check fails the job.
 set -euo pipefail
 source "$ACTION_PATH/scripts/action/lib.sh"
@@ -11,6 +11,14 @@ lines artifacts "${INPUT_ARTIFACTS:-}"
 
 args=(verify --policy="$INPUT_POLICY" --format=text)
 [[ -z ${INPUT_ATTESTATION:-} ]] || args+=(--attestation="$INPUT_ATTESTATION")
+lines bundles "${INPUT_BUNDLES:-}"
+if [[ ${#bundles[@]} -gt 0 && -n ${INPUT_ATTESTATION:-} ]]; then
+	die "inputs 'bundles' and 'attestation' both given: verify the attestation file or its Sigstore bundles, not both"
+fi
+for b in "${bundles[@]}"; do
+	args+=(--bundle="$b")
+done
+[[ -z ${INPUT_IMA_LOG:-} ]] || args+=(--ima-log="$INPUT_IMA_LOG")
 lines keys "${INPUT_PUBLIC_KEY:-}"
 for k in "${keys[@]}"; do
 	args+=(--key="$k")

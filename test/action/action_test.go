@@ -23,6 +23,10 @@ func TestActionRefusesBadInputs(t *testing.T) {
 		{"no key", map[string]string{"command": "true"}, "Run and attest the build", "input 'key' is empty"},
 		{"key neither PEM nor file", map[string]string{"command": "true", "key": secret}, "Run and attest the build", "input 'key' is neither PEM key text nor a readable file"},
 		{"verify without policy", map[string]string{"mode": "verify", "artifacts": "a"}, "Verify before deploy", "input 'policy' is empty"},
+		{"bundle not a boolean", map[string]string{"command": "true", "key": "k.pem", "bundle": "yes"}, "Run and attest the build", "input 'bundle' is 'yes'; want true or false"},
+		{"detach-log not a boolean", map[string]string{"command": "true", "key": "k.pem", "detach-log": "1"}, "Run and attest the build", "input 'detach-log' is '1'; want true or false"},
+		{"verify bundles and attestation", map[string]string{"mode": "verify", "policy": "p.yaml", "artifacts": "a", "attestation": "a.intoto.jsonl", "bundles": "a.slsa.sigstore.json"},
+			"Verify before deploy", "inputs 'bundles' and 'attestation' both given"},
 		{"verify without artifacts", map[string]string{"mode": "verify", "policy": "p.yaml", "artifacts": "\n  # none\n"}, "Verify before deploy", "input 'artifacts' is empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,9 +73,15 @@ func TestVerifySubActionMetadata(t *testing.T) {
 			t.Errorf("verify/action.yml: input %q: %+v, want required without a default", name, in)
 		}
 	}
+	// Its optional inputs are the main action's verify inputs, by the same
+	// names.
+	main := loadAction(t)
 	for name, in := range a.Inputs {
-		if !in.Required && name != "attestation" && name != "public-key" && name != "working-directory" {
+		if !in.Required && !slices.Contains([]string{"attestation", "bundles", "ima-log", "public-key", "working-directory"}, name) {
 			t.Errorf("verify/action.yml: unexpected optional input %q", name)
+		}
+		if _, ok := main.Inputs[name]; !ok {
+			t.Errorf("verify/action.yml: input %q is not an input of action.yml", name)
 		}
 	}
 	for _, name := range []string{"verdict", "bin"} {

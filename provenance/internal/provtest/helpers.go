@@ -1,12 +1,8 @@
 package provtest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -15,62 +11,22 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
+	"github.com/attest-build/attest-build/internal/imatest"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 )
 
-// IMARecord returns one binary_runtime_measurements record of template
-// ima-ng for path with a file digest derived from it, and the digests the
-// kernel extends PCR 10 with: the sha1 template hash and the sha256 of the
-// template data (kernel 5.8 and later).
+// IMARecord is imatest.Record: one ima-ng record for path and its PCR 10
+// digests.
 func IMARecord(path string) (rec []byte, sha1TH [20]byte, sha256TD [32]byte) {
-	fd := sha256.Sum256([]byte("content of " + path))
-	if path == "boot_aggregate" {
-		// What the kernel logs on a TPM whose sha256 PCRs 0-9 are zero (the
-		// simulator's and a fresh swtpm's), so that verify's boot_aggregate
-		// check binds the log to the rig's boot.
-		fd = sha256.Sum256(make([]byte, 10*sha256.Size))
-	}
-	var data []byte
-	data = binary.LittleEndian.AppendUint32(data, uint32(len("sha256:")+1+len(fd)))
-	data = append(data, "sha256:\x00"...)
-	data = append(data, fd[:]...)
-	data = binary.LittleEndian.AppendUint32(data, uint32(len(path)+1))
-	data = append(data, path...)
-	data = append(data, 0)
-	sha1TH = sha1.Sum(data)
-	sha256TD = sha256.Sum256(data)
-	rec = binary.LittleEndian.AppendUint32(rec, 10)
-	rec = append(rec, sha1TH[:]...)
-	rec = binary.LittleEndian.AppendUint32(rec, uint32(len("ima-ng")))
-	rec = append(rec, "ima-ng"...)
-	rec = binary.LittleEndian.AppendUint32(rec, uint32(len(data)))
-	rec = append(rec, data...)
-	return rec, sha1TH, sha256TD
+	return imatest.Record(path)
 }
 
-// AppendIMA appends records for paths to the log file and calls extend with
-// each record's PCR 10 digests, in order, as the kernel does.
+// AppendIMA is imatest.Append: records for paths appended to the log file,
+// extend called with each record's PCR 10 digests.
 func AppendIMA(t *testing.T, log string, paths []string, extend func(sha1TH [20]byte, sha256TD [32]byte)) {
 	t.Helper()
-	f, err := os.OpenFile(log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := bufio.NewWriter(f)
-	for _, p := range paths {
-		rec, th, td := IMARecord(p)
-		if _, err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		if extend != nil {
-			extend(th, td)
-		}
-	}
+	imatest.Append(t, log, paths, extend)
 }
 
 // TestSigner generates an ECDSA P-256 key pair in a temporary folder.

@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
@@ -105,14 +107,44 @@ func Decompress(t testing.TB, encoding string, data []byte) []byte {
 func SWTPMSetup(t *testing.T) (*swtpmtest.SWTPM, provenance.TPMOpener) {
 	t.Helper()
 	sw := swtpmtest.Start(t)
+	return sw, openSWTPM(t, sw, nil)
+}
+
+// SWTPMSigningKey starts a real swtpm as SWTPMSetup does, with the
+// TPM-resident signing key (attest-build -k tpm) made in it for the test,
+// and returns the TPM signer and the path of its public key (PEM).
+func SWTPMSigningKey(t testing.TB) (*swtpmtest.SWTPM, provenance.TPMOpener, *provenance.Signer, string) {
+	t.Helper()
+	sw := swtpmtest.Start(t)
+	dir := t.TempDir()
+	open := openSWTPM(t, sw, &provenance.TPMKey{AuthFile: filepath.Join(dir, "key.auth"), Create: true})
+	signer, err := provenance.NewTPMSigner(open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := tpm.PublicKeyPEM(signer.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPath := filepath.Join(dir, "tpm-signing.pub")
+	if err := os.WriteFile(pubPath, pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return sw, open, signer, pubPath
+}
+
+// openSWTPM opens sw for quotes of PCRs 0-10 (and the signing key, when
+// key is set), released when the test ends.
+func openSWTPM(t testing.TB, sw *swtpmtest.SWTPM, key *provenance.TPMKey) provenance.TPMOpener {
+	t.Helper()
 	sel, err := tpm.ParsePCRSelection("sha256:0-10+sha1:10")
 	if err != nil {
 		t.Fatal(err)
 	}
-	open, release, err := provenance.OpenTPM(provenance.TPMConfig{Ref: sw.Ref(), PCRs: sel})
+	open, release, err := provenance.OpenTPM(provenance.TPMConfig{Ref: sw.Ref(), PCRs: sel, SigningKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { release() })
-	return sw, open
+	return open
 }
