@@ -322,13 +322,17 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 	work := make(chan *batch, depth)
 	// Batches circulate: reader -> hashers -> extend chain -> free -> reader,
 	// reusing their entries' buffers, so memory stays at depth+1 batches.
+	// They are made as the reader first needs them: a short log makes one.
 	free := make(chan *batch, depth+1)
-	for range depth + 1 {
+	made := 0
+	newBatch := func() *batch {
+		made++
 		b := &batch{entries: make([]*Entry, batchSize), digests: make([]byte, batchSize*size), errs: make([]error, batchSize)}
+		es := make([]Entry, batchSize)
 		for i := range b.entries {
-			b.entries[i] = new(Entry)
+			b.entries[i] = &es[i]
 		}
-		free <- b
+		return b
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -344,8 +348,16 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 			var b *batch
 			select {
 			case b = <-free:
-			case <-done:
-				return
+			default:
+				if made < depth+1 {
+					b = newBatch()
+					break
+				}
+				select {
+				case b = <-free:
+				case <-done:
+					return
+				}
 			}
 			b.n, b.readErr, b.ready = 0, nil, make(chan struct{})
 			size, last := 0, false
