@@ -40,8 +40,9 @@ type Entry struct {
 	// template; the only decoding of templates this package does not know.
 	Fields [][]byte
 
-	order byteOrder
-	raw   []byte // backing store of TemplateHash and TemplateData, reused by replay
+	order   byteOrder
+	raw     []byte        // backing store of TemplateHash and TemplateData, reused by replay
+	pending pendingDecode // set: Fields and the decoded fields are still to be filled
 }
 
 // alloc returns a buffer of n bytes for the record, reusing e.raw.

@@ -467,6 +467,21 @@ func TestReplayEntries(t *testing.T) {
 			if !errors.As(err, &pe) || pe.Index != len(rs)-1 || n != len(rs)-1 {
 				t.Fatalf("truncated log: err %v after %d entries, want a *ParseError for entry %d after %d", err, n, len(rs)-1, len(rs)-1)
 			}
+
+			// A field that breaks its content rule (entry badIndex's path
+			// loses its NUL; the workers decode it): the entries before it
+			// are visited, then the reader's *ParseError for it.
+			malformed := bytes.Clone(log)
+			malformed[second+2] = 'x'
+			r, _ = NewReader(bytes.NewReader(malformed))
+			n = 0
+			err = ReplayEntries(r, SHA256, 10, func(e *Entry, _ []byte, _ error) bool { n++; return true }, WithWorkers(workers))
+			if !errors.As(err, &pe) || pe.Index != badIndex || pe.Field != "n-ng" || !errors.Is(err, ErrMalformed) || n != badIndex {
+				t.Fatalf("malformed path: err %v after %d entries, want ErrMalformed in n-ng of entry %d after %d", err, n, badIndex, badIndex)
+			}
+			if _, nerr := readAll(t, malformed); nerr == nil || nerr.Error() != err.Error() {
+				t.Fatalf("malformed path: replay fails with %v, Next with %v", err, nerr)
+			}
 		})
 	}
 }

@@ -93,6 +93,31 @@ func fuzzBuffered(t *testing.T, data []byte) {
 	}
 }
 
+// fuzzWorkers replays an input on the calling goroutine and on three
+// hashing workers (which decode the template data the reader only frames):
+// the results, or the errors, must be the same.
+func fuzzWorkers(t *testing.T, data []byte) {
+	replay := func(workers int) (*Result, string) {
+		r, err := NewReader(bytesReader(data), WithMaxRecordSize(1<<20), WithMaxEntries(10000))
+		if err != nil {
+			return nil, err.Error()
+		}
+		res, err := Replay(r, SHA256, 10, WithWorkers(workers))
+		if err != nil {
+			return nil, err.Error()
+		}
+		return res, ""
+	}
+	one, oneErr := replay(1)
+	three, threeErr := replay(3)
+	if oneErr != threeErr {
+		t.Fatalf("replay on one goroutine fails with %q, on three workers with %q", oneErr, threeErr)
+	}
+	if !reflect.DeepEqual(one, three) {
+		t.Fatalf("replay on one goroutine gives %+v, on three workers %+v", one, three)
+	}
+}
+
 func FuzzBinaryReader(f *testing.F) {
 	seedFuzz(f, []string{"vm-debian12-swtpm.bin",
 		"tpm2-tss/sml-ima-sha1.bin", "tpm2-tss/sml-ima-ng-sha1.bin", "tpm2-tss/sml-ima-sig-sha256.bin",
@@ -103,6 +128,7 @@ func FuzzBinaryReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRead(t, data)
 		fuzzBuffered(t, data)
+		fuzzWorkers(t, data)
 	})
 }
 

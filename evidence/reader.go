@@ -153,6 +153,10 @@ type Reader struct {
 	pathsFrom int
 	// fieldByField turns off nextBuffered (tests compare the two paths).
 	fieldByField bool
+	// deferDecode leaves the decoding of binary records' template data to
+	// scan's hashing workers (Entry.decodePending), which read the data
+	// anyway; the reader only frames records.
+	deferDecode bool
 }
 
 // leanAll is a pathsFrom that no entry reaches.
@@ -545,22 +549,49 @@ func (r *Reader) decode(e *Entry, dataStart int64) error {
 	if r.lastFieldErr != nil {
 		return r.perr(dataStart, "template_name", r.lastFieldErr)
 	}
-	defs, known := r.lastDefs, r.lastKnown
-	fields, bad, ok := splitFields(e.Fields[:0], e.TemplateData, r.cfg.order, len(defs))
+	e.pending = pendingDecode{defs: r.lastDefs, known: r.lastKnown, lean: r.lean, dataStart: dataStart}
+	if r.deferDecode && r.format == FormatBinary {
+		e.pending.set = true // scan's hashing workers call decodePending
+		return nil
+	}
+	return e.decodePending()
+}
+
+// pendingDecode is what decoding an entry's template data needs beyond
+// the entry: its template's fields, whether to skip the Path, and the
+// input offset of the data (for errors).
+type pendingDecode struct {
+	set       bool // a replay's reader left the decoding to its workers
+	defs      []fieldDef
+	known     bool
+	lean      bool
+	dataStart int64
+}
+
+// decodePending splits e's template data into its fields and checks and
+// decodes those of a known template, by e.pending. Its errors are the
+// *ParseError of the entry, as the Reader would return them.
+func (e *Entry) decodePending() error {
+	p := e.pending
+	e.pending.set = false
+	perr := func(off int64, field string, err error) error {
+		return &ParseError{Index: e.Index, Offset: off, Field: field, Err: err}
+	}
+	fields, bad, ok := splitFields(e.Fields[:0], e.TemplateData, e.order, len(p.defs))
 	if !ok {
-		return r.perr(dataStart+int64(bad), "template_data field length",
+		return perr(p.dataStart+int64(bad), "template_data field length",
 			fmt.Errorf("%w: field length beyond the template data", ErrMalformed))
 	}
 	e.Fields = fields
-	if !known {
+	if !p.known {
 		return nil
 	}
-	if i, err := e.decodeFields(defs, r.lean); err != nil {
+	if i, err := e.decodeFields(p.defs, p.lean); err != nil {
 		field := "template_data"
-		if i < len(defs) {
-			field = defs[i].id
+		if i < len(p.defs) {
+			field = p.defs[i].id
 		}
-		return r.perr(dataStart, field, fmt.Errorf("%w: template %s, field %d: %w", ErrMalformed, e.TemplateName, i, err))
+		return perr(p.dataStart, field, fmt.Errorf("%w: template %s, field %d: %w", ErrMalformed, e.TemplateName, i, err))
 	}
 	return nil
 }
