@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/attest-build/attest-build/evidence/internal/imagen"
 )
 
 // rec builds one binary record of a length-prefixed template. A zero
@@ -483,5 +485,31 @@ func TestReplayEntries(t *testing.T) {
 				t.Fatalf("malformed path: replay fails with %v, Next with %v", err, nerr)
 			}
 		})
+	}
+}
+
+// TestReplayReusesBatches replays a log of many more entries than the
+// batches in flight hold (so every batch is read, hashed, extended and
+// freed many times), on one to four goroutines, to the generator's value,
+// and stops early without waiting for the rest of the log.
+func TestReplayReusesBatches(t *testing.T) {
+	var buf bytes.Buffer
+	pcrs, err := imagen.Write(&buf, imagen.Options{Entries: 30000, Seed: 2, ViolationEvery: 997})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := buf.Bytes()
+	for workers := 1; workers <= 4; workers++ {
+		res, err := Replay(newReader(t, log), SHA256, 10, WithWorkers(workers))
+		if err != nil || !bytes.Equal(res.Value, pcrs.SHA256[:]) || res.Entries != 30000 || res.Mismatches != 0 {
+			t.Fatalf("workers %d: %+v, %v; want %x after 30000 entries", workers, res, err, pcrs.SHA256)
+		}
+		for _, stop := range []int{1, 255, 256, 257, 5000, 29999} {
+			n := 0
+			err := ReplayEntries(newReader(t, log), SHA256, 10, func(*Entry, []byte, error) bool { n++; return n < stop }, WithWorkers(workers))
+			if err != nil || n != stop {
+				t.Fatalf("workers %d, stop at %d: %d visited, %v", workers, stop, n, err)
+			}
+		}
 	}
 }
