@@ -504,7 +504,7 @@ func TestReplayReusesBatches(t *testing.T) {
 		if err != nil || !bytes.Equal(res.Value, pcrs.SHA256[:]) || res.Entries != 30000 || res.Mismatches != 0 {
 			t.Fatalf("workers %d: %+v, %v; want %x after 30000 entries", workers, res, err, pcrs.SHA256)
 		}
-		for _, stop := range []int{1, 255, 256, 257, 5000, 29999} {
+		for _, stop := range []int{1, batchSize - 1, batchSize, batchSize + 1, 5000, 29999} {
 			n := 0
 			err := ReplayEntries(newReader(t, log), SHA256, 10, func(*Entry, []byte, error) bool { n++; return n < stop }, WithWorkers(workers))
 			if err != nil || n != stop {
