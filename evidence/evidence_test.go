@@ -506,9 +506,15 @@ func TestReplayReusesBatches(t *testing.T) {
 		}
 		for _, stop := range []int{1, batchSize - 1, batchSize, batchSize + 1, 5000, 29999} {
 			n := 0
-			err := ReplayEntries(newReader(t, log), SHA256, 10, func(*Entry, []byte, error) bool { n++; return n < stop }, WithWorkers(workers))
+			r := newReader(t, log)
+			err := ReplayEntries(r, SHA256, 10, func(*Entry, []byte, error) bool { n++; return n < stop }, WithWorkers(workers))
 			if err != nil || n != stop {
 				t.Fatalf("workers %d, stop at %d: %d visited, %v", workers, stop, n, err)
+			}
+			// The workers read ahead; what Next reads after them is decoded
+			// as ever (the replay's deferred decoding ends with it).
+			if e, err := r.Next(); err == nil && (len(e.Fields) != 2 || e.FileDigestAlg == "" || e.Path == "") {
+				t.Fatalf("workers %d, stop at %d: Next after the replay gives entry %d undecoded: %+v", workers, stop, e.Index, e)
 			}
 		}
 	}

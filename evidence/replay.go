@@ -321,7 +321,8 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 		}
 	}
 
-	r.deferDecode = true // r is consumed: never reset
+	r.deferDecode = true
+	defer func() { r.deferDecode = false }() // after the workers stop (deferred below)
 	size := rp.bank.Size()
 	depth := 2*workers + 2
 	ordered := make(chan *batch, depth)
