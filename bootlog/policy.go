@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // SecureBootRequired is Policy.SecureBoot's value that requires a verified
@@ -48,7 +49,11 @@ type CommandLinePolicy struct {
 	Forbid  []string `yaml:"forbid"`
 }
 
-var digestRE = regexp.MustCompile(`^(sha1:[0-9a-f]{40}|sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$`)
+// digestRE is compiled when a policy is first checked, not by every
+// command's start.
+var digestRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(sha1:[0-9a-f]{40}|sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$`)
+})
 
 // ErrPolicy reports a boot policy that cannot be used.
 var ErrPolicy = errors.New("invalid boot policy")
@@ -100,7 +105,7 @@ func (p *Policy) Validate() error {
 		list []string
 	}{{[]any{"kernels"}, p.Kernels}, {[]any{"bootLoaders"}, p.BootLoaders}, {[]any{"db"}, p.DB}, {[]any{"dbx"}, p.DBX}, {[]any{"authorities"}, p.Authorities}} {
 		for i, d := range l.list {
-			if !digestRE.MatchString(d) {
+			if !digestRE().MatchString(d) {
 				return bad(append(l.path, i), "%q is not ALG:HEX (sha1, sha256, sha384 or sha512, lowercase hex)", d)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/attest-build/attest-build/tpm"
@@ -146,7 +147,9 @@ func ReadCertificates(path string) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-var pemEnd = regexp.MustCompile(`-----END [A-Z0-9 ]{1,64}-----`)
+// pemEnd is compiled when certificates are first parsed, not by every
+// command's start.
+var pemEnd = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`-----END [A-Z0-9 ]{1,64}-----`) })
 
 // ParseCertificates parses PEM CERTIFICATE blocks (any number, with or
 // without a final newline; text between blocks is ignored) or, when b holds
@@ -159,7 +162,7 @@ func ParseCertificates(b []byte) ([]*x509.Certificate, error) {
 	// the blocks.
 	begins := bytes.Count(b, []byte("-----BEGIN "))
 	rest := bytes.ReplaceAll(b, []byte("-----BEGIN "), []byte("\n-----BEGIN "))
-	rest = pemEnd.ReplaceAll(rest, []byte("$0\n"))
+	rest = pemEnd().ReplaceAll(rest, []byte("$0\n"))
 	for i := 0; ; i++ {
 		var blk *pem.Block
 		blk, rest = pem.Decode(rest)

@@ -251,3 +251,20 @@ func TestCompressedStreamExact(t *testing.T) {
 		})
 	}
 }
+
+// TestHashAlgAgreesWithKernelTable: the lookup of d-ng algorithm names
+// (a switch for the common ones before the table) gives every name of the
+// kernel's table with its size, and nothing else.
+func TestHashAlgAgreesWithKernelTable(t *testing.T) {
+	for name, size := range hashAlgSizes {
+		alg, n, ok := hashAlg([]byte(name))
+		if !ok || alg != name || n != size {
+			t.Errorf("hashAlg(%q) = %q, %d, %v; want %q, %d, true", name, alg, n, ok, name, size)
+		}
+	}
+	for _, name := range []string{"", "sha", "SHA256", "sha256 ", "sha2-256", "crc32"} {
+		if alg, n, ok := hashAlg([]byte(name)); ok {
+			t.Errorf("hashAlg(%q) = %q, %d, true; want unknown", name, alg, n)
+		}
+	}
+}

@@ -40,8 +40,9 @@ type Entry struct {
 	// template; the only decoding of templates this package does not know.
 	Fields [][]byte
 
-	order byteOrder
-	raw   []byte // backing store of TemplateHash and TemplateData, reused by replay
+	order   byteOrder
+	raw     []byte        // backing store of TemplateHash and TemplateData, reused by replay
+	pending pendingDecode // set: Fields and the decoded fields are still to be filled
 }
 
 // alloc returns a buffer of n bytes for the record, reusing e.raw.
@@ -56,6 +57,9 @@ func (e *Entry) alloc(n int) []byte {
 // Violation reports whether the entry records a measurement violation
 // (an all-zero template hash, extended into the PCR as all 0xff).
 func (e *Entry) Violation() bool {
+	if n := len(e.TemplateHash); n > 0 && n <= len(zeroHash) {
+		return bytes.Equal(e.TemplateHash, zeroHash[:n])
+	}
 	for _, b := range e.TemplateHash {
 		if b != 0 {
 			return false
@@ -63,6 +67,9 @@ func (e *Entry) Violation() bool {
 	}
 	return len(e.TemplateHash) > 0
 }
+
+// zeroHash is a violation's template hash, for every bank's size.
+var zeroHash [64]byte
 
 // TemplateDigest returns the bank's hash of the entry's template data, as
 // the kernel computes it: over the template data as logged, except for
@@ -206,7 +213,7 @@ func TemplateFields(name string) ([]string, bool) {
 
 // splitFields splits length-prefixed template data into its fields.
 // It returns the offset of the first bad length on failure.
-func splitFields(fields [][]byte, data []byte, order binary.ByteOrder, hint int) ([][]byte, int, bool) {
+func splitFields(fields [][]byte, data []byte, order byteOrder, hint int) ([][]byte, int, bool) {
 	if fields == nil {
 		fields = make([][]byte, 0, max(hint, 1))
 	}
@@ -214,7 +221,7 @@ func splitFields(fields [][]byte, data []byte, order binary.ByteOrder, hint int)
 		if len(data)-off < 4 {
 			return nil, off, false
 		}
-		n := order.Uint32(data[off:])
+		n := uint32In(order, data[off:])
 		off += 4
 		if uint64(n) > uint64(len(data)-off) {
 			return nil, off - 4, false
@@ -223,6 +230,16 @@ func splitFields(fields [][]byte, data []byte, order binary.ByteOrder, hint int)
 		off += int(n)
 	}
 	return fields, 0, true
+}
+
+// uint32In reads a uint32 in order (binary.LittleEndian or
+// binary.BigEndian) without a call through the interface, which costs more
+// than the read in the reader's per-record loops.
+func uint32In(order byteOrder, b []byte) uint32 {
+	if order == binary.BigEndian {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
 }
 
 // decodeFields checks the content of every field of a known template and
@@ -336,31 +353,36 @@ func splitDigestWithAlgo(f []byte, typed, mayBeEmpty bool) (alg string, digest [
 		}
 		prefix = a
 	}
-	size, known := hashAlgSizes[string(prefix)]
+	alg, size, known := hashAlg(prefix)
 	if !known {
 		return "", nil, fmt.Errorf("%w: digest algorithm %q", ErrUnknownAlgorithm, prefix)
 	}
 	if len(f)-i-1 != size {
 		return "", nil, fmt.Errorf("%s digest of %d bytes, want %d", prefix, len(f)-i-1, size)
 	}
-	return internAlg(prefix), f[i+1:], nil
+	return alg, f[i+1:], nil
 }
 
-// internAlg returns the algorithm name, without allocating for common ones.
-func internAlg(b []byte) string {
+// hashAlg returns the hash algorithm named b (hashAlgSizes) and its digest
+// size, without a map lookup or an allocation for the common ones.
+func hashAlg(b []byte) (string, int, bool) {
 	switch string(b) {
-	case "sha1":
-		return "sha1"
 	case "sha256":
-		return "sha256"
+		return "sha256", 32, true
+	case "sha1":
+		return "sha1", 20, true
 	case "sha384":
-		return "sha384"
+		return "sha384", 48, true
 	case "sha512":
-		return "sha512"
+		return "sha512", 64, true
 	case "md5":
-		return "md5"
+		return "md5", 16, true
 	case "sm3":
-		return "sm3"
+		return "sm3", 32, true
 	}
-	return string(b)
+	size, ok := hashAlgSizes[string(b)]
+	if !ok {
+		return "", 0, false
+	}
+	return string(b), size, true
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/attest-build/attest-build/evidence/internal/imagen"
 )
 
 // rec builds one binary record of a length-prefixed template. A zero
@@ -467,6 +469,53 @@ func TestReplayEntries(t *testing.T) {
 			if !errors.As(err, &pe) || pe.Index != len(rs)-1 || n != len(rs)-1 {
 				t.Fatalf("truncated log: err %v after %d entries, want a *ParseError for entry %d after %d", err, n, len(rs)-1, len(rs)-1)
 			}
+
+			// A field that breaks its content rule (entry badIndex's path
+			// loses its NUL; the workers decode it): the entries before it
+			// are visited, then the reader's *ParseError for it.
+			malformed := bytes.Clone(log)
+			malformed[second+2] = 'x'
+			r, _ = NewReader(bytes.NewReader(malformed))
+			n = 0
+			err = ReplayEntries(r, SHA256, 10, func(e *Entry, _ []byte, _ error) bool { n++; return true }, WithWorkers(workers))
+			if !errors.As(err, &pe) || pe.Index != badIndex || pe.Field != "n-ng" || !errors.Is(err, ErrMalformed) || n != badIndex {
+				t.Fatalf("malformed path: err %v after %d entries, want ErrMalformed in n-ng of entry %d after %d", err, n, badIndex, badIndex)
+			}
+			if _, nerr := readAll(t, malformed); nerr == nil || nerr.Error() != err.Error() {
+				t.Fatalf("malformed path: replay fails with %v, Next with %v", err, nerr)
+			}
 		})
+	}
+}
+
+// TestReplayReusesBatches replays a log of many more entries than the
+// batches in flight hold (so every batch is read, hashed, extended and
+// freed many times), on one to four goroutines, to the generator's value,
+// and stops early without waiting for the rest of the log.
+func TestReplayReusesBatches(t *testing.T) {
+	var buf bytes.Buffer
+	pcrs, err := imagen.Write(&buf, imagen.Options{Entries: 30000, Seed: 2, ViolationEvery: 997})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := buf.Bytes()
+	for workers := 1; workers <= 4; workers++ {
+		res, err := Replay(newReader(t, log), SHA256, 10, WithWorkers(workers))
+		if err != nil || !bytes.Equal(res.Value, pcrs.SHA256[:]) || res.Entries != 30000 || res.Mismatches != 0 {
+			t.Fatalf("workers %d: %+v, %v; want %x after 30000 entries", workers, res, err, pcrs.SHA256)
+		}
+		for _, stop := range []int{1, batchSize - 1, batchSize, batchSize + 1, 5000, 29999} {
+			n := 0
+			r := newReader(t, log)
+			err := ReplayEntries(r, SHA256, 10, func(*Entry, []byte, error) bool { n++; return n < stop }, WithWorkers(workers))
+			if err != nil || n != stop {
+				t.Fatalf("workers %d, stop at %d: %d visited, %v", workers, stop, n, err)
+			}
+			// The workers read ahead; what Next reads after them is decoded
+			// as ever (the replay's deferred decoding ends with it).
+			if e, err := r.Next(); err == nil && (len(e.Fields) != 2 || e.FileDigestAlg == "" || e.Path == "") {
+				t.Fatalf("workers %d, stop at %d: Next after the replay gives entry %d undecoded: %+v", workers, stop, e.Index, e)
+			}
+		}
 	}
 }

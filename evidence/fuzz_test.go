@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -56,6 +57,67 @@ func fuzzRead(t *testing.T, data []byte) {
 	}
 }
 
+// fuzzBuffered reads a binary input with both framings of a record (a copy
+// of a record the read buffer holds, and field by field): the entries and
+// the error that ends reading must be the same.
+func fuzzBuffered(t *testing.T, data []byte) {
+	read := func(fieldByField bool) ([]Entry, string) {
+		r, err := NewReader(bytesReader(data), WithMaxRecordSize(1<<20))
+		if err != nil || r.Format() != FormatBinary || r.Compressed() {
+			return nil, "not read"
+		}
+		r.fieldByField = fieldByField
+		var es []Entry
+		for range 10000 {
+			e, err := r.Next()
+			if err != nil {
+				return es, err.Error()
+			}
+			e.raw = nil
+			es = append(es, *e)
+		}
+		return es, "10000 entries"
+	}
+	fast, fastErr := read(false)
+	slow, slowErr := read(true)
+	if fastErr != slowErr {
+		t.Fatalf("buffered read ends with %q, field by field with %q", fastErr, slowErr)
+	}
+	if !reflect.DeepEqual(fast, slow) {
+		for i := range min(len(fast), len(slow)) {
+			if !reflect.DeepEqual(fast[i], slow[i]) {
+				t.Fatalf("entry %d: buffered read gives %+v, field by field %+v", i, fast[i], slow[i])
+			}
+		}
+		t.Fatalf("buffered read gives %d entries, field by field %d", len(fast), len(slow))
+	}
+}
+
+// fuzzWorkers replays an input on the calling goroutine and on three
+// hashing workers (which decode the template data the reader only frames):
+// the results, or the errors, must be the same.
+func fuzzWorkers(t *testing.T, data []byte) {
+	replay := func(workers int) (*Result, string) {
+		r, err := NewReader(bytesReader(data), WithMaxRecordSize(1<<20), WithMaxEntries(10000))
+		if err != nil {
+			return nil, err.Error()
+		}
+		res, err := Replay(r, SHA256, 10, WithWorkers(workers))
+		if err != nil {
+			return nil, err.Error()
+		}
+		return res, ""
+	}
+	one, oneErr := replay(1)
+	three, threeErr := replay(3)
+	if oneErr != threeErr {
+		t.Fatalf("replay on one goroutine fails with %q, on three workers with %q", oneErr, threeErr)
+	}
+	if !reflect.DeepEqual(one, three) {
+		t.Fatalf("replay on one goroutine gives %+v, on three workers %+v", one, three)
+	}
+}
+
 func FuzzBinaryReader(f *testing.F) {
 	seedFuzz(f, []string{"vm-debian12-swtpm.bin",
 		"tpm2-tss/sml-ima-sha1.bin", "tpm2-tss/sml-ima-ng-sha1.bin", "tpm2-tss/sml-ima-sig-sha256.bin",
@@ -63,7 +125,11 @@ func FuzzBinaryReader(f *testing.F) {
 	own := readFile(f, testdataPath(f, "vm-debian12-swtpm.bin"))
 	f.Add(gz(f, own))
 	f.Add(zstdOf(f, own))
-	f.Fuzz(fuzzRead)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzRead(t, data)
+		fuzzBuffered(t, data)
+		fuzzWorkers(t, data)
+	})
 }
 
 func FuzzASCIIReader(f *testing.F) {

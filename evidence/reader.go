@@ -151,6 +151,12 @@ type Reader struct {
 	// pathsFrom is the first index whose Path a replay decodes into a
 	// reused Entry (set by scan; leanAll: none).
 	pathsFrom int
+	// fieldByField turns off nextBuffered (tests compare the two paths).
+	fieldByField bool
+	// deferDecode leaves the decoding of binary records' template data to
+	// scan's hashing workers (Entry.decodePending), which read the data
+	// anyway; the reader only frames records.
+	deferDecode bool
 }
 
 // leanAll is a pathsFrom that no entry reaches.
@@ -324,6 +330,15 @@ func (r *Reader) nextBinary(reuse *Entry) (*Entry, error) {
 		r.cfg.hashSize = r.detectHashSize()
 	}
 	hs := r.cfg.hashSize
+	if !r.fieldByField {
+		if ok, err := r.nextBuffered(e, start, hs); ok {
+			if err != nil {
+				return nil, err
+			}
+			e.Len = int(r.off - start)
+			return e, nil
+		}
+	}
 	hdr := r.hdr[:4+hs+4]
 	n, err := r.readFull(hdr)
 	if err != nil {
@@ -335,7 +350,7 @@ func (r *Reader) nextBinary(reuse *Entry) (*Entry, error) {
 		}
 		return nil, r.perr(start, "record header", err)
 	}
-	e.PCR = order.Uint32(hdr)
+	e.PCR = uint32In(order, hdr)
 	if e.PCR > maxPCR {
 		hint := ""
 		if order == binary.LittleEndian && binary.BigEndian.Uint32(hdr) <= maxPCR {
@@ -344,7 +359,7 @@ func (r *Reader) nextBinary(reuse *Entry) (*Entry, error) {
 		return nil, r.perr(start, "pcr", fmt.Errorf("%w: PCR %d out of range%s", ErrMalformed, e.PCR, hint))
 	}
 	e.TemplateHash = hdr[4 : 4+hs] // scratch: readTemplateData or readIMATemplate copies it
-	nameLen := order.Uint32(hdr[4+hs:])
+	nameLen := uint32In(order, hdr[4+hs:])
 	if nameLen == 0 || nameLen > maxNameLen {
 		err := fmt.Errorf("%w: template name length %d (allowed 1..%d)", ErrLengthTooLarge, nameLen, maxNameLen)
 		if nameLen == 0 {
@@ -384,7 +399,7 @@ func (r *Reader) readIMATemplate(e *Entry) error {
 	if _, err := r.readFull(head); err != nil {
 		return r.perr(fieldStart, "ima digest and name length", err)
 	}
-	n := r.cfg.order.Uint32(head[sha1Len:])
+	n := uint32In(r.cfg.order, head[sha1Len:])
 	if n > imaNameMax {
 		return r.perr(fieldStart+sha1Len, "ima name length",
 			fmt.Errorf("%w: %d (allowed up to %d)", ErrLengthTooLarge, n, imaNameMax))
@@ -397,6 +412,14 @@ func (r *Reader) readIMATemplate(e *Entry) error {
 	if _, err := r.readFull(data[sha1Len+4:]); err != nil {
 		return r.perr(fieldStart+sha1Len+4, "ima name", err)
 	}
+	return r.decodeIMA(e, buf, hs, fieldStart)
+}
+
+// decodeIMA sets e's template hash and template "ima" data from buf (the
+// template hash, then the data) and checks the name. fieldStart is the
+// input offset of the data (for errors).
+func (r *Reader) decodeIMA(e *Entry, buf []byte, hs int, fieldStart int64) error {
+	data := buf[hs:]
 	e.TemplateHash, e.TemplateData = buf[:hs:hs], data
 	e.Fields = append(e.Fields[:0], data[:sha1Len], data[sha1Len+4:])
 	if err := imaName(e.Fields[1]); err != nil {
@@ -409,6 +432,82 @@ func (r *Reader) readIMATemplate(e *Entry) error {
 	return nil
 }
 
+// nextBuffered reads the binary record at start into e when the read
+// buffer holds all of it (or can, after one fill) and its lengths are in
+// range: one copy of the record instead of a read per field. It returns
+// false, having read nothing, for any record it does not take (lengths out
+// of range, a short buffer, a large record, the end of the input, a read
+// error), which the field-by-field path then reads or names the fault of;
+// the result is the same either way.
+func (r *Reader) nextBuffered(e *Entry, start int64, hs int) (bool, error) {
+	hdrLen := 4 + hs + 4
+	b, _ := r.br.Peek(hdrLen)
+	if len(b) < hdrLen {
+		return false, nil
+	}
+	order := r.cfg.order
+	pcr := uint32In(order, b)
+	nameLen := int(uint32In(order, b[4+hs:]))
+	if pcr > maxPCR || nameLen == 0 || nameLen > maxNameLen {
+		return false, nil
+	}
+	dataStart := hdrLen + nameLen
+	need := dataStart + 4 // the template data length, or the ima name's
+	ima := false
+	if b, _ = r.br.Peek(need); len(b) < need {
+		return false, nil
+	}
+	if string(b[hdrLen:dataStart]) == templateIMA {
+		ima = true
+		if need += sha1Len; len(b) < need {
+			if b, _ = r.br.Peek(need); len(b) < need {
+				return false, nil
+			}
+		}
+	}
+	n := uint32In(order, b[need-4:])
+	if (ima && n > imaNameMax) || (!ima && (n > readChunk || uint64(n) > uint64(r.cfg.maxRecordSize))) {
+		return false, nil
+	}
+	total := need + int(n)
+	if len(b) < total {
+		if b, _ = r.br.Peek(total); len(b) < total {
+			return false, nil
+		}
+	}
+	name := b[hdrLen:dataStart]
+	if string(name) != r.lastName { // no allocation for the comparison
+		r.lastName = string(name)
+		r.lastDefs, r.lastKnown, r.lastFieldErr = templateFields(r.lastName)
+	}
+	if r.lastFieldErr != nil {
+		return false, nil
+	}
+
+	// The record is taken: copy the template hash and data, then decode
+	// (whose errors name this record).
+	e.PCR, e.TemplateName = pcr, r.lastName
+	var buf []byte
+	if ima {
+		buf = e.alloc(hs + total - dataStart)
+		copy(buf, b[4:4+hs])
+		copy(buf[hs:], b[dataStart:total])
+	} else {
+		buf = e.alloc(hs + int(n))
+		copy(buf, b[4:4+hs])
+		copy(buf[hs:], b[need:total])
+	}
+	if _, err := r.br.Discard(total); err != nil {
+		return true, r.perr(start, "record", err) // cannot happen: the bytes were buffered
+	}
+	r.off += int64(total)
+	if ima {
+		return true, r.decodeIMA(e, buf, hs, start+int64(dataStart))
+	}
+	e.TemplateHash, e.TemplateData = buf[:hs:hs], buf[hs:]
+	return true, r.decode(e, start+int64(need))
+}
+
 // readTemplateData reads u32 data length | length-prefixed fields.
 func (r *Reader) readTemplateData(e *Entry) error {
 	lenStart := r.off
@@ -416,7 +515,7 @@ func (r *Reader) readTemplateData(e *Entry) error {
 	if _, err := r.readFull(lb); err != nil {
 		return r.perr(lenStart, "template_data_len", err)
 	}
-	n := r.cfg.order.Uint32(lb)
+	n := uint32In(r.cfg.order, lb)
 	if uint64(n) > uint64(r.cfg.maxRecordSize) {
 		return r.perr(lenStart, "template_data_len",
 			fmt.Errorf("%w: %d bytes (limit %d)", ErrLengthTooLarge, n, r.cfg.maxRecordSize))
@@ -450,22 +549,49 @@ func (r *Reader) decode(e *Entry, dataStart int64) error {
 	if r.lastFieldErr != nil {
 		return r.perr(dataStart, "template_name", r.lastFieldErr)
 	}
-	defs, known := r.lastDefs, r.lastKnown
-	fields, bad, ok := splitFields(e.Fields[:0], e.TemplateData, r.cfg.order, len(defs))
+	e.pending = pendingDecode{defs: r.lastDefs, known: r.lastKnown, lean: r.lean, dataStart: dataStart}
+	if r.deferDecode && r.format == FormatBinary {
+		e.pending.set = true // scan's hashing workers call decodePending
+		return nil
+	}
+	return e.decodePending()
+}
+
+// pendingDecode is what decoding an entry's template data needs beyond
+// the entry: its template's fields, whether to skip the Path, and the
+// input offset of the data (for errors).
+type pendingDecode struct {
+	set       bool // a replay's reader left the decoding to its workers
+	defs      []fieldDef
+	known     bool
+	lean      bool
+	dataStart int64
+}
+
+// decodePending splits e's template data into its fields and checks and
+// decodes those of a known template, by e.pending. Its errors are the
+// *ParseError of the entry, as the Reader would return them.
+func (e *Entry) decodePending() error {
+	p := e.pending
+	e.pending.set = false
+	perr := func(off int64, field string, err error) error {
+		return &ParseError{Index: e.Index, Offset: off, Field: field, Err: err}
+	}
+	fields, bad, ok := splitFields(e.Fields[:0], e.TemplateData, e.order, len(p.defs))
 	if !ok {
-		return r.perr(dataStart+int64(bad), "template_data field length",
+		return perr(p.dataStart+int64(bad), "template_data field length",
 			fmt.Errorf("%w: field length beyond the template data", ErrMalformed))
 	}
 	e.Fields = fields
-	if !known {
+	if !p.known {
 		return nil
 	}
-	if i, err := e.decodeFields(defs, r.lean); err != nil {
+	if i, err := e.decodeFields(p.defs, p.lean); err != nil {
 		field := "template_data"
-		if i < len(defs) {
-			field = defs[i].id
+		if i < len(p.defs) {
+			field = p.defs[i].id
 		}
-		return r.perr(dataStart, field, fmt.Errorf("%w: template %s, field %d: %w", ErrMalformed, e.TemplateName, i, err))
+		return perr(p.dataStart, field, fmt.Errorf("%w: template %s, field %d: %w", ErrMalformed, e.TemplateName, i, err))
 	}
 	return nil
 }

@@ -33,8 +33,9 @@ func completeEnums(root *cobra.Command) {
 	values := enumValues()
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
+		local := c.LocalNonPersistentFlags() // a new FlagSet each call
 		for name, vals := range values {
-			if c.LocalNonPersistentFlags().Lookup(name) == nil {
+			if local.Lookup(name) == nil {
 				continue
 			}
 			directive := cobra.ShellCompDirectiveNoFileComp
