@@ -822,9 +822,9 @@ func (p *imaPolicy) readKeylime(path string) error {
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() <= maxPolicyBytes {
-		// About 120 bytes a path in Keylime's layout: make room at once.
-		n := int(fi.Size())
-		p.keylimeAllow.Grow(n/120, n/2, n/3)
+		// About 120 bytes a path in Keylime's layout (more with shorter
+		// paths): make room at once; Read compacts the table at the end.
+		p.keylimeAllow.Grow(int(fi.Size()) / 100)
 	}
 	capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
 	kp, err := runtimepolicy.Read(capped, p.keylimeAllow)
