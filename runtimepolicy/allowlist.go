@@ -110,6 +110,10 @@ func ParseDigest(s string) (Digest, error) {
 	return Digest{Alg: alg, Bytes: b}, nil
 }
 
+// ParseDigestInto is ParseDigest of bytes, decoding into dst's storage
+// (64 bytes hold every digest size), for readers of many digests.
+func ParseDigestInto(s, dst []byte) (Digest, error) { return parseDigestInto(s, dst) }
+
 // parseDigestInto is ParseDigest of bytes, decoding into dst's storage.
 func parseDigestInto(s, dst []byte) (Digest, error) {
 	alg, hx, ok := bytes.Cut(s, []byte(":"))

@@ -300,6 +300,9 @@ func readCapped(path string, limit int64) ([]byte, error) {
 	}
 	defer f.Close()
 	var buf bytes.Buffer
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() <= limit {
+		buf.Grow(int(fi.Size()) + bytes.MinRead) // read at once, not doubled into
+	}
 	n, err := buf.ReadFrom(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
@@ -316,10 +319,13 @@ type policyLoader struct {
 	file string
 	dir  string
 	data []byte
-	// fastAllow are the ima.allow items splitAllow read (fast), blanked
-	// in data.
-	fastAllow []allowItem
+	// fast is set when splitAllow read the ima.allow block (emptied in
+	// data); fastRules then holds its items, checked as they were read:
+	// fastN of them, fastErr the first that failed.
 	fast      bool
+	fastRules imaPolicy
+	fastN     int
+	fastErr   error
 	// noFiles leaves the Keylime runtime policies unread (policy init's
 	// check of what it writes, before the files are in place).
 	noFiles bool
@@ -342,7 +348,20 @@ func parsePolicy(data []byte, file, dir string) (*Policy, error) {
 }
 
 func (l *policyLoader) parse() (*Policy, error) {
-	l.fastAllow, l.fast = splitAllow(l.data)
+	l.fastRules.allow = runtimepolicy.NewAllowlist()
+	var dst [64]byte
+	var ds []runtimepolicy.Digest
+	l.data, l.fast = splitAllow(l.data, func(i int, path []byte, digests [][]byte, line int) {
+		l.fastN++
+		if l.fastErr == nil {
+			l.fastErr = l.allowItem(&l.fastRules, i, path, digests, line, dst[:], &ds)
+		}
+	})
+	if l.fast {
+		l.fastRules.allow.Compact()
+	} else {
+		l.fastRules, l.fastN, l.fastErr = imaPolicy{}, 0, nil
+	}
 	data := l.data
 	var raw policyFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -725,57 +744,26 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		}
 		p.templates = append(p.templates, name)
 	}
-	p.allowlist = raw.Allow != nil || len(l.fastAllow) > 0 || l.hasKey("ima", "allow")
+	p.allowlist = raw.Allow != nil || l.fastN > 0 || l.hasKey("ima", "allow")
 	p.allow, p.keylimeAllow = runtimepolicy.NewAllowlist(), runtimepolicy.NewAllowlist()
-	items := l.fastAllow
-	if !l.fast {
-		items = make([]allowItem, len(raw.Allow))
+	if l.fast {
+		if l.fastErr != nil {
+			return p, l.fastErr
+		}
+		p.allow, p.patterns = l.fastRules.allow, l.fastRules.patterns
+	} else {
+		var dst [64]byte
+		var ds []runtimepolicy.Digest
+		var digests [][]byte
 		for i, a := range raw.Allow {
-			items[i] = allowItem{path: a.Path, digests: a.Digests}
-		}
-	}
-	var ds []runtimepolicy.Digest
-	for i, a := range items {
-		at := []any{"ima", "allow", i}
-		errf := func(sub []any, format string, args ...any) error {
-			if a.line == 0 {
-				return l.errf(append(at, sub...), format, args...)
+			digests = digests[:0]
+			for _, d := range a.Digests {
+				digests = append(digests, []byte(d))
 			}
-			line := a.line // of "- path:"; the digests are on the next
-			if len(sub) > 0 && sub[0] == "digests" {
-				line++
+			if err := l.allowItem(&p, i, []byte(a.Path), digests, 0, dst[:], &ds); err != nil {
+				return p, err
 			}
-			return &PolicyError{File: l.file, Line: line, Field: fieldPath(append(at, sub...)), Err: fmt.Errorf("%w: "+format, append([]any{ErrPolicy}, args...)...)}
 		}
-		if a.path == "" {
-			return p, errf([]any{"path"}, "required")
-		}
-		if len(a.digests) == 0 {
-			return p, errf([]any{"digests"}, "%s lists no digest (to skip checking a path, put it under ima.exclude)", a.path)
-		}
-		ds = ds[:0]
-		for j, d := range a.digests {
-			c, err := runtimepolicy.ParseDigest(d)
-			if err != nil {
-				return p, errf([]any{"digests", j}, "%w", err)
-			}
-			ds = append(ds, c)
-		}
-		if !isGlob(a.path) {
-			if err := p.allow.Add(a.path, ds...); err != nil {
-				return p, errf(nil, "%w", err)
-			}
-			continue
-		}
-		re, err := globRegexp(a.path)
-		if err != nil {
-			return p, errf([]any{"path"}, "%w", err)
-		}
-		set := map[string]bool{}
-		for _, d := range ds {
-			set[d.String()] = true
-		}
-		p.patterns = append(p.patterns, patternRule{pattern: a.path, re: re, digests: set})
 	}
 	for i, g := range raw.Exclude {
 		re, err := globRegexp(g)
@@ -807,6 +795,56 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		p.keylime = append(p.keylime, f)
 	}
 	return p, nil
+}
+
+// allowItem checks ima.allow item i (at line, 0 when not known: the node
+// tree names it) and adds it to p: to the allowlist, or as a pattern when
+// its path has wildcards. dst and ds are scratch storage for the digests.
+func (l *policyLoader) allowItem(p *imaPolicy, i int, path []byte, digests [][]byte, line int, dst []byte, ds *[]runtimepolicy.Digest) error {
+	errf := func(sub []any, format string, args ...any) error {
+		at := append([]any{"ima", "allow", i}, sub...)
+		if line == 0 {
+			return l.errf(at, format, args...)
+		}
+		line := line // of "- path:"; the digests are on the next
+		if len(sub) > 0 && sub[0] == "digests" {
+			line++
+		}
+		return &PolicyError{File: l.file, Line: line, Field: fieldPath(at), Err: fmt.Errorf("%w: "+format, append([]any{ErrPolicy}, args...)...)}
+	}
+	if len(path) == 0 {
+		return errf([]any{"path"}, "required")
+	}
+	if len(digests) == 0 {
+		return errf([]any{"digests"}, "%s lists no digest (to skip checking a path, put it under ima.exclude)", path)
+	}
+	*ds = (*ds)[:0]
+	if need := 64 * len(digests); len(dst) < need {
+		dst = make([]byte, need)
+	}
+	for j, d := range digests {
+		c, err := runtimepolicy.ParseDigestInto(d, dst[64*j:64*j+64])
+		if err != nil {
+			return errf([]any{"digests", j}, "%w", err)
+		}
+		*ds = append(*ds, c)
+	}
+	if !bytes.ContainsAny(path, globChars) {
+		if err := p.allow.AddBytes(path, *ds...); err != nil {
+			return errf(nil, "%w", err)
+		}
+		return nil
+	}
+	re, err := globRegexp(string(path))
+	if err != nil {
+		return errf([]any{"path"}, "%w", err)
+	}
+	set := map[string]bool{}
+	for _, d := range *ds {
+		set[d.String()] = true
+	}
+	p.patterns = append(p.patterns, patternRule{pattern: string(path), re: re, digests: set})
+	return nil
 }
 
 // ErrKeylime reports a Keylime runtime policy that cannot be imported.
@@ -841,7 +879,8 @@ func (p *imaPolicy) readKeylime(path string) error {
 	return nil
 }
 
-func isGlob(s string) bool { return strings.ContainsAny(s, "*?") }
+// globChars are the characters that make a path a pattern.
+const globChars = "*?"
 
 // globRegexp compiles a path pattern: "**" matches any run of characters
 // ("/**/" also matches a single "/"), "*" any run without "/", "?" one
