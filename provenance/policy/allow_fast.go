@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"regexp"
 )
 
@@ -109,107 +111,123 @@ func digestsLine(l []byte, ds [][]byte) (ind int, digests [][]byte, ok bool) {
 	}
 }
 
-// splitAllow finds the ima.allow block of a policy document and, when
-// every line of it is in the layout above, calls item for each of its
-// items in order (index, path and digests in data's storage, valid during
-// the call, and the line of its "- path:", 1-based) and returns data with
+// splitAllow reads a policy document from r, finds its ima.allow block
+// and, when every line of it is in the layout above, calls item for each of
+// its items in order (index, path and digests, valid during the call, and
+// the line of its "- path:", 1-based) and writes to rest the document with
 // the block's lines emptied (their line ends kept, so that line numbers
-// stay right and the YAML decoder reads "allow:" as empty), in data's
-// storage. ok is false, and data unchanged, when the document has no such
-// block or a line the fast path does not read exactly; the caller then
-// forgets what item was given, and decodes the whole document with the
-// YAML decoder, which is exact but builds a node per scalar (hundreds of
-// MB for 200,000 paths).
-func splitAllow(data []byte, item func(i int, path []byte, digests [][]byte, line int)) (rest []byte, ok bool) {
-	// lineAt returns the line at off without its line end, and the offset
-	// of the next.
-	lineAt := func(off int) (l []byte, next int) {
-		next = len(data)
-		if n := bytes.IndexByte(data[off:], '\n'); n >= 0 {
-			next = off + n + 1
+// stay right and the YAML decoder reads "allow:" as empty). The block never
+// is in memory whole. ok is false when the document has no such block, or
+// has a line the fast path does not read exactly (or one longer than r's
+// buffer); the caller then forgets what item was given and what rest holds,
+// and decodes the whole document with the YAML decoder, which is exact but
+// builds a node per scalar (hundreds of MB for 200,000 paths). err is r's.
+func splitAllow(r *bufio.Reader, rest *bytes.Buffer, item func(i int, path []byte, digests [][]byte, line int)) (ok bool, err error) {
+	line := 0
+	// next returns the next line without its line end, and the line end;
+	// eof at the end of the document.
+	next := func() (l, end []byte, eof bool, err error) {
+		full, err := r.ReadSlice('\n')
+		switch {
+		case err == io.EOF && len(full) == 0:
+			return nil, nil, true, nil
+		case err != nil && err != io.EOF:
+			return nil, nil, false, err
 		}
-		return bytes.TrimRight(data[off:next], "\r\n"), next
+		line++
+		l = bytes.TrimRight(full, "\r\n")
+		return l, full[len(l):], false, nil
 	}
-	// The top-level ima: key, and the indentation of its children.
-	off, line := 0, 1
-	found := false
-	for off < len(data) {
-		l, next := lineAt(off)
-		off, line = next, line+1
+	fail := func(err error) (bool, error) {
+		if err == bufio.ErrBufferFull {
+			err = nil // a line longer than the buffer: not the layout
+		}
+		return false, err
+	}
+	// The top-level ima: key.
+	for {
+		l, end, eof, err := next()
+		if eof || err != nil {
+			return fail(err)
+		}
+		rest.Write(l)
+		rest.Write(end)
 		if len(l) >= 4 && string(l[:4]) == "ima:" && reIMAKey.Match(l) {
-			found = true
 			break
 		}
 	}
-	if !found {
-		return data, false
-	}
+	// Its allow: key, at the indentation of its first child.
 	child := -1
-	found = false
-	for off < len(data) {
-		l, next := lineAt(off)
+	for {
+		l, end, eof, err := next()
+		if eof || err != nil {
+			return fail(err)
+		}
+		rest.Write(l)
+		rest.Write(end)
 		if blankLine(l) {
-			off, line = next, line+1
 			continue
 		}
 		if l[0] != ' ' {
-			break // the next top-level key: ima's block ended
+			return false, nil // the next top-level key: ima's block ended
 		}
-		off, line = next, line+1
 		ind := leadingSpaces(l)
 		if child < 0 {
 			child = ind
 		}
 		if m := reAllowKey.FindSubmatch(l); m != nil && len(m[1]) == child {
-			found = true
 			break
 		}
 	}
-	if !found {
-		return data, false
-	}
-	start, end := off, off // the block: the lines after allow:
 	itemInd, n := -1, 0
+	var path []byte
 	var ds [][]byte
-	for end < len(data) {
-		l, next := lineAt(end)
+	for {
+		l, end, eof, err := next()
+		if err != nil {
+			return fail(err)
+		}
+		if eof {
+			return true, nil
+		}
 		if blankLine(l) {
 			// Emptied, so it must be what YAML reads as a comment: a
 			// character the YAML reader refuses (invalid UTF-8, a control
 			// character) is left to it.
 			if !printable(l) {
-				return data, false
+				return false, nil
 			}
-			end, line = next, line+1
+			rest.Write(end)
 			continue
 		}
 		if ind := leadingSpaces(l); ind <= child {
 			if l[ind] == '-' {
-				return data, false // a sequence at allow's own indentation
+				return false, nil // a sequence at allow's own indentation
 			}
-			break // the next key of ima, or a top-level key
+			// The next key of ima, or a top-level key: the rest is kept.
+			rest.Write(l)
+			rest.Write(end)
+			_, err := r.WriteTo(rest)
+			return err == nil, err
 		}
-		ind, path, ok := pathLine(l)
-		if !ok || (itemInd >= 0 && ind != itemInd) || next >= len(data) {
-			return data, false
+		ind, p, ok := pathLine(l)
+		if !ok || (itemInd >= 0 && ind != itemInd) {
+			return false, nil
 		}
 		itemInd = ind
-		dl, after := lineAt(next)
+		path = append(path[:0], p...) // the next read reuses the buffer
+		rest.Write(end)
+		at := line
+		dl, dend, eof, err := next()
+		if eof || err != nil {
+			return fail(err)
+		}
 		var dind int
 		if dind, ds, ok = digestsLine(dl, ds[:0]); !ok || dind != itemInd+2 {
-			return data, false
+			return false, nil
 		}
-		item(n, path, ds, line)
+		item(n, path, ds, at)
 		n++
-		end, line = after, line+2
+		rest.Write(dend)
 	}
-	// Empty the block's lines, keeping each line's end.
-	w := start
-	for off := start; off < end; {
-		l, next := lineAt(off)
-		w += copy(data[w:], data[off+len(l):next])
-		off = next
-	}
-	w += copy(data[w:], data[end:])
-	return data[:w], true
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bufio"
 	"bytes"
 	"crypto"
 	"encoding/hex"
@@ -280,17 +281,40 @@ const maxPolicyBytes = 64 << 20
 // Every error is a *PolicyError naming the line and field (errors.Is
 // ErrPolicy), or an I/O error reading the file.
 func LoadPolicy(path string) (*Policy, error) {
-	data, err := readCapped(path, maxPolicyBytes)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading policy: %w", err)
 	}
-	return parsePolicy(data, path, filepath.Dir(path))
+	defer f.Close()
+	hint := 0
+	if fi, err := f.Stat(); err == nil {
+		hint = int(min(fi.Size(), maxPolicyBytes))
+	}
+	l := &policyLoader{file: path, dir: filepath.Dir(path)}
+	capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
+	fast, err := l.split(capped, hint)
+	if err == nil && capped.N <= 0 {
+		err = fmt.Errorf("%s is larger than %d bytes", path, maxPolicyBytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading policy: %w", err)
+	}
+	if !fast {
+		if l.data, err = readCapped(path, maxPolicyBytes); err != nil {
+			return nil, fmt.Errorf("reading policy: %w", err)
+		}
+	}
+	return l.parse()
 }
 
 // ParsePolicy validates a policy given as YAML bytes; name labels errors.
 // Relative file references resolve against the working directory.
 func ParsePolicy(data []byte, name string) (*Policy, error) {
-	return parsePolicy(bytes.Clone(data), name, ".")
+	l := &policyLoader{file: name, dir: "."}
+	if fast, _ := l.split(bytes.NewReader(data), len(data)); !fast {
+		l.data = data
+	}
+	return l.parse()
 }
 
 func readCapped(path string, limit int64) ([]byte, error) {
@@ -334,34 +358,39 @@ type policyLoader struct {
 	treeErr error      // of parsing the node tree
 }
 
-// parsePolicy decodes the document once, into the structs (unknown fields
-// refused); only a policy with an error is parsed again, into nodes, to
-// name the line of the field at fault.
-//
-// data is the caller's to give away: an ima.allow block in the layout
-// policy init writes is read by splitAllow and blanked in data, so that the
-// YAML decoder, which builds a node per scalar, never sees its (possibly
-// hundreds of thousands of) items.
-func parsePolicy(data []byte, file, dir string) (*Policy, error) {
-	l := &policyLoader{file: file, dir: dir, data: data}
-	return l.parse()
-}
-
-func (l *policyLoader) parse() (*Policy, error) {
+// split reads the document from r with splitAllow: when its ima.allow
+// block is in the layout policy init writes, the items go straight to the
+// loader's allowlist and patterns, checked as they are read, and l.data
+// is the rest of the document (the block emptied), so that the YAML
+// decoder, which builds a node per scalar, never sees the (possibly
+// hundreds of thousands of) items, and the block is never in memory
+// whole. Otherwise it returns false, and the caller sets l.data to the
+// whole document. size is about the document's size.
+func (l *policyLoader) split(r io.Reader, size int) (fast bool, err error) {
 	l.fastRules.allow = runtimepolicy.NewAllowlist()
+	l.fastRules.allow.Grow(size / 150) // about 150 bytes an item; compacted below
 	var dst [64]byte
 	var ds []runtimepolicy.Digest
-	l.data, l.fast = splitAllow(l.data, func(i int, path []byte, digests [][]byte, line int) {
+	var rest bytes.Buffer
+	fast, err = splitAllow(bufio.NewReaderSize(r, 64<<10), &rest, func(i int, path []byte, digests [][]byte, line int) {
 		l.fastN++
 		if l.fastErr == nil {
 			l.fastErr = l.allowItem(&l.fastRules, i, path, digests, line, dst[:], &ds)
 		}
 	})
-	if l.fast {
-		l.fastRules.allow.Compact()
-	} else {
+	if !fast || err != nil {
 		l.fastRules, l.fastN, l.fastErr = imaPolicy{}, 0, nil
+		return false, err
 	}
+	l.fastRules.allow.Compact()
+	l.fast, l.data = true, rest.Bytes()
+	return true, nil
+}
+
+// parse decodes l.data once, into the structs (unknown fields refused);
+// only a policy with an error is parsed again, into nodes, to name the
+// line of the field at fault.
+func (l *policyLoader) parse() (*Policy, error) {
 	data := l.data
 	var raw policyFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
