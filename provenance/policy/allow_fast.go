@@ -144,14 +144,20 @@ func splitAllow(r *bufio.Reader, rest *bytes.Buffer, item func(i int, path []byt
 		}
 		return false, err
 	}
-	// The top-level ima: key.
-	for {
+	// kept returns the next line, which it writes to rest whole; done at
+	// the end of the document (or on an error, then err).
+	kept := func() (l []byte, done bool, err error) {
 		l, end, eof, err := next()
-		if eof || err != nil {
-			return fail(err)
-		}
 		rest.Write(l)
 		rest.Write(end)
+		return l, eof || err != nil, err
+	}
+	// The top-level ima: key.
+	for {
+		l, done, err := kept()
+		if done {
+			return fail(err)
+		}
 		if len(l) >= 4 && string(l[:4]) == "ima:" && reIMAKey.Match(l) {
 			break
 		}
@@ -159,12 +165,10 @@ func splitAllow(r *bufio.Reader, rest *bytes.Buffer, item func(i int, path []byt
 	// Its allow: key, at the indentation of its first child.
 	child := -1
 	for {
-		l, end, eof, err := next()
-		if eof || err != nil {
+		l, done, err := kept()
+		if done {
 			return fail(err)
 		}
-		rest.Write(l)
-		rest.Write(end)
 		if blankLine(l) {
 			continue
 		}
