@@ -368,7 +368,7 @@ type policyLoader struct {
 // whole document. size is about the document's size.
 func (l *policyLoader) split(r io.Reader, size int) (fast bool, err error) {
 	l.fastRules.allow = runtimepolicy.NewAllowlist()
-	l.fastRules.allow.Grow(size / 150) // about 150 bytes an item; compacted below
+	l.fastRules.allow.Grow(size / 140) // about 150 bytes an item; compacted below
 	var dst [64]byte
 	var ds []runtimepolicy.Digest
 	var rest bytes.Buffer
@@ -891,7 +891,7 @@ func (p *imaPolicy) readKeylime(path string) error {
 	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() <= maxPolicyBytes {
 		// About 120 bytes a path in Keylime's layout (more with shorter
 		// paths): make room at once; Read compacts the table at the end.
-		p.keylimeAllow.Grow(int(fi.Size()) / 100)
+		p.keylimeAllow.Grow(int(fi.Size()) / 110)
 	}
 	capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
 	kp, err := runtimepolicy.Read(capped, p.keylimeAllow)
