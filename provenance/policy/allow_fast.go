@@ -86,22 +86,27 @@ func digestsLine(l []byte, ds [][]byte) (ind int, digests [][]byte, ok bool) {
 		d, more, found := bytes.Cut(rest, []byte(", "))
 		// yaml.v3 writes alg:hex single-quoted; no quote or escape can be
 		// inside one made of these characters.
-		if len(d) >= 2 && (d[0] == '\'' && d[len(d)-1] == '\'' || d[0] == '"' && d[len(d)-1] == '"') {
+		quoted := len(d) >= 2 && (d[0] == '\'' && d[len(d)-1] == '\'' || d[0] == '"' && d[len(d)-1] == '"')
+		if quoted {
 			d = d[1 : len(d)-1]
-		} else if len(d) > 0 && (d[0] == ':' || d[len(d)-1] == ':' || bytes.IndexAny(d, "0123456789") < 0) {
+		}
+		if len(d) == 0 {
+			return 0, ds, false
+		}
+		digit := false
+		for _, c := range d {
+			k := digestChar[c]
+			if k == 0 {
+				return 0, ds, false
+			}
+			digit = digit || k == 2
+		}
+		if !quoted && (d[0] == ':' || d[len(d)-1] == ':' || !digit) {
 			// Plain, YAML reads these otherwise: a colon at either end
 			// makes a mapping or nothing, and a word without a digit may
 			// be null or a boolean (every digest has a digit but by the
 			// rarest chance, and then the decoder reads it).
 			return 0, ds, false
-		}
-		if len(d) == 0 {
-			return 0, ds, false
-		}
-		for _, c := range d {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ':') {
-				return 0, ds, false
-			}
 		}
 		ds = append(ds, d)
 		if !found {
@@ -110,6 +115,20 @@ func digestsLine(l []byte, ds [][]byte) (ind int, digests [][]byte, ok bool) {
 		rest = more
 	}
 }
+
+// digestChar classes the characters of a digest the fast path reads: 2
+// for a decimal digit, 1 for a letter or ':', 0 for any other.
+var digestChar = func() (t [256]byte) {
+	for c := range 256 {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = 2
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == ':':
+			t[c] = 1
+		}
+	}
+	return t
+}()
 
 // splitAllow reads a policy document from r, finds its ima.allow block
 // and, when every line of it is in the layout above, calls item for each of
