@@ -414,7 +414,7 @@ func plural(n int, one, many string) string {
 // 17 MB each), which a GC cycle need not scan: cycles are cheap, and the
 // default headroom (GOGC=100: as much again as is live) would be most of
 // the memory used. docs/benchmarks.md, "Large allowlists", has figures.
-const verifyGCPercent = 10
+const verifyGCPercent = 5
 
 // lowGCHeadroom sets verify's GOGC unless the GOGC environment variable
 // sets one.
