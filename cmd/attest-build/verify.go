@@ -411,7 +411,7 @@ func plural(n int, one, many string) string {
 // verifyGCPercent is verify's GOGC. What verify holds is mostly two byte
 // arenas without pointers, the attestation's decoded payload and the
 // policy's allowlist (a 200,000-entry log under a 200,000-path allowlist:
-// 17 MB each), which a GC cycle need not scan: cycles are cheap, and the
+// 17 and 13 MB), which a GC cycle need not scan: cycles are cheap, and the
 // default headroom (GOGC=100: as much again as is live) would be most of
 // the memory used. docs/benchmarks.md, "Large allowlists", has figures.
 const verifyGCPercent = 5
