@@ -1,8 +1,10 @@
 package runtimepolicy
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +55,57 @@ func TestAllowlistAgainstMap(t *testing.T) {
 		return
 	}() {
 		t.Errorf("Digests %d", al.Digests())
+	}
+}
+
+// TestAllowlistDirectories: paths are kept as directory and file name, so
+// the same name in two directories, a path without '/', and paths ending
+// in '/' are told apart, and Each gives every path back whole.
+func TestAllowlistDirectories(t *testing.T) {
+	al := NewAllowlist()
+	paths := []string{"/usr/bin/ls", "/bin/ls", "ls", "boot_aggregate", "/", "/usr/bin/", "/usr/bin", "usr/bin/ls"}
+	for i, p := range paths {
+		if err := al.Add(p, Digest{"sha256", bytes.Repeat([]byte{byte(i)}, 32)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range paths {
+		for j := range paths {
+			found, ok, n := al.Lookup(p, "sha256", bytes.Repeat([]byte{byte(j)}, 32))
+			if !found || ok != (i == j) || n != 1 {
+				t.Errorf("%q with digest %d: found %v accepted %v n %d", p, j, found, ok, n)
+			}
+		}
+	}
+	for _, p := range []string{"/usr/bin/l", "/usr/ls", "bin/ls", "/bin/", "", "/usr/bin//ls"} {
+		if found, _, _ := al.Lookup(p, "sha256", make([]byte, 32)); found {
+			t.Errorf("%q found", p)
+		}
+	}
+	var got []string
+	al.Each(func(p string, ds []Digest) bool { got = append(got, p); return true })
+	if fmt.Sprint(got) != fmt.Sprint(paths) {
+		t.Errorf("Each gives %q, want %q", got, paths)
+	}
+}
+
+// TestAllowlistLongRecord: a record larger than a chunk gets one of its
+// own, and the records after it still resolve (their offsets fit).
+func TestAllowlistLongRecord(t *testing.T) {
+	al := NewAllowlist()
+	long := "/" + strings.Repeat("d", chunkSize+100)
+	want := []string{"/a", long, "/b", long + "/c"}
+	for i := range 2000 {
+		want = append(want, fmt.Sprintf("/x/%d", i))
+	}
+	for i, p := range want {
+		if err := al.Add(p, Digest{"sha256", bytes.Repeat([]byte{byte(i)}, 32)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range want {
+		if found, ok, _ := al.Lookup(p, "sha256", bytes.Repeat([]byte{byte(i)}, 32)); !found || !ok {
+			t.Fatalf("%.20q: found %v accepted %v", p, found, ok)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package runtimepolicy
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,7 +59,10 @@ type Policy struct {
 // than 1, a path twice, JSON that does not parse, and anything after the
 // document. Every error is a *ReadError (errors.Is ErrPolicy).
 func Read(r io.Reader, al *Allowlist) (*Policy, error) {
-	s := &scanner{r: bufio.NewReaderSize(r, 256<<10), line: 1}
+	return read(&scanner{r: bufio.NewReaderSize(r, 256<<10), line: 1}, al)
+}
+
+func read(s *scanner, al *Allowlist) (*Policy, error) {
 	p := &Policy{}
 	seen := map[string]bool{}
 	if err := s.expect('{'); err != nil {
@@ -123,6 +127,7 @@ func Read(r io.Reader, al *Allowlist) (*Policy, error) {
 	if !seen["meta"] {
 		return nil, s.errf("meta", "missing (is this a Keylime runtime policy?)")
 	}
+	al.Compact()
 	return p, nil
 }
 
@@ -173,6 +178,8 @@ type scanner struct {
 	off  int64
 	line int
 	buf  []byte // reused for strings
+	// exact turns off fastMember (for tests: the two must agree).
+	exact bool
 }
 
 func (s *scanner) errf(member, format string, a ...any) error {
@@ -355,10 +362,17 @@ func (s *scanner) digests(al *Allowlist) (int, error) {
 	if err := s.expect('{'); err != nil {
 		return 0, err
 	}
-	paths, start := 0, al.Len()
+	paths, start := 0, al.mark()
 	var ds []Digest
 	var raw, path []byte
 	for first := true; ; first = false {
+		if !s.exact {
+			var ok bool
+			if ds, raw, ok = s.fastMember(al, first, start, ds, raw); ok {
+				paths++
+				continue
+			}
+		}
 		c, err := s.next()
 		if err == io.EOF {
 			return 0, s.errf("digests", "the document ends inside digests")
@@ -445,4 +459,108 @@ func (s *scanner) digests(al *Allowlist) (int, error) {
 		}
 		paths++
 	}
+}
+
+// fastMember reads one member of digests, with the comma before it unless
+// it is the first, straight from the reader's buffer when the whole member
+// is there and in the form Keylime and policy init write:
+// "path": ["hex", ...], the path printable ASCII without escapes, each
+// digest hex or alg:hex, JSON white space between the tokens. It adds the
+// path and returns ok; otherwise it reads nothing, and the exact reader
+// reads the member (and names whatever is wrong with it, a path twice
+// included). ds and raw are reused storage.
+func (s *scanner) fastMember(al *Allowlist, first bool, start int64, ds []Digest, raw []byte) (_ []Digest, _ []byte, ok bool) {
+	buf, _ := s.r.Peek(s.r.Buffered())
+	if len(buf) < 4096 {
+		buf, _ = s.r.Peek(s.r.Size()) // fills what it can; a short buffer is fine
+	}
+	i, lines := 0, 0
+	ws := func() {
+		for ; i < len(buf); i++ {
+			switch buf[i] {
+			case '\n':
+				lines++
+			case ' ', '\t', '\r':
+			default:
+				return
+			}
+		}
+	}
+	// str reads a string without escapes or control characters after its
+	// opening quote at i.
+	str := func() []byte {
+		if i >= len(buf) || buf[i] != '"' {
+			return nil
+		}
+		n := bytes.IndexByte(buf[i+1:], '"')
+		if n <= 0 {
+			return nil
+		}
+		b := buf[i+1 : i+1+n]
+		for _, c := range b {
+			if c < 0x20 || c >= 0x80 || c == '\\' {
+				return nil
+			}
+		}
+		i += n + 2
+		return b
+	}
+	ws()
+	if !first {
+		if i >= len(buf) || buf[i] != ',' {
+			return ds, raw, false
+		}
+		i++
+		ws()
+	}
+	path := str()
+	if path == nil {
+		return ds, raw, false
+	}
+	ws()
+	if i >= len(buf) || buf[i] != ':' {
+		return ds, raw, false
+	}
+	i++
+	ws()
+	if i >= len(buf) || buf[i] != '[' {
+		return ds, raw, false
+	}
+	i++
+	ds, raw = ds[:0], raw[:0]
+	for {
+		ws()
+		hx := str()
+		if hx == nil {
+			return ds, raw, false
+		}
+		if cap(raw)-len(raw) < 64 {
+			raw = make([]byte, 0, max(4096, 2*cap(raw))) // earlier digests keep the old array
+		}
+		d, err := parseDigestInto(hx, raw[len(raw):len(raw)+64])
+		if err != nil {
+			return ds, raw, false
+		}
+		raw = raw[:len(raw)+len(d.Bytes)]
+		ds = append(ds, d)
+		ws()
+		if i >= len(buf) {
+			return ds, raw, false
+		}
+		if buf[i] == ']' {
+			i++
+			break
+		}
+		if buf[i] != ',' {
+			return ds, raw, false
+		}
+		i++
+	}
+	if dup, err := al.add(path, ds, start); dup || err != nil {
+		return ds, raw, false
+	}
+	s.r.Discard(i)
+	s.off += int64(i)
+	s.line += lines
+	return ds, raw, true
 }

@@ -1,6 +1,7 @@
 package runtimepolicy
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -142,6 +143,21 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		al := NewAllowlist()
 		p, err := Read(bytes.NewReader(data), al)
+		// The exact reader alone (no fastMember) reads the same, or names
+		// the same error at the same place.
+		exact := NewAllowlist()
+		pe, errExact := read(&scanner{r: bufio.NewReaderSize(bytes.NewReader(data), 16), line: 1, exact: true}, exact)
+		if fmt.Sprint(err) != fmt.Sprint(errExact) {
+			t.Fatalf("Read: %v; the exact reader: %v", err, errExact)
+		}
+		if err == nil && (!reflect.DeepEqual(contents(al), contents(exact)) || fmt.Sprint(p) != fmt.Sprint(pe)) {
+			t.Fatalf("Read and the exact reader differ: %v %v, %v %v", contents(al), p, contents(exact), pe)
+		}
+		// So does the fast one with members cut by the buffer's end.
+		small := NewAllowlist()
+		if _, err2 := read(&scanner{r: bufio.NewReaderSize(bytes.NewReader(data), 100), line: 1}, small); fmt.Sprint(err) != fmt.Sprint(err2) || err == nil && !reflect.DeepEqual(contents(al), contents(small)) {
+			t.Fatalf("Read: %v; with a 100-byte buffer: %v", err, err2)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrPolicy) {
 				t.Fatalf("%v is not ErrPolicy", err)

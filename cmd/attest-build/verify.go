@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -92,6 +93,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	if o.Format != "text" && o.Format != "json" {
 		return usagef("--format %q: want text or json", o.Format)
 	}
+	lowGCHeadroom()
 	pol, err := policy.LoadPolicy(o.Policy)
 	if err != nil {
 		return inputError(err) // 2 when it cannot be read, 1 when malformed
@@ -457,4 +459,20 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// verifyGCPercent is verify's GOGC. What verify holds is mostly two byte
+// arenas without pointers, the attestation's decoded payload and the
+// policy's allowlist (a 200,000-entry log under a 200,000-path allowlist:
+// 17 and 13 MB), which a GC cycle need not scan: cycles are cheap, and the
+// default headroom (GOGC=100: as much again as is live) would be most of
+// the memory used. docs/benchmarks.md, "Large allowlists", has figures.
+const verifyGCPercent = 5
+
+// lowGCHeadroom sets verify's GOGC unless the GOGC environment variable
+// sets one.
+func lowGCHeadroom() {
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(verifyGCPercent)
+	}
 }

@@ -1,17 +1,11 @@
 package policy
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"regexp"
 )
-
-// allowItem is one ima.allow item read by the fast path: its path and
-// digests as written, and the line of its "- path:" (1-based).
-type allowItem struct {
-	path    string
-	digests []string
-	line    int
-}
 
 // The lines of an ima.allow block in the layout policy init writes (and
 // that a reviewer keeps when editing it): "- path: SCALAR" then
@@ -30,160 +24,233 @@ func blankLine(l []byte) bool {
 	return len(l) == 0 || l[0] == '#'
 }
 
+// printable reports a line of printable ASCII and tabs.
+func printable(l []byte) bool {
+	for _, c := range l {
+		if (c < 0x20 || c > 0x7e) && c != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
 // leadingSpaces returns the number of leading spaces of l.
 func leadingSpaces(l []byte) int { return len(l) - len(bytes.TrimLeft(l, " ")) }
 
-// pathLine reads `- path: SCALAR` after ind spaces.
-func pathLine(l []byte) (ind int, path string, ok bool) {
+// pathLine reads `- path: SCALAR` after ind spaces; path is l's storage.
+func pathLine(l []byte) (ind int, path []byte, ok bool) {
 	ind = leadingSpaces(l)
 	rest, found := bytes.CutPrefix(l[ind:], []byte("- path: "))
 	rest = bytes.TrimRight(rest, " ")
 	if !found || ind == 0 || len(rest) == 0 {
-		return 0, "", false
+		return 0, nil, false
 	}
 	if rest[0] == '"' {
 		if len(rest) < 2 || rest[len(rest)-1] != '"' {
-			return 0, "", false
+			return 0, nil, false
 		}
 		rest = rest[1 : len(rest)-1]
 		for _, c := range rest {
 			if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-				return 0, "", false
+				return 0, nil, false
 			}
 		}
-		return ind, string(rest), true
+		return ind, rest, true
 	}
 	if rest[0] != '/' {
-		return 0, "", false
+		return 0, nil, false
 	}
 	for _, c := range rest {
 		if !plainPathByte(c) {
-			return 0, "", false
+			return 0, nil, false
 		}
 	}
-	return ind, string(rest), true
+	return ind, rest, true
 }
 
 func plainPathByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || bytes.IndexByte([]byte("._/+@-"), c) >= 0
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '/' || c == '+' || c == '@' || c == '-'
 }
 
-// digestsLine reads `digests: [D, D]` after ind spaces.
-func digestsLine(l []byte) (ind int, digests []string, ok bool) {
+// digestsLine reads `digests: [D, D]` after ind spaces, appending the
+// digests (l's storage) to ds.
+func digestsLine(l []byte, ds [][]byte) (ind int, digests [][]byte, ok bool) {
 	ind = leadingSpaces(l)
 	rest, found := bytes.CutPrefix(l[ind:], []byte("digests: ["))
 	rest = bytes.TrimRight(rest, " ")
 	if !found || len(rest) < 2 || rest[len(rest)-1] != ']' {
-		return 0, nil, false
+		return 0, ds, false
 	}
-	for _, d := range bytes.Split(rest[:len(rest)-1], []byte(", ")) {
+	rest = rest[:len(rest)-1]
+	for {
+		d, more, found := bytes.Cut(rest, []byte(", "))
 		// yaml.v3 writes alg:hex single-quoted; no quote or escape can be
 		// inside one made of these characters.
-		if len(d) >= 2 && (d[0] == '\'' && d[len(d)-1] == '\'' || d[0] == '"' && d[len(d)-1] == '"') {
+		quoted := len(d) >= 2 && (d[0] == '\'' && d[len(d)-1] == '\'' || d[0] == '"' && d[len(d)-1] == '"')
+		if quoted {
 			d = d[1 : len(d)-1]
 		}
 		if len(d) == 0 {
-			return 0, nil, false
+			return 0, ds, false
 		}
+		digit := false
 		for _, c := range d {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ':') {
-				return 0, nil, false
+			k := digestChar[c]
+			if k == 0 {
+				return 0, ds, false
 			}
+			digit = digit || k == 2
 		}
-		digests = append(digests, string(d))
+		if !quoted && (d[0] == ':' || d[len(d)-1] == ':' || !digit) {
+			// Plain, YAML reads these otherwise: a colon at either end
+			// makes a mapping or nothing, and a word without a digit may
+			// be null or a boolean (every digest has a digit but by the
+			// rarest chance, and then the decoder reads it).
+			return 0, ds, false
+		}
+		ds = append(ds, d)
+		if !found {
+			return ind, ds, true
+		}
+		rest = more
 	}
-	return ind, digests, true
 }
 
-// splitAllow finds the ima.allow block of a policy document and, when
-// every line of it is in the layout above, returns its items and blanks
-// the block's item lines in data (spaces, newlines kept, so that line
-// numbers stay right and the YAML decoder reads "allow:" as empty). ok is
-// false, and data unchanged, when the document has no such block or a
-// line the fast path does not read exactly; the caller then decodes the
-// whole document with the YAML decoder, which is exact but builds a node
-// per scalar (hundreds of MB for 200,000 paths).
-func splitAllow(data []byte) (items []allowItem, ok bool) {
-	// lines[i] is the offset of line i+1.
-	starts := make([]int, 0, bytes.Count(data, []byte("\n"))+1)
-	for off := 0; off < len(data); {
-		starts = append(starts, off)
-		n := bytes.IndexByte(data[off:], '\n')
-		if n < 0 {
+// digestChar classes the characters of a digest the fast path reads: 2
+// for a decimal digit, 1 for a letter or ':', 0 for any other.
+var digestChar = func() (t [256]byte) {
+	for c := range 256 {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = 2
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == ':':
+			t[c] = 1
+		}
+	}
+	return t
+}()
+
+// splitAllow reads a policy document from r, finds its ima.allow block
+// and, when every line of it is in the layout above, calls item for each of
+// its items in order (index, path and digests, valid during the call, and
+// the line of its "- path:", 1-based) and writes to rest the document with
+// the block's lines emptied (their line ends kept, so that line numbers
+// stay right and the YAML decoder reads "allow:" as empty). The block never
+// is in memory whole. ok is false when the document has no such block, or
+// has a line the fast path does not read exactly (or one longer than r's
+// buffer); the caller then forgets what item was given and what rest holds,
+// and decodes the whole document with the YAML decoder, which is exact but
+// builds a node per scalar (hundreds of MB for 200,000 paths). err is r's.
+func splitAllow(r *bufio.Reader, rest *bytes.Buffer, item func(i int, path []byte, digests [][]byte, line int)) (ok bool, err error) {
+	line := 0
+	// next returns the next line without its line end, and the line end;
+	// eof at the end of the document.
+	next := func() (l, end []byte, eof bool, err error) {
+		full, err := r.ReadSlice('\n')
+		switch {
+		case err == io.EOF && len(full) == 0:
+			return nil, nil, true, nil
+		case err != nil && err != io.EOF:
+			return nil, nil, false, err
+		}
+		line++
+		l = bytes.TrimRight(full, "\r\n")
+		return l, full[len(l):], false, nil
+	}
+	fail := func(err error) (bool, error) {
+		if err == bufio.ErrBufferFull {
+			err = nil // a line longer than the buffer: not the layout
+		}
+		return false, err
+	}
+	// kept returns the next line, which it writes to rest whole; done at
+	// the end of the document (or on an error, then err).
+	kept := func() (l []byte, done bool, err error) {
+		l, end, eof, err := next()
+		rest.Write(l)
+		rest.Write(end)
+		return l, eof || err != nil, err
+	}
+	// The top-level ima: key.
+	for {
+		l, done, err := kept()
+		if done {
+			return fail(err)
+		}
+		if len(l) >= 4 && string(l[:4]) == "ima:" && reIMAKey.Match(l) {
 			break
 		}
-		off += n + 1
 	}
-	line := func(i int) []byte {
-		end := len(data)
-		if i+1 < len(starts) {
-			end = starts[i+1]
+	// Its allow: key, at the indentation of its first child.
+	child := -1
+	for {
+		l, done, err := kept()
+		if done {
+			return fail(err)
 		}
-		return bytes.TrimRight(data[starts[i]:end], "\r\n")
-	}
-	// The top-level ima: key, and the indentation of its children.
-	ima := -1
-	for i := range starts {
-		if l := line(i); len(l) >= 4 && string(l[:4]) == "ima:" && reIMAKey.Match(l) {
-			ima = i
-			break
-		}
-	}
-	if ima < 0 {
-		return nil, false
-	}
-	child, allow := -1, -1
-	for i := ima + 1; i < len(starts); i++ {
-		l := line(i)
 		if blankLine(l) {
 			continue
 		}
 		if l[0] != ' ' {
-			break // the next top-level key: ima's block ended
+			return false, nil // the next top-level key: ima's block ended
 		}
 		ind := leadingSpaces(l)
 		if child < 0 {
 			child = ind
 		}
 		if m := reAllowKey.FindSubmatch(l); m != nil && len(m[1]) == child {
-			allow = i
 			break
 		}
 	}
-	if allow < 0 {
-		return nil, false
-	}
-	end := allow + 1
-	itemInd := -1
-	items = make([]allowItem, 0, (len(starts)-end)/2)
-	for ; end < len(starts); end++ {
-		l := line(end)
+	itemInd, n := -1, 0
+	var path []byte
+	var ds [][]byte
+	for {
+		l, end, eof, err := next()
+		if err != nil {
+			return fail(err)
+		}
+		if eof {
+			return true, nil
+		}
 		if blankLine(l) {
+			// Emptied, so it must be what YAML reads as a comment: a
+			// character the YAML reader refuses (invalid UTF-8, a control
+			// character) is left to it.
+			if !printable(l) {
+				return false, nil
+			}
+			rest.Write(end)
 			continue
 		}
 		if ind := leadingSpaces(l); ind <= child {
 			if l[ind] == '-' {
-				return nil, false // a sequence at allow's own indentation
+				return false, nil // a sequence at allow's own indentation
 			}
-			break // the next key of ima, or a top-level key
+			// The next key of ima, or a top-level key: the rest is kept.
+			rest.Write(l)
+			rest.Write(end)
+			_, err := r.WriteTo(rest)
+			return err == nil, err
 		}
-		ind, path, ok := pathLine(l)
-		if !ok || (itemInd >= 0 && ind != itemInd) || end+1 >= len(starts) {
-			return nil, false
+		ind, p, ok := pathLine(l)
+		if !ok || (itemInd >= 0 && ind != itemInd) {
+			return false, nil
 		}
 		itemInd = ind
-		dind, ds, ok := digestsLine(line(end + 1))
-		if !ok || dind != itemInd+2 {
-			return nil, false
+		path = append(path[:0], p...) // the next read reuses the buffer
+		rest.Write(end)
+		at := line
+		dl, dend, eof, err := next()
+		if eof || err != nil {
+			return fail(err)
 		}
-		items = append(items, allowItem{path: path, digests: ds, line: end + 1})
-		end++
-	}
-	for i := allow + 1; i < end; i++ {
-		l := line(i)
-		for j := range l {
-			l[j] = ' '
+		var dind int
+		if dind, ds, ok = digestsLine(dl, ds[:0]); !ok || dind != itemInd+2 {
+			return false, nil
 		}
+		item(n, path, ds, at)
+		n++
+		rest.Write(dend)
 	}
-	return items, true
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bufio"
 	"bytes"
 	"crypto"
 	"encoding/hex"
@@ -285,17 +286,40 @@ const maxPolicyBytes = 64 << 20
 // Every error is a *PolicyError naming the line and field (errors.Is
 // ErrPolicy), or an I/O error reading the file.
 func LoadPolicy(path string) (*Policy, error) {
-	data, err := readCapped(path, maxPolicyBytes)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading policy: %w", err)
 	}
-	return parsePolicy(data, path, filepath.Dir(path))
+	defer f.Close()
+	hint := 0
+	if fi, err := f.Stat(); err == nil {
+		hint = int(min(fi.Size(), maxPolicyBytes))
+	}
+	l := &policyLoader{file: path, dir: filepath.Dir(path)}
+	capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
+	fast, err := l.split(capped, hint)
+	if err == nil && capped.N <= 0 {
+		err = fmt.Errorf("%s is larger than %d bytes", path, maxPolicyBytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading policy: %w", err)
+	}
+	if !fast {
+		if l.data, err = readCapped(path, maxPolicyBytes); err != nil {
+			return nil, fmt.Errorf("reading policy: %w", err)
+		}
+	}
+	return l.parse()
 }
 
 // ParsePolicy validates a policy given as YAML bytes; name labels errors.
 // Relative file references resolve against the working directory.
 func ParsePolicy(data []byte, name string) (*Policy, error) {
-	return parsePolicy(bytes.Clone(data), name, ".")
+	l := &policyLoader{file: name, dir: "."}
+	if fast, _ := l.split(bytes.NewReader(data), len(data)); !fast {
+		l.data = data
+	}
+	return l.parse()
 }
 
 func readCapped(path string, limit int64) ([]byte, error) { return cappedfile.Read(path, limit) }
@@ -306,10 +330,13 @@ type policyLoader struct {
 	file string
 	dir  string
 	data []byte
-	// fastAllow are the ima.allow items splitAllow read (fast), blanked
-	// in data.
-	fastAllow []allowItem
+	// fast is set when splitAllow read the ima.allow block (emptied in
+	// data); fastRules then holds its items, checked as they were read:
+	// fastN of them, fastErr the first that failed.
 	fast      bool
+	fastRules imaPolicy
+	fastN     int
+	fastErr   error
 	// noFiles leaves the Keylime runtime policies unread (policy init's
 	// check of what it writes, before the files are in place).
 	noFiles bool
@@ -318,21 +345,39 @@ type policyLoader struct {
 	treeErr error      // of parsing the node tree
 }
 
-// parsePolicy decodes the document once, into the structs (unknown fields
-// refused); only a policy with an error is parsed again, into nodes, to
-// name the line of the field at fault.
-//
-// data is the caller's to give away: an ima.allow block in the layout
-// policy init writes is read by splitAllow and blanked in data, so that the
-// YAML decoder, which builds a node per scalar, never sees its (possibly
-// hundreds of thousands of) items.
-func parsePolicy(data []byte, file, dir string) (*Policy, error) {
-	l := &policyLoader{file: file, dir: dir, data: data}
-	return l.parse()
+// split reads the document from r with splitAllow: when its ima.allow
+// block is in the layout policy init writes, the items go straight to the
+// loader's allowlist and patterns, checked as they are read, and l.data
+// is the rest of the document (the block emptied), so that the YAML
+// decoder, which builds a node per scalar, never sees the (possibly
+// hundreds of thousands of) items, and the block is never in memory
+// whole. Otherwise it returns false, and the caller sets l.data to the
+// whole document. size is about the document's size.
+func (l *policyLoader) split(r io.Reader, size int) (fast bool, err error) {
+	l.fastRules.allow = runtimepolicy.NewAllowlist()
+	l.fastRules.allow.Grow(size / 140) // about 150 bytes an item; compacted below
+	var dst [64]byte
+	var ds []runtimepolicy.Digest
+	var rest bytes.Buffer
+	fast, err = splitAllow(bufio.NewReaderSize(r, 64<<10), &rest, func(i int, path []byte, digests [][]byte, line int) {
+		l.fastN++
+		if l.fastErr == nil {
+			l.fastErr = l.allowItem(&l.fastRules, i, path, digests, line, dst[:], &ds)
+		}
+	})
+	if !fast || err != nil {
+		l.fastRules, l.fastN, l.fastErr = imaPolicy{}, 0, nil
+		return false, err
+	}
+	l.fastRules.allow.Compact()
+	l.fast, l.data = true, rest.Bytes()
+	return true, nil
 }
 
+// parse decodes l.data once, into the structs (unknown fields refused);
+// only a policy with an error is parsed again, into nodes, to name the
+// line of the field at fault.
 func (l *policyLoader) parse() (*Policy, error) {
-	l.fastAllow, l.fast = splitAllow(l.data)
 	data := l.data
 	var raw policyFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -720,57 +765,26 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		}
 		p.templates = append(p.templates, name)
 	}
-	p.allowlist = raw.Allow != nil || len(l.fastAllow) > 0 || l.hasKey("ima", "allow")
+	p.allowlist = raw.Allow != nil || l.fastN > 0 || l.hasKey("ima", "allow")
 	p.allow, p.keylimeAllow = runtimepolicy.NewAllowlist(), runtimepolicy.NewAllowlist()
-	items := l.fastAllow
-	if !l.fast {
-		items = make([]allowItem, len(raw.Allow))
+	if l.fast {
+		if l.fastErr != nil {
+			return p, l.fastErr
+		}
+		p.allow, p.patterns = l.fastRules.allow, l.fastRules.patterns
+	} else {
+		var dst [64]byte
+		var ds []runtimepolicy.Digest
+		var digests [][]byte
 		for i, a := range raw.Allow {
-			items[i] = allowItem{path: a.Path, digests: a.Digests}
-		}
-	}
-	var ds []runtimepolicy.Digest
-	for i, a := range items {
-		at := []any{"ima", "allow", i}
-		errf := func(sub []any, format string, args ...any) error {
-			if a.line == 0 {
-				return l.errf(append(at, sub...), format, args...)
+			digests = digests[:0]
+			for _, d := range a.Digests {
+				digests = append(digests, []byte(d))
 			}
-			line := a.line // of "- path:"; the digests are on the next
-			if len(sub) > 0 && sub[0] == "digests" {
-				line++
+			if err := l.allowItem(&p, i, []byte(a.Path), digests, 0, dst[:], &ds); err != nil {
+				return p, err
 			}
-			return &PolicyError{File: l.file, Line: line, Field: fieldPath(append(at, sub...)), Err: fmt.Errorf("%w: "+format, append([]any{ErrPolicy}, args...)...)}
 		}
-		if a.path == "" {
-			return p, errf([]any{"path"}, "required")
-		}
-		if len(a.digests) == 0 {
-			return p, errf([]any{"digests"}, "%s lists no digest (to skip checking a path, put it under ima.exclude)", a.path)
-		}
-		ds = ds[:0]
-		for j, d := range a.digests {
-			c, err := runtimepolicy.ParseDigest(d)
-			if err != nil {
-				return p, errf([]any{"digests", j}, "%w", err)
-			}
-			ds = append(ds, c)
-		}
-		exact, glob, err := allowPath([]byte(a.path))
-		if err != nil {
-			return p, errf([]any{"path"}, "%w", err)
-		}
-		if exact != nil {
-			if err := p.allow.Add(string(exact), ds...); err != nil {
-				return p, errf(nil, "%w", err)
-			}
-			continue
-		}
-		set := map[string]bool{}
-		for _, d := range ds {
-			set[d.String()] = true
-		}
-		p.patterns = append(p.patterns, patternRule{glob: glob, digests: set})
 	}
 	for i, g := range raw.Exclude {
 		glob, err := pathglob.Compile(g)
@@ -820,6 +834,56 @@ func allowPath(path []byte) (exact []byte, glob pathglob.Pattern, err error) {
 	return nil, glob, nil
 }
 
+// allowItem checks ima.allow item i (at line, 0 when not known: the node
+// tree names it) and adds it to p: to the allowlist, or as a pattern when
+// its path has wildcards. dst and ds are scratch storage for the digests.
+func (l *policyLoader) allowItem(p *imaPolicy, i int, path []byte, digests [][]byte, line int, dst []byte, ds *[]runtimepolicy.Digest) error {
+	errf := func(sub []any, format string, args ...any) error {
+		at := append([]any{"ima", "allow", i}, sub...)
+		if line == 0 {
+			return l.errf(at, format, args...)
+		}
+		line := line // of "- path:"; the digests are on the next
+		if len(sub) > 0 && sub[0] == "digests" {
+			line++
+		}
+		return &PolicyError{File: l.file, Line: line, Field: fieldPath(at), Err: fmt.Errorf("%w: "+format, append([]any{ErrPolicy}, args...)...)}
+	}
+	if len(path) == 0 {
+		return errf([]any{"path"}, "required")
+	}
+	if len(digests) == 0 {
+		return errf([]any{"digests"}, "%s lists no digest (to skip checking a path, put it under ima.exclude)", path)
+	}
+	*ds = (*ds)[:0]
+	if need := 64 * len(digests); len(dst) < need {
+		dst = make([]byte, need)
+	}
+	for j, d := range digests {
+		c, err := runtimepolicy.ParseDigestInto(d, dst[64*j:64*j+64])
+		if err != nil {
+			return errf([]any{"digests", j}, "%w", err)
+		}
+		*ds = append(*ds, c)
+	}
+	exact, glob, err := allowPath(path)
+	if err != nil {
+		return errf([]any{"path"}, "%w", err)
+	}
+	if exact != nil {
+		if err := p.allow.AddBytes(exact, *ds...); err != nil {
+			return errf(nil, "%w", err)
+		}
+		return nil
+	}
+	set := map[string]bool{}
+	for _, d := range *ds {
+		set[d.String()] = true
+	}
+	p.patterns = append(p.patterns, patternRule{glob: glob, digests: set})
+	return nil
+}
+
 // ErrKeylime reports a Keylime runtime policy that cannot be imported.
 var ErrKeylime = runtimepolicy.ErrPolicy
 
@@ -833,9 +897,9 @@ func (p *imaPolicy) readKeylime(path string) error {
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() <= maxPolicyBytes {
-		// About 120 bytes a path in Keylime's layout: make room at once.
-		n := int(fi.Size())
-		p.keylimeAllow.Grow(n/120, n/2, n/3)
+		// About 120 bytes a path in Keylime's layout (more with shorter
+		// paths): make room at once; Read compacts the table at the end.
+		p.keylimeAllow.Grow(int(fi.Size()) / 110)
 	}
 	capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
 	kp, err := runtimepolicy.Read(capped, p.keylimeAllow)
