@@ -13,6 +13,10 @@ import (
 // that later attestations carry only the entries after it (IMA.Baseline).
 const BaselineType = "https://github.com/attest-build/attest-build/predicates/tpm-ima-baseline/v0.1"
 
+// BaselineFileSuffix ends the name of a baseline file in a baseline
+// directory (attest-build --baseline-dir; verify --baseline DIR).
+const BaselineFileSuffix = ".baseline.intoto.jsonl"
+
 // BaselineSubject is the name of a baseline statement's only subject: the
 // carried log, by the SHA-256 of its uncompressed bytes.
 const BaselineSubject = "ima-log"

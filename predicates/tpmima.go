@@ -329,8 +329,8 @@ func (m *IMA) validate() error {
 		if m.Reason == "" {
 			return fieldErr("ima.reason", ErrRequired, "an absent IMA log needs a reason")
 		}
-		if m.Log != nil || m.Window != nil {
-			return fieldErr("ima.present", ErrInvalid, "false, but a log or window is given")
+		if m.Log != nil || m.Window != nil || m.Baseline != nil {
+			return fieldErr("ima.present", ErrInvalid, "false, but a log, window or baseline is given")
 		}
 		return nil
 	}

@@ -27,7 +27,7 @@ import (
 var ErrBaselineMismatch = errors.New("the IMA baseline does not fit this boot")
 
 // BaselineSuffix ends a baseline's file name in a baseline directory.
-const BaselineSuffix = ".baseline.intoto.jsonl"
+const BaselineSuffix = predicates.BaselineFileSuffix
 
 // BaselineOptions configure MakeBaseline.
 type BaselineOptions struct {
