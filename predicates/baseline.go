@@ -113,6 +113,9 @@ func (b *IMABaseline) validate(m *IMA) error {
 	if m.Log.First != b.Entries {
 		return fieldErr("ima.log.first", ErrInvalid, "want the baseline's position %d, found %d", b.Entries, m.Log.First)
 	}
+	if len(m.Window.Entries) > 0 {
+		return fieldErr("ima.window.entries", ErrInvalid, "an attestation that continues a baseline carries no decoded window entries (readers decode ima.log)")
+	}
 	if m.Window.Start < b.Entries {
 		return fieldErr("ima.window.start", ErrInvalid, "want at least the baseline's position %d, found %d", b.Entries, m.Window.Start)
 	}

@@ -184,11 +184,13 @@ type IMALog struct {
 
 // Window is the half-open range [Start, End) of log entries appended during
 // the build: Start entries replay to the start quote's PCR value, End to the
-// end quote's. Entries are decoded for readers; a verifier replays Log.
+// end quote's. Entries are decoded for readers; a verifier replays Log. An
+// attestation that continues a baseline (IMA.Baseline) carries no Entries,
+// to stay small: they are the last End-Start entries of Log.
 type Window struct {
 	Start   int           `json:"start"`
 	End     int           `json:"end"`
-	Entries []WindowEntry `json:"entries"`
+	Entries []WindowEntry `json:"entries,omitempty"`
 }
 
 // WindowEntry is one decoded log entry, for readers (not for verification).

@@ -27,6 +27,13 @@ Builds given --baseline FILE then carry only the log entries after it; verify
 needs the baseline beside their attestations (verify --baseline FILE).
 A baseline holds for one boot of one TPM and attestation key
 (attest-build --baseline-dir DIR makes and reuses one per boot by itself).`,
+		Example: `  # once per boot: the baseline, then builds that carry only what follows it
+  attest-build baseline -k signing.pem -o /var/lib/attest-build/boot.baseline.intoto.jsonl
+  attest-build -k signing.pem --baseline /var/lib/attest-build/boot.baseline.intoto.jsonl -- make
+  attest-build verify --policy policy.yaml --baseline /var/lib/attest-build/boot.baseline.intoto.jsonl app.tar
+
+  # or let the first build after boot make it
+  attest-build -k signing.pem --baseline-dir /var/lib/attest-build/baselines -- make`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.Exec(cmd) },
 	}

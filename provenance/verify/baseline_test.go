@@ -34,7 +34,7 @@ func TestVerifyBaselineSwtpm(t *testing.T) {
 	good := mustRead(t, a.att)
 	ima := a.res.Predicate.IMA
 	if ima.Baseline == nil || ima.Baseline.Entries != 10 || ima.Log.First != 10 || ima.Log.Entries != len(log.records)-10 ||
-		ima.Window.Start != 30 || ima.Window.End != len(log.records) || ima.Window.Entries[0].Index != 30 {
+		ima.Window.Start != 30 || ima.Window.End != len(log.records) || ima.Window.Entries != nil {
 		t.Fatalf("predicate: baseline %+v, log first %d entries %d, window [%d, %d)", ima.Baseline, ima.Log.First, ima.Log.Entries, ima.Window.Start, ima.Window.End)
 	}
 	base, err := provenance.LoadBaseline(a.baseline)
