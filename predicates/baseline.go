@@ -24,7 +24,10 @@ const BaselineSubject = "ima-log"
 // Baseline is the predicate of a baseline statement. The quote's
 // qualifyingData is Nonce, random: a baseline is bound to no artifact. Its
 // log holds every entry from boot up to the quote (IMA.Log.Entries of
-// them, the first the boot_aggregate) and replays to the quote's PCR 10.
+// them, the first the boot_aggregate) and replays to the quote's PCR 10;
+// or, for a baseline that continues another (IMA.Previous: a chain of
+// baselines, one per build on a long-running runner), the entries from the
+// previous baseline's position up to the quote, replaying from its PCR 10.
 type Baseline struct {
 	TPM            TPM            `json:"tpm"`
 	AttestationKey AttestationKey `json:"attestationKey"`
@@ -42,11 +45,19 @@ type BaselineIMA struct {
 	PCR      int    `json:"pcr"`
 	Bank     string `json:"bank"`
 	Template string `json:"template"`
-	// LogBytes is the length of the uncompressed log: the byte offset in
-	// the kernel's log at which a later build's entries begin.
+	// LogBytes is the byte offset in the kernel's log at which a later
+	// build's entries begin: the length of the uncompressed log, plus the
+	// previous baseline's LogBytes when there is one.
 	LogBytes int64  `json:"logBytes"`
 	Log      IMALog `json:"log"`
+	// Previous is the baseline this one continues (Log.First is its
+	// position), or nil for a baseline whose log begins at boot.
+	Previous *IMABaseline `json:"previous,omitempty"`
 }
+
+// Position is the number of entries in the kernel's log up to the
+// baseline's quote.
+func (b *Baseline) Position() int { return b.IMA.Log.First + b.IMA.Log.Entries }
 
 // IMABaseline names the baseline an attestation's log continues (ima.log
 // then holds only the entries from Entries on, and ima.log.first is
@@ -85,11 +96,18 @@ func (b *Baseline) Validate() error {
 	if !slices.Contains(IMALogEncodings(), m.Log.Encoding) {
 		return fieldErr("ima.log.encoding", ErrInvalid, "want %q, found %q", strings.Join(IMALogEncodings(), `" or "`), m.Log.Encoding)
 	}
-	if m.Log.Detached || m.Log.First != 0 {
-		return fieldErr("ima.log", ErrInvalid, "a baseline carries its whole log from entry 0")
+	if m.Log.Detached {
+		return fieldErr("ima.log.detached", ErrInvalid, "a baseline carries its log")
 	}
-	if m.Log.Entries < 1 || len(m.Log.Data) == 0 || m.LogBytes <= 0 {
-		return fieldErr("ima.log", ErrRequired, "a baseline carries a log of at least the boot_aggregate")
+	if p := m.Previous; p != nil {
+		if err := p.validateRef("ima.previous"); err != nil {
+			return err
+		}
+		if m.Log.First != p.Entries || m.Log.Entries < 0 || len(m.Log.Data) == 0 {
+			return fieldErr("ima.log", ErrInvalid, "want the entries from the previous baseline's position %d, found first %d, %d entries", p.Entries, m.Log.First, m.Log.Entries)
+		}
+	} else if m.Log.First != 0 || m.Log.Entries < 1 || len(m.Log.Data) == 0 || m.LogBytes <= 0 {
+		return fieldErr("ima.log", ErrInvalid, "a baseline without a previous one carries the log from entry 0, the boot_aggregate, on")
 	}
 	if _, err := hex.DecodeString(m.Log.SHA256); err != nil || len(m.Log.SHA256) != 64 {
 		return fieldErr("ima.log.sha256", ErrInvalid, "want 64 hex digits, found %q", m.Log.SHA256)
@@ -99,16 +117,23 @@ func (b *Baseline) Validate() error {
 
 var imaBanks = []string{"sha1", "sha256", "sha384", "sha512"}
 
-func (b *IMABaseline) validate(m *IMA) error {
+func (b *IMABaseline) validateRef(field string) error {
 	d, ok := strings.CutPrefix(b.Digest, "sha256:")
 	if raw, err := hex.DecodeString(d); !ok || err != nil || len(raw) != 32 {
-		return fieldErr("ima.baseline.digest", ErrInvalid, "want sha256: and 64 hex digits, found %q", b.Digest)
+		return fieldErr(field+".digest", ErrInvalid, "want sha256: and 64 hex digits, found %q", b.Digest)
 	}
 	if b.Entries < 1 {
-		return fieldErr("ima.baseline.entries", ErrInvalid, "want at least 1 (the boot_aggregate), found %d", b.Entries)
+		return fieldErr(field+".entries", ErrInvalid, "want at least 1 (the boot_aggregate), found %d", b.Entries)
 	}
 	if v, err := hex.DecodeString(b.PCRValue); err != nil || len(v) == 0 {
-		return fieldErr("ima.baseline.pcrValue", ErrInvalid, "want hex, found %q", b.PCRValue)
+		return fieldErr(field+".pcrValue", ErrInvalid, "want hex, found %q", b.PCRValue)
+	}
+	return nil
+}
+
+func (b *IMABaseline) validate(m *IMA) error {
+	if err := b.validateRef("ima.baseline"); err != nil {
+		return err
 	}
 	if m.Log.First != b.Entries {
 		return fieldErr("ima.log.first", ErrInvalid, "want the baseline's position %d, found %d", b.Entries, m.Log.First)

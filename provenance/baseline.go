@@ -39,6 +39,12 @@ type BaselineOptions struct {
 	IMALog string
 	// Output is the baseline file written. Required.
 	Output string
+	// Previous, when set, is the baseline the new one continues: it
+	// carries only the entries after Previous's position (a chain, so that
+	// each build's attestation and each verification stays proportional to
+	// the new entries). A previous baseline of another boot or attestation
+	// key is an error (ErrBaselineMismatch).
+	Previous *BaselineRef
 }
 
 // BaselineRef is what a build needs of a baseline to carry only the log
@@ -66,7 +72,8 @@ type BaselineRef struct {
 // writes, atomically to Output, a signed baseline statement (predicate
 // predicates.BaselineType) carrying the quote and the log up to it (the
 // longest prefix that replays to the quoted PCR 10, by the rule of
-// CollectIMA). Its subject is the log, by its SHA-256.
+// CollectIMA), or with Previous the entries after Previous's position. Its
+// subject is the carried log, by its SHA-256.
 func MakeBaseline(ctx context.Context, opts BaselineOptions) (*BaselineRef, error) {
 	if opts.Signer == nil || opts.TPM == nil || opts.Output == "" {
 		return nil, errors.New("making an IMA baseline: a signer, a TPM and an output are required")
@@ -96,16 +103,25 @@ func MakeBaseline(ctx context.Context, opts BaselineOptions) (*BaselineRef, erro
 	if pcr == nil {
 		return nil, fmt.Errorf("making an IMA baseline: the quote does not cover PCR %d: add it to --pcrs (e.g. sha256:0-10)", IMAPCR)
 	}
-	ima, raw, err := collectIMA(path, bank, pcr, pcr, nil)
+	var offset int64
+	if prev := opts.Previous; prev != nil {
+		if why := prev.fits(ak.Fingerprint, q); why != "" {
+			return nil, fmt.Errorf("%w: the previous baseline %s: %s", ErrBaselineMismatch, prev.Path, why)
+		}
+		offset = prev.LogBytes
+	}
+	ima, raw, err := collectIMA(path, bank, pcr, pcr, opts.Previous)
 	if err != nil {
 		return nil, fmt.Errorf("making an IMA baseline: %w", err)
 	}
 	if !ima.Present {
 		return nil, fmt.Errorf("making an IMA baseline: %s", ima.Reason)
 	}
+	log := *ima.Log
+	log.Entries = ima.Window.End - log.First // up to the quote
 	pred := &predicates.Baseline{
 		TPM: info, AttestationKey: ak, Nonce: hex.EncodeToString(nonce), Quote: q,
-		IMA:       predicates.BaselineIMA{PCR: IMAPCR, Bank: bank, Template: ima.Template, LogBytes: int64(len(raw)), Log: *ima.Log},
+		IMA:       predicates.BaselineIMA{PCR: IMAPCR, Bank: bank, Template: ima.Template, LogBytes: offset + int64(len(raw)), Log: log, Previous: ima.Baseline},
 		CreatedOn: time.Now().UTC().Truncate(time.Second),
 	}
 	if err := pred.Validate(); err != nil {
@@ -160,6 +176,7 @@ func LoadBaseline(path string) (*BaselineRef, error) {
 			IMA struct {
 				predicates.BaselineIMA
 				Log struct {
+					First   int    `json:"first"`
 					Entries int    `json:"entries"`
 					SHA256  string `json:"sha256"`
 				} `json:"log"`
@@ -174,14 +191,14 @@ func LoadBaseline(path string) (*BaselineRef, error) {
 	}
 	p := st.Predicate.Baseline
 	p.IMA = st.Predicate.IMA.BaselineIMA
-	p.IMA.Log = predicates.IMALog{Entries: st.Predicate.IMA.Log.Entries, SHA256: st.Predicate.IMA.Log.SHA256}
+	p.IMA.Log = predicates.IMALog{First: st.Predicate.IMA.Log.First, Entries: st.Predicate.IMA.Log.Entries, SHA256: st.Predicate.IMA.Log.SHA256}
 	return baselineRef(path, stmt, &p)
 }
 
 // baselineRef describes a baseline statement for a build.
 func baselineRef(path string, stmt []byte, p *predicates.Baseline) (*BaselineRef, error) {
 	sum := sha256.Sum256(stmt)
-	ref := &BaselineRef{Path: path, Digest: "sha256:" + hex.EncodeToString(sum[:]), Entries: p.IMA.Log.Entries,
+	ref := &BaselineRef{Path: path, Digest: "sha256:" + hex.EncodeToString(sum[:]), Entries: p.Position(),
 		LogBytes: p.IMA.LogBytes, Bank: p.IMA.Bank, AKFingerprint: p.AttestationKey.Fingerprint}
 	for _, v := range p.Quote.PCRs {
 		if v.Bank == p.IMA.Bank && v.Index == IMAPCR {
@@ -243,19 +260,49 @@ func BootID() (string, error) {
 	return id, nil
 }
 
-// BaselinePath is the baseline of a boot and attestation key in a baseline
-// directory: dir/<boot id>-<first 16 hex digits of the AK fingerprint>.baseline.intoto.jsonl.
-func BaselinePath(dir, bootID, akFingerprint string) string {
+// BaselinePrefix is the start of the names of a boot's baselines by an
+// attestation key in a baseline directory: dir/<boot id>-<first 16 hex
+// digits of the AK fingerprint>-. Each is followed by its position (12
+// digits) and a random suffix, then BaselineSuffix.
+func BaselinePrefix(dir, bootID, akFingerprint string) string {
 	fp := strings.TrimPrefix(akFingerprint, "sha256:")
 	if len(fp) > 16 {
 		fp = fp[:16]
 	}
-	return filepath.Join(dir, bootID+"-"+fp+BaselineSuffix)
+	return filepath.Join(dir, bootID+"-"+fp+"-")
 }
 
-// dirBaseline returns the baseline of this boot and attestation key in
-// opts.BaselineDir, made (MakeBaseline, the directory created 0700) when
-// there is none yet; none for the simulator without an IMA log.
+// latestBaseline returns the file of the latest baseline (the greatest
+// position) whose name begins with prefix, or "".
+func latestBaseline(prefix string) (string, error) {
+	des, err := os.ReadDir(filepath.Dir(prefix))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the baseline directory: %w", err)
+	}
+	latest := ""
+	base := filepath.Base(prefix)
+	for _, de := range des {
+		n := de.Name()
+		if de.Type().IsRegular() && strings.HasPrefix(n, base) && strings.HasSuffix(n, BaselineSuffix) && n > latest {
+			latest = n // the position is zero-padded: the greatest name is the latest
+		}
+	}
+	if latest == "" {
+		return "", nil
+	}
+	return filepath.Join(filepath.Dir(prefix), latest), nil
+}
+
+// dirBaseline makes the baseline a build continues in opts.BaselineDir
+// (created 0700): the first build after boot makes one of the whole log;
+// each later one makes one that continues the latest (a chain: every
+// attestation and every baseline carries only the entries since the one
+// before). A latest baseline that no longer fits (a TPM restart since:
+// resume from hibernation) is left, and a new chain begins. None for the
+// simulator without an IMA log.
 func dirBaseline(ctx context.Context, opts Options) (*BaselineRef, bool, error) {
 	id, err := BootID()
 	if err != nil {
@@ -279,15 +326,37 @@ func dirBaseline(ctx context.Context, opts Options) (*BaselineRef, bool, error) 
 	if info.Mode == predicates.ModeSim && opts.IMALog == "" {
 		return nil, false, nil // no IMA log is carried (ReasonSimulatorIMA)
 	}
-	path := BaselinePath(opts.BaselineDir, id, ak.Fingerprint)
-	if ref, err := LoadBaseline(path); err == nil {
-		return ref, false, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, false, err
-	}
 	if err := os.MkdirAll(opts.BaselineDir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("making the baseline directory: %w", err)
 	}
-	ref, err := MakeBaseline(ctx, BaselineOptions{Signer: opts.Signer, TPM: opts.TPM, IMALog: opts.IMALog, Output: path})
-	return ref, true, err
+	prefix := BaselinePrefix(opts.BaselineDir, id, ak.Fingerprint)
+	latest, err := latestBaseline(prefix)
+	if err != nil {
+		return nil, false, err
+	}
+	var prev *BaselineRef
+	if latest != "" {
+		if prev, err = LoadBaseline(latest); err != nil {
+			return nil, false, err
+		}
+	}
+	r := make([]byte, 4)
+	rand.Read(r)
+	// The output is named for its position once it is known: written
+	// under a temporary name (not a baseline's), then renamed.
+	tmp := prefix + "pending-" + hex.EncodeToString(r) + ".tmp"
+	ref, err := MakeBaseline(ctx, BaselineOptions{Signer: opts.Signer, TPM: opts.TPM, IMALog: opts.IMALog, Output: tmp, Previous: prev})
+	if errors.Is(err, ErrBaselineMismatch) && prev != nil {
+		ref, err = MakeBaseline(ctx, BaselineOptions{Signer: opts.Signer, TPM: opts.TPM, IMALog: opts.IMALog, Output: tmp})
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	final := fmt.Sprintf("%s%012d-%x%s", prefix, ref.Entries, r, BaselineSuffix)
+	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		return nil, false, fmt.Errorf("naming the baseline: %w", err)
+	}
+	ref.Path = final
+	return ref, true, nil
 }

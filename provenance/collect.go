@@ -94,11 +94,12 @@ type Options struct {
 	// the log does not continue, is an error (ErrBaselineMismatch).
 	Baseline *BaselineRef
 	// BaselineDir, when not "" (and Baseline nil), is a directory of
-	// baselines, one per boot and attestation key (BaselinePath): the
-	// first build after boot makes one (MakeBaseline) before its start
-	// quote, later builds continue it. A baseline there that no longer fits
-	// (a TPM restart since: resume from hibernation) is removed and the
-	// build carries the whole log, with a warning on the build's stderr.
+	// baselines, a chain per boot and attestation key (BaselinePrefix):
+	// before its start quote each build makes a baseline (MakeBaseline)
+	// that continues the latest there, or the first of the boot, and
+	// continues it; the attestation and the new baseline each carry only
+	// the entries since the one before. The verifier needs the directory
+	// (verify --baseline DIR).
 	BaselineDir string
 }
 
@@ -469,10 +470,7 @@ func (a *attestation) collectIMA() error {
 			if a.opts.Baseline != nil {
 				return fmt.Errorf("%w: %s: %s", ErrBaselineMismatch, a.base.Path, why)
 			}
-			fmt.Fprintf(or[io.Writer](a.cmd.Stderr, os.Stderr), "attest-build: the IMA baseline %s no longer fits (%s): removed; this attestation carries the whole log, the next build makes a new baseline\n", a.base.Path, why)
-			if err := os.Remove(a.base.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("removing the stale IMA baseline: %w", err)
-			}
+			fmt.Fprintf(or[io.Writer](a.cmd.Stderr, os.Stderr), "attest-build: the IMA baseline %s no longer fits (%s): this attestation carries the whole log\n", a.base.Path, why)
 			a.base, a.baseMade = nil, false
 		}
 	}

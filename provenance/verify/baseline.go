@@ -85,7 +85,8 @@ type verifiedBaseline struct {
 	bank          string
 	entries       int
 	pcrValue      []byte
-	tally         policy.IMATally // the rules over its entries (boot scope)
+	logBytes      int64
+	tally         policy.IMATally // the rules over its entries and its previous ones' (boot scope)
 	bootAggregate string
 	aggregate     *bootAggregate
 	// failure: the baseline does not verify (expected, found)
@@ -100,6 +101,19 @@ func (vr *verification) baselineOf(digest string) (*verifiedBaseline, error) {
 	b := vr.v.baselines
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return vr.baselineOfLocked(digest, 0)
+}
+
+// maxChain bounds a chain of baselines (one per build of a boot).
+const maxChain = 100_000
+
+// baselineOfLocked is baselineOf with the lock held; depth counts the
+// baselines after this one in a chain.
+func (vr *verification) baselineOfLocked(digest string, depth int) (*verifiedBaseline, error) {
+	b := vr.v.baselines
+	if depth > maxChain {
+		return nil, fmt.Errorf("%w: a chain of more than %d baselines", ErrTooLarge, maxChain)
+	}
 	if vb, ok := b.verified[digest]; ok {
 		return vb, nil
 	}
@@ -130,7 +144,7 @@ func (vr *verification) baselineOf(digest string) (*verifiedBaseline, error) {
 			return nil, fmt.Errorf("reading the IMA baseline %s: it changed since it was first read", path)
 		}
 	}
-	vb := vr.verifyBaseline(path, envs)
+	vb := vr.verifyBaseline(path, envs, depth)
 	b.verified[digest] = vb
 	return vb, nil
 }
@@ -160,13 +174,16 @@ func readBaselineFile(path string, max int64) ([]*envelope, string, error) {
 // predicates.BaselineType whose one subject is the log; the predicate
 // valid; its AK the attestation's trusted AK (fingerprint and
 // TPMT_PUBLIC); the quote signed by it over the recorded nonce, its PCR
-// values those of pcrDigest; the log (within the policy's limits, its bank
-// one the policy accepts) replays, every entry for PCR 10 with its template
-// hash, entry 0 IMA's boot_aggregate of the quoted PCRs 0-9, to the quoted
-// PCR 10 after exactly its entries, with the declared byte length and
-// SHA-256 (the subject's); and, in boot scope, the policy's IMA rules over
-// its entries are tallied.
-func (vr *verification) verifyBaseline(path string, envs []*envelope) *verifiedBaseline {
+// values those of pcrDigest; for a baseline that continues another
+// (ima.previous), that one verified (the same way, once) and fitting as an
+// attestation's baseline must (fitsBaseline, against this quote); the log
+// (within the policy's limits, its bank one the policy accepts) replays,
+// every entry for PCR 10 with its template hash, from the previous
+// baseline's PCR 10 or from zero with entry 0 IMA's boot_aggregate of the
+// quoted PCRs 0-9, to the quoted PCR 10 after exactly its entries, with the
+// declared byte length and SHA-256 (the subject's); and, in boot scope, the
+// policy's IMA rules over its entries (and the previous ones') are tallied.
+func (vr *verification) verifyBaseline(path string, envs []*envelope, depth int) *verifiedBaseline {
 	v := vr.v
 	fail := func(err error, expected, found string) *verifiedBaseline {
 		return &verifiedBaseline{path: path, err: fmt.Errorf("%w %s: %w", ErrBaseline, path, err), expected: expected, found: found}
@@ -229,16 +246,60 @@ func (vr *verification) verifyBaseline(path string, envs []*envelope) *verifiedB
 	if pcr == nil {
 		return fail(fmt.Errorf("%w: PCR 10 not quoted", ErrIMALog), p.IMA.Bank+":10 in the quote", "missing")
 	}
-	vb := &verifiedBaseline{path: path, akFingerprint: fp, quote: q, bank: p.IMA.Bank, entries: p.IMA.Log.Entries, pcrValue: pcr}
-	if f := vr.replayBaseline(&p, q, pcr, vb); f != nil {
+	vb := &verifiedBaseline{path: path, akFingerprint: fp, quote: q, bank: p.IMA.Bank, entries: p.Position(), pcrValue: pcr}
+	var prev *verifiedBaseline
+	if ref := p.IMA.Previous; ref != nil {
+		if prev, err = vr.baselineOfLocked(ref.Digest, depth+1); err != nil {
+			return fail(err, "a readable previous baseline "+ref.Digest, err.Error())
+		}
+		if prev == nil {
+			return fail(errors.New("its previous baseline is missing"), "the baseline statement "+ref.Digest+" (ima.previous)", "none among the baseline files")
+		}
+		if prev.err != nil {
+			return &verifiedBaseline{path: path, err: fmt.Errorf("%w %s: previous: %w", ErrBaseline, path, prev.err), expected: prev.expected, found: prev.found}
+		}
+		if what, exp, found := prev.fits(fp, q, p.IMA.Bank, ref); what != "" {
+			return fail(fmt.Errorf("previous baseline %s: %s", prev.path, what), exp, found)
+		}
+	}
+	if f := vr.replayBaseline(&p, q, pcr, vb, prev); f != nil {
 		return f
 	}
 	return vb
 }
 
+// fits reports how the baseline b does not fit what continues it (an
+// attestation's start quote, or a later baseline's quote, q by the AK
+// akFingerprint, and ref, its ima.baseline or ima.previous): what, with
+// expected and found; "" when it fits: the same attestation key, the same
+// boot (resetCount, restartCount, firmware version and qualified signer
+// equal, b's clock not after q's), bank, position and PCR value.
+func (b *verifiedBaseline) fits(akFingerprint string, q *tpm.VerifiedQuote, bank string, ref *predicates.IMABaseline) (what, expected, found string) {
+	bq := b.quote
+	switch {
+	case b.akFingerprint != akFingerprint:
+		return "another attestation key", akFingerprint, b.akFingerprint
+	case bq.ClockInfo.ResetCount != q.ClockInfo.ResetCount || bq.ClockInfo.RestartCount != q.ClockInfo.RestartCount:
+		return "another boot", fmt.Sprintf("resetCount %d, restartCount %d (the later quote's)", q.ClockInfo.ResetCount, q.ClockInfo.RestartCount),
+			fmt.Sprintf("resetCount %d, restartCount %d", bq.ClockInfo.ResetCount, bq.ClockInfo.RestartCount)
+	case bq.ClockInfo.Clock > q.ClockInfo.Clock:
+		return "quoted after what continues it", fmt.Sprintf("clock at most %d (the later quote's)", q.ClockInfo.Clock), fmt.Sprint(bq.ClockInfo.Clock)
+	case bq.FirmwareVersion != q.FirmwareVersion || !bytes.Equal(bq.QualifiedSigner, q.QualifiedSigner):
+		return "another TPM firmware or AK name", fmt.Sprintf("firmware %s, qualified signer %x", tpm.FormatFirmwareVersion(q.FirmwareVersion), q.QualifiedSigner),
+			fmt.Sprintf("firmware %s, qualified signer %x", tpm.FormatFirmwareVersion(bq.FirmwareVersion), bq.QualifiedSigner)
+	case b.bank != bank:
+		return "another bank", bank, b.bank
+	case b.entries != ref.Entries:
+		return "another position", fmt.Sprintf("%d entries (as named)", ref.Entries), fmt.Sprintf("%d entries in the baseline", b.entries)
+	case !strings.EqualFold(hex.EncodeToString(b.pcrValue), ref.PCRValue):
+		return "another PCR 10 value", ref.PCRValue + " (as named)", hex.EncodeToString(b.pcrValue) + " (the baseline quote's)"
+	}
+	return "", "", ""
+}
+
 // replayBaseline replays a baseline's log (checks listed at
 // verifyBaseline) into vb; a failure is returned as a failed baseline.
-func (vr *verification) replayBaseline(p *predicates.Baseline, q *tpm.VerifiedQuote, pcr []byte, vb *verifiedBaseline) *verifiedBaseline {
+func (vr *verification) replayBaseline(p *predicates.Baseline, q *tpm.VerifiedQuote, pcr []byte, vb, prev *verifiedBaseline) *verifiedBaseline {
 	pol := vr.v.policy.IMA()
 	fail := func(err error, expected, found string) *verifiedBaseline {
 		return &verifiedBaseline{path: vb.path, err: fmt.Errorf("%w %s: %w", ErrBaseline, vb.path, err), expected: expected, found: found}
@@ -248,18 +309,28 @@ func (vr *verification) replayBaseline(p *predicates.Baseline, q *tpm.VerifiedQu
 	if err != nil {
 		return fail(fmt.Errorf("%w: log: %w", ErrMalformed, err), p.IMA.Log.Encoding, "not that encoding")
 	}
-	capped := &cappedReader{r: zr, n: p.IMA.LogBytes, h: sha256.New()}
-	r, err := evidence.NewReader(capped, evidence.WithMaxEntries(p.IMA.Log.Entries))
+	first, offset, initial := 0, int64(0), make([]byte, bank.Size())
+	var replayOpts []evidence.ReplayOption
+	ev := pol.NewEvaluation(vr.v.collect) // policy init collects the baseline's entries too
+	boot := pol.Scope() == policy.ScopeBoot
+	if prev != nil {
+		first, offset, initial = prev.entries, prev.logBytes, prev.pcrValue
+		replayOpts = append(replayOpts, evidence.WithInitialValue(initial))
+		vb.aggregate, vb.bootAggregate = prev.aggregate, prev.bootAggregate
+		if boot {
+			ev.AddTally(prev.tally)
+		}
+	}
+	capped := &cappedReader{r: zr, n: p.IMA.LogBytes - offset, h: sha256.New()}
+	r, err := evidence.NewReader(capped, evidence.WithMaxEntries(p.IMA.Log.Entries), evidence.WithFirstIndex(first))
 	if err != nil || r.Format() != evidence.FormatBinary || r.Compressed() {
 		return fail(fmt.Errorf("%w: log format", ErrMalformed), "binary_runtime_measurements", "another form")
 	}
-	ev := pol.NewEvaluation(vr.v.collect) // policy init collects the baseline's entries too
-	boot := pol.Scope() == policy.ScopeBoot
 	var templates policy.TemplateCache
 	var template predicates.LogTemplate
 	var failed *verifiedBaseline
-	n := 0
-	var last []byte
+	n := first
+	last := initial
 	visit := func(e *evidence.Entry, value []byte, herr error) bool {
 		if n == 0 {
 			compared, err := evidence.CheckBootAggregate(e, func(b evidence.Bank) [][]byte {
@@ -301,19 +372,18 @@ func (vr *verification) replayBaseline(p *predicates.Baseline, q *tpm.VerifiedQu
 		last = value
 		return true
 	}
-	var opts []evidence.ReplayOption
 	if boot {
-		opts = append(opts, evidence.WithPathsFrom(0))
+		replayOpts = append(replayOpts, evidence.WithPathsFrom(0))
 	}
-	err = evidence.ReplayEntries(r, bank, imaPCR, visit, opts...)
+	err = evidence.ReplayEntries(r, bank, imaPCR, visit, replayOpts...)
 	if failed != nil {
 		return failed
 	}
 	if err != nil {
 		return fail(fmt.Errorf("%w: log: %w", ErrMalformed, err), fmt.Sprintf("a well-formed log of %d entries, %d bytes", p.IMA.Log.Entries, p.IMA.LogBytes), err.Error())
 	}
-	if n != p.IMA.Log.Entries {
-		return fail(fmt.Errorf("%w: entry count", ErrIMALog), fmt.Sprintf("%d entries (ima.log.entries)", p.IMA.Log.Entries), fmt.Sprint(n))
+	if n != first+p.IMA.Log.Entries {
+		return fail(fmt.Errorf("%w: entry count", ErrIMALog), fmt.Sprintf("%d entries (ima.log.entries)", p.IMA.Log.Entries), fmt.Sprint(n-first))
 	}
 	if !bytes.Equal(last, pcr) {
 		return fail(fmt.Errorf("%w: the log does not replay to the baseline quote", ErrIMALog), "the quote's PCR 10 "+hex.EncodeToString(pcr), hex.EncodeToString(last)+fmt.Sprintf(" after %d entries", n))
@@ -327,7 +397,7 @@ func (vr *verification) replayBaseline(p *predicates.Baseline, q *tpm.VerifiedQu
 	if template.String() != p.IMA.Template {
 		return fail(fmt.Errorf("%w: ima.template", ErrIMALog), template.String(), orNone(p.IMA.Template))
 	}
-	vb.tally = ev.Tally()
+	vb.tally, vb.logBytes = ev.Tally(), p.IMA.LogBytes
 	return nil
 }
 
@@ -355,27 +425,8 @@ func (vr *verification) checkBaseline() error {
 	if vb.err != nil {
 		return vr.rep.fail(CheckIMABaseline, vb.err, vb.expected, vb.found)
 	}
-	fail := func(what, expected, found string) error {
-		return vr.rep.fail(CheckIMABaseline, fmt.Errorf("%w %s: %s", ErrBaseline, vb.path, what), expected, found)
-	}
-	start, bq := vr.quotes[0], vb.quote
-	switch {
-	case vb.akFingerprint != vr.ak.fingerprint:
-		return fail("another attestation key", vr.ak.fingerprint, vb.akFingerprint)
-	case bq.ClockInfo.ResetCount != start.ClockInfo.ResetCount || bq.ClockInfo.RestartCount != start.ClockInfo.RestartCount:
-		return fail("another boot", fmt.Sprintf("resetCount %d, restartCount %d (the start quote's)", start.ClockInfo.ResetCount, start.ClockInfo.RestartCount),
-			fmt.Sprintf("resetCount %d, restartCount %d", bq.ClockInfo.ResetCount, bq.ClockInfo.RestartCount))
-	case bq.ClockInfo.Clock > start.ClockInfo.Clock:
-		return fail("quoted after the build's start", fmt.Sprintf("clock at most %d (the start quote's)", start.ClockInfo.Clock), fmt.Sprint(bq.ClockInfo.Clock))
-	case bq.FirmwareVersion != start.FirmwareVersion || !bytes.Equal(bq.QualifiedSigner, start.QualifiedSigner):
-		return fail("another TPM firmware or AK name", fmt.Sprintf("firmware %s, qualified signer %x", tpm.FormatFirmwareVersion(start.FirmwareVersion), start.QualifiedSigner),
-			fmt.Sprintf("firmware %s, qualified signer %x", tpm.FormatFirmwareVersion(bq.FirmwareVersion), bq.QualifiedSigner))
-	case vb.bank != vr.pred.IMA.Bank:
-		return fail("another bank", vr.pred.IMA.Bank+" (ima.bank)", vb.bank)
-	case vb.entries != ref.Entries:
-		return fail("another position", fmt.Sprintf("%d entries (ima.baseline.entries)", ref.Entries), fmt.Sprintf("%d entries in the baseline", vb.entries))
-	case !strings.EqualFold(hex.EncodeToString(vb.pcrValue), ref.PCRValue):
-		return fail("another PCR 10 value", ref.PCRValue+" (ima.baseline.pcrValue)", hex.EncodeToString(vb.pcrValue)+" (the baseline quote's)")
+	if what, exp, found := vb.fits(vr.ak.fingerprint, vr.quotes[0], vr.pred.IMA.Bank, ref); what != "" {
+		return vr.rep.fail(CheckIMABaseline, fmt.Errorf("%w %s: %s", ErrBaseline, vb.path, what), exp, found)
 	}
 	vr.baseline = vb
 	vr.rep.pass(CheckIMABaseline, fmt.Sprintf("%s (%s): %d entries replay to its quote's PCR 10; same AK and boot", ref.Digest, vb.path, vb.entries))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,3 +191,84 @@ func TestVerifyBaselineSwtpm(t *testing.T) {
 }
 
 func joinRecords(recs [][]byte) []byte { return bytes.Join(recs, nil) }
+
+// TestVerifyBaselineChainSwtpm: builds on one runner with --baseline-dir
+// (Options.BaselineDir): the first makes the boot's baseline, each later
+// one a baseline continuing the latest, so that every attestation carries
+// only the entries since the build before; all verify in one Verifier with
+// the directory, each baseline verified once; a missing link, or a link
+// from another boot, is refused.
+func TestVerifyBaselineChainSwtpm(t *testing.T) {
+	log := withBootAggregate(t, loadVMLog(t))
+	r, sw := swtpmRig(t)
+	signer := newSigner(t)
+	dir, logPath := t.TempDir(), filepath.Join(t.TempDir(), "binary_runtime_measurements")
+	var atts []*attested
+	for k, end := range []int{20, 30, 40, len(log.records)} {
+		have := 0
+		if k > 0 {
+			have = []int{20, 30, 40}[k-1]
+		}
+		part := realIMALog{records: log.records[:end], entries: log.entries[:end]}
+		a := attestWith(t, r, part, end-5, fmt.Sprintf("build %d", k+1), attestConfig{log: logPath, have: have, signer: signer, baselineDir: dir})
+		ima := a.res.Predicate.IMA
+		if ima.Baseline == nil || ima.Log.First != end-5 || ima.Log.Entries != 5 || !a.res.BaselineMade {
+			t.Fatalf("build %d: baseline %+v, log first %d, %d entries, made %t; want the baseline at %d and 5 entries", k+1, ima.Baseline, ima.Log.First, ima.Log.Entries, a.res.BaselineMade, end-5)
+		}
+		atts = append(atts, a)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"+provenance.BaselineSuffix))
+	if len(files) != 4 {
+		t.Fatalf("%d baselines in the directory, want 4: %v", len(files), files)
+	}
+	ref := *atts[3]
+	ref.baseline = dir // policy init needs the whole chain
+	p := policyFor(t, &ref, policy.ScopeBoot, editPolicy(t, allowViolations))
+	v, err := verify.NewVerifier(p, verify.WithBaselines(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range atts {
+		art, _ := verify.ArtifactFromFile(a.artifact)
+		rep, err := v.Verify(context.Background(), bytes.NewReader(mustRead(t, a.att)), art)
+		if err != nil {
+			t.Fatalf("build %d: %v", i+1, err)
+		}
+		if rep.Facts.IMA.InScope != a.res.Predicate.IMA.Window.End {
+			t.Fatalf("build %d: %d entries in scope, want every entry from boot: %d", i+1, rep.Facts.IMA.InScope, a.res.Predicate.IMA.Window.End)
+		}
+	}
+
+	t.Run("missing link", func(t *testing.T) {
+		// Without the second baseline, the fourth's chain is broken.
+		second, err := provenance.LoadBaseline(atts[1].baseline)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keep []string
+		for _, f := range files {
+			if f != second.Path {
+				keep = append(keep, f)
+			}
+		}
+		_, err = verifyBytes(t, p, mustRead(t, atts[3].att), atts[3].artifact, verify.WithBaselines(keep...))
+		ce := wantCheck(t, err, verify.CheckIMABaseline)
+		if !strings.Contains(ce.Expected, second.Digest) {
+			t.Fatalf("expected %q, want the missing link %s named", ce.Expected, second.Digest)
+		}
+	})
+	t.Run("link from another boot", func(t *testing.T) {
+		// After a reset, the same log replayed again: a baseline of the
+		// new boot that names the old boot's latest as its previous one.
+		last, err := provenance.LoadBaseline(atts[3].baseline)
+		if err != nil {
+			t.Fatal(err)
+		}
+		powerCycle(t, sw, tpm2.TPMSUClear, tpm2.TPMSUClear)
+		r.Extend(t, log.entries)
+		_, err = provenance.MakeBaseline(context.Background(), provenance.BaselineOptions{Signer: signer, TPM: r.Open, IMALog: logPath, Output: filepath.Join(t.TempDir(), "x"+provenance.BaselineSuffix), Previous: last})
+		if !errors.Is(err, provenance.ErrBaselineMismatch) || !strings.Contains(err.Error(), "another boot") {
+			t.Fatalf("a link after a reboot: %v, want ErrBaselineMismatch naming another boot", err)
+		}
+	})
+}

@@ -12,18 +12,19 @@ import (
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
-	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/provenance/internal/provtest"
 )
 
 // TestWriteBaselineBenchFixture writes the fixture of the incremental
 // attestation benchmark (scripts/bench-incremental.sh, docs/benchmarks.md)
 // to $ATTEST_BUILD_BENCH_DIR, from the log at $ATTEST_BUILD_BENCH_LOG
-// (imagen): with the simulator, an IMA baseline after all but the last
-// BUILDS × 1,000 entries, then $ATTEST_BUILD_BENCH_BUILDS builds one after
-// another on the same runner, each adding 1,000 entries and continuing the
-// baseline: b1/out.bin and its attestation, ..., the baseline in base/,
-// signer.pub. Skipped without those variables.
+// (imagen): with the simulator, $ATTEST_BUILD_BENCH_BUILDS builds (default
+// 100) one after another on the same runner with a baseline directory, the
+// log holding all but the last BUILDS × 1,000 entries before the first,
+// each build adding 1,000: the first makes the boot's baseline, each a
+// baseline continuing the one before. Written: b1/out.bin and its
+// attestation, ..., the baselines in base/, signer.pub. Skipped without
+// those variables.
 func TestWriteBaselineBenchFixture(t *testing.T) {
 	dir, logSrc := os.Getenv("ATTEST_BUILD_BENCH_DIR"), os.Getenv("ATTEST_BUILD_BENCH_LOG")
 	if dir == "" || logSrc == "" {
@@ -43,26 +44,15 @@ func TestWriteBaselineBenchFixture(t *testing.T) {
 	r := provtest.SimRig(provtest.OpenSimulator(t, "sha256:0-10"))
 	signer := newSigner(t)
 	logPath := filepath.Join(t.TempDir(), "binary_runtime_measurements")
-	var base *provenance.BaselineRef
+	baseDir := filepath.Join(dir, "base")
 	for k := range builds {
 		end := at + (k+1)*perBuild
 		part := realIMALog{records: l.records[:end], entries: l.entries[:end]}
-		cfg := attestConfig{log: logPath, have: at + k*perBuild, baseline: base, signer: signer}
+		have := end - perBuild // the log file as the build before left it
 		if k == 0 {
-			cfg.baselineAt, cfg.have = at, 0
+			have = 0
 		}
-		a := attestWith(t, r, part, end-perBuild, fmt.Sprintf("build %d", k+1), cfg)
-		if k == 0 {
-			if base, err = provenance.LoadBaseline(a.baseline); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.MkdirAll(filepath.Join(dir, "base"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "base", "runner"+provenance.BaselineSuffix), mustRead(t, a.baseline), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		a := attestWith(t, r, part, end-perBuild, fmt.Sprintf("build %d", k+1), attestConfig{log: logPath, have: have, signer: signer, baselineDir: baseDir})
 		bd := filepath.Join(dir, fmt.Sprintf("b%d", k+1))
 		if err := os.MkdirAll(bd, 0o755); err != nil {
 			t.Fatal(err)

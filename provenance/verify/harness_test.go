@@ -125,6 +125,8 @@ type attestConfig struct {
 	have     int
 	baseline *provenance.BaselineRef
 	signer   *provenance.Signer
+	// baselineDir attests with Options.BaselineDir (a chain of baselines).
+	baselineDir string
 }
 
 func newSigner(t testing.TB) *provenance.Signer {
@@ -211,16 +213,20 @@ func attestWith(t testing.TB, r provtest.Rig, log realIMALog, split int, content
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command: provenance.Command{Argv: []string{"sh", "-c", script, "sh", proceed, content}, Dir: dir,
 			Stdout: &handOver{started: startedCh, wait: extended}, Stderr: io.Discard},
-		Signer:   signer,
-		TPM:      r.Open,
-		IMALog:   logPath,
-		Baseline: base,
+		Signer:      signer,
+		TPM:         r.Open,
+		IMALog:      logPath,
+		Baseline:    base,
+		BaselineDir: cfg.baselineDir,
 	})
 	<-done
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := &attested{dir: dir, att: res.Output, artifact: filepath.Join(dir, "out.bin"), signer: signer, res: res}
+	if base == nil {
+		base = res.Baseline
+	}
 	if base != nil {
 		a.baseline = base.Path
 	}
