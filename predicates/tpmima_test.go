@@ -40,6 +40,27 @@ func validPredicate() predicates.TPMIMA {
 	}
 }
 
+// incremental makes p continue a baseline of 1 entry: its log holds
+// entries 1 and 2, the window [1, 3).
+func incremental(p *predicates.TPMIMA) {
+	p.IMA.Baseline = &predicates.IMABaseline{Digest: "sha256:" + strings.Repeat("ab", 32), Entries: 1, PCRValue: strings.Repeat("cd", 32)}
+	p.IMA.Log.First, p.IMA.Log.Entries = 1, 2
+	p.IMA.Window.Entries = nil
+}
+
+// An attestation that continues a baseline is valid by Validate and the
+// schema.
+func TestValidIncrementalPredicate(t *testing.T) {
+	p := validPredicate()
+	incremental(&p)
+	if err := p.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if err := schemas.ValidateTPMIMA(p); err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+}
+
 func TestSchemaIDIsPredicateType(t *testing.T) {
 	var s struct {
 		ID string `json:"$id"`
@@ -104,6 +125,20 @@ func TestInvalidPredicates(t *testing.T) {
 		{"window end before start", func(p *predicates.TPMIMA) { p.IMA.Window.End = 0 }, "ima.window", false},
 		{"window past log", func(p *predicates.TPMIMA) { p.IMA.Window.End = 4 }, "ima.window", false},
 		{"no argv", func(p *predicates.TPMIMA) { p.Build.Argv = nil }, "build.argv", false},
+		{"log first without a baseline", func(p *predicates.TPMIMA) { p.IMA.Log.First = 1 }, "ima.log.first", false},
+		{"baseline digest", func(p *predicates.TPMIMA) { incremental(p); p.IMA.Baseline.Digest = "sha256:00" }, "ima.baseline.digest", true},
+		{"baseline at entry 0", func(p *predicates.TPMIMA) { incremental(p); p.IMA.Baseline.Entries = 0 }, "ima.baseline.entries", true},
+		{"baseline PCR value", func(p *predicates.TPMIMA) { incremental(p); p.IMA.Baseline.PCRValue = "x" }, "ima.baseline.pcrValue", true},
+		{"log first not the baseline's position", func(p *predicates.TPMIMA) { incremental(p); p.IMA.Log.First = 2 }, "ima.log.first", false},
+		{"window before the baseline", func(p *predicates.TPMIMA) { incremental(p); p.IMA.Window.Start = 0 }, "ima.window.start", false},
+		{"window entries beside a baseline", func(p *predicates.TPMIMA) {
+			incremental(p)
+			p.IMA.Window.Entries = []predicates.WindowEntry{{Index: 1, Template: "ima-ng"}}
+		}, "ima.window.entries", false},
+		{"absent IMA with a baseline", func(p *predicates.TPMIMA) {
+			incremental(p)
+			p.IMA = predicates.IMA{Present: false, Reason: "x", Baseline: p.IMA.Baseline}
+		}, "ima.present", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
