@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/attest-build/attest-build/provenance"
+	"github.com/attest-build/attest-build/provenance/inspect"
 	"github.com/attest-build/attest-build/provenance/internal/provtest"
 	"github.com/attest-build/attest-build/provenance/policy"
 	"github.com/attest-build/attest-build/provenance/verify"
@@ -56,6 +57,17 @@ func TestVerifyBaselineSwtpm(t *testing.T) {
 	}
 	if f := rep.Facts.IMA; f.Baseline != base.Digest || f.InScope != len(log.records) || f.LogEntries != len(log.records)-10 {
 		t.Fatalf("facts: baseline %q, %d in scope (want every entry, the baseline's too: %d), %d carried", f.Baseline, f.InScope, len(log.records), f.LogEntries)
+	}
+
+	// inspect decodes the window from the log: the attestation carries no
+	// decoded entries beside a baseline.
+	sum, err := inspect.Inspect(bytes.NewReader(good), inspect.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti := sum.Envelopes[0].TPMIMA; ti == nil || ti.IMA.Baseline == nil || len(ti.IMA.Window) != len(log.records)-30 ||
+		ti.IMA.Window[0].Index != 30 || ti.IMA.Window[0].Path != log.entries[30].Path {
+		t.Fatalf("inspect's window: %+v", ti)
 	}
 
 	// An allowlist broken by a baseline entry fails ima-rules in boot scope,
