@@ -206,7 +206,7 @@ func attestWith(t testing.TB, r provtest.Rig, log realIMALog, split int, content
 		case <-startedCh:
 			appendRecords(split, len(log.records))
 			os.WriteFile(proceed, nil, 0o644)
-		case <-time.After(30 * time.Second):
+		case <-time.After(10 * time.Minute): // a baseline of a long log is made first
 		}
 	}()
 	script := `echo started; while [ ! -e "$1" ]; do sleep 0.01; done; printf %s "$2" > out.bin`
