@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -199,12 +198,13 @@ func (vr *verification) verifyBaseline(path string, envs []*envelope, depth int)
 	if s.PredicateType != predicates.BaselineType {
 		return fail(ErrWrongType, predicates.BaselineType, s.PredicateType)
 	}
-	var p predicates.Baseline
-	dec := json.NewDecoder(bytes.NewReader(s.Predicate))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	// The log's base64 text is read as a stream by the replay, never
+	// decoded whole (as an attestation's).
+	pp, logB64, err := decodeWithLog[predicates.Baseline](s.Predicate, s.logData)
+	if err != nil {
 		return fail(fmt.Errorf("%w: predicate: %w", ErrMalformed, err), "a baseline predicate", "undecodable")
 	}
+	p := *pp
 	if err := p.Validate(); err != nil {
 		return fail(fmt.Errorf("%w: predicate: %w", ErrMalformed, err), "a valid baseline predicate", "invalid")
 	}
@@ -262,7 +262,7 @@ func (vr *verification) verifyBaseline(path string, envs []*envelope, depth int)
 			return fail(fmt.Errorf("previous baseline %s: %s", prev.path, what), exp, found)
 		}
 	}
-	if f := vr.replayBaseline(&p, q, pcr, vb, prev); f != nil {
+	if f := vr.replayBaseline(&p, logB64, q, pcr, vb, prev); f != nil {
 		return f
 	}
 	return vb
@@ -299,13 +299,14 @@ func (b *verifiedBaseline) fits(akFingerprint string, q *tpm.VerifiedQuote, bank
 
 // replayBaseline replays a baseline's log (checks listed at
 // verifyBaseline) into vb; a failure is returned as a failed baseline.
-func (vr *verification) replayBaseline(p *predicates.Baseline, q *tpm.VerifiedQuote, pcr []byte, vb, prev *verifiedBaseline) *verifiedBaseline {
+func (vr *verification) replayBaseline(p *predicates.Baseline, logB64 []byte, q *tpm.VerifiedQuote, pcr []byte, vb, prev *verifiedBaseline) *verifiedBaseline {
 	pol := vr.v.policy.IMA()
 	fail := func(err error, expected, found string) *verifiedBaseline {
 		return &verifiedBaseline{path: vb.path, err: fmt.Errorf("%w %s: %w", ErrBaseline, vb.path, err), expected: expected, found: found}
 	}
 	bank, _ := evidence.ParseBank(p.IMA.Bank) // checked by Validate
-	zr, err := decompressor(p.IMA.Log.Encoding, bytes.NewReader(p.IMA.Log.Data))
+	text := &b64Reader{text: logB64}
+	zr, err := decompressor(p.IMA.Log.Encoding, text)
 	if err != nil {
 		return fail(fmt.Errorf("%w: log: %w", ErrMalformed, err), p.IMA.Log.Encoding, "not that encoding")
 	}
@@ -390,6 +391,9 @@ func (vr *verification) replayBaseline(p *predicates.Baseline, q *tpm.VerifiedQu
 	}
 	if _, err := io.Copy(io.Discard, capped); err != nil || capped.n != 0 {
 		return fail(fmt.Errorf("%w: log length", ErrIMALog), fmt.Sprintf("%d bytes (ima.logBytes)", p.IMA.LogBytes), "another length")
+	}
+	if !text.consumed() {
+		return fail(fmt.Errorf("%w: ima.log.data", ErrMalformed), "base64 of the compressed log and nothing after it", "text after the compressed stream")
 	}
 	if sum := hex.EncodeToString(capped.h.Sum(nil)); sum != p.IMA.Log.SHA256 {
 		return fail(fmt.Errorf("%w: log SHA-256", ErrIMALog), p.IMA.Log.SHA256, sum)
