@@ -169,7 +169,8 @@ func readBaselineFile(path string, max int64) ([]*envelope, string, error) {
 }
 
 // verifyBaseline verifies a baseline statement in full, in order: signed
-// by a trusted signer key; an in-toto statement of predicateType
+// by a trusted signer key (or the TPM-resident key the attestation's AK
+// certified); an in-toto statement of predicateType
 // predicates.BaselineType whose one subject is the log; the predicate
 // valid; its AK the attestation's trusted AK (fingerprint and
 // TPMT_PUBLIC); the quote signed by it over the recorded nonce, its PCR
@@ -188,7 +189,11 @@ func (vr *verification) verifyBaseline(path string, envs []*envelope, depth int)
 		return &verifiedBaseline{path: path, err: fmt.Errorf("%w %s: %w", ErrBaseline, path, err), expected: expected, found: found}
 	}
 	env := envs[0]
-	if len(v.verifyEnvelope(env)) == 0 && !(v.bootstrapUnsafe && len(v.signers) == 0) {
+	// A TPM-resident signer (-k tpm) that the attestation's AK certified
+	// (checked at attestation-key) lives in the TPM that quoted the
+	// baseline too (same AK, checked below): its signature is accepted.
+	certified := vr.certSigner != nil && vr.certSigner.verifiesEnvelope(env)
+	if len(v.verifyEnvelope(env)) == 0 && !certified && !(v.bootstrapUnsafe && len(v.signers) == 0) {
 		return fail(ErrUntrustedSigner, "a signature by one of "+strings.Join(vr.trustedFingerprints(), ", "), "none that verifies")
 	}
 	s, err := parseStatement(env.payload, 1)
