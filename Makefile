@@ -63,6 +63,7 @@ bench: bench-deps
 	./scripts/bench-verify.sh
 	./scripts/bench-allowlist.sh
 	./scripts/bench-rootfs.sh
+	./scripts/bench-incremental.sh
 	$(GO) test -tags simulator -run '^$$' -bench . -benchtime 20x ./tpm/
 	$(GO) test -tags simulator -run '^$$' -bench 'AttestOverhead|HashSubjects1GiB' -benchtime 3x ./provenance/
 

@@ -519,3 +519,55 @@ func TestReplayReusesBatches(t *testing.T) {
 		}
 	}
 }
+
+// A log cut at a baseline's position replays from the baseline's PCR value
+// (WithInitialValue) to the whole log's value, its entries numbered from
+// the position (WithFirstIndex); WithMaxEntries counts the entries read.
+func TestReplayFromPosition(t *testing.T) {
+	log := readFile(t, testdataPath(t, "vm-debian12-swtpm.bin"))
+	entries, err := readAll(t, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const at = 20
+	whole, err := Replay(newReader(t, log), SHA256, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := Replay(newReader(t, log[:entries[at].Offset]), SHA256, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := log[entries[at].Offset:]
+	r, err := NewReader(bytes.NewReader(rest), WithFirstIndex(at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var indexes []int
+	err = ReplayEntries(r, SHA256, 10, func(e *Entry, value []byte, herr error) bool {
+		indexes = append(indexes, e.Index)
+		return herr == nil
+	}, WithInitialValue(base.Value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(indexes) != len(entries)-at || indexes[0] != at || indexes[len(indexes)-1] != len(entries)-1 {
+		t.Fatalf("indexes %v, want %d to %d", indexes, at, len(entries)-1)
+	}
+	r, _ = NewReader(bytes.NewReader(rest), WithFirstIndex(at))
+	res, err := Replay(r, SHA256, 10, WithInitialValue(base.Value))
+	if err != nil || !bytes.Equal(res.Value, whole.Value) {
+		t.Fatalf("replay from the position: %x, %v; want %x", res.Value, err, whole.Value)
+	}
+	r, _ = NewReader(bytes.NewReader(rest), WithFirstIndex(at), WithMaxEntries(len(entries)-at))
+	if _, err := Replay(r, SHA256, 10, WithInitialValue(base.Value)); err != nil {
+		t.Fatalf("max entries counts entries read: %v", err)
+	}
+	r, _ = NewReader(bytes.NewReader(rest), WithFirstIndex(at), WithMaxEntries(len(entries)-at-1))
+	if _, err := Replay(r, SHA256, 10, WithInitialValue(base.Value)); !errors.Is(err, ErrTooManyEntries) {
+		t.Fatalf("one entry over the limit: %v", err)
+	}
+	if _, err := NewReader(bytes.NewReader(rest), WithFirstIndex(-1)); err == nil {
+		t.Fatal("a negative first index is accepted")
+	}
+}

@@ -69,6 +69,7 @@ type readerConfig struct {
 	hashSize      int // 0: detect
 	maxEntries    int // 0: no limit
 	maxRecordSize int
+	firstIndex    int
 }
 
 // Option configures a Reader.
@@ -111,6 +112,20 @@ func WithPerBankLog(b Bank) Option {
 // verifier's bound on work per request). n <= 0 means no limit.
 func WithMaxEntries(n int) Option {
 	return func(c *readerConfig) error { c.maxEntries = n; return nil }
+}
+
+// WithFirstIndex numbers the entries from n instead of 0: for a log that
+// continues another (the entries after a baseline's position), so that
+// Entry.Index is the index in the kernel's whole log. WithMaxEntries then
+// counts the entries read, not the index.
+func WithFirstIndex(n int) Option {
+	return func(c *readerConfig) error {
+		if n < 0 {
+			return fmt.Errorf("evidence: first index %d is negative", n)
+		}
+		c.firstIndex = n
+		return nil
+	}
 }
 
 // WithMaxRecordSize bounds the template data of one record (default
@@ -174,7 +189,7 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 			return nil, err
 		}
 	}
-	rd := &Reader{cfg: cfg, br: bufio.NewReaderSize(r, readBufSize), pathsFrom: leanAll}
+	rd := &Reader{cfg: cfg, br: bufio.NewReaderSize(r, readBufSize), pathsFrom: leanAll, index: cfg.firstIndex}
 	magic, _ := rd.br.Peek(len(zstdMagic))
 	switch {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
@@ -228,7 +243,7 @@ func (r *Reader) next(reuse *Entry) (*Entry, error) {
 		r.err = err
 		return nil, err
 	}
-	if r.cfg.maxEntries > 0 && e.Index >= r.cfg.maxEntries {
+	if r.cfg.maxEntries > 0 && e.Index-r.cfg.firstIndex >= r.cfg.maxEntries {
 		r.err = &ParseError{Index: e.Index, Offset: e.Offset, Field: "entry",
 			Err: fmt.Errorf("%w: limit is %d", ErrTooManyEntries, r.cfg.maxEntries)}
 		return nil, r.err

@@ -72,6 +72,11 @@ func Byproducts(tpmStatement []byte, p *TPMIMA) []*intoto.ResourceDescriptor {
 			MediaType: "application/octet-stream",
 		})
 	}
+	if b := p.IMA.Baseline; b != nil {
+		if d, ok := strings.CutPrefix(b.Digest, "sha256:"); ok {
+			out = append(out, &intoto.ResourceDescriptor{Name: "ima-baseline", Digest: map[string]string{"sha256": d}, MediaType: PayloadType})
+		}
+	}
 	if p.BootLog != nil && p.BootLog.Present {
 		out = append(out, &intoto.ResourceDescriptor{
 			Name:      "boot-log",

@@ -156,11 +156,20 @@ type IMA struct {
 	Template string  `json:"template,omitempty"`
 	Log      *IMALog `json:"log,omitempty"`
 	Window   *Window `json:"window,omitempty"`
+	// Baseline, when set, names the baseline statement whose log this
+	// one continues: Log then holds only the entries from
+	// Baseline.Entries on (Log.First), and the verifier needs the
+	// baseline (verify --baseline).
+	Baseline *IMABaseline `json:"baseline,omitempty"`
 }
 
-// IMALog is the whole log from boot up to the end quote.
+// IMALog is the log up to the end quote: from boot, or from a baseline's
+// position (IMA.Baseline).
 type IMALog struct {
 	Encoding string `json:"encoding"`
+	// First is the index in the kernel's log of Data's first entry: 0,
+	// or the baseline's position (IMA.Baseline.Entries).
+	First int `json:"first,omitempty"`
 	// Entries is the number of entries in Data; SHA256 is the hex SHA-256
 	// of the uncompressed log bytes.
 	Entries int    `json:"entries"`
@@ -175,11 +184,13 @@ type IMALog struct {
 
 // Window is the half-open range [Start, End) of log entries appended during
 // the build: Start entries replay to the start quote's PCR value, End to the
-// end quote's. Entries are decoded for readers; a verifier replays Log.
+// end quote's. Entries are decoded for readers; a verifier replays Log. An
+// attestation that continues a baseline (IMA.Baseline) carries no Entries,
+// to stay small: they are the last End-Start entries of Log.
 type Window struct {
 	Start   int           `json:"start"`
 	End     int           `json:"end"`
-	Entries []WindowEntry `json:"entries"`
+	Entries []WindowEntry `json:"entries,omitempty"`
 }
 
 // WindowEntry is one decoded log entry, for readers (not for verification).
@@ -226,21 +237,8 @@ func fieldErr(field string, err error, format string, a ...any) error {
 // Validate checks the predicate's fields for presence and form. It does not
 // verify anything: quotes, signatures and the log are checked by the verifier.
 func (p *TPMIMA) Validate() error {
-	switch p.TPM.Mode {
-	case ModeDevice, ModeSwtpm, ModeSim:
-	case "":
-		return fieldErr("tpm.mode", ErrRequired, "")
-	default:
-		return fieldErr("tpm.mode", ErrInvalid, "%q is not one of device, swtpm, sim", p.TPM.Mode)
-	}
-	if p.AttestationKey.PublicKeyPEM == "" {
-		return fieldErr("attestationKey.publicKeyPem", ErrRequired, "")
-	}
-	if len(p.AttestationKey.TPMTPublic) == 0 {
-		return fieldErr("attestationKey.tpmtPublic", ErrRequired, "")
-	}
-	if len(p.AttestationKey.Certificates) > 8 {
-		return fieldErr("attestationKey.certificates", ErrInvalid, "%d certificates, at most 8", len(p.AttestationKey.Certificates))
+	if err := validateTPMAndAK(&p.TPM, &p.AttestationKey); err != nil {
+		return err
 	}
 	if k := p.SigningKey; k != nil {
 		switch {
@@ -281,6 +279,28 @@ func (p *TPMIMA) Validate() error {
 	return nil
 }
 
+// validateTPMAndAK checks the members a build's and a baseline's
+// predicates share: tpm.mode and the attestation key.
+func validateTPMAndAK(t *TPM, ak *AttestationKey) error {
+	switch t.Mode {
+	case ModeDevice, ModeSwtpm, ModeSim:
+	case "":
+		return fieldErr("tpm.mode", ErrRequired, "")
+	default:
+		return fieldErr("tpm.mode", ErrInvalid, "%q is not one of device, swtpm, sim", t.Mode)
+	}
+	if ak.PublicKeyPEM == "" {
+		return fieldErr("attestationKey.publicKeyPem", ErrRequired, "")
+	}
+	if len(ak.TPMTPublic) == 0 {
+		return fieldErr("attestationKey.tpmtPublic", ErrRequired, "")
+	}
+	if len(ak.Certificates) > 8 {
+		return fieldErr("attestationKey.certificates", ErrInvalid, "%d certificates, at most 8", len(ak.Certificates))
+	}
+	return nil
+}
+
 func (q *Quote) validate(field string) error {
 	if len(q.Attest) == 0 {
 		return fieldErr(field+".attest", ErrRequired, "")
@@ -311,8 +331,8 @@ func (m *IMA) validate() error {
 		if m.Reason == "" {
 			return fieldErr("ima.reason", ErrRequired, "an absent IMA log needs a reason")
 		}
-		if m.Log != nil || m.Window != nil {
-			return fieldErr("ima.present", ErrInvalid, "false, but a log or window is given")
+		if m.Log != nil || m.Window != nil || m.Baseline != nil {
+			return fieldErr("ima.present", ErrInvalid, "false, but a log, window or baseline is given")
 		}
 		return nil
 	}
@@ -335,8 +355,17 @@ func (m *IMA) validate() error {
 		return fieldErr("ima.window", ErrRequired, "")
 	}
 	w := m.Window
-	if w.Start < 0 || w.End < w.Start || w.End > m.Log.Entries {
-		return fieldErr("ima.window", ErrInvalid, "want 0 <= start <= end <= log entries (%d), found [%d, %d)", m.Log.Entries, w.Start, w.End)
+	if m.Log.First < 0 || m.Log.Entries < 0 {
+		return fieldErr("ima.log", ErrInvalid, "negative first (%d) or entries (%d)", m.Log.First, m.Log.Entries)
 	}
-	return nil
+	if last := m.Log.First + m.Log.Entries; w.Start < 0 || w.End < w.Start || w.End > last {
+		return fieldErr("ima.window", ErrInvalid, "want 0 <= start <= end <= log first + entries (%d), found [%d, %d)", last, w.Start, w.End)
+	}
+	if m.Baseline == nil {
+		if m.Log.First != 0 {
+			return fieldErr("ima.log.first", ErrInvalid, "a log without ima.baseline begins at entry 0, found %d", m.Log.First)
+		}
+		return nil
+	}
+	return m.Baseline.validate(m)
 }

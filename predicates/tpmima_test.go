@@ -40,6 +40,27 @@ func validPredicate() predicates.TPMIMA {
 	}
 }
 
+// incremental makes p continue a baseline of 1 entry: its log holds
+// entries 1 and 2, the window [1, 3).
+func incremental(p *predicates.TPMIMA) {
+	p.IMA.Baseline = &predicates.IMABaseline{Digest: "sha256:" + strings.Repeat("ab", 32), Entries: 1, PCRValue: strings.Repeat("cd", 32)}
+	p.IMA.Log.First, p.IMA.Log.Entries = 1, 2
+	p.IMA.Window.Entries = nil
+}
+
+// An attestation that continues a baseline is valid by Validate and the
+// schema.
+func TestValidIncrementalPredicate(t *testing.T) {
+	p := validPredicate()
+	incremental(&p)
+	if err := p.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if err := schemas.ValidateTPMIMA(p); err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+}
+
 func TestSchemaIDIsPredicateType(t *testing.T) {
 	var s struct {
 		ID string `json:"$id"`
@@ -104,6 +125,20 @@ func TestInvalidPredicates(t *testing.T) {
 		{"window end before start", func(p *predicates.TPMIMA) { p.IMA.Window.End = 0 }, "ima.window", false},
 		{"window past log", func(p *predicates.TPMIMA) { p.IMA.Window.End = 4 }, "ima.window", false},
 		{"no argv", func(p *predicates.TPMIMA) { p.Build.Argv = nil }, "build.argv", false},
+		{"log first without a baseline", func(p *predicates.TPMIMA) { p.IMA.Log.First = 1 }, "ima.log.first", false},
+		{"baseline digest", func(p *predicates.TPMIMA) { incremental(p); p.IMA.Baseline.Digest = "sha256:00" }, "ima.baseline.digest", true},
+		{"baseline at entry 0", func(p *predicates.TPMIMA) { incremental(p); p.IMA.Baseline.Entries = 0 }, "ima.baseline.entries", true},
+		{"baseline PCR value", func(p *predicates.TPMIMA) { incremental(p); p.IMA.Baseline.PCRValue = "x" }, "ima.baseline.pcrValue", true},
+		{"log first not the baseline's position", func(p *predicates.TPMIMA) { incremental(p); p.IMA.Log.First = 2 }, "ima.log.first", false},
+		{"window before the baseline", func(p *predicates.TPMIMA) { incremental(p); p.IMA.Window.Start = 0 }, "ima.window.start", false},
+		{"window entries beside a baseline", func(p *predicates.TPMIMA) {
+			incremental(p)
+			p.IMA.Window.Entries = []predicates.WindowEntry{{Index: 1, Template: "ima-ng"}}
+		}, "ima.window.entries", false},
+		{"absent IMA with a baseline", func(p *predicates.TPMIMA) {
+			incremental(p)
+			p.IMA = predicates.IMA{Present: false, Reason: "x", Baseline: p.IMA.Baseline}
+		}, "ima.present", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,8 +164,13 @@ func TestInvalidPredicates(t *testing.T) {
 // TestSchemaMatchesGoType walks the Go type and the schema together: every
 // JSON field of the Go type is a schema property and the reverse.
 func TestSchemaMatchesGoType(t *testing.T) {
+	schemaMatchesType(t, schemas.TPMIMAv01, reflect.TypeOf(predicates.TPMIMA{}))
+	schemaMatchesType(t, schemas.BaselineV01, reflect.TypeOf(predicates.Baseline{}))
+}
+
+func schemaMatchesType(t *testing.T, doc []byte, root reflect.Type) {
 	var schema map[string]any
-	if err := json.Unmarshal(schemas.TPMIMAv01, &schema); err != nil {
+	if err := json.Unmarshal(doc, &schema); err != nil {
 		t.Fatal(err)
 	}
 	defs, _ := schema["$defs"].(map[string]any)
@@ -167,5 +207,47 @@ func TestSchemaMatchesGoType(t *testing.T) {
 			}
 		}
 	}
-	walk("", reflect.TypeOf(predicates.TPMIMA{}), schema)
+	walk(root.Name()+": ", root, schema)
+}
+
+// A baseline predicate as attest-build writes it validates by Validate and
+// by the schema; its schema's $id is its predicate type.
+func TestValidBaseline(t *testing.T) {
+	p := validPredicate()
+	b := predicates.Baseline{TPM: p.TPM, AttestationKey: p.AttestationKey, Nonce: strings.Repeat("ab", 32), Quote: p.Quotes.Start,
+		IMA: predicates.BaselineIMA{PCR: 10, Bank: "sha256", Template: "ima-ng", LogBytes: 300,
+			Log: predicates.IMALog{Encoding: predicates.IMALogEncoding, Entries: 3, SHA256: strings.Repeat("cd", 32), Data: []byte{0x28, 0xb5}}},
+		CreatedOn: p.Build.StartedOn}
+	for name, mutate := range map[string]func(*predicates.Baseline){
+		"from boot": func(*predicates.Baseline) {},
+		"continuing another": func(b *predicates.Baseline) {
+			b.IMA.Previous = &predicates.IMABaseline{Digest: "sha256:" + strings.Repeat("ef", 32), Entries: 3, PCRValue: strings.Repeat("01", 32)}
+			b.IMA.Log.First = 3
+		},
+	} {
+		c := b
+		mutate(&c)
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%s: Validate: %v", name, err)
+		}
+		if err := schemas.ValidateBaseline(c); err != nil {
+			t.Fatalf("%s: schema: %v", name, err)
+		}
+	}
+	bad := b
+	bad.IMA.Log.First = 2 // from boot, but not from entry 0
+	if err := bad.Validate(); err == nil {
+		t.Fatal("Validate accepted a baseline from boot whose log starts at entry 2")
+	}
+	bad = b
+	bad.IMA.PCR = 11
+	if schemas.ValidateBaseline(bad) == nil || bad.Validate() == nil {
+		t.Fatal("a baseline of PCR 11 is accepted")
+	}
+	var s struct {
+		ID string `json:"$id"`
+	}
+	if err := json.Unmarshal(schemas.BaselineV01, &s); err != nil || s.ID != predicates.BaselineType {
+		t.Fatalf("baseline schema $id %q (%v), want %q", s.ID, err, predicates.BaselineType)
+	}
 }

@@ -87,6 +87,20 @@ type Options struct {
 	// predicate's ima.log.sha256 holds) instead of inside the TPM/IMA
 	// predicate, which then says ima.log.detached: true.
 	DetachLog bool
+	// Baseline, when set, is the IMA baseline (MakeBaseline, LoadBaseline)
+	// whose log the attestation continues: it carries only the entries
+	// after the baseline's position and names the baseline
+	// (ima.baseline). A baseline of another boot or attestation key, or one
+	// the log does not continue, is an error (ErrBaselineMismatch).
+	Baseline *BaselineRef
+	// BaselineDir, when not "" (and Baseline nil), is a directory of
+	// baselines, a chain per boot and attestation key (BaselinePrefix):
+	// before its start quote each build makes a baseline (MakeBaseline)
+	// that continues the latest there, or the first of the boot, and
+	// continues it; the attestation and the new baseline each carry only
+	// the entries since the one before. The verifier needs the directory
+	// (verify --baseline DIR).
+	BaselineDir string
 }
 
 // ReasonSimulatorIMA is the ima.reason of an attestation made with the
@@ -137,6 +151,11 @@ type Result struct {
 	// DetachedLog is the detached IMA log file written (Options.DetachLog
 	// and an IMA log present), else "".
 	DetachedLog string
+	// Baseline is the IMA baseline the attestation continues (the
+	// verifier needs it: verify --baseline), else nil; BaselineMade says
+	// this build made it (Options.BaselineDir).
+	Baseline     *BaselineRef
+	BaselineMade bool
 }
 
 // Attest runs a build between two TPM quotes and writes its signed
@@ -202,6 +221,7 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 	}{
 		{false, a.source, "recording the git source"},
 		{false, a.snapshot, "recording the working directory"},
+		{true, a.baseline, "making the IMA baseline"},
 		{true, a.quoteStart, "waiting for the TPM (start quote)"},
 		{true, a.build, ""},
 		{true, a.hashSubjects, "hashing the artifacts"},
@@ -233,7 +253,7 @@ func attest(ctx context.Context, opts Options, stopped func() error) (*Result, e
 		}
 	}
 	return &Result{Run: a.run, Subjects: a.subjects, Output: a.output, Envelopes: a.envelopes, Predicate: a.pred,
-		Bundles: a.bundles, DetachedLog: a.detachedLog}, nil
+		Bundles: a.bundles, DetachedLog: a.detachedLog, Baseline: a.base, BaselineMade: a.baseMade}, nil
 }
 
 // attestation is the state of one attest call; each stage fills in what
@@ -264,6 +284,8 @@ type attestation struct {
 	construction         string
 	ima                  *predicates.IMA
 	rawLog               []byte // the log to detach (DetachLog), else nil
+	base                 *BaselineRef
+	baseMade             bool
 	bootLog              *predicates.BootLog
 	pred                 *predicates.TPMIMA
 	tpmStmt, slsaStmt    []byte
@@ -337,6 +359,22 @@ func (a *attestation) snapshot() error {
 	var err error
 	a.snap, err = TakeSnapshot(a.dir)
 	return err
+}
+
+// baseline picks the IMA baseline: the given one, or this boot's in
+// BaselineDir, made now if there is none (before the start quote: a
+// baseline's position is at most the build's start).
+func (a *attestation) baseline() error {
+	a.base = a.opts.Baseline
+	if a.base != nil || a.opts.BaselineDir == "" {
+		return nil
+	}
+	var err error
+	a.base, a.baseMade, err = dirBaseline(a.ctx, a.opts)
+	if err != nil {
+		return fmt.Errorf("the IMA baseline in %s: %w", a.opts.BaselineDir, err)
+	}
+	return nil
 }
 
 // quoteStart quotes with a fresh random 32-byte nonce.
@@ -430,8 +468,17 @@ func (a *attestation) collectIMA() error {
 		a.ima = &predicates.IMA{Present: false, Reason: ReasonSimulatorIMA}
 		return nil
 	}
+	if a.base != nil {
+		if why := a.base.fits(a.ak.Fingerprint, a.startQuote); why != "" {
+			if a.opts.Baseline != nil {
+				return fmt.Errorf("%w: %s: %s", ErrBaselineMismatch, a.base.Path, why)
+			}
+			fmt.Fprintf(or[io.Writer](a.cmd.Stderr, os.Stderr), "attest-build: the IMA baseline %s no longer fits (%s): this attestation carries the whole log\n", a.base.Path, why)
+			a.base, a.baseMade = nil, false
+		}
+	}
 	var raw []byte
-	if a.ima, raw, err = collectIMA(a.imaPath, bank, startPCR, endPCR); err != nil {
+	if a.ima, raw, err = collectIMA(a.imaPath, bank, startPCR, endPCR, a.base); err != nil {
 		return err
 	}
 	if a.opts.DetachLog && a.ima.Log != nil {

@@ -32,14 +32,17 @@ var ErrIMAWindow = errors.New("the IMA log does not match the quoted PCR 10")
 // gives ima.present=false with the reason; a log that matches neither value
 // is an error wrapping ErrIMAWindow.
 func CollectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, error) {
-	ima, _, err := collectIMA(path, bank, startPCR, endPCR)
+	ima, _, err := collectIMA(path, bank, startPCR, endPCR, nil)
 	return ima, err
 }
 
 // collectIMA is CollectIMA; it also returns the carried log's uncompressed
-// bytes (nil when the log is absent).
-func collectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, []byte, error) {
-	data, err := os.ReadFile(path)
+// bytes (nil when the log is absent). With a baseline, only the log after
+// the baseline's position is read (from its byte offset) and carried: the
+// prefixes are matched from the baseline's PCR value, indexes counted from
+// its position, and the predicate names it (ima.baseline).
+func collectIMA(path, bank string, startPCR, endPCR []byte, base *BaselineRef) (*predicates.IMA, []byte, error) {
+	data, err := readIMALog(path, base)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &predicates.IMA{Present: false, Reason: fmt.Sprintf("no IMA measurement log at %s (kernel without IMA, or securityfs not mounted)", path)}, nil, nil
 	}
@@ -50,22 +53,36 @@ func collectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, []
 	if err != nil {
 		return nil, nil, fmt.Errorf("IMA log bank: %w", err)
 	}
-	r, err := evidence.NewReader(bytes.NewReader(data))
+	first := 0
+	var readOpts []evidence.Option
+	var replayOpts []evidence.ReplayOption
+	if base != nil {
+		if base.Bank != bank {
+			return nil, nil, fmt.Errorf("%w: the baseline %s is of bank %s, the quotes' IMA bank is %s", ErrBaselineMismatch, base.Path, base.Bank, bank)
+		}
+		first = base.Entries
+		readOpts = append(readOpts, evidence.WithFirstIndex(first))
+		replayOpts = append(replayOpts, evidence.WithInitialValue(base.PCRValue))
+	}
+	r, err := evidence.NewReader(bytes.NewReader(data), readOpts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the IMA log %s: %w", path, err)
 	}
 	if r.Format() != evidence.FormatBinary || r.Compressed() {
 		return nil, nil, fmt.Errorf("reading the IMA log %s: want the kernel's binary_runtime_measurements form, found %s (compressed %t)", path, r.Format(), r.Compressed())
 	}
-	counts, err := evidence.MatchPrefixes(r, b, IMAPCR, [][]byte{startPCR, endPCR})
+	counts, err := evidence.MatchPrefixes(r, b, IMAPCR, [][]byte{startPCR, endPCR}, replayOpts...)
 	if err != nil {
+		if errors.Is(err, evidence.ErrNoPrefixMatch) && base != nil {
+			return nil, nil, fmt.Errorf("%w: the log after the baseline %s (entry %d, byte %d) does not replay from its PCR %d %x to the quoted start %x, end %x: %w", ErrBaselineMismatch, base.Path, base.Entries, base.LogBytes, IMAPCR, base.PCRValue, startPCR, endPCR, err)
+		}
 		if errors.Is(err, evidence.ErrNoPrefixMatch) {
 			return nil, nil, fmt.Errorf("%w: %s, PCR %d start %x, end %x: %w", ErrIMAWindow, path, IMAPCR, startPCR, endPCR, err)
 		}
 		return nil, nil, fmt.Errorf("matching the IMA log %s to the quotes: %w", path, err)
 	}
 	start, end := counts[0], counts[1]
-	if end == 0 && len(data) > 0 {
+	if end == 0 && len(data) > 0 && base == nil {
 		// The kernel extends PCR 10 with the log's first entry (the
 		// boot_aggregate) before anything can quote it: a PCR 10 still at
 		// its initial value beside a log with entries was never extended
@@ -79,11 +96,14 @@ func collectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, []
 
 	// Second pass: the byte length of the first end entries, the template,
 	// and the window's entries.
-	r, err = evidence.NewReader(bytes.NewReader(data))
+	r, err = evidence.NewReader(bytes.NewReader(data), readOpts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the IMA log %s: %w", path, err)
 	}
-	window := &predicates.Window{Start: start, End: end, Entries: make([]predicates.WindowEntry, 0, end-start)}
+	window := &predicates.Window{Start: first + start, End: first + end}
+	if base == nil {
+		window.Entries = make([]predicates.WindowEntry, 0, end-start)
+	}
 	var size int64
 	var template predicates.LogTemplate
 	for i := 0; i < end; i++ {
@@ -92,11 +112,11 @@ func collectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, []
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, nil, fmt.Errorf("reading the IMA log %s, entry %d: %w", path, i, err)
+			return nil, nil, fmt.Errorf("reading the IMA log %s, entry %d: %w", path, first+i, err)
 		}
 		size = e.Offset + int64(e.Len)
 		template.Add(e.TemplateName)
-		if i >= start {
+		if i >= start && base == nil { // no decoded entries beside a baseline: the attestation stays small
 			window.Entries = append(window.Entries, predicates.WindowEntryOf(e))
 		}
 	}
@@ -106,19 +126,43 @@ func collectIMA(path, bank string, startPCR, endPCR []byte) (*predicates.IMA, []
 	if err != nil {
 		return nil, nil, err
 	}
-	return &predicates.IMA{
+	ima := &predicates.IMA{
 		Present:  true,
 		PCR:      IMAPCR,
 		Bank:     bank,
 		Template: template.String(),
 		Log: &predicates.IMALog{
 			Encoding: predicates.IMALogEncoding,
+			First:    first,
 			Entries:  end,
 			SHA256:   hex.EncodeToString(sum[:]),
 			Data:     compressed,
 		},
 		Window: window,
-	}, raw, nil
+	}
+	if base != nil {
+		ima.Baseline = &predicates.IMABaseline{Digest: base.Digest, Entries: base.Entries, PCRValue: hex.EncodeToString(base.PCRValue)}
+	}
+	return ima, raw, nil
+}
+
+// readIMALog reads the IMA log, or with a baseline the log from the
+// baseline's byte offset on: the bytes before it are the baseline's, and
+// are neither read nor parsed (the kernel's seq_file seeks by walking its
+// list, which costs far less than parsing).
+func readIMALog(path string, base *BaselineRef) ([]byte, error) {
+	if base == nil {
+		return os.ReadFile(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(base.LogBytes, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("seeking to the baseline's end (byte %d): %w", base.LogBytes, err)
+	}
+	return io.ReadAll(f)
 }
 
 // logWindow is the zstd window the carried log is compressed with: the

@@ -30,6 +30,9 @@ type buildOptions struct {
 	akCert    string
 	tpmKey    tpmKeyOptions
 	leftovers string
+	// baseline and baselineDir: the IMA baseline the attestation continues.
+	baseline    string
+	baselineDir string
 }
 
 // AddFlags registers the build flags on cmd.
@@ -48,6 +51,9 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&o.leftovers, "leftovers", "end", "what to do about processes the build leaves running when its command exits, `POLICY`: end (end and report them, then attest) or refuse (end them and write no attestation); they never outlive attest-build")
 	fs.StringVar(&o.builderID, "builder-id", "", "the SLSA builder.id, a `URI`; the TPM mode is appended as its fragment (default: one id per TPM mode)")
 	fs.BoolVar(&o.bundle, "bundle", false, "also write each statement as a Sigstore bundle v0.3 (public-key verification material, no transparency log entry): OUTPUT-BASE.tpm-ima"+provenance.BundleSuffix+" and OUTPUT-BASE.slsa"+provenance.BundleSuffix+", OUTPUT-BASE being the output without .intoto.jsonl")
+	fs.StringVar(&o.baseline, "baseline", "", "continue the IMA baseline `FILE` (attest-build baseline): carry only the log entries after it and name it; the verifier needs it (verify --baseline)")
+	fs.StringVar(&o.baselineDir, "baseline-dir", "", "keep this boot's IMA baseline in `DIR` (made by the first build after boot, continued by later ones; the verifier needs it: verify --baseline DIR)")
+	cmd.MarkFlagsMutuallyExclusive("baseline", "baseline-dir")
 	fs.BoolVar(&o.detachLog, "detach-log", false, "write the carried IMA log as its own file, OUTPUT-BASE"+provenance.DetachedLogSuffix+" (the uncompressed log, referenced by the predicate's ima.log.sha256), not inside the TPM/IMA statement")
 }
 
@@ -89,80 +95,35 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 	if err != nil {
 		return usagef("--leftovers: %w", err)
 	}
-	akOpts, err := o.ak.Options()
-	if err != nil {
-		return err
-	}
-	if o.imaLog != "" {
-		// Only the default log may be absent (a kernel without IMA).
-		if err := provenance.CheckIMALogReadable(o.imaLog); err != nil {
-			return &usageError{err: err}
+	var base *provenance.BaselineRef
+	if o.baseline != "" {
+		if base, err = provenance.LoadBaseline(o.baseline); err != nil {
+			return inputError(err)
 		}
 	}
-	keyRef := o.key
-	if keyRef == "" {
-		keyRef = os.Getenv(provenance.KeyEnv)
-	}
-	if keyRef == "" {
-		return usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", provenance.KeyEnv)
-	}
-	cfg := provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts}
-	akCert := o.akCert
-	if akCert == "" {
-		akCert = os.Getenv(akCertEnv)
-	}
-	if akCert == akCertCloud {
-		cfg.AK.Cloud = true
-	} else if cfg.AKCertificates, err = readAKCert(akCert); err != nil {
-		return err
-	}
-	var signer *provenance.Signer
-	if keyRef != provenance.KeyRefTPM {
-		var password []byte
-		if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {
-			password = []byte(pw)
-		}
-		signer, err = provenance.LoadSigner(keyRef, password)
-		if errors.Is(err, provenance.ErrUnsupportedKeyRef) {
-			return &usageError{err: err}
-		}
-		if err != nil {
-			return inputError(err) // 2 when the key file cannot be read
-		}
-	} else if cfg.SigningKey, err = o.tpmKey.Key(true); err != nil {
-		return err
-	}
-	// Ctrl-C ends a wait for the TPM at once; the build itself gets the
-	// signal (Attest forwards it), so its context is not this one.
-	tpmCtx, stop := interruptContext(cmd.Context())
-	defer stop()
-	cfg.Context = tpmCtx
-	opener, release, err := provenance.OpenTPM(cfg)
+	signer, opener, release, err := o.open(cmd, sel)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if signer == nil {
-		if signer, err = provenance.NewTPMSigner(opener); err != nil {
-			return err
-		}
-	}
 	res, err := provenance.Attest(cmd.Context(), provenance.Options{
 		Command: provenance.Command{
 			Argv:  argv,
 			Stdin: cmd.InOrStdin(), Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(),
 			Leftovers: leftovers,
 		},
-		Artifacts: o.artifacts,
-		Output:    o.output,
-		Signer:    signer,
-		TPM:       opener,
-		IMALog:    o.imaLog,
-		BootLog:   o.bootLog,
-		BuilderID: o.builderID,
-		Progress:  terminalOrNil(cmd.ErrOrStderr()),
-		Bundle:    o.bundle,
-		DetachLog: o.detachLog,
+		Artifacts:   o.artifacts,
+		Output:      o.output,
+		Signer:      signer,
+		TPM:         opener,
+		IMALog:      o.imaLog,
+		BootLog:     o.bootLog,
+		BuilderID:   o.builderID,
+		Progress:    terminalOrNil(cmd.ErrOrStderr()),
+		Bundle:      o.bundle,
+		DetachLog:   o.detachLog,
+		Baseline:    base,
+		BaselineDir: o.baselineDir,
 	})
 	if errors.Is(err, provenance.ErrUnusablePath) {
 		return &usageError{err: err}
@@ -187,7 +148,80 @@ func (o *buildOptions) Exec(cmd *cobra.Command, argv []string) error {
 			fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: wrote %s\n", f)
 		}
 	}
+	if res.Baseline != nil {
+		verb := "continues"
+		if res.BaselineMade {
+			verb = "made and continues"
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "attest-build: the attestation %s the IMA baseline %s (%d entries); verify with --baseline\n", verb, res.Baseline.Path, res.Baseline.Entries)
+	}
 	return nil
+}
+
+// open loads the signing key and opens the TPM as the flags say (the
+// build's and the baseline's); release closes what open opened.
+func (o *buildOptions) open(cmd *cobra.Command, sel tpm.PCRSelection) (*provenance.Signer, provenance.TPMOpener, func(), error) {
+	nop := func() {}
+	akOpts, err := o.ak.Options()
+	if err != nil {
+		return nil, nil, nop, err
+	}
+	if o.imaLog != "" {
+		// Only the default log may be absent (a kernel without IMA).
+		if err := provenance.CheckIMALogReadable(o.imaLog); err != nil {
+			return nil, nil, nop, &usageError{err: err}
+		}
+	}
+	keyRef := o.key
+	if keyRef == "" {
+		keyRef = os.Getenv(provenance.KeyEnv)
+	}
+	if keyRef == "" {
+		return nil, nil, nop, usagef("no signing key: pass -k/--key FILE or set %s (make one with: attest-build key generate --out PREFIX)", provenance.KeyEnv)
+	}
+	cfg := provenance.TPMConfig{Ref: o.tpm.Ref, PCRs: sel, AK: akOpts}
+	akCert := o.akCert
+	if akCert == "" {
+		akCert = os.Getenv(akCertEnv)
+	}
+	if akCert == akCertCloud {
+		cfg.AK.Cloud = true
+	} else if cfg.AKCertificates, err = readAKCert(akCert); err != nil {
+		return nil, nil, nop, err
+	}
+	var signer *provenance.Signer
+	if keyRef != provenance.KeyRefTPM {
+		var password []byte
+		if pw, ok := os.LookupEnv(provenance.KeyPasswordEnv); ok {
+			password = []byte(pw)
+		}
+		signer, err = provenance.LoadSigner(keyRef, password)
+		if errors.Is(err, provenance.ErrUnsupportedKeyRef) {
+			return nil, nil, nop, &usageError{err: err}
+		}
+		if err != nil {
+			return nil, nil, nop, inputError(err) // 2 when the key file cannot be read
+		}
+	} else if cfg.SigningKey, err = o.tpmKey.Key(true); err != nil {
+		return nil, nil, nop, err
+	}
+	// Ctrl-C ends a wait for the TPM at once; the build itself gets the
+	// signal (Attest forwards it), so its context is not this one.
+	tpmCtx, stop := interruptContext(cmd.Context())
+	cfg.Context = tpmCtx
+	opener, release, err := provenance.OpenTPM(cfg)
+	if err != nil {
+		stop()
+		return nil, nil, nop, err
+	}
+	if signer == nil {
+		if signer, err = provenance.NewTPMSigner(opener); err != nil {
+			release()
+			stop()
+			return nil, nil, nop, err
+		}
+	}
+	return signer, opener, func() { release(); stop() }, nil
 }
 
 func imaSummary(res *provenance.Result) string {

@@ -34,6 +34,8 @@ type policyInitOptions struct {
 	Output string
 	Keys   []string
 	Force  bool
+	// Baselines are the IMA baselines the attestation continues.
+	Baselines []string
 	rootfsOptions
 }
 
@@ -44,6 +46,7 @@ func (o *policyInitOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "write the policy to `FILE` (default: standard output); an existing FILE is kept unless --force")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "replace an existing -o FILE")
 	cmd.Flags().StringArrayVar(&o.Keys, "key", nil, "signer public key `FILE`, PEM (repeatable): the attestation must verify with it; written as a trusted signer")
+	cmd.Flags().StringArrayVar(&o.Baselines, "baseline", nil, "an IMA baseline `FILE` or a DIR of them, for an attestation whose log continues one (repeatable); its entries are in the boot scope")
 	o.rootfsOptions.AddFlags(cmd)
 	cmd.MarkFlagsOneRequired("from", "from-rootfs")
 	cmd.MarkFlagsMutuallyExclusive("from", "from-rootfs")
@@ -107,7 +110,7 @@ func (o *policyInitOptions) Exec(cmd *cobra.Command) error {
 		return inputError(fmt.Errorf("--from: %w", err))
 	}
 	defer f.Close()
-	opts := verify.PolicyInitOptions{Scope: scope, SignerKeys: keys, Source: filepath.Base(o.From)}
+	opts := verify.PolicyInitOptions{Scope: scope, SignerKeys: keys, Source: filepath.Base(o.From), Baselines: o.Baselines}
 	if logPath := detachedLogPath(o.IMALog, o.From); logPath != "" {
 		lf, err := os.Open(logPath)
 		if err != nil {

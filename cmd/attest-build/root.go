@@ -169,7 +169,7 @@ signal N.`,
 	root.AddCommand(newTPMCmd(), newCACmd())
 	root.AddCommand(newVerifyCommand(), newPolicyCommand())
 	attachBuild(root)
-	root.AddCommand(newKeyCommand())
+	root.AddCommand(newKeyCommand(), newBaselineCommand())
 	root.AddCommand(newInspectCmd())
 	addVersion(root)
 	root.SuggestionsMinimumDistance = 2

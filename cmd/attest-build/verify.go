@@ -38,8 +38,11 @@ type verifyOptions struct {
 	tpmKey tpmKeyOptions
 	// Bundles are Sigstore bundle files verified instead of an
 	// attestation file; IMALog is a detached IMA log.
-	Bundles     []string
-	IMALog      string
+	Bundles []string
+	IMALog  string
+	// Baselines are IMA baseline files or directories (attestations made
+	// with --baseline or --baseline-dir).
+	Baselines   []string
 	ResourceURI string
 	PolicyURI   string
 }
@@ -51,6 +54,7 @@ func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Format, "format", "text", "output `FORMAT`: text or json")
 	cmd.Flags().StringArrayVar(&o.Bundles, "bundle", nil, "verify Sigstore bundle `FILE`s (attest-build --bundle: the .tpm-ima and the .slsa one) instead of an attestation file; repeatable")
 	cmd.Flags().StringVar(&o.IMALog, "ima-log", "", "the detached IMA log `FILE` of an attestation made with --detach-log (default: BASE"+provenance.DetachedLogSuffix+" beside the attestation or bundle, when it exists)")
+	cmd.Flags().StringArrayVar(&o.Baselines, "baseline", nil, "an IMA baseline `FILE` or a DIR of them (attest-build baseline, or a build's --baseline-dir), for attestations whose log continues one; repeatable; each is verified once per run")
 	cmd.Flags().StringVar(&o.VSA, "vsa", "", "also write a signed SLSA Verification Summary Attestation v1 (one DSSE envelope, JSON Lines) to `FILE`, PASSED or FAILED (docs/verify.md)")
 	cmd.Flags().StringVar(&o.VSAKey, "vsa-key", "", "the key `REF` that signs the --vsa summary: \"tpm\" for this host's TPM-resident key (--tpm, --tpm-key-auth, --tpm-key-handle; created on first use, as attest-build -k tpm), a PEM private key file or its text (password in "+provenance.KeyPasswordEnv+")")
 	o.tpm.AddFlags(cmd)
@@ -131,7 +135,7 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 	} else if cmd.Flags().Changed("tpm") || cmd.Flags().Changed("tpm-key-auth") || cmd.Flags().Changed("tpm-key-handle") {
 		return usagef("--tpm, --tpm-key-auth and --tpm-key-handle name the key of --vsa-key tpm; give --vsa FILE --vsa-key tpm")
 	}
-	v, err := verify.NewVerifier(pol, verify.WithSignerKeys(keys...))
+	v, err := verify.NewVerifier(pol, verify.WithSignerKeys(keys...), verify.WithBaselines(o.Baselines...))
 	if err != nil {
 		return usagef("%v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
+	"github.com/attest-build/attest-build/evidence"
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/tpm"
 )
@@ -160,6 +161,10 @@ type IMASummary struct {
 	WindowStart       int                      `json:"windowStart"`
 	WindowEnd         int                      `json:"windowEnd"`
 	Window            []predicates.WindowEntry `json:"window,omitempty"`
+	// Baseline is the IMA baseline the log continues (ima.baseline), else
+	// nil: the log then starts at its position and Window is decoded from
+	// the log, which carries no decoded window.
+	Baseline *predicates.IMABaseline `json:"baseline,omitempty"`
 }
 
 // SLSASummary is the part of a SLSA provenance v1 predicate a reader wants.
@@ -353,7 +358,34 @@ func summarizeTPMIMA(p *predicates.TPMIMA) (*TPMIMASummary, *predicates.FieldErr
 	if w := p.IMA.Window; w != nil {
 		t.IMA.WindowStart, t.IMA.WindowEnd, t.IMA.Window = w.Start, w.End, w.Entries
 	}
+	if b := p.IMA.Baseline; b != nil && p.IMA.Log != nil && p.IMA.Window != nil {
+		t.IMA.Baseline = b
+		t.IMA.Window = windowFromLog(p.IMA.Log, p.IMA.Window)
+	}
 	return t, nil
+}
+
+// windowFromLog decodes the window's entries from a carried log that
+// continues a baseline (nil when it cannot: detached, or not decodable;
+// inspect checks nothing, verify does).
+func windowFromLog(l *predicates.IMALog, w *predicates.Window) []predicates.WindowEntry {
+	if l.Detached || len(l.Data) == 0 {
+		return nil
+	}
+	r, err := evidence.NewReader(bytes.NewReader(l.Data), evidence.WithFirstIndex(l.First), evidence.WithMaxEntries(l.Entries))
+	if err != nil {
+		return nil
+	}
+	var out []predicates.WindowEntry
+	for {
+		e, err := r.Next()
+		if err != nil || e.Index >= w.End {
+			return out
+		}
+		if e.Index >= w.Start {
+			out = append(out, predicates.WindowEntryOf(e))
+		}
+	}
 }
 
 // summarizeQuote decodes a quote's TPMS_ATTEST (without checking its

@@ -112,6 +112,9 @@ func writeTPMIMA(w io.Writer, t *TPMIMASummary, opts TextOptions) {
 			m.LogEntries, m.PCR, m.Bank, m.Template, short(m.LogSHA256))
 		fmt.Fprintf(w, "  IMA window:  entries [%d, %d): %d measured during the build (files already measured since boot are not repeated)\n",
 			m.WindowStart, m.WindowEnd, m.WindowEnd-m.WindowStart)
+		if b := m.Baseline; b != nil {
+			fmt.Fprintf(w, "  IMA baseline: the log carries entries from %d on; those before are in the baseline %s (verify --baseline)\n", b.Entries, b.Digest)
+		}
 		n := len(m.Window)
 		if opts.MaxWindowEntries > 0 && n > opts.MaxWindowEntries {
 			n = opts.MaxWindowEntries

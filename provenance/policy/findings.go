@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/attest-build/attest-build/evidence"
@@ -101,6 +102,21 @@ func (r *IMARules) NewEvaluation(collect func(Measurement)) *IMAEvaluation {
 
 // Tally returns the counts and findings so far.
 func (ev *IMAEvaluation) Tally() IMATally { return ev.tally }
+
+// AddTally counts the tally of entries evaluated before (an IMA baseline's,
+// evaluated once for many attestations) as if they had been added here
+// first: its findings come before this evaluation's.
+func (ev *IMAEvaluation) AddTally(t IMATally) {
+	ev.tally.InScope += t.InScope
+	ev.tally.Excluded += t.Excluded
+	ev.tally.Violations += t.Violations
+	ev.tally.Unchecked += t.Unchecked
+	ev.tally.FindingsTotal += t.FindingsTotal
+	ev.tally.Findings = append(slices.Clone(t.Findings), ev.tally.Findings...)
+	if len(ev.tally.Findings) > maxFindings {
+		ev.tally.Findings = ev.tally.Findings[:maxFindings]
+	}
+}
 
 func orNone(s string) string {
 	if s == "" {

@@ -52,13 +52,18 @@ func sameKeyAsTPMTPublic(tpmtPublic []byte, trusted crypto.PublicKey) error {
 //     carried beside it, which cover exactly the quoted selection;
 //  12. same-boot: equal resetCount, restartCount, firmware version and
 //     signer name, and the end quote's clock later than the start's;
+//     12a. ima-baseline: for a log that continues a baseline (ima.baseline),
+//     the baseline given, verified once per Verifier, of the same AK and
+//     boot, at the position and PCR value named (checkBaseline);
 //  13. ima-log: IMA evidence present when the policy requires it; bank
 //     one of the policy's ima.banks (the attestation chooses it), PCR 10, declared entry count within the policy's limit, window within
 //     the log, both quotes cover PCR 10 of that bank;
 //  14. ima-replay: the log, decompressed within the byte limit and decoded
 //     as a stream within the entry limit, replays (template hashes checked)
 //     to the start quote's PCR 10 after window.start entries and to the end
-//     quote's after window.end; every entry up to window.end is for PCR 10;
+//     quote's after window.end (a log that continues a baseline: from the
+//     baseline's verified PCR 10, its entries numbered from the baseline's
+//     position; boot-scope rules see the baseline's entries and these); every entry up to window.end is for PCR 10;
 //     the entry count and SHA-256 of the log are as declared; the
 //     predicate's window entries (shown to readers by inspect and the
 //     action) equal the decoded entries [window.start, window.end) and its
@@ -196,10 +201,13 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 	if m.PCR != imaPCR {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.pcr", ErrMalformed), "10", fmt.Sprint(m.PCR))
 	}
-	if m.Log.Entries != m.Window.End {
-		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.log.entries", ErrIMALog), fmt.Sprintf("%d entries: the log ends at the end quote (window.end)", m.Window.End), fmt.Sprint(m.Log.Entries))
+	if m.Log.First+m.Log.Entries != m.Window.End {
+		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.log.entries", ErrIMALog), fmt.Sprintf("%d entries: the log ends at the end quote (window.end)", m.Window.End-m.Log.First), fmt.Sprint(m.Log.Entries))
 	}
-	if m.Log.Entries == 0 {
+	if (m.Baseline == nil) != (vr.baseline == nil) || m.Log.First != 0 && m.Baseline == nil {
+		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: ima.log.first without a verified baseline", ErrIMALog), "a log from entry 0, or one continuing a verified baseline", fmt.Sprintf("first entry %d", m.Log.First))
+	}
+	if m.Log.Entries == 0 && m.Baseline == nil {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: an empty log", ErrIMALog), "a kernel log, which begins with boot_aggregate", "no entries")
 	}
 	if m.Log.Entries > pol.MaxEntries() {
@@ -211,6 +219,9 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 		return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: PCR 10 not quoted", ErrIMALog), m.Bank+":10 in both quotes", "missing")
 	}
 	facts.Bank, facts.LogEntries, facts.WindowStart, facts.WindowEnd = m.Bank, m.Log.Entries, w.Start, w.End
+	if m.Baseline != nil {
+		facts.Baseline = m.Baseline.Digest
+	}
 	if m.Log.Detached {
 		if vr.detached == nil {
 			return vr.rep.fail(CheckIMALog, fmt.Errorf("%w: the IMA log is detached and was not given", ErrIMALog), "the detached log (verify --ima-log FILE)", "none")
@@ -222,6 +233,9 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 	}
 
 	ev := pol.NewEvaluation(vr.v.collect)
+	if vr.baseline != nil && pol.Scope() == policy.ScopeBoot {
+		ev.AddTally(vr.baseline.tally) // the baseline's entries, evaluated once
+	}
 	if err := vr.replay(bank, startPCR, endPCR, ev); err != nil {
 		return err
 	}
@@ -395,7 +409,16 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	capped := &cappedReader{r: zr, n: pol.MaxLogBytes(), h: sha256.New()}
 	decompressed := newChunkPipe(capped)
 	defer decompressed.stop()
-	r, err := evidence.NewReader(decompressed, evidence.WithMaxEntries(pol.MaxEntries()))
+	// A log that continues a baseline replays from the baseline's verified
+	// PCR 10, its entries numbered from the baseline's position.
+	first, initial := 0, make([]byte, bank.Size())
+	var replayOpts []evidence.ReplayOption
+	if vr.baseline != nil {
+		first, initial = m.Log.First, vr.baseline.pcrValue
+		replayOpts = append(replayOpts, evidence.WithInitialValue(initial))
+		vr.aggregate, vr.bootAggregate = vr.baseline.aggregate, vr.baseline.bootAggregate
+	}
+	r, err := evidence.NewReader(decompressed, evidence.WithMaxEntries(pol.MaxEntries()), evidence.WithFirstIndex(first))
 	if err != nil {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: IMA log: %w", ErrMalformed, err), "a binary IMA log", "unreadable")
 	}
@@ -415,10 +438,10 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 		}
 		return nil
 	}
-	if err := atBound(0, make([]byte, bank.Size())); err != nil {
+	if err := atBound(first, initial); err != nil {
 		return err
 	}
-	n := 0
+	n := first
 	var templates policy.TemplateCache
 	var template predicates.LogTemplate // of the entries up to w.End, as CollectIMA names it
 	scopeStart := w.Start
@@ -442,7 +465,7 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 			failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: entry %d after window.end", ErrIMALog, e.Index), fmt.Sprintf("the log to end at the end quote, after %d entries", w.End), fmt.Sprintf("entry %d (PCR %d, %s) at byte offset %d", e.Index, e.PCR, e.TemplateName, e.Offset))
 			return false
 		}
-		if n == 0 {
+		if n == 0 && first == 0 {
 			compared, err := evidence.CheckBootAggregate(e, bootPCRs)
 			if err != nil {
 				failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: %w", ErrIMALog, err), "entry 0: boot_aggregate, the hash of the quoted PCRs 0-9 (sha1: 0-7) where the quotes cover them", fmt.Sprintf("%s %s:%x", orNone(e.Path), e.FileDigestAlg, e.FileDigest))
@@ -463,7 +486,7 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 				failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: %w", ErrIMALog, herr), "template hashes of the template data", "a mismatch")
 				return false
 			}
-			if n >= w.Start {
+			if n >= w.Start && vr.baseline == nil { // beside a baseline, no window entries are carried (predicate validation)
 				if n-w.Start >= len(w.Entries) {
 					failed = vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries", ErrIMALog), fmt.Sprintf("%d window entries ([%d, %d))", w.End-w.Start, w.Start, w.End), fmt.Sprint(len(w.Entries)))
 					return false
@@ -490,7 +513,7 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 	}
 	// Template data is hashed on every core; entries before the scope are
 	// decoded without their path, which the rules do not read.
-	err = evidence.ReplayEntries(r, bank, imaPCR, visit, evidence.WithPathsFrom(scopeStart))
+	err = evidence.ReplayEntries(r, bank, imaPCR, visit, append(replayOpts, evidence.WithPathsFrom(scopeStart))...)
 	if failed != nil {
 		return failed
 	}
@@ -508,10 +531,10 @@ func (vr *verification) replay(bank evidence.Bank, startPCR, endPCR []byte, ev *
 		}
 		return vr.rep.fail(CheckIMAReplay, err, exp, found)
 	}
-	if n != m.Log.Entries || n < w.End {
+	if n != first+m.Log.Entries || n < w.End {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: entry count", ErrIMALog), fmt.Sprintf("%d entries (ima.log.entries)", m.Log.Entries), fmt.Sprint(n))
 	}
-	if len(w.Entries) != w.End-w.Start {
+	if len(w.Entries) != w.End-w.Start && vr.baseline == nil {
 		return vr.rep.fail(CheckIMAReplay, fmt.Errorf("%w: ima.window.entries", ErrIMALog), fmt.Sprintf("%d window entries ([%d, %d))", w.End-w.Start, w.Start, w.End), fmt.Sprint(len(w.Entries)))
 	}
 	if template.String() != m.Template {

@@ -110,6 +110,23 @@ type attested struct {
 	artifact string
 	signer   *provenance.Signer
 	res      *provenance.Result
+	baseline string // the IMA baseline file the attestation continues, or ""
+}
+
+// attestConfig varies attestWith.
+type attestConfig struct {
+	// baselineAt > 0 makes an IMA baseline after that many entries,
+	// before the build's start, which the build continues.
+	baselineAt int
+	// log, when set, is a log file already holding have records of the
+	// log (extended into the rig's PCR 10, boot_aggregate replaced): a
+	// runner's later build. baseline is then the baseline to continue.
+	log      string
+	have     int
+	baseline *provenance.BaselineRef
+	signer   *provenance.Signer
+	// baselineDir attests with Options.BaselineDir (a chain of baselines).
+	baselineDir string
 }
 
 func newSigner(t testing.TB) *provenance.Signer {
@@ -130,8 +147,17 @@ func newSigner(t testing.TB) *provenance.Signer {
 // them during it, PCR 10 extended to match, as the kernel would.
 func attestAround(t testing.TB, r provtest.Rig, log realIMALog, split int, content string) *attested {
 	t.Helper()
+	return attestWith(t, r, log, split, content, attestConfig{})
+}
+
+// attestWith is attestAround as cfg says.
+func attestWith(t testing.TB, r provtest.Rig, log realIMALog, split int, content string, cfg attestConfig) *attested {
+	t.Helper()
 	dir, flags := t.TempDir(), t.TempDir()
 	logPath := filepath.Join(flags, "binary_runtime_measurements")
+	if cfg.log != "" {
+		logPath = cfg.log
+	}
 	appendRecords := func(from, to int) {
 		f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
@@ -147,8 +173,25 @@ func attestAround(t testing.TB, r provtest.Rig, log realIMALog, split int, conte
 		}
 		r.Extend(t, log.entries[from:to])
 	}
-	log = withBootAggregate(t, log)
-	appendRecords(0, split)
+	signer := cfg.signer
+	if signer == nil {
+		signer = newSigner(t)
+	}
+	base := cfg.baseline
+	if cfg.log == "" {
+		log = withBootAggregate(t, log)
+	}
+	if cfg.baselineAt > 0 {
+		appendRecords(cfg.have, cfg.baselineAt)
+		var err error
+		base, err = provenance.MakeBaseline(context.Background(), provenance.BaselineOptions{Signer: signer, TPM: r.Open, IMALog: logPath,
+			Output: filepath.Join(t.TempDir(), "runner"+provenance.BaselineSuffix)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.have = cfg.baselineAt
+	}
+	appendRecords(cfg.have, split)
 	// The command prints "started"; its stdout writer hands over to the
 	// goroutine below and waits until the log grew and PCR 10 was extended.
 	// The channels order the TPM commands of both sides for the race
@@ -163,23 +206,31 @@ func attestAround(t testing.TB, r provtest.Rig, log realIMALog, split int, conte
 		case <-startedCh:
 			appendRecords(split, len(log.records))
 			os.WriteFile(proceed, nil, 0o644)
-		case <-time.After(30 * time.Second):
+		case <-time.After(10 * time.Minute): // a baseline of a long log is made first
 		}
 	}()
-	signer := newSigner(t)
 	script := `echo started; while [ ! -e "$1" ]; do sleep 0.01; done; printf %s "$2" > out.bin`
 	res, err := provenance.Attest(context.Background(), provenance.Options{
 		Command: provenance.Command{Argv: []string{"sh", "-c", script, "sh", proceed, content}, Dir: dir,
 			Stdout: &handOver{started: startedCh, wait: extended}, Stderr: io.Discard},
-		Signer: signer,
-		TPM:    r.Open,
-		IMALog: logPath,
+		Signer:      signer,
+		TPM:         r.Open,
+		IMALog:      logPath,
+		Baseline:    base,
+		BaselineDir: cfg.baselineDir,
 	})
 	<-done
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &attested{dir: dir, att: res.Output, artifact: filepath.Join(dir, "out.bin"), signer: signer, res: res}
+	a := &attested{dir: dir, att: res.Output, artifact: filepath.Join(dir, "out.bin"), signer: signer, res: res}
+	if base == nil {
+		base = res.Baseline
+	}
+	if base != nil {
+		a.baseline = base.Path
+	}
+	return a
 }
 
 // handOver signals started at its first write and blocks it until wait is
@@ -207,7 +258,11 @@ func policyFor(t testing.TB, a *attested, scope policy.IMAScope, edit func(strin
 		t.Fatal(err)
 	}
 	defer f.Close()
-	doc, err := verify.InitPolicy(context.Background(), f, verify.PolicyInitOptions{Scope: scope, SignerKeys: []crypto.PublicKey{a.signer.PublicKey()}, Source: filepath.Base(a.att)})
+	var baselines []string
+	if a.baseline != "" {
+		baselines = append(baselines, a.baseline)
+	}
+	doc, err := verify.InitPolicy(context.Background(), f, verify.PolicyInitOptions{Scope: scope, SignerKeys: []crypto.PublicKey{a.signer.PublicKey()}, Source: filepath.Base(a.att), Baselines: baselines})
 	if err != nil {
 		t.Fatal(err)
 	}

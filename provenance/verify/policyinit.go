@@ -32,6 +32,9 @@ type PolicyInitOptions struct {
 	// DetachedLog reads the detached IMA log of an attestation made with
 	// --detach-log (see VerifyDetached); nil when it has none.
 	DetachedLog io.Reader
+	// Baselines are the IMA baseline files or directories an attestation
+	// that continues one needs (WithBaselines).
+	Baselines []string
 }
 
 // InitPolicy writes a starting policy (YAML, commented for review) from a
@@ -56,7 +59,11 @@ func InitPolicy(ctx context.Context, attestation io.Reader, opts PolicyInitOptio
 		opts.Now = time.Now
 	}
 	boot := policy.ReferenceUnsafe(opts.Scope)
-	v := &Verifier{policy: boot, maxBytes: DefaultMaxAttestationBytes, maxSubjects: DefaultMaxSubjects, now: opts.Now, bootstrapUnsafe: true}
+	files, err := baselineFiles(opts.Baselines)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{policy: boot, maxBytes: DefaultMaxAttestationBytes, maxSubjects: DefaultMaxSubjects, now: opts.Now, bootstrapUnsafe: true, baselines: newBaselines(files)}
 	if len(opts.SignerKeys) > 0 {
 		keys, err := signerKeys(nil, opts.SignerKeys)
 		if err != nil {

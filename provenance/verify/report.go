@@ -31,6 +31,7 @@ const (
 	CheckNonce          Check = "nonce"            // start nonce as recorded; end nonce from the subjects
 	CheckPCRDigest      Check = "pcr-digest"       // carried PCR values hash to each quote's pcrDigest
 	CheckSameBoot       Check = "same-boot"        // same resetCount and restartCount, clock advanced
+	CheckIMABaseline    Check = "ima-baseline"     // the IMA baseline the log continues: given, verified, same AK and boot
 	CheckIMALog         Check = "ima-log"          // IMA evidence present as required, within limits
 	CheckIMAReplay      Check = "ima-replay"       // log prefixes replay to PCR 10 of both quotes at the window bounds
 	CheckBootLog        Check = "boot-log"         // the firmware event log replays to PCRs 0-9 of both quotes; boot_aggregate
@@ -46,7 +47,7 @@ func AllChecks() []Check { return slices.Clone(allChecks[:]) }
 var allChecks = [...]Check{
 	CheckEnvelope, CheckSignature, CheckStatement, CheckSubjects, CheckBuilder, CheckSource, CheckPredicate,
 	CheckTPMMode, CheckAgree, CheckAttestationKey, CheckQuoteSignature, CheckNonce, CheckPCRDigest, CheckSameBoot,
-	CheckIMALog, CheckIMAReplay, CheckBootLog, CheckBootRules, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
+	CheckIMABaseline, CheckIMALog, CheckIMAReplay, CheckBootLog, CheckBootRules, CheckGoldenPCRs, CheckIMARules, CheckMaxAge,
 }
 
 // Status is the outcome of one check.
@@ -120,6 +121,10 @@ type IMAFacts struct {
 	// equal to the quoted PCRs 0-9, or not bound when the quotes do not
 	// cover them.
 	BootAggregate string `json:"bootAggregate,omitempty"`
+	// Baseline is the IMA baseline the carried log continues ("sha256:"
+	// digest of its statement), else "": LogEntries then counts the
+	// carried entries, from the baseline's position on.
+	Baseline string `json:"baseline,omitempty"`
 	// InScope entries were subject to the rules; Excluded of them matched an
 	// exclude; Violations are violation entries in scope.
 	InScope    int `json:"inScope"`

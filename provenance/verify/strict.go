@@ -95,6 +95,13 @@ func decodeTPMIMA(raw []byte) (*predicates.TPMIMA, []byte, error) {
 // checked already, with the span of its ima.log.data: the large log is not
 // read a second time.
 func decodeCheckedTPMIMA(raw []byte, logData strictjson.Span) (*predicates.TPMIMA, []byte, error) {
+	return decodeWithLog[predicates.TPMIMA](raw, logData)
+}
+
+// decodeWithLog decodes a predicate (a TPM/IMA or a baseline one) as
+// decodeCheckedTPMIMA says, its ima.log.data at logData returned as its
+// base64 text.
+func decodeWithLog[T any](raw []byte, logData strictjson.Span) (*T, []byte, error) {
 	doc, logB64 := raw, []byte(nil)
 	if sp := logData; sp.Found && raw[sp.Start] == '"' {
 		logB64 = raw[sp.Start+1 : sp.End-1]
@@ -112,7 +119,7 @@ func decodeCheckedTPMIMA(raw []byte, logData strictjson.Span) (*predicates.TPMIM
 		}
 		doc = slices.Concat(raw[:sp.Start], []byte(placeholder), raw[sp.End:])
 	}
-	var p predicates.TPMIMA
+	var p T
 	if err := strictjson.Unmarshal(doc, &p); err != nil {
 		return nil, nil, err
 	}

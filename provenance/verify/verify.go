@@ -86,6 +86,8 @@ type Verifier struct {
 	bootstrapUnsafe bool
 	// collect, when set, receives every IMA entry in scope (InitPolicy).
 	collect func(policy.Measurement)
+	// baselines are the IMA baselines given (WithBaselines).
+	baselines *baselines
 }
 
 // VerifierOption configures NewVerifier.
@@ -96,6 +98,7 @@ type verifierConfig struct {
 	maxBytes     int64
 	maxSubjects  int
 	now          func() time.Time
+	baselines    []string
 }
 
 // WithSignerKeys trusts these DSSE signer keys in addition to the policy's.
@@ -177,7 +180,8 @@ func NewVerifier(p *policy.Policy, opts ...VerifierOption) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Verifier{policy: p, signers: uniq, sigVerifiers: sv, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now, cas: cas}, nil
+	return &Verifier{policy: p, signers: uniq, sigVerifiers: sv, maxBytes: cfg.maxBytes, maxSubjects: cfg.maxSubjects, now: cfg.now, cas: cas,
+		baselines: newBaselines(cfg.baselines)}, nil
 }
 
 // trustedKey is a key the verifier trusts (policy.TrustedKey, or a key
@@ -289,6 +293,7 @@ type verification struct {
 	quotes    [2]*tpm.VerifiedQuote // start, end: set by same-boot
 	ima       *IMAFacts             // set by ima-replay, findings included
 	aggregate *bootAggregate        // IMA's boot_aggregate entry, set by ima-replay
+	baseline  *verifiedBaseline     // the IMA baseline, set by ima-baseline when there is one
 	boot      *bootlog.State        // set by boot-log when a log is carried
 	// bootAggregate says how the log's first entry binds it to the boot
 	// (set by ima-replay).
@@ -343,8 +348,8 @@ type verification struct {
 //     (attestca.CheckMode). A TPM-resident signer trusted at check 2 must
 //     have been certified by this AK, of this statement.
 //
-// and then the evidence checks 9 to 17 (quotes, same boot, IMA log and replay,
-// golden PCRs, IMA rules, maximum age).
+// and then the evidence checks 9 to 20 (quotes, same boot, IMA baseline, IMA
+// log and replay, boot log, golden PCRs, IMA rules, maximum age).
 func (v *Verifier) Verify(ctx context.Context, attestation io.Reader, artifact Artifact, more ...Artifact) (*Report, error) {
 	return v.VerifyDetached(ctx, attestation, nil, artifact, more...)
 }
@@ -380,6 +385,7 @@ func (v *Verifier) verify(ctx context.Context, attestation io.Reader, size int64
 		vr.checkAK,
 		vr.checkQuotes,
 		func() error { return vr.checkSameBoot(vr.verified[0], vr.verified[1]) },
+		vr.checkBaseline,
 		func() error { return vr.checkIMA(vr.verified[1]) },
 		vr.checkBootLog,
 		vr.checkBootRules,
