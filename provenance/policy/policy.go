@@ -179,6 +179,8 @@ type imaPolicy struct {
 // keylimeLoad is a background import of Keylime runtime policies into an
 // imaPolicy's keylimeAllow.
 type keylimeLoad struct {
+	files    []*os.File               // opened by the loader, closed when read
+	allow    *runtimepolicy.Allowlist // the imaPolicy's keylimeAllow
 	done     chan struct{}
 	err      error            // the first policy's error, a *PolicyError
 	excludes []*regexp.Regexp // set when done without error
@@ -354,7 +356,15 @@ func loadPolicy(path string, concurrent bool) (*Policy, error) {
 			return nil, fmt.Errorf("reading policy: %w", err)
 		}
 	}
-	return l.parse()
+	p, err := l.parse()
+	if k := l.pending; k != nil {
+		if err != nil {
+			k.abandon()
+			return nil, err
+		}
+		k.start(l)
+	}
+	return p, err
 }
 
 // ParsePolicy validates a policy given as YAML bytes; name labels errors.
@@ -388,6 +398,7 @@ type policyLoader struct {
 	// concurrent reads the Keylime runtime policies on another goroutine
 	// (LoadPolicyConcurrent).
 	concurrent bool
+	pending    *keylimeLoad // to start once the policy is checked
 	parsed     bool
 	root       *yaml.Node // nil for an empty document
 	treeErr    error      // of parsing the node tree
@@ -876,13 +887,27 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		p.keylimeExcludes = excludes
 		return p, err
 	}
-	k := &keylimeLoad{done: make(chan struct{})}
-	p.pending = k
-	go func(allow *runtimepolicy.Allowlist) {
-		defer close(k.done)
-		k.excludes, k.err = l.readKeylime(allow, files)
-	}(p.keylimeAllow)
+	// Read once the whole policy is checked (loadPolicy): then the
+	// goroutine alone uses l, to name an error's line.
+	p.pending = &keylimeLoad{done: make(chan struct{}), files: files, allow: p.keylimeAllow}
+	l.pending = p.pending
 	return p, nil
+}
+
+// start reads the Keylime runtime policies on a goroutine of their own.
+func (k *keylimeLoad) start(l *policyLoader) {
+	go func() {
+		defer close(k.done)
+		k.excludes, k.err = l.readKeylime(k.allow, k.files)
+		k.files, k.allow = nil, nil
+	}()
+}
+
+// abandon closes the files of an import that will not run.
+func (k *keylimeLoad) abandon() {
+	for _, f := range k.files {
+		f.Close()
+	}
 }
 
 // readKeylime streams the opened Keylime runtime policies into allow, in
