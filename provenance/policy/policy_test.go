@@ -358,6 +358,30 @@ func TestKeylimeImport(t *testing.T) {
 	}
 }
 
+// TestKeylimeConcurrentLaterError: a field after ima that fails is
+// LoadPolicyConcurrent's error as LoadPolicy's, the Keylime import not
+// started (run with -race: only the import's goroutine uses the loader).
+func TestKeylimeConcurrentLaterError(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"meta":{"version":7}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "p.yaml")
+	doc := provtest.BasePolicy(t) + "ima:\n  keylimeRuntimePolicy: [bad.json]\nsource:\n  repository: https://example.com/r\n  refs: [\"refs/tags/[v\"]\n"
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, want := LoadPolicy(path) // the Keylime policy's error: read in order
+	if !errors.Is(want, ErrKeylime) {
+		t.Fatalf("LoadPolicy: %v, want ErrKeylime", want)
+	}
+	_, err := LoadPolicyConcurrent(path) // the source's: the Keylime policy is read later
+	var pe *PolicyError
+	if !errors.As(err, &pe) || pe.Field != "source.refs[0]" {
+		t.Fatalf("LoadPolicyConcurrent: %v, want the error of source.refs[0]", err)
+	}
+}
+
 func checkKeylimeImport(t *testing.T, p *Policy) {
 	t.Helper()
 	for _, tc := range []struct {
