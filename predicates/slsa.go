@@ -56,7 +56,12 @@ func BuilderIDMode(id string) (string, error) {
 // given, so that the TPM/IMA statement of one build cannot travel with the
 // SLSA statement of another.
 func Byproducts(tpmStatement []byte, p *TPMIMA) []*intoto.ResourceDescriptor {
-	sum := sha256.Sum256(tpmStatement)
+	return ByproductsOfDigest(sha256.Sum256(tpmStatement), p)
+}
+
+// ByproductsOfDigest is Byproducts given the SHA-256 of the TPM/IMA
+// statement's payload bytes, for a caller that hashed them already.
+func ByproductsOfDigest(sum [sha256.Size]byte, p *TPMIMA) []*intoto.ResourceDescriptor {
 	out := []*intoto.ResourceDescriptor{{
 		Name:      "tpm-ima-statement",
 		Digest:    map[string]string{"sha256": hex.EncodeToString(sum[:])},

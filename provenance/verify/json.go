@@ -3,6 +3,7 @@ package verify
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,31 @@ type envelope struct {
 	// parsed is the payload as a statement, when the signature check
 	// parsed it already (a TPM-resident signer's TPM/IMA statement).
 	parsed *stmt
+	// sum is the payload's SHA-256, hashed on another goroutine from the
+	// signature check on (while the PAE is hashed), for the SLSA
+	// byproducts check.
+	sum *payloadSum
+}
+
+// payloadSum is a payload's SHA-256, computed on its own goroutine.
+type payloadSum struct {
+	done chan struct{}
+	sum  [sha256.Size]byte
+}
+
+// hashPayload starts hashing b; get waits for the sum.
+func hashPayload(b []byte) *payloadSum {
+	p := &payloadSum{done: make(chan struct{})}
+	go func() {
+		p.sum = sha256.Sum256(b)
+		close(p.done)
+	}()
+	return p
+}
+
+func (p *payloadSum) get() [sha256.Size]byte {
+	<-p.done
+	return p.sum
 }
 
 type envelopeSignature struct {

@@ -211,7 +211,7 @@ func (vr *verification) checkAgree() error {
 	if !md.GetStartedOn().AsTime().Equal(p.Build.StartedOn) || !md.GetFinishedOn().AsTime().Equal(p.Build.FinishedOn) {
 		return fail("SLSA metadata times", fmt.Sprintf("%s to %s (build)", p.Build.StartedOn, p.Build.FinishedOn), fmt.Sprintf("%s to %s", md.GetStartedOn().AsTime(), md.GetFinishedOn().AsTime()))
 	}
-	if err := compareByproducts(prov.GetRunDetails().GetByproducts(), vr.tpmStmt.payload, p); err != nil {
+	if err := compareByproducts(prov.GetRunDetails().GetByproducts(), vr.tpmStmt.payloadSHA256(), p); err != nil {
 		return fail("SLSA byproducts", "the digests of the TPM/IMA statement, AK, log and quotes present", err.Error())
 	}
 	vr.rep.report.Facts.SignersWord = SignersWord()
@@ -221,9 +221,9 @@ func (vr *verification) checkAgree() error {
 
 // compareByproducts returns nil when the byproducts are exactly the
 // expected ones (each name once, digests equal), else what differs.
-func compareByproducts(got []*intoto.ResourceDescriptor, tpmStatement []byte, p *predicates.TPMIMA) error {
+func compareByproducts(got []*intoto.ResourceDescriptor, tpmStatement [sha256.Size]byte, p *predicates.TPMIMA) error {
 	want := map[string]string{}
-	for _, rd := range predicates.Byproducts(tpmStatement, p) {
+	for _, rd := range predicates.ByproductsOfDigest(tpmStatement, p) {
 		want[rd.GetName()] = "sha256:" + rd.GetDigest()["sha256"]
 	}
 	seen := map[string]bool{}

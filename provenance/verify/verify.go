@@ -479,6 +479,7 @@ func (vr *verification) checkEnvelopeSignature(env *envelope) *checkFailure {
 		hints = append(hints, orNone(s.KeyID))
 		vr.keyIDs = append(vr.keyIDs, s.KeyID)
 	}
+	env.sum = hashPayload(env.payload) // beside the PAE digest, on the other core
 	pae := newPAEDigests(env)
 	accepted := v.verifyEnvelope(env, pae)
 	var certFailure *checkFailure
@@ -570,6 +571,7 @@ func (vr *verification) checkStatements() error {
 		if err != nil {
 			return vr.rep.fail(CheckStatement, fmt.Errorf("line %d: %w", env.line, err), "an in-toto Statement v1", fmt.Sprintf("line %d: %v", env.line, err))
 		}
+		s.sum = env.sum
 		switch s.PredicateType {
 		case predicates.TPMIMAType:
 			tpmStmts = append(tpmStmts, s)
@@ -687,6 +689,17 @@ type stmt struct {
 	// logData is where the predicate's ima.log.data lies in Predicate,
 	// found by parseStatement's pass.
 	logData strictjson.Span
+	// sum is the payload's SHA-256 being hashed since the signature
+	// check, or nil.
+	sum *payloadSum
+}
+
+// payloadSHA256 returns the SHA-256 of the statement's payload bytes.
+func (s *stmt) payloadSHA256() [sha256.Size]byte {
+	if s.sum != nil {
+		return s.sum.get()
+	}
+	return sha256.Sum256(s.payload)
 }
 
 // subjectsOf returns the statement's subjects, each with a SHA-256 digest
