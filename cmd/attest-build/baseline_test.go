@@ -13,6 +13,7 @@ import (
 	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 	"github.com/attest-build/attest-build/provenance/verify"
+	"github.com/attest-build/attest-build/tpm"
 )
 
 // imaRunner is a runner on an swtpm whose PCR 10 holds the records of an
@@ -292,4 +293,62 @@ func TestBaselineUsageErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A baseline signed by the TPM-resident key (-k tpm) that the AK certified,
+// under a policy that names only the attestation CA: the build continuing
+// it verifies with it. A baseline of the same TPM, AK and log signed by
+// another TPM-resident key (no certification by the AK carried) is refused
+// at ima-baseline, though the attestation naming it is signed by the
+// certified key.
+func TestBaselineTPMKeyCLI(t *testing.T) {
+	e := enrollRunner(t, "--software-ek-roots")
+	t.Chdir(e.dir)
+	r := &imaRunner{sw: e.sw, extend: imatest.SWTPMExtender(t, e.sw)}
+	r.log = e.f("binary_runtime_measurements")
+	imatest.Append(t, r.log, []string{"boot_aggregate"}, r.extend)
+	r.grow(t, 2)
+	tpmKey := []string{"--tpm", e.sw.Ref(), "--ima-log", r.log, "-k", "tpm", "--tpm-key-auth", e.auth, "--ak-cert", e.akPEM}
+	// A build with -k tpm: r.build's flags with the file key replaced.
+	build := func(t *testing.T, name string, extra ...string) (string, int) {
+		t.Helper()
+		argv := imatest.GrowDuring(t, t.TempDir(), r.log, r.paths(2), r.extend, "echo "+name+" > "+name)
+		_, stderr, code := runMain(t, "", append(append(append(append([]string{}, tpmKey...), extra...), "-a", name, "--"), argv...)...)
+		return stderr, code
+	}
+
+	mustRun(t, append([]string{"baseline", "-o", "boot" + provenance.BaselineSuffix}, tpmKey...)...)
+	base, err := provenance.LoadBaseline("boot" + provenance.BaselineSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another TPM-resident key in the same TPM, of the same log.
+	other := fmt.Sprintf("0x%08x", tpm.DefaultSigningKeyHandle+0x10)
+	mustRun(t, "baseline", "-o", "other"+provenance.BaselineSuffix, "--tpm", e.sw.Ref(), "--ima-log", r.log,
+		"-k", "tpm", "--tpm-key-auth", e.f("other.auth"), "--tpm-key-handle", other)
+	if out, code := build(t, "a.bin", "--baseline", base.Path); code != 0 {
+		t.Fatalf("build -k tpm --baseline: exit %d\n%s", code, out)
+	}
+	wantCarried(t, "a.bin.intoto.jsonl", base, 3, 2, 3)
+	mustRun(t, "policy", "init", "--from", "a.bin.intoto.jsonl", "--baseline", base.Path, "-o", "policy.yaml")
+	if pol := mustRead(t, "policy.yaml"); !strings.Contains(pol, "attestationKeyCAs:") || strings.Contains(pol, "BEGIN PUBLIC KEY") {
+		t.Fatalf("policy init wrote no CA-only policy:\n%s", pol)
+	}
+	if out, code := verifyExit(t, "--policy", "policy.yaml", "--baseline", base.Path, "a.bin"); code != 0 {
+		t.Fatalf("verify --baseline of a -k tpm baseline: exit %d\n%s", code, out)
+	}
+
+	t.Run("baseline signed by another TPM key", func(t *testing.T) {
+		if out, code := build(t, "b.bin", "--baseline", "other"+provenance.BaselineSuffix); code != 0 {
+			t.Fatalf("build -k tpm --baseline (another key's): exit %d\n%s", code, out)
+		}
+		rep, code := verifyReport(t, "--policy", "policy.yaml", "--baseline", "other"+provenance.BaselineSuffix, "b.bin")
+		if sig := checkOf(t, rep, verify.CheckSignature); sig.Status != verify.StatusPass {
+			t.Fatalf("the attestation's own signature: %+v", sig)
+		}
+		c := checkOf(t, rep, verify.CheckIMABaseline)
+		if code != 1 || c.Status != verify.StatusFail || !strings.Contains(c.Expected, "a signature by one of") || c.Found != "none that verifies" {
+			t.Fatalf("a baseline of another TPM key: exit %d, %+v", code, c)
+		}
+	})
 }
