@@ -73,7 +73,11 @@ elif [[ $key == *"-----BEGIN "* ]]; then
 	# came from secrets (masked): a key written in a workflow file is
 	# public. Look for its first base64 line under .github/ (the pattern
 	# goes to grep through a pipe, never argv).
-	probe=$(printf '%s\n' "$key" | sed -n '/-----BEGIN /{n;p;q}')
+	# sed reads the whole key (no q): a reader that quits before printf
+	# has written it all ends printf with SIGPIPE, which pipefail and set -e
+	# made the step's exit status (141, seen under load).
+	probe=$(printf '%s\n' "$key" | sed -n '/-----BEGIN /{n;p;}')
+	probe=${probe%%$'\n'*}
 	if [[ ${#probe} -ge 16 && -d ${GITHUB_WORKSPACE:-/nonexistent}/.github ]] &&
 		grep -rqsF -f <(printf '%s\n' "$probe") -- "$GITHUB_WORKSPACE/.github"; then
 		unset probe
