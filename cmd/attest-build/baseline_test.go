@@ -285,11 +285,15 @@ func TestBaselineUsageErrors(t *testing.T) {
 	}{
 		{"baseline without -o", r.flags("baseline"), "no output"},
 		{"baseline with an argument", r.flags("baseline", "-o", "x"+provenance.BaselineSuffix, "extra"), "unknown command"},
+		{"baseline without PCR 10", r.flags("baseline", "-o", "x"+provenance.BaselineSuffix, "--pcrs", "sha256:0-9"), "--pcrs"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, stderr, code := runMain(t, "", c.args...)
 			if code != 2 || !strings.Contains(stderr, c.want) {
 				t.Fatalf("exit %d, stderr %q; want 2 naming %q", code, stderr, c.want)
+			}
+			if _, err := os.Stat("x" + provenance.BaselineSuffix); err == nil {
+				t.Fatal("a baseline was written")
 			}
 		})
 	}
