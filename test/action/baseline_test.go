@@ -140,7 +140,8 @@ func TestActionBaselineDir(t *testing.T) {
 }
 
 // A baseline-dir inside the workspace warns: a build or a checkout can
-// remove the baselines the attestations need.
+// remove the baselines the attestations need. It is passed as an absolute
+// path; without an IMA log (tpm: sim) no baseline is made or listed.
 func TestActionBaselineDirInWorkspaceWarns(t *testing.T) {
 	ws := t.TempDir()
 	res := newRunner(t, ws).run(map[string]string{"command": "echo x > x.bin", "artifacts": "x.bin", "key": simKey(t), "tpm": "sim", "baseline-dir": "baselines"})
@@ -152,6 +153,10 @@ func TestActionBaselineDirInWorkspaceWarns(t *testing.T) {
 	}
 	if !strings.Contains(res.log(), "--baseline-dir="+filepath.Join(ws, "baselines")) {
 		t.Errorf("baseline-dir not passed as an absolute --baseline-dir:\n%s", res.log())
+	}
+	// The simulator without an IMA log carries no log: no baseline is made.
+	if got := res.Outputs["baselines"]; got != "" {
+		t.Errorf("output baselines %q without an IMA log, want empty", got)
 	}
 }
 
