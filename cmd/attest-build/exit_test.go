@@ -60,6 +60,11 @@ func TestExitCodes(t *testing.T) {
 	badPolicy := write("bad.yaml", "version: 1\nsigners: []\ntpmModes: [mainframe]\n", 0o644)
 	misspelt := write("misspelt.yaml", "version: 1\nsigners: []\ntpmMode: [sim]\n", 0o644)
 	misspeltIMA := write("misspelt-ima.yaml", "version: 1\nima:\n  alow: []\n", 0o644)
+	// Keylime runtime policies load in the background during verify: their
+	// errors still come first, before the missing signer key's (exit 2).
+	write("bad-runtime-policy.json", `{"meta":{"version":7}}`, 0o644)
+	badKeylime := write("bad-keylime.yaml", "version: 1\nsigners: []\nima:\n  keylimeRuntimePolicy: [bad-runtime-policy.json]\n", 0o644)
+	missingKeylime := write("missing-keylime.yaml", "version: 1\nsigners: []\nima:\n  keylimeRuntimePolicy: [missing.json]\n", 0o644)
 	noRead := write("noread", "x", 0o000)
 	if f, err := os.Open(noRead); err == nil {
 		f.Close()
@@ -115,6 +120,8 @@ func TestExitCodes(t *testing.T) {
 		{"verify, missing policy", []string{"verify", "--policy", missing, junk}, 2, ""},
 		{"verify, policy is a directory", []string{"verify", "--policy", dir, junk}, 2, ""},
 		{"verify, malformed policy", []string{"verify", "--policy", badPolicy, junk}, 1, "bad.yaml:3:"},
+		{"verify, malformed Keylime runtime policy", []string{"verify", "--policy", badKeylime, junk}, 1, "bad-keylime.yaml:4: ima.keylimeRuntimePolicy[0]"},
+		{"verify, missing Keylime runtime policy", []string{"verify", "--policy", missingKeylime, junk}, 2, "missing.json"},
 		// The policy names no attestation key: no verifier can be made.
 		{"verify, no signer key", []string{"verify", "--policy", policy, junk}, 2, ""},
 		{"verify, missing --key", []string{"verify", "--policy", policy, "--key", missing, junk}, 2, ""},

@@ -93,15 +93,23 @@ with the expected and found values), 2 for usage errors or unreadable input.`,
 	return cmd
 }
 
-func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
+func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) (err error) {
 	if o.Format != "text" && o.Format != "json" {
 		return usagef("--format %q: want text or json", o.Format)
 	}
 	lowGCHeadroom()
-	pol, err := policy.LoadPolicy(o.Policy)
+	// The Keylime runtime policies the policy imports load on another
+	// core while the attestations are read; their errors are the policy's
+	// and come first, before any other error or report.
+	pol, err := policy.LoadPolicyConcurrent(o.Policy)
 	if err != nil {
 		return inputError(err) // 2 when it cannot be read, 1 when malformed
 	}
+	defer func() {
+		if werr := pol.Wait(); werr != nil {
+			err = inputError(werr)
+		}
+	}()
 	keys, err := readSignerKeys(o.Keys)
 	if err != nil {
 		return err
@@ -227,6 +235,9 @@ func (o *verifyOptions) Exec(cmd *cobra.Command, artifacts []string) error {
 			return inputError(fmt.Errorf("%s: %w", att, err)) // 2 when it cannot be read
 		}
 		results = append(results, res)
+	}
+	if err := pol.Wait(); err != nil {
+		return err // reported by the deferred Wait
 	}
 
 	out := cmd.OutOrStdout()

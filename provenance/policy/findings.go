@@ -96,8 +96,25 @@ type IMATally struct {
 
 // NewEvaluation starts applying the rules; collect, when not nil, receives
 // every entry added (policy init's reading of its reference).
+// It waits for the policy's Keylime runtime policies when they load in the
+// background (LoadPolicyConcurrent); if that failed, every entry added is
+// a finding naming the error.
 func (r *IMARules) NewEvaluation(collect func(Measurement)) *IMAEvaluation {
-	return &IMAEvaluation{p: r.p, collect: collect}
+	ev := &IMAEvaluation{p: r.p, collect: collect, keylimeExcludes: r.p.keylimeExcludes}
+	if k := r.p.pending; k != nil {
+		ev.loadErr = k.wait()
+		ev.keylimeExcludes = k.excludes
+	}
+	return ev
+}
+
+// Ready waits for the policy's Keylime runtime policies when they load in
+// the background (LoadPolicyConcurrent) and returns their error.
+func (r *IMARules) Ready() error {
+	if r.p.pending == nil {
+		return nil
+	}
+	return r.p.pending.wait()
 }
 
 // Tally returns the counts and findings so far.

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 
 	"github.com/attest-build/attest-build/evidence"
@@ -68,6 +69,11 @@ type IMAEvaluation struct {
 	p       *imaPolicy
 	tally   IMATally
 	collect func(Measurement) // policy init's collector (verify.InitPolicy), or nil
+	// keylimeExcludes are the imported runtime policies' excludes, and
+	// loadErr the error of importing them in the background: every entry
+	// is then a finding.
+	keylimeExcludes []*regexp.Regexp
+	loadErr         error
 }
 
 func (ev *IMAEvaluation) finding(m Measurement, rule, format string, a ...any) {
@@ -89,6 +95,10 @@ func (ev *IMAEvaluation) Add(m Measurement) {
 	ev.tally.InScope++
 	if ev.collect != nil {
 		ev.collect(m)
+	}
+	if ev.loadErr != nil {
+		ev.finding(m, "allowlist", "the policy's allowlist did not load: %v", ev.loadErr)
+		return
 	}
 	if m.Violation {
 		ev.tally.Violations++
@@ -117,7 +127,7 @@ func (ev *IMAEvaluation) Add(m Measurement) {
 			return
 		}
 	}
-	for _, re := range p.keylimeExcludes {
+	for _, re := range ev.keylimeExcludes {
 		if re.MatchString(m.Path) {
 			ev.tally.Excluded++
 			return

@@ -170,6 +170,26 @@ type imaPolicy struct {
 	deny            []patternRule
 	// keylime names the imported runtime policies, for messages.
 	keylime []string
+	// pending is the import of the Keylime runtime policies when it runs
+	// in the background (LoadPolicyConcurrent): keylimeAllow and the
+	// excludes are theirs to read only once it is done.
+	pending *keylimeLoad
+}
+
+// keylimeLoad is a background import of Keylime runtime policies into an
+// imaPolicy's keylimeAllow.
+type keylimeLoad struct {
+	files    []*os.File               // opened by the loader, closed when read
+	allow    *runtimepolicy.Allowlist // the imaPolicy's keylimeAllow
+	done     chan struct{}
+	err      error            // the first policy's error, a *PolicyError
+	excludes []*regexp.Regexp // set when done without error
+}
+
+// wait blocks until the import is done and returns its error.
+func (k *keylimeLoad) wait() error {
+	<-k.done
+	return k.err
 }
 
 type patternRule struct {
@@ -286,6 +306,33 @@ const maxPolicyBytes = 64 << 20
 // Every error is a *PolicyError naming the line and field (errors.Is
 // ErrPolicy), or an I/O error reading the file.
 func LoadPolicy(path string) (*Policy, error) {
+	return loadPolicy(path, false)
+}
+
+// LoadPolicyConcurrent is LoadPolicy with the Keylime runtime policies the
+// policy imports (ima.keylimeRuntimePolicy) read on another goroutine, so
+// that a caller reads its evidence meanwhile. The files are opened before
+// it returns (an error opening one is returned as LoadPolicy's); an error
+// in their content comes from Policy.Wait, which the caller must check
+// before it reports anything: a verification under the policy waits for
+// the import (IMARules.NewEvaluation), and if the import failed every
+// entry it evaluates is a finding naming the error.
+func LoadPolicyConcurrent(path string) (*Policy, error) {
+	return loadPolicy(path, true)
+}
+
+// Wait waits for the Keylime runtime policies loaded in the background
+// (LoadPolicyConcurrent) and returns their error, a *PolicyError naming
+// the field and file (errors.Is ErrPolicy); nil at once for a policy
+// loaded otherwise.
+func (p *Policy) Wait() error {
+	if p.ima.pending == nil {
+		return nil
+	}
+	return p.ima.pending.wait()
+}
+
+func loadPolicy(path string, concurrent bool) (*Policy, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading policy: %w", err)
@@ -295,7 +342,7 @@ func LoadPolicy(path string) (*Policy, error) {
 	if fi, err := f.Stat(); err == nil {
 		hint = int(min(fi.Size(), maxPolicyBytes))
 	}
-	l := &policyLoader{file: path, dir: filepath.Dir(path)}
+	l := &policyLoader{file: path, dir: filepath.Dir(path), concurrent: concurrent}
 	capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
 	fast, err := l.split(capped, hint)
 	if err == nil && capped.N <= 0 {
@@ -309,7 +356,15 @@ func LoadPolicy(path string) (*Policy, error) {
 			return nil, fmt.Errorf("reading policy: %w", err)
 		}
 	}
-	return l.parse()
+	p, err := l.parse()
+	if k := l.pending; k != nil {
+		if err != nil {
+			k.abandon()
+			return nil, err
+		}
+		k.start(l)
+	}
+	return p, err
 }
 
 // ParsePolicy validates a policy given as YAML bytes; name labels errors.
@@ -340,9 +395,13 @@ type policyLoader struct {
 	// noFiles leaves the Keylime runtime policies unread (policy init's
 	// check of what it writes, before the files are in place).
 	noFiles bool
-	parsed  bool
-	root    *yaml.Node // nil for an empty document
-	treeErr error      // of parsing the node tree
+	// concurrent reads the Keylime runtime policies on another goroutine
+	// (LoadPolicyConcurrent).
+	concurrent bool
+	pending    *keylimeLoad // to start once the policy is checked
+	parsed     bool
+	root       *yaml.Node // nil for an empty document
+	treeErr    error      // of parsing the node tree
 }
 
 // split reads the document from r with splitAllow: when its ima.allow
@@ -800,22 +859,76 @@ func (l *policyLoader) imaRules(raw *imaYAML) (imaPolicy, error) {
 		}
 		p.deny = append(p.deny, patternRule{glob: glob})
 	}
+	var files []*os.File
 	for i, f := range raw.KeylimeRuntimePolicies {
-		at := []any{"ima", "keylimeRuntimePolicy", i}
 		path := f
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(l.dir, path)
 		}
+		p.keylime = append(p.keylime, f)
 		if l.noFiles {
-			p.keylime = append(p.keylime, f)
 			continue
 		}
-		if err := p.readKeylime(path); err != nil {
-			return p, l.errf(at, "%s: %w", path, err)
+		file, err := os.Open(path)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return p, l.errf([]any{"ima", "keylimeRuntimePolicy", i}, "%s: reading Keylime runtime policy: %w", path, err)
 		}
-		p.keylime = append(p.keylime, f)
+		files = append(files, file)
 	}
+	if len(files) == 0 {
+		return p, nil
+	}
+	p.allowlist = true // an allowlist, even with no digests: it allows nothing then
+	if !l.concurrent {
+		excludes, err := l.readKeylime(p.keylimeAllow, files)
+		p.keylimeExcludes = excludes
+		return p, err
+	}
+	// Read once the whole policy is checked (loadPolicy): then the
+	// goroutine alone uses l, to name an error's line.
+	p.pending = &keylimeLoad{done: make(chan struct{}), files: files, allow: p.keylimeAllow}
+	l.pending = p.pending
 	return p, nil
+}
+
+// start reads the Keylime runtime policies on a goroutine of their own.
+func (k *keylimeLoad) start(l *policyLoader) {
+	go func() {
+		defer close(k.done)
+		k.excludes, k.err = l.readKeylime(k.allow, k.files)
+		k.files, k.allow = nil, nil
+	}()
+}
+
+// abandon closes the files of an import that will not run.
+func (k *keylimeLoad) abandon() {
+	for _, f := range k.files {
+		f.Close()
+	}
+}
+
+// readKeylime streams the opened Keylime runtime policies into allow, in
+// order, closing each, and returns their excludes; its error names the
+// first that failed.
+func (l *policyLoader) readKeylime(allow *runtimepolicy.Allowlist, files []*os.File) (excludes []*regexp.Regexp, err error) {
+	for i, f := range files {
+		if err == nil {
+			var re *regexp.Regexp
+			if re, err = readKeylime(allow, f); err != nil {
+				err = l.errf([]any{"ima", "keylimeRuntimePolicy", i}, "%s: %w", f.Name(), err)
+			} else if re != nil {
+				excludes = append(excludes, re)
+			}
+		}
+		f.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return excludes, nil
 }
 
 // allowPath reads an ima.allow path: an exact path (no pattern character,
@@ -887,31 +1000,22 @@ func (l *policyLoader) allowItem(p *imaPolicy, i int, path []byte, digests [][]b
 // ErrKeylime reports a Keylime runtime policy that cannot be imported.
 var ErrKeylime = runtimepolicy.ErrPolicy
 
-// readKeylime streams a Keylime runtime policy file into the policy's
-// Keylime allowlist and adds its excludes, combined as Keylime matches
-// them (anchored at the start of the path only).
-func (p *imaPolicy) readKeylime(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("reading Keylime runtime policy: %w", err)
-	}
-	defer f.Close()
+// readKeylime streams a Keylime runtime policy file into allow and returns
+// its excludes, combined as Keylime matches them (anchored at the start of
+// the path only), or nil.
+func readKeylime(allow *runtimepolicy.Allowlist, f *os.File) (*regexp.Regexp, error) {
 	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() <= maxPolicyBytes {
 		// About 120 bytes a path in Keylime's layout (more with shorter
 		// paths): make room at once; Read compacts the table at the end.
-		p.keylimeAllow.Grow(int(fi.Size()) / 110)
+		allow.Grow(int(fi.Size()) / 110)
 	}
 	capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
-	kp, err := runtimepolicy.Read(capped, p.keylimeAllow)
+	kp, err := runtimepolicy.Read(capped, allow)
 	if capped.N <= 0 {
-		return fmt.Errorf("reading Keylime runtime policy: larger than %d bytes", maxPolicyBytes)
+		return nil, fmt.Errorf("reading Keylime runtime policy: larger than %d bytes", maxPolicyBytes)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p.allowlist = true // an allowlist, even with no digests: it allows nothing then
-	if kp.Exclude != nil {
-		p.keylimeExcludes = append(p.keylimeExcludes, kp.Exclude)
-	}
-	return nil
+	return kp.Exclude, nil
 }

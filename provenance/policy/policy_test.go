@@ -309,10 +309,81 @@ func TestKeylimeImport(t *testing.T) {
 	if err := os.WriteFile(path, []byte(provtest.BasePolicy(t)+"ima:\n  keylimeRuntimePolicy: [runtime.json]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := LoadPolicy(path)
-	if err != nil {
+	for _, load := range []func(string) (*Policy, error){LoadPolicy, LoadPolicyConcurrent} {
+		p, err := load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		checkKeylimeImport(t, p)
+	}
+
+	for name, bad := range map[string]string{
+		"no meta":      `{"digests":{}}`,
+		"bad version":  `{"meta":{"version":7}}`,
+		"bad digest":   `{"meta":{"version":1},"digests":{"/a":["xyz"]}}`,
+		"python regex": `{"meta":{"version":1},"excludes":["(?<=a)b"]}`,
+		"not json":     `digests: []`,
+	} {
+		if _, err := runtimepolicy.Read(strings.NewReader(bad), runtimepolicy.NewAllowlist()); !errors.Is(err, ErrKeylime) {
+			t.Errorf("%s: err = %v, want ErrKeylime", name, err)
+		}
+		// Loaded in the background, the same error comes from Wait and
+		// Ready, and every entry evaluated is a finding naming it.
+		if err := os.WriteFile(filepath.Join(dir, "runtime.json"), []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, want := LoadPolicy(path)
+		var pe *PolicyError
+		if !errors.As(want, &pe) || !errors.Is(want, ErrKeylime) || pe.Field != "ima.keylimeRuntimePolicy[0]" {
+			t.Fatalf("%s: LoadPolicy: err = %v, want a PolicyError at ima.keylimeRuntimePolicy[0] and ErrKeylime", name, want)
+		}
+		p, err := LoadPolicyConcurrent(path)
+		if err != nil {
+			t.Fatalf("%s: LoadPolicyConcurrent: %v, want the error from Wait", name, err)
+		}
+		ev := p.IMA().NewEvaluation(nil)
+		ev.Add(Measurement{Index: 7, Path: "/var/lib/x", Digest: "sha256:" + strings.Repeat("11", 32)})
+		if err := p.Wait(); err == nil || err.Error() != want.Error() {
+			t.Errorf("%s: Wait = %v, want %v", name, err, want)
+		}
+		if err := p.IMA().Ready(); err == nil || err.Error() != want.Error() {
+			t.Errorf("%s: Ready = %v, want %v", name, err, want)
+		}
+		if tl := ev.Tally(); tl.FindingsTotal != 1 || tl.Findings[0].Index != 7 || !strings.Contains(tl.Findings[0].Detail, want.Error()) {
+			t.Errorf("%s: findings %+v, want one for entry 7 naming %v", name, tl.Findings, want)
+		}
+	}
+}
+
+// TestKeylimeConcurrentLaterError: a field after ima that fails is
+// LoadPolicyConcurrent's error as LoadPolicy's, the Keylime import not
+// started (run with -race: only the import's goroutine uses the loader).
+func TestKeylimeConcurrentLaterError(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"meta":{"version":7}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	path := filepath.Join(dir, "p.yaml")
+	doc := provtest.BasePolicy(t) + "ima:\n  keylimeRuntimePolicy: [bad.json]\nsource:\n  repository: https://example.com/r\n  refs: [\"refs/tags/[v\"]\n"
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, want := LoadPolicy(path) // the Keylime policy's error: read in order
+	if !errors.Is(want, ErrKeylime) {
+		t.Fatalf("LoadPolicy: %v, want ErrKeylime", want)
+	}
+	_, err := LoadPolicyConcurrent(path) // the source's: the Keylime policy is read later
+	var pe *PolicyError
+	if !errors.As(err, &pe) || pe.Field != "source.refs[0]" {
+		t.Fatalf("LoadPolicyConcurrent: %v, want the error of source.refs[0]", err)
+	}
+}
+
+func checkKeylimeImport(t *testing.T, p *Policy) {
+	t.Helper()
 	for _, tc := range []struct {
 		m    Measurement
 		rule string
@@ -325,18 +396,6 @@ func TestKeylimeImport(t *testing.T) {
 	} {
 		if got, _ := firstIMARule(p, tc.m); got != tc.rule {
 			t.Errorf("%+v: rule %q, want %q", tc.m, got, tc.rule)
-		}
-	}
-
-	for name, bad := range map[string]string{
-		"no meta":      `{"digests":{}}`,
-		"bad version":  `{"meta":{"version":7}}`,
-		"bad digest":   `{"meta":{"version":1},"digests":{"/a":["xyz"]}}`,
-		"python regex": `{"meta":{"version":1},"excludes":["(?<=a)b"]}`,
-		"not json":     `digests: []`,
-	} {
-		if _, err := runtimepolicy.Read(strings.NewReader(bad), runtimepolicy.NewAllowlist()); !errors.Is(err, ErrKeylime) {
-			t.Errorf("%s: err = %v, want ErrKeylime", name, err)
 		}
 	}
 }
@@ -354,9 +413,11 @@ func TestPolicyErrorChain(t *testing.T) {
 		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := LoadPolicy(path)
-		if !errors.Is(err, ErrPolicy) || !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("err = %v: want ErrPolicy and fs.ErrNotExist in the chain", err)
+		for _, load := range []func(string) (*Policy, error){LoadPolicy, LoadPolicyConcurrent} {
+			_, err := load(path) // a file that cannot be opened: at once, also in the background load
+			if !errors.Is(err, ErrPolicy) || !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("err = %v: want ErrPolicy and fs.ErrNotExist in the chain", err)
+			}
 		}
 	}
 }

@@ -232,6 +232,9 @@ func (vr *verification) checkIMA(end *tpm.VerifiedQuote) error {
 		vr.rep.pass(CheckIMALog, fmt.Sprintf("%d entries (%s, %d bytes %s), window [%d, %d)", m.Log.Entries, m.Bank, decodedLen(vr.logB64), compression, w.Start, w.End))
 	}
 
+	if err := pol.Ready(); err != nil { // the Keylime runtime policies, loaded meanwhile
+		return vr.rep.fail(CheckIMARules, err, "the policy's Keylime runtime policies", "not loaded")
+	}
 	ev := pol.NewEvaluation(vr.v.collect)
 	if vr.baseline != nil && pol.Scope() == policy.ScopeBoot {
 		ev.AddTally(vr.baseline.tally) // the baseline's entries, evaluated once
