@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/attest-build/attest-build/internal/swtpmtest"
-	"github.com/attest-build/attest-build/predicates"
 	"github.com/attest-build/attest-build/provenance"
 )
 
@@ -31,22 +29,14 @@ func TestBuildWithTPMKeyAndAKCert(t *testing.T) {
 	t.Chdir(dir)
 	mustRun(t, append(noIMALog(t, "--tpm", sw.Ref(), "-k", "tpm", "--tpm-key-auth", auth, "--ak-cert", f("ak.pem")),
 		"-a", "a.bin", "--", "sh", "-c", "echo a > a.bin")...)
-	line, _, _ := strings.Cut(mustRead(t, "a.bin.intoto.jsonl"), "\n")
-	var env struct{ Payload []byte }
-	if err := json.Unmarshal([]byte(line), &env); err != nil {
-		t.Fatal(err)
-	}
-	var st struct{ Predicate predicates.TPMIMA }
-	if err := json.Unmarshal(env.Payload, &st); err != nil {
-		t.Fatal(err)
-	}
-	if st.Predicate.SigningKey == nil || len(st.Predicate.SigningKey.CertifyInfo) == 0 {
+	pred := tpmIMAPredicate(t, "a.bin.intoto.jsonl")
+	if pred.SigningKey == nil || len(pred.SigningKey.CertifyInfo) == 0 {
 		t.Fatal("no signingKey certification in the predicate")
 	}
-	if n := len(st.Predicate.AttestationKey.Certificates); n != 2 {
+	if n := len(pred.AttestationKey.Certificates); n != 2 {
 		t.Fatalf("%d AK certificates carried, want 2 (AK, CA)", n)
 	}
-	if st.Predicate.SigningKey.PublicKeyPEM != mustRead(t, f("signing.pub")) {
+	if pred.SigningKey.PublicKeyPEM != mustRead(t, f("signing.pub")) {
 		t.Error("predicate's signing key is not the one tpm signing-key printed")
 	}
 	mustRun(t, "policy", "init", "--from", "a.bin.intoto.jsonl", "--key", f("signing.pub"), "-o", "policy.yaml")

@@ -187,6 +187,20 @@ func relabel(t *testing.T, e *trustEnv, in, out string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	resign(t, signer, in, out, func(p []byte) []byte {
+		p = bytes.ReplaceAll(p, []byte(`"mode":"swtpm"`), []byte(`"mode":"device"`))
+		p = bytes.ReplaceAll(p, []byte(`/tpm-swtpm/`), []byte(`/tpm-device/`))
+		return bytes.ReplaceAll(p, []byte(`"tpmMode":"swtpm"`), []byte(`"tpmMode":"device"`))
+	})
+}
+
+// resign rewrites each statement of an attestation with edit and signs
+// them again with signer, as a liar holding the signing key could: the
+// SLSA statement's byproducts are made to name the edited TPM/IMA
+// statement (issue 12's statements-agree), so that only the checks of
+// what edit changed can refuse it.
+func resign(t *testing.T, signer *provenance.Signer, in, out string, edit func(payload []byte) []byte) {
+	t.Helper()
 	var payloads [][]byte
 	var tpmStmt []byte
 	for _, line := range bytes.Split(bytes.TrimSpace([]byte(mustRead(t, in))), []byte("\n")) {
@@ -194,16 +208,12 @@ func relabel(t *testing.T, e *trustEnv, in, out string) {
 		if err := json.Unmarshal(line, &env); err != nil {
 			t.Fatal(err)
 		}
-		p := bytes.ReplaceAll(env.Payload, []byte(`"mode":"swtpm"`), []byte(`"mode":"device"`))
-		p = bytes.ReplaceAll(p, []byte(`/tpm-swtpm/`), []byte(`/tpm-device/`))
-		p = bytes.ReplaceAll(p, []byte(`"tpmMode":"swtpm"`), []byte(`"tpmMode":"device"`))
+		p := edit(env.Payload)
 		if bytes.Contains(p, []byte(predicates.TPMIMAType)) {
 			tpmStmt = p
 		}
 		payloads = append(payloads, p)
 	}
-	// The SLSA byproducts name the TPM/IMA statement by digest: a
-	// consistent liar rewrites them too (issue 12's statements-agree).
 	var st struct {
 		Predicate predicates.TPMIMA `json:"predicate"`
 	}

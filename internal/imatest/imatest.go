@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/attest-build/attest-build/internal/realtest"
 	"github.com/attest-build/attest-build/internal/swtpmtest"
@@ -84,4 +86,23 @@ func SWTPMExtender(t testing.TB, sw *swtpmtest.SWTPM) func([20]byte, [32]byte) {
 			t.Errorf("tpm2_pcrextend %s: %v: %s", arg, err, out)
 		}
 	}
+}
+
+// GrowDuring returns the argv of a build command that signals it has
+// started, waits while the test appends the records of during to log
+// (calling extend for each, as the kernel would while the build runs),
+// and then runs script. Files the two sides signal with live in flags.
+func GrowDuring(t testing.TB, flags, log string, during []string, extend func(sha1TH [20]byte, sha256TD [32]byte), script string) []string {
+	t.Helper()
+	started, proceed := filepath.Join(flags, "started"), filepath.Join(flags, "go")
+	go func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(started); err == nil {
+				Append(t, log, during, extend)
+				os.WriteFile(proceed, nil, 0o644)
+				return
+			}
+		}
+	}()
+	return []string{"sh", "-c", `touch "$1"; while [ ! -e "$2" ]; do sleep 0.01; done; ` + script, "sh", started, proceed}
 }

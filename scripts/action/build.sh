@@ -1,5 +1,5 @@
 # Step "Run and attest the build" (mode: build).
-# Runs: ATTEST_BUILD_KEY=KEY attest-build --tpm=T [--ak-cert=F] [--bundle] [--detach-log] [--artifact=PATTERN]... --output=$RUNNER_TEMP/attest-build-out.XXXXXXXX/NAME -- bash -eo pipefail -c COMMAND
+# Runs: ATTEST_BUILD_KEY=KEY attest-build --tpm=T [--ak-cert=F] [--bundle] [--detach-log] [--baseline-dir=DIR] [--artifact=PATTERN]... --output=$RUNNER_TEMP/attest-build-out.XXXXXXXX/NAME -- bash -eo pipefail -c COMMAND
 # KEY defaults to "tpm" (the TPM-resident key) on a runner with a TPM device.
 # Provenance (repository, commit, workflow, run) comes from the GITHUB_* (or
 # GitLab's CI_*) variables the runner sets; attest-build reads them itself.
@@ -19,6 +19,20 @@ esac
 
 bool_flag bundle "${INPUT_BUNDLE:-false}" && args+=(--bundle)
 bool_flag detach-log "${INPUT_DETACH_LOG:-false}" && args+=(--detach-log)
+
+# This boot's IMA baselines: a directory of the runner kept across jobs. In
+# the workspace a build (or the next checkout) can change or remove them:
+# nothing is forged that way (each is signed, quoted and named by digest by
+# the attestations continuing it), but the attestations no longer verify.
+baseline_dir=""
+if [[ -n ${INPUT_BASELINE_DIR:-} ]]; then
+	baseline_dir=$(realpath -m -- "$INPUT_BASELINE_DIR")
+	args+=(--baseline-dir="$baseline_dir")
+	case $baseline_dir/ in
+	"$(realpath -m -- "${GITHUB_WORKSPACE:-/nonexistent}")"/*)
+		echo "::warning title=attest-build::the baseline directory is inside the workspace, where a build or a checkout can change or remove it, and then the attestations continuing its baselines no longer verify: keep it outside, on the runner (e.g. /var/lib/attest-build/baselines)" ;;
+	esac
+fi
 
 lines patterns "${INPUT_ARTIFACTS:-}"
 for p in "${patterns[@]}"; do
@@ -59,7 +73,11 @@ elif [[ $key == *"-----BEGIN "* ]]; then
 	# came from secrets (masked): a key written in a workflow file is
 	# public. Look for its first base64 line under .github/ (the pattern
 	# goes to grep through a pipe, never argv).
-	probe=$(printf '%s\n' "$key" | sed -n '/-----BEGIN /{n;p;q}')
+	# sed reads the whole key (no q): a reader that quits before printf
+	# has written it all ends printf with SIGPIPE, which pipefail and set -e
+	# made the step's exit status (141, seen under load).
+	probe=$(printf '%s\n' "$key" | sed -n '/-----BEGIN /{n;p;}')
+	probe=${probe%%$'\n'*}
 	if [[ ${#probe} -ge 16 && -d ${GITHUB_WORKSPACE:-/nonexistent}/.github ]] &&
 		grep -rqsF -f <(printf '%s\n' "$probe") -- "$GITHUB_WORKSPACE/.github"; then
 		unset probe
@@ -141,10 +159,28 @@ for f in "${bundles[@]}" ${ima_log:+"$ima_log"}; do
 	files+=("$f")
 done
 
+# With baseline-dir, this boot's baselines (attest-build names them
+# BOOT-ID-AK-POSITION-RANDOM.baseline.intoto.jsonl, the position zero-padded:
+# the glob's order is the chain's), for verify --baseline. Plain regular
+# files only, as above.
+baselines=()
+if [[ -n $baseline_dir ]]; then
+	boot_id=$(</proc/sys/kernel/random/boot_id)
+	for f in "$baseline_dir/$boot_id"-*.baseline.intoto.jsonl; do
+		[[ -e $f || -L $f ]] || continue
+		if [[ -L $f || ! -f $f ]]; then
+			echo "::error title=attest-build::$(printable "$f") is not a regular file; refusing it"
+			exit 1
+		fi
+		baselines+=("$f")
+	done
+fi
+
 output attestation "$out"
 output bundles "$(printf '%s\n' "${bundles[@]}")"
 output ima-log "$ima_log"
 output files "$(printf '%s\n' "${files[@]}")"
+output baselines "$(printf '%s\n' "${baselines[@]}")"
 for f in "${files[@]}"; do
 	echo "wrote: $(printable "$f")"
 done
@@ -155,5 +191,11 @@ done
 	echo
 	printf '%s\n' "${files[@]}" | fenced text
 	echo
+	if [[ ${#baselines[@]} -gt 0 ]]; then
+		echo "IMA baselines the attestation continues (verify needs them: input baseline):"
+		echo
+		printf '%s\n' "${baselines[@]}" | fenced text
+		echo
+	fi
 	"$bin" inspect --max-entries 20 -- "$out" | fenced text
 } | summary

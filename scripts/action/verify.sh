@@ -1,5 +1,5 @@
 # Step "Verify before deploy" (mode: verify).
-# Runs: attest-build verify --policy P [--attestation A | --bundle B...] [--ima-log L] [--key PUB]... ARTIFACT...
+# Runs: attest-build verify --policy P [--attestation A | --bundle B...] [--ima-log L] [--baseline B]... [--key PUB]... ARTIFACT...
 # The report goes to the log and the job summary; a failed check fails the job.
 set -euo pipefail
 source "$ACTION_PATH/scripts/action/lib.sh"
@@ -19,6 +19,10 @@ for b in "${bundles[@]}"; do
 	args+=(--bundle="$b")
 done
 [[ -z ${INPUT_IMA_LOG:-} ]] || args+=(--ima-log="$INPUT_IMA_LOG")
+lines baselines "${INPUT_BASELINE:-}"
+for b in "${baselines[@]}"; do
+	args+=(--baseline="$b")
+done
 lines keys "${INPUT_PUBLIC_KEY:-}"
 for k in "${keys[@]}"; do
 	args+=(--key="$k")

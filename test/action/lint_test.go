@@ -31,7 +31,7 @@ var usesLine = regexp.MustCompile(`^\s*(?:-\s+)?uses:\s*(\S+)\s*(#.*)?$`)
 // pinned by a full commit SHA, with the version it is named in a comment;
 // local actions (./...) are the only exception.
 func TestActionsPinnedBySHA(t *testing.T) {
-	files := append([]string{"examples/github/release.yml"}, actionFiles...)
+	files := append([]string{"examples/github/release.yml", "examples/github/release-incremental.yml"}, actionFiles...)
 	for _, rel := range files {
 		f, err := os.Open(filepath.Join(repoRoot(t), rel))
 		if err != nil {
@@ -77,7 +77,7 @@ func TestVerifySubActionMetadata(t *testing.T) {
 	// names.
 	main := loadAction(t)
 	for name, in := range a.Inputs {
-		if !in.Required && !slices.Contains([]string{"attestation", "bundles", "ima-log", "public-key", "working-directory"}, name) {
+		if !in.Required && !slices.Contains([]string{"attestation", "bundles", "ima-log", "baseline", "public-key", "working-directory"}, name) {
 			t.Errorf("verify/action.yml: unexpected optional input %q", name)
 		}
 		if _, ok := main.Inputs[name]; !ok {
@@ -145,6 +145,7 @@ func TestActionlint(t *testing.T) {
 	}
 	for _, c := range [][2]string{
 		{"examples/github/release.yml", ".github/workflows/release.yml"},
+		{"examples/github/release-incremental.yml", ".github/workflows/release-incremental.yml"},
 		{"examples/github/actionlint.yaml", ".github/actionlint.yaml"},
 		{"action.yml", "action.yml"},
 		{"verify/action.yml", "verify/action.yml"},
@@ -158,23 +159,28 @@ func TestActionlint(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(repo, ".git"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(al, "-shellcheck", sc, "-no-color", filepath.Join(wf, "release.yml"))
+	cmd := exec.Command(al, "-shellcheck", sc, "-no-color", filepath.Join(wf, "release.yml"), filepath.Join(wf, "release-incremental.yml"))
 	cmd.Dir = repo
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("actionlint: %v\n%s", err, out)
 	}
-
 	// It checks the inputs against our metadata: a workflow that leaves
-	// out a required input of ./verify is refused.
-	bad := bytes.Replace(mustReadFile(t, filepath.Join(root, "examples/github/release.yml")), []byte("          policy: deploy/policy.yaml\n"), nil, 1)
-	if err := os.WriteFile(filepath.Join(wf, "release.yml"), bad, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd = exec.Command(al, "-shellcheck", sc, "-no-color", filepath.Join(wf, "release.yml"))
-	cmd.Dir = repo
-	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "policy") {
-		t.Errorf("actionlint accepts ./verify without its required input policy (err %v):\n%s", err, out)
+	// out a required input of ./verify, or gives one neither action has,
+	// is refused.
+	for _, c := range []struct{ file, old, new, want string }{
+		{"release.yml", "          policy: deploy/policy.yaml\n", "", "policy"},
+		{"release-incremental.yml", "          baseline: baselines\n", "          baselines: baselines\n", "baselines"},
+	} {
+		bad := bytes.Replace(mustReadFile(t, filepath.Join(root, "examples/github", c.file)), []byte(c.old), []byte(c.new), 1)
+		if err := os.WriteFile(filepath.Join(wf, c.file), bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd = exec.Command(al, "-shellcheck", sc, "-no-color", filepath.Join(wf, c.file))
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("actionlint accepts %s with %q replaced by %q (err %v):\n%s", c.file, c.old, c.new, err, out)
+		}
 	}
 }
 

@@ -154,10 +154,11 @@ func (a *attestation) imaLog(t *testing.T) []byte {
 }
 
 // verify runs attest-build verify --format json on artifact with attestation
-// file att under policy and returns its exit status and its one result.
-func (h *harness) verify(t *testing.T, policy, att, artifact string) (int, verify.AttestationResult) {
+// file att under policy (and the extra flags) and returns its exit status
+// and its one result.
+func (h *harness) verify(t *testing.T, policy, att, artifact string, flags ...string) (int, verify.AttestationResult) {
 	t.Helper()
-	cmd := exec.Command(h.bin, "verify", "--format", "json", "--policy", policy, "--attestation", att, artifact)
+	cmd := exec.Command(h.bin, append(append([]string{"verify", "--format", "json", "--policy", policy, "--attestation", att}, flags...), "--", artifact)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
@@ -115,21 +114,9 @@ func TPMPredicate(t *testing.T, sts []Statement) (*predicates.TPMIMA, json.RawMe
 	return nil, nil
 }
 
-// BuildGrowingLog returns the argv of a build that signals it has started,
-// waits while the test appends the records of during to log (calling extend
-// for each, as the kernel would while the build runs), and then runs script.
-// Files the two sides signal with live in flags.
+// BuildGrowingLog is imatest.GrowDuring: the argv of a build during which
+// the records of during are appended to log.
 func BuildGrowingLog(t *testing.T, flags, log string, during []string, extend func(sha1TH [20]byte, sha256TD [32]byte), script string) []string {
 	t.Helper()
-	started, proceed := filepath.Join(flags, "started"), filepath.Join(flags, "go")
-	go func() {
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if _, err := os.Stat(started); err == nil {
-				AppendIMA(t, log, during, extend)
-				os.WriteFile(proceed, nil, 0o644)
-				return
-			}
-		}
-	}()
-	return []string{"sh", "-c", `touch "$1"; while [ ! -e "$2" ]; do sleep 0.01; done; ` + script, "sh", started, proceed}
+	return imatest.GrowDuring(t, flags, log, during, extend, script)
 }

@@ -7,6 +7,9 @@
 #   violation   the build reads its log while it is open for writing (an IMA open_writers violation)
 #   ca-build    the plain build signed by the TPM-resident key (-k tpm) and carrying the AK
 #               certificate /e2e/in/ak.pem (from the host's CA, see e2e.sh's E2E_INPUT)
+#   baseline    incremental attestation: the plain build with --baseline-dir /out/baselines
+#               (attestation /out/first.intoto.jsonl, artifact /out/first/app.bin), then the
+#               plain build again with the same flag, continuing the first's baseline
 #
 # and leaves the evidence in /out (tmpfs, not measured) for the host:
 #
@@ -48,8 +51,16 @@ disallowed)
 	export BUILD_HOOKS=/tmp/fetch-deps.sh
 	;;
 violation) export BUILD_TAIL_LOG=1 ;;
+baseline)
+	# The baselines go to /out (tmpfs, not measured), as the attestations.
+	KEY="$KEY --baseline-dir /out/baselines"
+	cd /project
+	# shellcheck disable=SC2086 # KEY is flags
+	attest-build --tpm /dev/tpmrm0 $KEY -a out/app.bin -o /out/first.intoto.jsonl -- ./build.sh
+	mkdir -p /out/first && cp out/app.bin /out/first/app.bin # named as its subject
+	;;
 *)
-	echo "scenario.sh: unknown scenario '$SCENARIO' (good, disallowed, violation, ca-build, enroll-request, activate)" >&2
+	echo "scenario.sh: unknown scenario '$SCENARIO' (good, disallowed, violation, ca-build, baseline, enroll-request, activate)" >&2
 	exit 2
 	;;
 esac
