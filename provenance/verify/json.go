@@ -14,6 +14,8 @@ import (
 
 	fastb64 "github.com/segmentio/asm/base64"
 
+	"github.com/attest-build/attest-build/internal/hugepage"
+
 	"github.com/attest-build/attest-build/internal/strictjson"
 )
 
@@ -361,6 +363,7 @@ func (er *envelopeReader) readPayload() ([]byte, error) {
 	var out []byte
 	if rest := er.size - er.src.read + int64(er.br.Buffered()); rest > 0 {
 		out = make([]byte, 0, base64.StdEncoding.DecodedLen(int(rest)))
+		hugepage.Advise(out) // one fault per 2 MiB as it is decoded into
 	}
 	d := b64Stream{out: out}
 	for {
@@ -392,25 +395,22 @@ func (er *envelopeReader) readPayload() ([]byte, error) {
 // b64Stream decodes padded base64 written in pieces: the standard
 // alphabet, or the URL one when the standard one fails and no '+' or '/'
 // was seen. A JSON escape or a raw line break in the text is refused (the
-// base64 decoder would skip the line break).
+// base64 decoders would skip the line break).
+//
+// The text is not scanned for those bytes ahead of decoding: neither
+// alphabet holds a backslash, so the decoders refuse it; a line break they
+// skip shortens the decoded bytes by at least a quantum (the decoders
+// take only whole padded quanta), which decode checks. The failure path
+// names the byte.
 type b64Stream struct {
-	url      bool // decoding the URL alphabet
-	out      []byte
-	carry    [4]byte
-	nc       int
-	padded   bool // a quantum with '=' was decoded: nothing may follow
-	stdChars bool // '+' or '/' seen
+	url    bool // decoding the URL alphabet
+	out    []byte
+	carry  [4]byte
+	nc     int
+	padded bool // a quantum with '=' was decoded: nothing may follow
 }
 
 func (d *b64Stream) write(p []byte) error {
-	for _, bad := range []byte{'\\', '\n', '\r'} {
-		if i := bytes.IndexByte(p, bad); i >= 0 {
-			return fmt.Errorf("byte %q in base64 text (JSON escapes and line breaks are not accepted)", bad)
-		}
-	}
-	if !d.stdChars && (bytes.IndexByte(p, '+') >= 0 || bytes.IndexByte(p, '/') >= 0) {
-		d.stdChars = true
-	}
 	if d.nc > 0 {
 		k := copy(d.carry[d.nc:], p)
 		d.nc += k
@@ -433,28 +433,68 @@ func (d *b64Stream) write(p []byte) error {
 	return nil
 }
 
+// refusedByte returns an error naming a JSON escape or line break in q,
+// or nil.
+func refusedByte(q []byte) error {
+	for _, bad := range []byte{'\\', '\n', '\r'} {
+		if bytes.IndexByte(q, bad) >= 0 {
+			return fmt.Errorf("byte %q in base64 text (JSON escapes and line breaks are not accepted)", bad)
+		}
+	}
+	return nil
+}
+
+// decode decodes q, a whole number of quanta, after what was decoded.
 func (d *b64Stream) decode(q []byte) error {
 	if d.padded {
 		return errors.New("base64 text after padding")
 	}
 	n := len(d.out)
-	d.out = slices.Grow(d.out, len(q)/4*3)[:n+len(q)/4*3] // no zeroing: Decode writes it
+	full := len(q) / 4 * 3
+	d.out = slices.Grow(d.out, full)[:n+full] // no zeroing: Decode writes it
 	var m int
 	var err error
 	if !d.url {
 		m, err = decodeStdBase64(d.out[n:], q)
+		// The URL alphabet only while no '+' or '/' was decoded: in the
+		// bytes before q (the standard decoder's, sextets 62 and 63) and
+		// in q.
+		if err != nil && refusedByte(q) == nil && !bytes.ContainsAny(q, "+/") && !hasStdOnlySextets(d.out[:n]) {
+			d.url = true // encoding/base64: segmentio's URL decoder also accepts '/'
+		}
 	}
-	if d.url || err != nil && !d.stdChars {
-		// encoding/base64: segmentio's URL decoder also accepts '/'.
-		d.url = true
+	if d.url {
 		m, err = base64.URLEncoding.Decode(d.out[n:], q)
 	}
+	if err == nil && m < full-2 {
+		// Bytes the decoder skipped: at least a quantum's worth, more
+		// than padding accounts for.
+		err = errors.New("bytes skipped")
+	}
 	if err != nil {
+		if rerr := refusedByte(q); rerr != nil {
+			return rerr
+		}
 		return fmt.Errorf("invalid base64: %w", err)
 	}
 	d.padded = q[len(q)-1] == '='
 	d.out = d.out[:n+m]
 	return nil
+}
+
+// hasStdOnlySextets reports whether b, decoded from whole unpadded
+// quanta, encodes a sextet of 62 or 63: '+' or '/' in the standard
+// alphabet, characters the URL alphabet does not have.
+func hasStdOnlySextets(b []byte) bool {
+	for i := 0; i+3 <= len(b); i += 3 {
+		v := uint32(b[i])<<16 | uint32(b[i+1])<<8 | uint32(b[i+2])
+		for s := 0; s < 24; s += 6 {
+			if v>>s&63 >= 62 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (d *b64Stream) close() ([]byte, error) {
