@@ -33,6 +33,11 @@ func TestEnvelopeReader(t *testing.T) {
 		{"sig twice in a signature", `{"payload":"` + std + `","signatures":[{"keyid":"k","sig":"BBBB","sig":"AAAA"}]}`, ErrMalformed},
 		{"mixed alphabets", `{"payload":"` + std[:len(std)/2] + url[len(url)/2:] + `",` + sig + "}", ErrMalformed},
 		{"payload twice", `{"payload":"` + std + `","payload":"AAAA",` + sig + "}", ErrMalformed},
+		{"mixed alphabets, URL first", `{"payload":"` + url[:len(url)/2] + std[len(std)/2:] + `",` + sig + "}", ErrMalformed},
+		// The decoders skip line breaks: four of them keep the quanta whole.
+		{"line break in payload", `{"payload":"` + std[:400] + "\n" + std[400:] + `",` + sig + "}", ErrMalformed},
+		{"four line breaks in payload", `{"payload":"` + std[:400] + "\r\n\r\n" + std[400:] + `",` + sig + "}", ErrMalformed},
+		{"line breaks in URL payload", `{"payload":"` + url[:400] + "\n\n\n\n" + url[400:] + `",` + sig + "}", ErrMalformed},
 		{"JSON escape in payload", `{"payload":"` + strings.Replace(std, "/", `\/`, 1) + `",` + sig + "}", ErrMalformed},
 		{"padding inside", `{"payload":"AA==AAAA",` + sig + "}", ErrMalformed},
 		{"not a multiple of 4", `{"payload":"AAAAA",` + sig + "}", ErrMalformed},
