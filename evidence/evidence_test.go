@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -394,7 +395,7 @@ func TestBank(t *testing.T) {
 // error comes after the entries before it.
 func TestReplayEntries(t *testing.T) {
 	var rs []rec
-	for i := range 1500 { // several batches
+	for i := range 2500 { // several batches
 		pcr := uint32(10)
 		if i%97 == 5 {
 			pcr = 11
@@ -569,5 +570,69 @@ func TestReplayFromPosition(t *testing.T) {
 	}
 	if _, err := NewReader(bytes.NewReader(rest), WithFirstIndex(-1)); err == nil {
 		t.Fatal("a negative first index is accepted")
+	}
+}
+
+// TestReplayCounts: Replay's counts (entries, extended, violations,
+// mismatches and the first MaxMismatchIndices of them, in log order) and
+// value are the same on the calling goroutine and on several workers,
+// which count their own batches, for a log mixing other PCRs' entries,
+// violations and template hash mismatches over many batches; each count is
+// the one the log was built with, and the value that of Replayer.Extend.
+func TestReplayCounts(t *testing.T) {
+	var log []byte
+	var want Result
+	for i := range 2500 {
+		r := ngRecord(10, fmt.Sprintf("/f%d", i), byte(i))
+		tamper := false
+		switch {
+		case i%7 == 3:
+			r.pcr = 11
+		case i%17 == 9:
+			r.violation = true
+			want.Violations++
+		case i%13 == 5:
+			tamper = true
+			want.Mismatches++
+			if len(want.MismatchIndices) < MaxMismatchIndices {
+				want.MismatchIndices = append(want.MismatchIndices, i)
+			}
+		}
+		b := r.bytes()
+		if tamper {
+			b[4] ^= 0xff // the logged template hash
+		}
+		if r.pcr == 10 {
+			want.Extended++
+		}
+		log = append(log, b...)
+	}
+	want.Entries = 2500
+	if want.Mismatches <= MaxMismatchIndices {
+		t.Fatalf("the log has %d mismatches, not more than MaxMismatchIndices", want.Mismatches)
+	}
+	entries, err := readAll(t, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := NewReplayer(SHA256, 10)
+	for _, e := range entries {
+		rp.Extend(e)
+	}
+	for _, workers := range []int{1, 2, 3, 8} {
+		res, err := Replay(newReader(t, log), SHA256, 10, WithWorkers(workers))
+		if err != nil {
+			t.Fatalf("workers=%d: %v", workers, err)
+		}
+		got := Result{Entries: res.Entries, Extended: res.Extended, Violations: res.Violations, Mismatches: res.Mismatches, MismatchIndices: res.MismatchIndices}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("workers=%d: counts %+v, want %+v", workers, got, want)
+		}
+		if len(res.MismatchErrors) != len(want.MismatchIndices) || res.MismatchErrors[0].Index != want.MismatchIndices[0] {
+			t.Errorf("workers=%d: %d mismatch errors, want one per index", workers, len(res.MismatchErrors))
+		}
+		if !bytes.Equal(res.Value, rp.Value()) {
+			t.Errorf("workers=%d: value %x, Replayer.Extend's %x", workers, res.Value, rp.Value())
+		}
 	}
 }

@@ -84,7 +84,7 @@ func MatchPrefixes(r *Reader, bank Bank, pcr uint32, wants [][]byte, opts ...Rep
 			check(entries)
 		}
 		return open > 0
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}

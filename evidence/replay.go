@@ -206,26 +206,11 @@ func Replay(r *Reader, bank Bank, pcr uint32, opts ...ReplayOption) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	err = scan(r, rp, func(e *Entry, herr error) bool {
-		res.Entries++
-		if e.PCR != pcr {
-			return true
-		}
-		res.Extended++
-		if e.Violation() {
-			res.Violations++
-		}
-		if herr != nil {
-			res.Mismatches++
-			if len(res.MismatchIndices) < MaxMismatchIndices {
-				res.MismatchIndices = append(res.MismatchIndices, e.Index)
-				if te := (*TemplateHashError)(nil); errors.As(herr, &te) {
-					res.MismatchErrors = append(res.MismatchErrors, te)
-				}
-			}
-		}
-		return true
-	})
+	// Only counts are kept: the workers count their batches, so that this
+	// goroutine reads the digests it extends and no entry (an entry read
+	// on the core that decoded it costs a cross-core transfer of its
+	// cache lines, and on some hosts that is most of a replay's time).
+	err = scan(r, rp, nil, res)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +239,7 @@ func ReplayEntries(r *Reader, bank Bank, pcr uint32, visit func(e *Entry, value 
 	if rp.cfg.pathsFrom > 0 {
 		r.pathsFrom = rp.cfg.pathsFrom - 1 // r is consumed: never reset
 	}
-	return scan(r, rp, func(e *Entry, herr error) bool { return visit(e, rp.value, herr) })
+	return scan(r, rp, func(e *Entry, herr error) bool { return visit(e, rp.value, herr) }, nil)
 }
 
 func newReplayerChecked(bank Bank, pcr uint32, opts []ReplayOption) (*Replayer, error) {
@@ -282,6 +267,52 @@ type batch struct {
 	// data does not decode (its error in errs), or n when all decode.
 	badAt int
 	ready chan struct{}
+	// Set by the worker when scan counts (Replay) instead of visiting:
+	// ext[i] says entry i is of the replayed PCR; counts are of the
+	// entries before badAt; errAt lists the entries with a template hash
+	// error, in order.
+	ext   []bool
+	count Result // its Entries, Extended and Violations
+	errAt []int
+}
+
+// countEntry counts entry i of b (before badAt) as Replay reports it.
+func (b *batch) countEntry(i int, e *Entry, pcr uint32) {
+	b.count.Entries++
+	b.ext[i] = e.PCR == pcr
+	if !b.ext[i] {
+		return
+	}
+	b.count.Extended++
+	if e.Violation() {
+		b.count.Violations++
+	}
+	if b.errs[i] != nil {
+		b.errAt = append(b.errAt, i)
+	}
+}
+
+// addCounts adds b's counts to res, with the mismatched entries' indices
+// and errors up to MaxMismatchIndices.
+func (b *batch) addCounts(res *Result) {
+	res.Entries += b.count.Entries
+	res.Extended += b.count.Extended
+	res.Violations += b.count.Violations
+	for _, i := range b.errAt {
+		res.addMismatch(b.entries[i].Index, b.errs[i])
+	}
+}
+
+// addMismatch counts a template hash error of the entry at index, keeping
+// the first MaxMismatchIndices.
+func (res *Result) addMismatch(index int, err error) {
+	res.Mismatches++
+	if len(res.MismatchIndices) < MaxMismatchIndices {
+		res.MismatchIndices = append(res.MismatchIndices, index)
+		if te := (*TemplateHashError)(nil); errors.As(err, &te) {
+			res.MismatchErrors = append(res.MismatchErrors, te)
+		}
+	}
 }
 
 // batchSize bounds the entries of a batch, batchBytes their records'
@@ -297,8 +328,26 @@ const (
 
 // scan reads r, extends rp with every entry, and calls visit after each
 // entry (of any PCR) with the entry's template hash error. visit returns
-// false to stop early. Hashing runs on the configured number of workers.
-func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error {
+// false to stop early. With counts set, visit is nil: the entries are
+// counted into it as Replay reports them (on the workers, when there are
+// several). Hashing runs on the configured number of workers.
+func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool, counts *Result) error {
+	if counts != nil {
+		visit = func(e *Entry, herr error) bool { // the sequential path counts here
+			counts.Entries++
+			if e.PCR != rp.pcr {
+				return true
+			}
+			counts.Extended++
+			if e.Violation() {
+				counts.Violations++
+			}
+			if herr != nil {
+				counts.addMismatch(e.Index, herr)
+			}
+			return true
+		}
+	}
 	workers := rp.cfg.workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -339,7 +388,7 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 	)
 	newBatch := func() *batch {
 		made++
-		b := &batch{entries: make([]*Entry, batchSize), digests: make([]byte, batchSize*size), errs: make([]error, batchSize)}
+		b := &batch{entries: make([]*Entry, batchSize), digests: make([]byte, batchSize*size), errs: make([]error, batchSize), ext: make([]bool, batchSize)}
 		es := make([]Entry, batchSize)
 		for i := range b.entries {
 			b.entries[i] = &es[i]
@@ -410,6 +459,7 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 			var scratch []byte
 			for b := read(); b != nil; b = read() {
 				b.badAt = b.n
+				b.count, b.errAt = Result{}, b.errAt[:0]
 				for i, e := range b.entries[:b.n] {
 					b.errs[i] = nil
 					if e.pending.set {
@@ -418,10 +468,12 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 							break
 						}
 					}
-					if e.PCR != rp.pcr {
-						continue
+					if e.PCR == rp.pcr {
+						_, b.errs[i] = extendDigest(e, rp.bank, rp.cfg.paddedSHA, b.digests[i*size:i*size], &scratch)
 					}
-					_, b.errs[i] = extendDigest(e, rp.bank, rp.cfg.paddedSHA, b.digests[i*size:i*size], &scratch)
+					if counts != nil {
+						b.countEntry(i, e, rp.pcr)
+					}
 				}
 				close(b.ready)
 			}
@@ -430,16 +482,26 @@ func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool) error 
 
 	for b := range ordered {
 		<-b.ready
-		for i, e := range b.entries[:b.n] {
-			if i == b.badAt {
-				return b.errs[i] // a *ParseError: the reader's, had it decoded the entry
+		if counts != nil {
+			// The worker counted: only the digests are read here.
+			for i := range b.badAt {
+				if b.ext[i] {
+					rp.extend(b.digests[i*size : (i+1)*size])
+				}
 			}
-			if e.PCR == rp.pcr {
-				rp.extend(b.digests[i*size : (i+1)*size])
+			b.addCounts(counts)
+		} else {
+			for i, e := range b.entries[:b.badAt] {
+				if e.PCR == rp.pcr {
+					rp.extend(b.digests[i*size : (i+1)*size])
+				}
+				if !visit(e, b.errs[i]) {
+					return nil
+				}
 			}
-			if !visit(e, b.errs[i]) {
-				return nil
-			}
+		}
+		if b.badAt < b.n {
+			return b.errs[b.badAt] // a *ParseError: the reader's, had it decoded the entry
 		}
 		if b.readErr != nil {
 			return b.readErr
