@@ -15,7 +15,6 @@ import (
 	fastb64 "github.com/segmentio/asm/base64"
 
 	"github.com/attest-build/attest-build/internal/hugepage"
-
 	"github.com/attest-build/attest-build/internal/strictjson"
 )
 
