@@ -395,7 +395,7 @@ func TestBank(t *testing.T) {
 // error comes after the entries before it.
 func TestReplayEntries(t *testing.T) {
 	var rs []rec
-	for i := range 2500 { // several batches
+	for i := range 1500 { // several batches
 		pcr := uint32(10)
 		if i%97 == 5 {
 			pcr = 11

@@ -276,20 +276,27 @@ type batch struct {
 	errAt []int
 }
 
-// countEntry counts entry i of b (before badAt) as Replay reports it.
+// countEntry counts entry i of b (before badAt) as Replay reports it; its
+// mismatch, if any, is kept in errAt for addCounts to add in log order.
 func (b *batch) countEntry(i int, e *Entry, pcr uint32) {
-	b.count.Entries++
-	b.ext[i] = e.PCR == pcr
-	if !b.ext[i] {
-		return
-	}
-	b.count.Extended++
-	if e.Violation() {
-		b.count.Violations++
-	}
-	if b.errs[i] != nil {
+	b.ext[i] = b.count.count(e, pcr)
+	if b.ext[i] && b.errs[i] != nil {
 		b.errAt = append(b.errAt, i)
 	}
+}
+
+// count counts e in Entries and, when it is of pcr, in Extended and
+// Violations; it reports whether e is of pcr.
+func (res *Result) count(e *Entry, pcr uint32) bool {
+	res.Entries++
+	if e.PCR != pcr {
+		return false
+	}
+	res.Extended++
+	if e.Violation() {
+		res.Violations++
+	}
+	return true
 }
 
 // addCounts adds b's counts to res, with the mismatched entries' indices
@@ -334,15 +341,7 @@ const (
 func scan(r *Reader, rp *Replayer, visit func(e *Entry, herr error) bool, counts *Result) error {
 	if counts != nil {
 		visit = func(e *Entry, herr error) bool { // the sequential path counts here
-			counts.Entries++
-			if e.PCR != rp.pcr {
-				return true
-			}
-			counts.Extended++
-			if e.Violation() {
-				counts.Violations++
-			}
-			if herr != nil {
+			if counts.count(e, rp.pcr) && herr != nil {
 				counts.addMismatch(e.Index, herr)
 			}
 			return true
