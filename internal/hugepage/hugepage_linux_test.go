@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestAdviseHugePages: a buffer advised before it is written is backed by
@@ -21,9 +23,8 @@ func TestAdviseHugePages(t *testing.T) {
 		t.Skipf("transparent huge pages off or absent in this kernel (%q, %v): Advise is advice only", strings.TrimSpace(string(mode)), err)
 	}
 	const size = 32 << 20
-	b := make([]byte, 0, size)
-	Advise(b)
-	b = b[:size]
+	b := freshMemory(t, size)
+	Advise(b[:0])
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 1
 	}
@@ -42,9 +43,8 @@ func TestAdviseHugePages(t *testing.T) {
 // mapping), and Advise of a buffer of no capacity does not fail.
 func TestAdviseSmall(t *testing.T) {
 	Advise(nil)
-	b := make([]byte, 0, MinSize-1)
-	Advise(b)
-	b = b[:cap(b)]
+	b := freshMemory(t, MinSize-1)
+	Advise(b[:0])
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 1
 	}
@@ -55,6 +55,20 @@ func TestAdviseSmall(t *testing.T) {
 	if mode, _ := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); strings.Contains(string(mode), "[madvise]") && kb != 0 {
 		t.Errorf("AnonHugePages of an unadvised buffer's mapping in madvise mode: %d kB, want 0", kb)
 	}
+}
+
+// freshMemory returns size bytes of a new anonymous mapping, never
+// touched: memory of Go's heap may have been written (or advised) before,
+// and the kernel gives huge pages only to pages first touched after the
+// advice.
+func freshMemory(t *testing.T, size int) []byte {
+	t.Helper()
+	b, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(b) })
+	return b
 }
 
 // anonHugeKB returns the AnonHugePages of the mapping holding addr.
