@@ -14,12 +14,17 @@ import (
 // entry is one record in an arena of fixed-size chunks (appended, never
 // copied as the list grows): the directory's number, the file name's
 // length and bytes, then its digests (algorithm code, length, bytes). An
-// open-addressing table of 64-bit slots, each a 32-bit tag of the hash of
-// directory number and name beside the record's reference, indexes the
-// records by a hash seeded afresh for each Allowlist, so that a lookup
-// reads one slot's cache line and the record (name and digest side by
-// side). A 200,000-path allowlist of SHA-256 digests in 7,000 directories
-// holds about 13 MB: 56 bytes an entry, and 11 a table slot.
+// open-addressing table of 64-bit slots, each a 32-bit tag of the path's
+// hash beside the record's reference, indexes the records by a hash of the
+// whole path seeded afresh for each Allowlist, so that a lookup hashes the
+// path and reads one slot's cache line and the record (name and digest
+// side by side). A 200,000-path allowlist of SHA-256 digests in 7,000
+// directories holds about 13 MB: 56 bytes an entry, and 11 a table slot.
+//
+// A large runtime policy is read in two parts at once (ReadAt): the second
+// part's records are made into a part of their own (no table) and merged
+// in when the first part's reading reaches them; a part's chunks keep
+// their own directory numbers, offset by the chunk's base.
 //
 // A path may be added more than once (from several sources); Lookup
 // accepts a digest any of its entries lists. Add and Lookup must not run
@@ -28,11 +33,16 @@ type Allowlist struct {
 	seed   maphash.Seed
 	algs   []string // digest algorithm names by code - 1
 	chunks [][]byte // records; len is what is used
+	bases  []uint32 // by chunk: added to its records' directory numbers
 	dirs   map[string]uint32
 	dirOf  []string // dirs by number
 	slots  []uint64 // tag<<32 | ref+1; 0 is empty
 	n      int
 	nDig   int
+	// A part (newPart) has no table: it keeps each record's hash, in
+	// order, for merge to index them.
+	part   bool
+	hashes []uint64
 }
 
 // A record's reference: chunk index << chunkBits | offset in the chunk.
@@ -200,17 +210,10 @@ func (a *Allowlist) add(path []byte, digests []Digest, from int64) (dup bool, er
 	cut := bytes.LastIndexByte(path, '/') + 1
 	dir, name := path[:cut], path[cut:]
 	id, known := a.dirs[string(dir)]
-	h := a.hash(id, name)
-	if from >= 0 && known {
-		tag := uint32(h >> 32)
-		for i := a.index(h); a.slots[i] != 0; i = a.next(i) {
-			s := a.slots[i]
-			ref := uint32(s) - 1
-			if uint32(s>>32) == tag && int64(ref) >= from {
-				if d, n, _ := a.record(ref); d == id && bytes.Equal(n, name) {
-					return true, nil
-				}
-			}
+	h := maphash.Bytes(a.seed, path)
+	if from >= 0 && known && !a.part {
+		if find(a, h, dir, name, from) {
+			return true, nil
 		}
 	}
 	size := 2*binary.MaxVarintLen32 + len(name) + binary.MaxVarintLen32
@@ -228,6 +231,7 @@ func (a *Allowlist) add(path []byte, digests []Digest, from int64) (dup bool, er
 			return false, fmt.Errorf("allowlist: more than %d chunks of paths and digests", maxChunks)
 		}
 		a.chunks = append(a.chunks, make([]byte, 0, max(chunkSize, size)))
+		a.bases = append(a.bases, 0)
 		last++
 	}
 	if !known {
@@ -237,7 +241,6 @@ func (a *Allowlist) add(path []byte, digests []Digest, from int64) (dup bool, er
 		id = uint32(len(a.dirOf))
 		a.dirs[string(dir)] = id
 		a.dirOf = append(a.dirOf, string(dir))
-		h = a.hash(id, name)
 	}
 	c := a.chunks[last]
 	ref := uint32(last)<<chunkBits | uint32(len(c))
@@ -255,6 +258,10 @@ func (a *Allowlist) add(path []byte, digests []Digest, from int64) (dup bool, er
 	a.chunks[last] = c
 	a.n++
 	a.nDig += len(digests)
+	if a.part {
+		a.hashes = append(a.hashes, h)
+		return false, nil
+	}
 	if len(a.slots) < tableSize(a.n) {
 		a.resize(max(tableSize(a.n), 2*len(a.slots))) // ref included
 		return false, nil
@@ -263,21 +270,31 @@ func (a *Allowlist) add(path []byte, digests []Digest, from int64) (dup bool, er
 	return false, nil
 }
 
-// hash hashes a directory number and file name.
-func (a *Allowlist) hash(dir uint32, name []byte) uint64 {
-	return mix(maphash.Bytes(a.seed, name) ^ uint64(dir))
+// find reports whether an entry of path dir+name with hash h is at ref
+// from (a mark) or later.
+func find[S string | []byte](a *Allowlist, h uint64, dir S, name []byte, from int64) bool {
+	tag := uint32(h >> 32)
+	for i := a.index(h); a.slots[i] != 0; i = a.next(i) {
+		s := a.slots[i]
+		ref := uint32(s) - 1
+		if uint32(s>>32) == tag && int64(ref) >= from {
+			if d, n, _ := a.record(ref); bytes.Equal(n, name) && a.dirOf[d] == string(dir) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
-// hashString is hash of a name held as a string.
-func (a *Allowlist) hashString(dir uint32, name string) uint64 {
-	return mix(maphash.String(a.seed, name) ^ uint64(dir))
-}
-
-// mix is splitmix64's finalizer: every bit of x moves both halves.
-func mix(x uint64) uint64 {
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
+// recordHash is the hash of the path of a record: its directory's and
+// name's bytes hashed as one string (maphash hashes the bytes written,
+// however they are split), as add and Lookup hash the path.
+func (a *Allowlist) recordHash(dir uint32, name []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(a.seed)
+	h.WriteString(a.dirOf[dir])
+	h.Write(name)
+	return h.Sum64()
 }
 
 // index returns the first slot of hash h: its low half scaled to the
@@ -304,8 +321,9 @@ func (a *Allowlist) insert(h uint64, ref uint32) {
 // record returns the directory number, file name and digest records of
 // the record at ref.
 func (a *Allowlist) record(ref uint32) (dir uint32, name, digs []byte) {
-	dir, name, digs, _ = parseRecord(a.chunks[ref>>chunkBits], int(ref&(chunkSize-1)))
-	return dir, name, digs
+	ci := ref >> chunkBits
+	dir, name, digs, _ = parseRecord(a.chunks[ci], int(ref&(chunkSize-1)))
+	return a.bases[ci] + dir, name, digs
 }
 
 // uvarint reads a uvarint at off in c (one byte for most).
@@ -333,7 +351,7 @@ func (a *Allowlist) eachRecord(f func(ref, dir uint32, name, digs []byte) bool) 
 	for ci, c := range a.chunks {
 		for off := 0; off < len(c); {
 			d, n, g, end := parseRecord(c, off)
-			if !f(uint32(ci)<<chunkBits|uint32(off), d, n, g) {
+			if !f(uint32(ci)<<chunkBits|uint32(off), a.bases[ci]+d, n, g) {
 				return
 			}
 			off = end
@@ -346,7 +364,7 @@ func (a *Allowlist) eachRecord(f func(ref, dir uint32, name, digs []byte) bool) 
 func (a *Allowlist) resize(size int) {
 	a.slots = make([]uint64, size)
 	a.eachRecord(func(ref, dir uint32, name, _ []byte) bool {
-		a.insert(a.hash(dir, name), ref)
+		a.insert(a.recordHash(dir, name), ref)
 		return true
 	})
 }
@@ -359,13 +377,9 @@ func (a *Allowlist) Lookup(path, alg string, d []byte) (found, accepted bool, n 
 		return false, false, 0
 	}
 	cut := strings.LastIndexByte(path, '/') + 1
-	id, ok := a.dirs[path[:cut]]
-	if !ok {
-		return false, false, 0
-	}
-	name := path[cut:]
+	dirName, name := path[:cut], path[cut:]
 	code := a.code(alg, false)
-	h := a.hashString(id, name)
+	h := maphash.String(a.seed, path)
 	tag := uint32(h >> 32)
 	for i := a.index(h); ; i = a.next(i) {
 		s := a.slots[i]
@@ -376,7 +390,7 @@ func (a *Allowlist) Lookup(path, alg string, d []byte) (found, accepted bool, n 
 			continue
 		}
 		dir, p, recs := a.record(uint32(s) - 1)
-		if dir != id || string(p) != name {
+		if string(p) != name || a.dirOf[dir] != dirName {
 			continue
 		}
 		found = true
@@ -403,4 +417,86 @@ func (a *Allowlist) Each(f func(path string, digests []Digest) bool) {
 		}
 		return f(a.dirOf[dir]+string(name), ds)
 	})
+}
+
+// newPart returns an empty part of a: an Allowlist with a's hash seed that
+// keeps its records' hashes instead of a table, for merge. It is built on
+// another goroutine than a's.
+func (a *Allowlist) newPart() *Allowlist {
+	return &Allowlist{seed: a.seed, part: true}
+}
+
+// merge adds the entries of part p to a after a's, as if added one by one
+// in p's order with from (a mark): it returns the index in p of the first
+// entry whose path is also that of an entry at from or later (of a, or of
+// p before it), -1 when there is none. On a duplicate or an error, a is
+// left with some of p's entries: the caller gives it up. p's chunks move
+// to a; p is not used again.
+func (a *Allowlist) merge(p *Allowlist, from int64) (dup int, err error) {
+	if p.n == 0 {
+		return -1, nil
+	}
+	if len(a.chunks)+len(p.chunks) > maxChunks {
+		return -1, fmt.Errorf("allowlist: more than %d chunks of paths and digests", maxChunks)
+	}
+	// p's algorithm codes as a's; its records are rewritten only when the
+	// two differ (a part reading digests of an algorithm a has not seen).
+	codes := make([]byte, len(p.algs)+1)
+	same := true
+	for i, alg := range p.algs {
+		if codes[i+1] = a.code(alg, true); codes[i+1] == 0 {
+			return -1, fmt.Errorf("allowlist: more than 255 digest algorithms")
+		}
+		same = same && codes[i+1] == byte(i+1)
+	}
+	if !same {
+		p.eachRecord(func(_, _ uint32, _, recs []byte) bool {
+			for len(recs) >= 2 {
+				recs[0] = codes[recs[0]]
+				recs = recs[2+int(recs[1]):]
+			}
+			return true
+		})
+	}
+	// The table first (resize indexes the records a has), then p's records
+	// and directories after a's.
+	if want := tableSize(a.n + p.n); len(a.slots) < want {
+		a.resize(want)
+	}
+	base := uint32(len(a.dirOf))
+	a.dirOf = append(a.dirOf, p.dirOf...)
+	if a.dirs == nil {
+		a.dirs = map[string]uint32{}
+	}
+	for d, id := range p.dirs {
+		if _, ok := a.dirs[d]; !ok {
+			a.dirs[d] = base + id
+		}
+	}
+	first := uint32(len(a.chunks))
+	for i, c := range p.chunks {
+		a.chunks = append(a.chunks, c)
+		a.bases = append(a.bases, base+p.bases[i])
+	}
+	// a's next record goes to a chunk of its own (base 0), not after p's.
+	last := len(a.chunks) - 1
+	a.chunks[last] = a.chunks[last][:len(a.chunks[last]):len(a.chunks[last])]
+	dup, k := -1, 0
+	p.eachRecord(func(ref, dir uint32, name, _ []byte) bool {
+		h := p.hashes[k]
+		ref += first << chunkBits
+		if find(a, h, a.dirOf[base+dir], name, from) {
+			dup = k
+			return false
+		}
+		a.insert(h, ref)
+		k++
+		return true
+	})
+	if dup >= 0 {
+		return dup, nil
+	}
+	a.n += p.n
+	a.nDig += p.nDig
+	return -1, nil
 }

@@ -180,6 +180,12 @@ type scanner struct {
 	buf  []byte // reused for strings
 	// exact turns off fastMember (for tests: the two must agree).
 	exact bool
+	// split is the second reading of the document (ReadAt) while it may
+	// still be joined; src and size are the document.
+	split  *split
+	src    io.ReaderAt
+	size   int64
+	joined int // paths the split read
 }
 
 func (s *scanner) errf(member, format string, a ...any) error {
@@ -366,6 +372,16 @@ func (s *scanner) digests(al *Allowlist) (int, error) {
 	var ds []Digest
 	var raw, path []byte
 	for first := true; ; first = false {
+		if s.split != nil {
+			n, err := s.join(al, start, first)
+			if err != nil {
+				return 0, err
+			}
+			if n > 0 {
+				paths += n
+				continue
+			}
+		}
 		if !s.exact {
 			var ok bool
 			if ds, raw, ok = s.fastMember(al, first, start, ds, raw); ok {

@@ -140,6 +140,13 @@ func TestReadErrors(t *testing.T) {
 func FuzzRead(f *testing.F) {
 	f.Add([]byte(sampleDoc))
 	f.Add([]byte(`{"meta": {"version": 1}, "digests": {"/a": ["` + hex32 + `"]}, "release": 1e3, "ima": null}`))
+	f.Add(splitDoc(12, 3, ",\n", nil))
+	f.Add(splitDoc(12, 3, ", ", func(i int) string {
+		if i == 9 {
+			return "/usr/lib/d1/f1.so"
+		}
+		return ""
+	}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		al := NewAllowlist()
 		p, err := Read(bytes.NewReader(data), al)
@@ -157,6 +164,14 @@ func FuzzRead(f *testing.F) {
 		small := NewAllowlist()
 		if _, err2 := read(&scanner{r: bufio.NewReaderSize(bytes.NewReader(data), 100), line: 1}, small); fmt.Sprint(err) != fmt.Sprint(err2) || err == nil && !reflect.DeepEqual(contents(al), contents(small)) {
 			t.Fatalf("Read: %v; with a 100-byte buffer: %v", err, err2)
+		}
+		// So does the reading in two parts, wherever the second begins.
+		for _, at := range []int{len(data) / 3, len(data) / 2, len(data) * 4 / 5} {
+			parts := NewAllowlist()
+			p2, _, err2 := readAt(bytes.NewReader(data), int64(len(data)), parts, int64(at), 64)
+			if fmt.Sprint(err) != fmt.Sprint(err2) || err == nil && (!reflect.DeepEqual(contents(al), contents(parts)) || fmt.Sprint(p) != fmt.Sprint(p2)) {
+				t.Fatalf("Read: %v; in two parts from byte %d: %v", err, at, err2)
+			}
 		}
 		if err != nil {
 			if !errors.Is(err, ErrPolicy) {

@@ -1004,10 +1004,16 @@ var ErrKeylime = runtimepolicy.ErrPolicy
 // its excludes, combined as Keylime matches them (anchored at the start of
 // the path only), or nil.
 func readKeylime(allow *runtimepolicy.Allowlist, f *os.File) (*regexp.Regexp, error) {
-	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() <= maxPolicyBytes {
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 && fi.Size() <= maxPolicyBytes {
 		// About 120 bytes a path in Keylime's layout (more with shorter
 		// paths): make room at once; Read compacts the table at the end.
 		allow.Grow(int(fi.Size()) / 110)
+		// The file as it is now, read in two parts at once when large.
+		kp, err := runtimepolicy.ReadAt(f, fi.Size(), allow)
+		if err != nil {
+			return nil, err
+		}
+		return kp.Exclude, nil
 	}
 	capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
 	kp, err := runtimepolicy.Read(capped, allow)
