@@ -45,15 +45,6 @@ type Entry struct {
 	pending pendingDecode // set: Fields and the decoded fields are still to be filled
 }
 
-// alloc returns a buffer of n bytes for the record, reusing e.raw.
-func (e *Entry) alloc(n int) []byte {
-	if cap(e.raw) < n {
-		e.raw = make([]byte, n)
-	}
-	e.raw = e.raw[:n]
-	return e.raw
-}
-
 // Violation reports whether the entry records a measurement violation
 // (an all-zero template hash, extended into the PCR as all 0xff).
 func (e *Entry) Violation() bool {

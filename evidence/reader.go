@@ -155,6 +155,11 @@ type Reader struct {
 	// scratch holds small fields between reads (a local array would escape
 	// through io.Reader and cost an allocation per record).
 	scratch [sha1Len + 4]byte
+	// big holds the buffers of records' template data larger than
+	// readChunk that reused entries gave back (at most maxBig), for the
+	// next such records: a log of kernel-size records then allocates a few,
+	// not one per record (each growing to its size).
+	big [][]byte
 
 	// The template of the previous entry, so that a log of one template
 	// parses its name and field list once.
@@ -276,8 +281,50 @@ func (r *Reader) readFull(p []byte) (int, error) {
 
 // keepRaw is the largest record buffer a reused Entry keeps: replay's
 // batches reuse their entries, and keeping every large buffer would hold
-// batches x entries x the record limit.
-const keepRaw = 4 << 10
+// batches x entries x the record limit. A larger one goes to the Reader's
+// few big buffers (maxBig).
+const (
+	keepRaw = 4 << 10
+	maxBig  = 4
+)
+
+// takeBig returns a buffer of n bytes from the big buffers given back, or
+// nil when none is large enough.
+func (r *Reader) takeBig(n int) []byte {
+	for i, b := range r.big {
+		if cap(b) >= n {
+			last := len(r.big) - 1
+			r.big[i], r.big[last] = r.big[last], nil
+			r.big = r.big[:last]
+			return b[:n]
+		}
+	}
+	return nil
+}
+
+// alloc returns a buffer of n bytes for e's record: e.raw when large
+// enough, else for a large record one given back (takeBig), else a new one.
+func (r *Reader) alloc(e *Entry, n int) []byte {
+	if cap(e.raw) < n {
+		b := []byte(nil)
+		if n > keepRaw {
+			b = r.takeBig(n)
+		}
+		if b == nil {
+			b = make([]byte, n)
+		}
+		e.raw = b
+	}
+	e.raw = e.raw[:n]
+	return e.raw
+}
+
+// putBig gives a large record buffer back, keeping at most maxBig.
+func (r *Reader) putBig(b []byte) {
+	if len(r.big) < maxBig {
+		r.big = append(r.big, b)
+	}
+}
 
 // readN reads n bytes into a new slice, growing it as data arrives so that a
 // false length never allocates more than the input holds (plus one chunk).
@@ -333,7 +380,8 @@ func (r *Reader) nextBinary(reuse *Entry) (*Entry, error) {
 	} else {
 		raw := e.raw
 		if cap(raw) > keepRaw {
-			raw = nil // a large record's buffer is not kept for the next
+			r.putBig(raw) // not kept for the next record: given back to r
+			raw = nil
 		}
 		*e = Entry{raw: raw, Fields: e.Fields[:0]}
 	}
@@ -420,7 +468,7 @@ func (r *Reader) readIMATemplate(e *Entry) error {
 			fmt.Errorf("%w: %d (allowed up to %d)", ErrLengthTooLarge, n, imaNameMax))
 	}
 	hs := len(e.TemplateHash)
-	buf := e.alloc(hs + sha1Len + 4 + int(n))
+	buf := r.alloc(e, hs+sha1Len+4+int(n))
 	copy(buf, e.TemplateHash)
 	data := buf[hs:]
 	copy(data, head)
@@ -504,11 +552,11 @@ func (r *Reader) nextBuffered(e *Entry, start int64, hs int) (bool, error) {
 	e.PCR, e.TemplateName = pcr, r.lastName
 	var buf []byte
 	if ima {
-		buf = e.alloc(hs + total - dataStart)
+		buf = r.alloc(e, hs+total-dataStart)
 		copy(buf, b[4:4+hs])
 		copy(buf[hs:], b[dataStart:total])
 	} else {
-		buf = e.alloc(hs + int(n))
+		buf = r.alloc(e, hs+int(n))
 		copy(buf, b[4:4+hs])
 		copy(buf[hs:], b[need:total])
 	}
@@ -538,18 +586,29 @@ func (r *Reader) readTemplateData(e *Entry) error {
 	// One allocation holds the template hash and the template data.
 	hs := len(e.TemplateHash)
 	if n <= readChunk {
-		buf := e.alloc(hs + int(n))
+		buf := r.alloc(e, hs+int(n))
 		copy(buf, e.TemplateHash)
 		if _, err := r.readFull(buf[hs:]); err != nil {
 			return r.perr(lenStart+4, "template_data", err)
 		}
 		e.TemplateHash, e.TemplateData = buf[:hs:hs], buf[hs:]
 	} else {
-		data, err := r.readN(int(n))
+		// A buffer given back, else one grown as the data arrives (a false
+		// length allocates no more than the input holds).
+		data := r.takeBig(int(n))
+		var err error
+		if data != nil {
+			var got int
+			got, err = r.readFull(data)
+			data = data[:got]
+		} else {
+			data, err = r.readN(int(n))
+		}
 		if err != nil {
 			return r.perr(lenStart+4, "template_data", err)
 		}
 		e.TemplateHash, e.TemplateData = bytes.Clone(e.TemplateHash), data
+		e.raw = data // given back when e is reused
 	}
 	return r.decode(e, lenStart+4)
 }
