@@ -419,17 +419,29 @@ func (a *Allowlist) Each(f func(path string, digests []Digest) bool) {
 	})
 }
 
-// newPart returns an empty part of a: an Allowlist with a's hash seed that
-// keeps its records' hashes instead of a table, for merge. It is built on
-// another goroutine than a's.
-func (a *Allowlist) newPart() *Allowlist {
+// NewPart returns an empty part of a: an Allowlist with a's hash seed that
+// keeps its entries' hashes instead of a table, to be filled (AddBytes) on
+// another goroutine than a's and then merged into a (Merge). A part has no
+// Lookup.
+func (a *Allowlist) NewPart() *Allowlist {
 	return &Allowlist{seed: a.seed, part: true}
+}
+
+// Merge adds the entries of part p (NewPart) to a after a's, as adding
+// each in p's order would (a path listed twice keeps both); p's storage
+// moves to a, and p is not used again.
+func (a *Allowlist) Merge(p *Allowlist) error {
+	if !p.part || p.seed != a.seed {
+		return fmt.Errorf("allowlist: merging what is not a part of this list")
+	}
+	_, err := a.merge(p, -1)
+	return err
 }
 
 // merge adds the entries of part p to a after a's, as if added one by one
 // in p's order with from (a mark): it returns the index in p of the first
 // entry whose path is also that of an entry at from or later (of a, or of
-// p before it), -1 when there is none. On a duplicate or an error, a is
+// p before it), -1 when there is none; with from < 0 it does not look. On a duplicate or an error, a is
 // left with some of p's entries: the caller gives it up. p's chunks move
 // to a; p is not used again.
 func (a *Allowlist) merge(p *Allowlist, from int64) (dup int, err error) {
@@ -485,7 +497,7 @@ func (a *Allowlist) merge(p *Allowlist, from int64) (dup int, err error) {
 	p.eachRecord(func(ref, dir uint32, name, _ []byte) bool {
 		h := p.hashes[k]
 		ref += first << chunkBits
-		if find(a, h, a.dirOf[base+dir], name, from) {
+		if from >= 0 && find(a, h, a.dirOf[base+dir], name, from) {
 			dup = k
 			return false
 		}

@@ -45,7 +45,7 @@ var errSplitDup = errors.New("a path in both parts")
 func readAt(r io.ReaderAt, size int64, al *Allowlist, at int64, bufSize int) (_ *Policy, joined int, _ error) {
 	s := &scanner{r: bufio.NewReaderSize(io.NewSectionReader(r, 0, size), bufSize), line: 1, src: r, size: size}
 	if at >= 0 && at < size {
-		s.split = startSplit(r, size, at, al.newPart(), bufSize)
+		s.split = startSplit(r, size, at, al.NewPart(), bufSize)
 	}
 	p, err := read(s, al)
 	if s.split != nil {

@@ -141,12 +141,20 @@ var digestChar = func() (t [256]byte) {
 // buffer); the caller then forgets what item was given and what rest holds,
 // and decodes the whole document with the YAML decoder, which is exact but
 // builds a node per scalar (hundreds of MB for 200,000 paths). err is r's.
-func splitAllow(r *bufio.Reader, rest *bytes.Buffer, item func(i int, path []byte, digests [][]byte, line int)) (ok bool, err error) {
+//
+// join, when not nil, is asked before each item of the block after the
+// first, with the offset of its line in the document and the items'
+// indentation, whether items from there on were read already (a second
+// reading, allowSplit): if so, the reading goes on from the offset it
+// returns, read by src. It returns keep false when it will take none.
+func splitAllow(r *bufio.Reader, rest *bytes.Buffer, item func(i int, path []byte, digests [][]byte, line int), join func(off int64, ind int) (items int, resume int64, src io.Reader, keep bool, err error)) (ok bool, err error) {
 	line := 0
+	var off int64
 	// next returns the next line without its line end, and the line end;
 	// eof at the end of the document.
 	next := func() (l, end []byte, eof bool, err error) {
 		full, err := r.ReadSlice('\n')
+		off += int64(len(full))
 		switch {
 		case err == io.EOF && len(full) == 0:
 			return nil, nil, true, nil
@@ -206,6 +214,22 @@ func splitAllow(r *bufio.Reader, rest *bytes.Buffer, item func(i int, path []byt
 	var path []byte
 	var ds [][]byte
 	for {
+		if join != nil && itemInd >= 0 {
+			items, resume, src, keep, err := join(off, itemInd)
+			if err != nil {
+				return false, err
+			}
+			if items > 0 {
+				n, line, off = n+items, line+2*items, resume
+				for range 2 * items {
+					rest.WriteByte('\n') // the items' lines, emptied
+				}
+				r.Reset(src)
+			}
+			if !keep {
+				join = nil
+			}
+		}
 		l, end, eof, err := next()
 		if err != nil {
 			return fail(err)

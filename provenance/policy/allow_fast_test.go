@@ -59,7 +59,7 @@ func splitItems(t *testing.T, data []byte) ([]allowItem, bool) {
 			it.digests = append(it.digests, string(d))
 		}
 		items = append(items, it)
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,11 +135,19 @@ func TestSplitAllow(t *testing.T) {
 func FuzzSplitAllow(f *testing.F) {
 	f.Add([]byte(allowDoc))
 	f.Add([]byte("ima:\n  allow:\n    - path: \"/a\"\n      digests: [ab]\n"))
+	f.Add(splitPolicyDoc(8, nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1<<16 {
 			return
 		}
 		checkSplit(t, data)
+		// Read in two parts at once, the block gives what one reading gives.
+		want, _ := loadSplit(t, data, -1)
+		for _, at := range []int{len(data) / 3, len(data) / 2} {
+			if got, _ := loadSplit(t, data, int64(at)); !reflect.DeepEqual(got, want) {
+				t.Fatalf("split at byte %d: %s, want %s", at, brief(got), brief(want))
+			}
+		}
 	})
 }
 
@@ -155,7 +163,7 @@ func BenchmarkSplitAllow(b *testing.B) {
 	for b.Loop() {
 		rest.Reset()
 		n := 0
-		if ok, err := splitAllow(bufio.NewReader(bytes.NewReader(data)), &rest, func(int, []byte, [][]byte, int) { n++ }); !ok || err != nil || n != 200000 {
+		if ok, err := splitAllow(bufio.NewReader(bytes.NewReader(data)), &rest, func(int, []byte, [][]byte, int) { n++ }, nil); !ok || err != nil || n != 200000 {
 			b.Fatal(ok, err, n)
 		}
 	}

@@ -344,7 +344,13 @@ func loadPolicy(path string, concurrent bool) (*Policy, error) {
 	}
 	l := &policyLoader{file: path, dir: filepath.Dir(path), concurrent: concurrent}
 	capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
-	fast, err := l.split(capped, hint)
+	var fast bool
+	if fi, serr := f.Stat(); serr == nil && fi.Mode().IsRegular() && fi.Size() <= maxPolicyBytes && splitAt(fi.Size()) >= 0 {
+		// The file as it is now, its allow block read in two parts at once.
+		fast, err = l.splitFrom(io.NewSectionReader(f, 0, fi.Size()), hint, f, splitAt(fi.Size()))
+	} else {
+		fast, err = l.split(capped, hint)
+	}
 	if err == nil && capped.N <= 0 {
 		err = fmt.Errorf("%s is larger than %d bytes", path, maxPolicyBytes)
 	}
@@ -392,6 +398,7 @@ type policyLoader struct {
 	fastRules imaPolicy
 	fastN     int
 	fastErr   error
+	joined    int // items of them a second reading gave (allowSplit)
 	// noFiles leaves the Keylime runtime policies unread (policy init's
 	// check of what it writes, before the files are in place).
 	noFiles bool
@@ -413,17 +420,36 @@ type policyLoader struct {
 // whole. Otherwise it returns false, and the caller sets l.data to the
 // whole document. size is about the document's size.
 func (l *policyLoader) split(r io.Reader, size int) (fast bool, err error) {
+	return l.splitFrom(r, size, nil, -1)
+}
+
+// splitFrom is split of the size bytes of src (r reads them from the
+// start), with a second reading of the block from byte at on another
+// goroutine (allowSplit) when at >= 0.
+func (l *policyLoader) splitFrom(r io.Reader, size int, src io.ReaderAt, at int64) (fast bool, err error) {
 	l.fastRules.allow = runtimepolicy.NewAllowlist()
 	l.fastRules.allow.Grow(size / 140) // about 150 bytes an item; compacted below
 	var dst [64]byte
 	var ds []runtimepolicy.Digest
 	var rest bytes.Buffer
+	var join func(off int64, ind int) (int, int64, io.Reader, bool, error)
+	if at >= 0 {
+		sp := startAllowSplit(l, src, int64(size), at, l.fastRules.allow)
+		defer sp.abandon()
+		join = func(off int64, ind int) (int, int64, io.Reader, bool, error) {
+			items, resume, keep, err := sp.join(l, off, ind)
+			if items == 0 {
+				return 0, 0, nil, keep, err
+			}
+			return items, resume, io.NewSectionReader(src, resume, int64(size)-resume), keep, err
+		}
+	}
 	fast, err = splitAllow(bufio.NewReaderSize(r, 64<<10), &rest, func(i int, path []byte, digests [][]byte, line int) {
 		l.fastN++
 		if l.fastErr == nil {
 			l.fastErr = l.allowItem(&l.fastRules, i, path, digests, line, dst[:], &ds)
 		}
-	})
+	}, join)
 	if !fast || err != nil {
 		l.fastRules, l.fastN, l.fastErr = imaPolicy{}, 0, nil
 		return false, err
