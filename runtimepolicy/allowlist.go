@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"strings"
+
+	"github.com/attest-build/attest-build/internal/hugepage"
 )
 
 // Allowlist maps file paths to their accepted digests, compactly. A
@@ -39,6 +41,9 @@ type Allowlist struct {
 	slots  []uint64 // tag<<32 | ref+1; 0 is empty
 	n      int
 	nDig   int
+	// spare are chunks carved from one allocation (Reserve), taken before
+	// new ones are made.
+	spare [][]byte
 	// A part (newPart) has no table: it keeps each record's hash, in
 	// order, for merge to index them.
 	part   bool
@@ -183,6 +188,22 @@ func (a *Allowlist) Grow(paths int) {
 	}
 }
 
+// Reserve makes room for about n bytes of records in one allocation,
+// backed by huge pages where the kernel gives them (internal/hugepage), so
+// that a large list's records cost a few page faults and one step of the
+// heap's growth rather than a fault per 4 KiB and a garbage collection
+// every few chunks. Memory past what the records use is never touched.
+func (a *Allowlist) Reserve(n int) {
+	if n < 2*chunkSize {
+		return
+	}
+	arena := make([]byte, n)
+	hugepage.Advise(arena)
+	for off := 0; off+chunkSize <= n; off += chunkSize {
+		a.spare = append(a.spare, arena[off:off:off+chunkSize])
+	}
+}
+
 // tableSize is the number of slots for n entries: a load of about 0.7.
 func tableSize(n int) int { return max(64, n+n*3/7) }
 
@@ -230,7 +251,13 @@ func (a *Allowlist) add(path []byte, digests []Digest, from int64) (dup bool, er
 		if len(a.chunks) >= maxChunks {
 			return false, fmt.Errorf("allowlist: more than %d chunks of paths and digests", maxChunks)
 		}
-		a.chunks = append(a.chunks, make([]byte, 0, max(chunkSize, size)))
+		var c []byte
+		if size <= chunkSize && len(a.spare) > 0 {
+			c, a.spare = a.spare[0], a.spare[1:]
+		} else {
+			c = make([]byte, 0, max(chunkSize, size))
+		}
+		a.chunks = append(a.chunks, c)
 		a.bases = append(a.bases, 0)
 		last++
 	}

@@ -47,6 +47,7 @@ type allowSplit struct {
 func startAllowSplit(l *policyLoader, src io.ReaderAt, size, at int64, allow *runtimepolicy.Allowlist) *allowSplit {
 	sp := &allowSplit{at: at, found: make(chan struct{}), done: make(chan struct{}), start: -1}
 	sp.rules.allow = allow.NewPart()
+	sp.rules.allow.Reserve(int(size-at) * 45 / 100)
 	go sp.run(l, src, size)
 	return sp
 }
