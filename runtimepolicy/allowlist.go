@@ -199,6 +199,9 @@ func (a *Allowlist) Reserve(n int) {
 	}
 	arena := make([]byte, n)
 	hugepage.Advise(arena)
+	if a.part && a.hashes == nil {
+		a.hashes = make([]uint64, 0, n/56) // records of a path and a SHA-256 digest: about 60 bytes
+	}
 	for off := 0; off+chunkSize <= n; off += chunkSize {
 		a.spare = append(a.spare, arena[off:off:off+chunkSize])
 	}
