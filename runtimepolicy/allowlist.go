@@ -44,7 +44,7 @@ type Allowlist struct {
 	// spare are chunks carved from one allocation (Reserve), taken before
 	// new ones are made.
 	spare [][]byte
-	// A part (newPart) has no table: it keeps each record's hash, in
+	// A part (NewPart) has no table: it keeps each record's hash, in
 	// order, for merge to index them.
 	part   bool
 	hashes []uint64
@@ -403,7 +403,7 @@ func (a *Allowlist) resize(size int) {
 // is among its accepted digests (accepted), and how many digests the path
 // lists. It does not allocate.
 func (a *Allowlist) Lookup(path, alg string, d []byte) (found, accepted bool, n int) {
-	if a.n == 0 {
+	if a.n == 0 || len(a.slots) == 0 { // empty, or a part (no table)
 		return false, false, 0
 	}
 	cut := strings.LastIndexByte(path, '/') + 1

@@ -144,3 +144,38 @@ func TestAllowlistReserve(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowlistPart: a part has no table, so Lookup finds nothing in it
+// (rather than failing); merged, its entries are found, a path listed twice
+// keeping both digests; a part of another list is refused.
+func TestAllowlistPart(t *testing.T) {
+	al := NewAllowlist()
+	d1, d2 := Digest{"sha256", bytes.Repeat([]byte{1}, 32)}, Digest{"sha256", bytes.Repeat([]byte{2}, 32)}
+	if err := al.Add("/usr/bin/a", d1); err != nil {
+		t.Fatal(err)
+	}
+	p := al.NewPart()
+	for _, path := range []string{"/usr/bin/a", "/usr/bin/b"} {
+		if err := p.Add(path, d2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if found, _, _ := p.Lookup("/usr/bin/b", "sha256", d2.Bytes); found {
+		t.Fatal("Lookup in a part found an entry")
+	}
+	if err := NewAllowlist().Merge(al.NewPart()); err == nil {
+		t.Fatal("merged a part of another list")
+	}
+	if err := al.Merge(p); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		d    Digest
+		n    int
+	}{{"/usr/bin/a", d1, 2}, {"/usr/bin/a", d2, 2}, {"/usr/bin/b", d2, 1}} {
+		if found, ok, n := al.Lookup(c.path, c.d.Alg, c.d.Bytes); !found || !ok || n != c.n {
+			t.Errorf("Lookup(%s, %s) after Merge: %v %v %d", c.path, c.d, found, ok, n)
+		}
+	}
+}

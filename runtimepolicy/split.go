@@ -18,7 +18,7 @@ const splitSearch = 1 << 20
 // ReadAt is Read of the size bytes of a runtime policy at r (a file). A
 // policy of 1 MiB or more, on more than one core, is read in two parts at
 // once: a second goroutine reads the members of digests from about the
-// middle on into a part of al (newPart), which is merged in (merge) when
+// middle on into a part of al (NewPart), which is merged in (merge) when
 // the first reading arrives at the member where the second began; the
 // first reading then goes on after the last member the second read. The
 // second reading is only a guess until then: if the first does not arrive

@@ -338,16 +338,20 @@ func loadPolicy(path string, concurrent bool) (*Policy, error) {
 		return nil, fmt.Errorf("reading policy: %w", err)
 	}
 	defer f.Close()
-	hint := 0
+	hint, at := 0, int64(-1)
 	if fi, err := f.Stat(); err == nil {
 		hint = int(min(fi.Size(), maxPolicyBytes))
+		if fi.Mode().IsRegular() && fi.Size() <= maxPolicyBytes {
+			at = splitAt(fi.Size())
+		}
 	}
 	l := &policyLoader{file: path, dir: filepath.Dir(path), concurrent: concurrent}
 	capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
 	var fast bool
-	if fi, serr := f.Stat(); serr == nil && fi.Mode().IsRegular() && fi.Size() <= maxPolicyBytes && splitAt(fi.Size()) >= 0 {
-		// The file as it is now, its allow block read in two parts at once.
-		fast, err = l.splitFrom(io.NewSectionReader(f, 0, fi.Size()), hint, f, splitAt(fi.Size()))
+	if at >= 0 {
+		// The file as it is now (hint is its size), its allow block read
+		// in two parts at once.
+		fast, err = l.splitFrom(io.NewSectionReader(f, 0, int64(hint)), hint, f, at)
 	} else {
 		fast, err = l.split(capped, hint)
 	}
