@@ -3,6 +3,7 @@ package policy
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"regexp"
 )
@@ -130,6 +131,10 @@ var digestChar = func() (t [256]byte) {
 	return t
 }()
 
+// errLoneCR is how splitAllow's reading of lines ends at a CR that does
+// not end a line.
+var errLoneCR = errors.New("a CR inside a line")
+
 // splitAllow reads a policy document from r, finds its ima.allow block
 // and, when every line of it is in the layout above, calls item for each of
 // its items in order (index, path and digests, valid during the call, and
@@ -162,12 +167,18 @@ func splitAllow(r *bufio.Reader, rest *bytes.Buffer, item func(i int, path []byt
 			return nil, nil, false, err
 		}
 		line++
+		// YAML breaks lines at a lone CR too: this reading, which breaks
+		// them at LF, would see other lines than the decoder. A CR is
+		// only read before the LF or at the end of the document.
+		if i := bytes.IndexByte(full, '\r'); i >= 0 && !(i == len(full)-2 && full[i+1] == '\n' || i == len(full)-1) {
+			return nil, nil, false, errLoneCR
+		}
 		l = bytes.TrimRight(full, "\r\n")
 		return l, full[len(l):], false, nil
 	}
 	fail := func(err error) (bool, error) {
-		if err == bufio.ErrBufferFull {
-			err = nil // a line longer than the buffer: not the layout
+		if err == bufio.ErrBufferFull || err == errLoneCR {
+			err = nil // a line longer than the buffer, or a lone CR: not the layout
 		}
 		return false, err
 	}

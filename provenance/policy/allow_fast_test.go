@@ -119,6 +119,9 @@ func TestSplitAllow(t *testing.T) {
 		"digests first":    {`- path: "/usr/bin/ls"` + "\n      digests", `- digests`},
 		"anchor":           {`- path: "/usr/bin/ls"`, `- path: &a "/usr/bin/ls"`},
 		"flow ima":         {"ima:\n  scope: boot", "ima: {scope: boot}\nx:\n  scope: boot"},
+		"lone CR":          {"\n    # a reviewer's note\n", "\n\r    # a reviewer's note\n"},
+		"CR CR LF":         {"  allow:\n", "  allow:\r\r\n"},
+		"CR before allow":  {"  # Every path", "\r  # Every path"},
 	} {
 		doc := strings.Replace(allowDoc, edit[0], edit[1], 1)
 		if doc == allowDoc {
