@@ -23,15 +23,7 @@ func TestAdviseHugePages(t *testing.T) {
 		t.Skipf("transparent huge pages off or absent in this kernel (%q, %v): Advise is advice only", strings.TrimSpace(string(mode)), err)
 	}
 	const size = 32 << 20
-	b := freshMemory(t, size)
-	Advise(b[:0])
-	for i := 0; i < len(b); i += 4096 {
-		b[i] = 1
-	}
-	kb, err := anonHugeKB(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
-	if err != nil {
-		t.Fatal(err)
-	}
+	kb := adviseAndTouch(t, size)
 	// At least half of the buffer's whole 2 MiB pages: the kernel may
 	// fall back to small pages where it finds no free huge page.
 	if kb < size/1024/2 {
@@ -43,7 +35,17 @@ func TestAdviseHugePages(t *testing.T) {
 // mapping), and Advise of a buffer of no capacity does not fail.
 func TestAdviseSmall(t *testing.T) {
 	Advise(nil)
-	b := freshMemory(t, MinSize-1)
+	kb := adviseAndTouch(t, MinSize-1)
+	if mode, _ := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); strings.Contains(string(mode), "[madvise]") && kb != 0 {
+		t.Errorf("AnonHugePages of an unadvised buffer's mapping in madvise mode: %d kB, want 0", kb)
+	}
+}
+
+// adviseAndTouch advises size bytes of fresh memory, writes a byte of
+// every page, and returns the AnonHugePages of their mapping.
+func adviseAndTouch(t *testing.T, size int) int {
+	t.Helper()
+	b := freshMemory(t, size)
 	Advise(b[:0])
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 1
@@ -52,9 +54,7 @@ func TestAdviseSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mode, _ := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); strings.Contains(string(mode), "[madvise]") && kb != 0 {
-		t.Errorf("AnonHugePages of an unadvised buffer's mapping in madvise mode: %d kB, want 0", kb)
-	}
+	return kb
 }
 
 // freshMemory returns size bytes of a new anonymous mapping, never

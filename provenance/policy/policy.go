@@ -1039,21 +1039,20 @@ var ErrKeylime = runtimepolicy.ErrPolicy
 // its excludes, combined as Keylime matches them (anchored at the start of
 // the path only), or nil.
 func readKeylime(allow *runtimepolicy.Allowlist, f *os.File) (*regexp.Regexp, error) {
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 && fi.Size() <= maxPolicyBytes {
+	var kp *runtimepolicy.Policy
+	var err error
+	if fi, serr := f.Stat(); serr == nil && fi.Mode().IsRegular() && fi.Size() > 0 && fi.Size() <= maxPolicyBytes {
 		// About 120 bytes a path in Keylime's layout (more with shorter
 		// paths): make room at once; Read compacts the table at the end.
 		allow.Grow(int(fi.Size()) / 110)
 		// The file as it is now, read in two parts at once when large.
-		kp, err := runtimepolicy.ReadAt(f, fi.Size(), allow)
-		if err != nil {
-			return nil, err
+		kp, err = runtimepolicy.ReadAt(f, fi.Size(), allow)
+	} else {
+		capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
+		kp, err = runtimepolicy.Read(capped, allow)
+		if capped.N <= 0 {
+			return nil, fmt.Errorf("reading Keylime runtime policy: larger than %d bytes", maxPolicyBytes)
 		}
-		return kp.Exclude, nil
-	}
-	capped := &io.LimitedReader{R: f, N: maxPolicyBytes + 1}
-	kp, err := runtimepolicy.Read(capped, allow)
-	if capped.N <= 0 {
-		return nil, fmt.Errorf("reading Keylime runtime policy: larger than %d bytes", maxPolicyBytes)
 	}
 	if err != nil {
 		return nil, err
